@@ -1,0 +1,1 @@
+"""Careway: the home health case manager's workbench."""

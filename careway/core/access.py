@@ -1,0 +1,105 @@
+"""The one place that decides who may see or change which patient.
+
+Staff see a patient when they are on the care team of one of the patient's episodes, when they
+supervise the patient's branch, or while a break-the-glass grant of theirs is current. Everything
+else, including another agency's patients, is answered exactly as a patient that does not exist
+(404), and the denied attempt is audited. Seeing a chart does not mean changing it: that needs the
+chart.edit permission of the role, and break-the-glass gives read access only.
+"""
+
+import uuid
+from enum import StrEnum
+from typing import Any
+
+from django.core.exceptions import PermissionDenied
+from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.http import Http404
+from django.utils import timezone
+
+from careway.patients.models import CareTeamMember, Patient
+
+from . import audit
+from .models import AuditEvent, BreakGlassGrant, User
+from .roles import Perm
+
+
+class Action(StrEnum):
+    VIEW = "view"
+    EDIT = "edit"
+
+
+class NotVisible(Http404):
+    """The patient does not exist, or is not this person's to see: the two look the same."""
+
+
+def visible_patients(user: User) -> QuerySet[Patient]:
+    """Every patient `user` may see, as a queryset that later filters can narrow."""
+    if not (user.is_authenticated and user.is_active and user.organization_id):
+        return Patient.objects.none()
+    if not user.has_perm_code(Perm.CHART_VIEW):
+        return Patient.objects.none()
+    on_team = CareTeamMember.objects.filter(patient=OuterRef("pk"), user=user, active=True)
+    rule = Q(Exists(on_team))
+    supervised = user.supervised_branch_ids()
+    if supervised:
+        rule |= Q(branch_id__in=supervised)
+    grants = BreakGlassGrant.objects.filter(
+        patient=OuterRef("pk"), user=user, expires_at__gt=timezone.now()
+    )
+    rule |= Q(Exists(grants))
+    return Patient.objects.filter(organization_id=user.organization_id).filter(rule)
+
+
+def _can_edit_without_grant(user: User, patient: Patient) -> bool:
+    if not user.has_perm_code(Perm.CHART_EDIT):
+        return False
+    if patient.branch_id in user.supervised_branch_ids():
+        return True
+    return CareTeamMember.objects.filter(patient=patient, user=user, active=True).exists()
+
+
+def _parse_id(patient_id: Any) -> uuid.UUID | None:
+    if isinstance(patient_id, uuid.UUID):
+        return patient_id
+    try:
+        return uuid.UUID(str(patient_id))
+    except (TypeError, ValueError):
+        return None
+
+
+def get_patient_for(actor: audit.Actor, patient_id: Any, action: Action = Action.VIEW) -> Patient:
+    """Return the patient if `actor` may perform `action` on them; otherwise raise.
+
+    Not visible (absent, other agency, not on the team): NotVisible (404), with the attempt
+    audited. Visible but not editable: PermissionDenied (403), audited too. Call it before the
+    service's transaction, so that a denial is recorded even though the action never starts.
+    """
+    user = actor.user
+    pid = _parse_id(patient_id)
+    patients = visible_patients(user) if user else Patient.objects.none()
+    patient = patients.select_related("branch").filter(pk=pid).first() if pid else None
+    if patient is None:
+        _audit_denied(actor, pid, action, "not visible")
+        raise NotVisible("No such patient")
+    if action == Action.EDIT and not _can_edit_without_grant(user, patient):
+        _audit_denied(actor, pid, action, "read-only access")
+        raise PermissionDenied("You may read this chart but not change it")
+    return patient
+
+
+def _audit_denied(actor: audit.Actor, pid: uuid.UUID | None, action: str, why: str) -> None:
+    audit.record(
+        actor,
+        f"patient.{action}",
+        patient_id=pid,
+        object_type="patients.patient",
+        object_id=str(pid or ""),
+        outcome=AuditEvent.Outcome.DENIED,
+        detail={"why": why},
+    )
+
+
+def require(user: User, perm: Perm) -> None:
+    """For pages that are not about one patient (user admin, audit): deny with 404."""
+    if not (user.is_authenticated and user.has_perm_code(perm)):
+        raise Http404("Not found")

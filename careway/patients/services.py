@@ -1,0 +1,291 @@
+"""Every write to the registry and the clinical record, as named use cases.
+
+Each function runs in one transaction: it validates, writes, and appends the audit event. Callers
+(pages, the JSON API, imports, the demo) check access first with `careway.core.access` and pass the
+patient they were given. Fields that fix ownership (organization, patient, version, ids) are never
+taken from the caller's data.
+"""
+
+from collections.abc import Iterable, Mapping
+from typing import Any, TypeVar
+
+from django.core.exceptions import ValidationError
+from django.db import models, transaction
+from django.utils import timezone
+
+from careway.core import audit
+from careway.core.models import Branch, User
+
+from .models import (
+    Allergy,
+    CareTeamMember,
+    Condition,
+    Encounter,
+    EpisodeOfCare,
+    Medication,
+    Observation,
+    Patient,
+    RelatedPerson,
+)
+
+M = TypeVar("M", bound=models.Model)
+
+PROTECTED_FIELDS = frozenset(
+    {
+        "id",
+        "pk",
+        "organization",
+        "organization_id",
+        "patient",
+        "patient_id",
+        "version",
+        "created_at",
+        "updated_at",
+        "recorded_at",
+        "recorded_by",
+        "recorded_by_id",
+    }
+)
+
+
+class VersionConflict(Exception):
+    """The record changed since the caller read it; nothing was written."""
+
+    def __init__(self, current: models.Model, expected_version: int):
+        self.current = current
+        self.expected_version = expected_version
+        super().__init__(
+            f"This record was changed by someone else (now version {current.version}, "
+            f"you edited version {expected_version})"
+        )
+
+
+def editable_fields(model: type[models.Model]) -> set[str]:
+    return {
+        f.name
+        for f in model._meta.concrete_fields
+        if f.editable and not f.primary_key and f.name not in PROTECTED_FIELDS
+    }
+
+
+def _assign(obj: M, data: Mapping[str, Any]) -> list[str]:
+    """Copy allowed fields onto obj; return the names of those whose value changed."""
+    allowed = editable_fields(type(obj))
+    unknown = set(data) - allowed
+    if unknown:
+        raise ValidationError({name: "This field cannot be set." for name in sorted(unknown)})
+    changed = []
+    for name, value in data.items():
+        field = obj._meta.get_field(name)
+        attname = field.attname
+        if getattr(obj, attname) != value:
+            setattr(obj, name if not field.is_relation else attname, value)
+            changed.append(name)
+    return changed
+
+
+def _validate(obj: models.Model, exclude: Iterable[str] = ()) -> None:
+    obj.full_clean(exclude=list(exclude), validate_unique=True, validate_constraints=True)
+
+
+@transaction.atomic
+def create_patient(
+    actor: audit.Actor,
+    branch: Branch,
+    data: Mapping[str, Any],
+    *,
+    episode: Mapping[str, Any] | None = None,
+    primary_case_manager: User | None = None,
+) -> Patient:
+    """Register a patient at one of the actor's agency's branches, with their first episode.
+
+    The primary case manager (by default the actor, when they manage cases) joins the care team,
+    so the person who registers a patient can see them.
+    """
+    if actor.user is None or branch.organization_id != actor.organization_id:
+        raise ValidationError({"branch": "Choose a branch of your agency."})
+    patient = Patient(organization_id=branch.organization_id, branch=branch)
+    _assign(patient, data)
+    _validate(patient)
+    patient.save(force_insert=True)
+    ep = EpisodeOfCare(organization_id=patient.organization_id, patient=patient, branch=branch)
+    _assign(ep, dict(episode or {}))
+    _validate(ep)
+    ep.save()
+    manager = primary_case_manager or actor.user
+    CareTeamMember.objects.create(
+        organization_id=patient.organization_id,
+        patient=patient,
+        episode=ep,
+        user=manager,
+        role=CareTeamMember.TeamRole.CASE_MANAGER,
+        is_primary_case_manager=True,
+    )
+    audit.record(actor, "patient.create", patient_id=patient.pk, obj=patient)
+    return patient
+
+
+def _save_versioned(
+    actor: audit.Actor, obj: M, data: Mapping[str, Any], expected: int, action: str, patient_id: Any
+) -> M:
+    locked = type(obj).objects.select_for_update().get(pk=obj.pk)
+    if locked.version != expected:
+        raise VersionConflict(locked, expected)
+    changed = _assign(locked, data)
+    _validate(locked)
+    if changed:
+        locked.version += 1
+        if hasattr(locked, "updated_at"):
+            locked.updated_at = timezone.now()
+        locked.save()
+        audit.record(
+            actor,
+            action,
+            patient_id=patient_id,
+            obj=locked,
+            detail={"fields": sorted(changed), "version": locked.version},
+        )
+    return locked
+
+
+@transaction.atomic
+def update_patient(
+    actor: audit.Actor, patient: Patient, data: Mapping[str, Any], expected_version: int
+) -> Patient:
+    """Change registry fields; a stale `expected_version` raises VersionConflict."""
+    if "branch" in data or "branch_id" in data:
+        raise ValidationError({"branch": "Move a patient between branches with transfer_patient."})
+    return _save_versioned(actor, patient, data, expected_version, "patient.update", patient.pk)
+
+
+@transaction.atomic
+def add_contact(actor: audit.Actor, patient: Patient, data: Mapping[str, Any]) -> RelatedPerson:
+    contact = RelatedPerson(organization_id=patient.organization_id, patient=patient)
+    _assign(contact, data)
+    _validate(contact)
+    contact.save()
+    audit.record(actor, "contact.create", patient_id=patient.pk, obj=contact)
+    return contact
+
+
+@transaction.atomic
+def update_contact(
+    actor: audit.Actor, contact: RelatedPerson, data: Mapping[str, Any], expected_version: int
+) -> RelatedPerson:
+    return _save_versioned(
+        actor, contact, data, expected_version, "contact.update", contact.patient_id
+    )
+
+
+def _add_record(
+    actor: audit.Actor, model: type[M], patient: Patient, data: Mapping[str, Any], action: str
+) -> M:
+    record = model(organization_id=patient.organization_id, patient=patient)
+    if hasattr(record, "recorded_by"):
+        record.recorded_by = actor.user
+    _assign(record, data)
+    _validate(record)
+    record.save()
+    audit.record(actor, action, patient_id=patient.pk, obj=record)
+    return record
+
+
+@transaction.atomic
+def add_condition(actor: audit.Actor, patient: Patient, data: Mapping[str, Any]) -> Condition:
+    if data.get("is_primary"):
+        Condition.objects.filter(patient=patient, is_primary=True).update(is_primary=False)
+    return _add_record(actor, Condition, patient, data, "condition.create")
+
+
+@transaction.atomic
+def add_medication(actor: audit.Actor, patient: Patient, data: Mapping[str, Any]) -> Medication:
+    return _add_record(actor, Medication, patient, data, "medication.create")
+
+
+@transaction.atomic
+def add_allergy(actor: audit.Actor, patient: Patient, data: Mapping[str, Any]) -> Allergy:
+    allergy = _add_record(actor, Allergy, patient, data, "allergy.create")
+    if patient.no_known_allergies:
+        Patient.objects.filter(pk=patient.pk).update(no_known_allergies=False)
+        patient.no_known_allergies = False
+    return allergy
+
+
+@transaction.atomic
+def record_observation(
+    actor: audit.Actor, patient: Patient, data: Mapping[str, Any]
+) -> Observation:
+    return _add_record(actor, Observation, patient, data, "observation.create")
+
+
+@transaction.atomic
+def record_observations(
+    actor: audit.Actor, patient: Patient, rows: Iterable[Mapping[str, Any]]
+) -> list[Observation]:
+    """Several measurements taken together (a set of vital signs): all are kept, or none."""
+    errors: dict[str, list[str]] = {}
+    saved = []
+    for row in rows:
+        try:
+            saved.append(_add_record(actor, Observation, patient, row, "observation.create"))
+        except ValidationError as exc:
+            for field, messages in exc.message_dict.items():
+                errors.setdefault(f"{row.get('code', '')}.{field}", []).extend(messages)
+    if errors:
+        raise ValidationError(errors)
+    return saved
+
+
+@transaction.atomic
+def add_encounter(actor: audit.Actor, patient: Patient, data: Mapping[str, Any]) -> Encounter:
+    return _add_record(actor, Encounter, patient, data, "encounter.create")
+
+
+@transaction.atomic
+def add_care_team_member(
+    actor: audit.Actor,
+    episode: EpisodeOfCare,
+    *,
+    role: str,
+    user: User | None = None,
+    related_person: RelatedPerson | None = None,
+    external_name: str = "",
+    primary_case_manager: bool = False,
+) -> CareTeamMember:
+    """Add someone to the team. Naming a new primary case manager replaces the old one."""
+    if user is not None and user.organization_id != episode.organization_id:
+        raise ValidationError({"user": "Choose a member of this agency."})
+    if primary_case_manager:
+        CareTeamMember.objects.filter(
+            episode=episode, is_primary_case_manager=True, active=True
+        ).update(is_primary_case_manager=False)
+    member = CareTeamMember(
+        organization_id=episode.organization_id,
+        patient_id=episode.patient_id,
+        episode=episode,
+        user=user,
+        related_person=related_person,
+        external_name=external_name,
+        role=role,
+        is_primary_case_manager=primary_case_manager,
+    )
+    _validate(member)
+    member.save()
+    audit.record(
+        actor,
+        "careteam.add",
+        patient_id=episode.patient_id,
+        obj=member,
+        detail={"role": role, "user_id": user.pk if user else None},
+    )
+    return member
+
+
+@transaction.atomic
+def end_care_team_membership(actor: audit.Actor, member: CareTeamMember) -> CareTeamMember:
+    member.active = False
+    member.is_primary_case_manager = False
+    member.end_date = timezone.localdate()
+    member.save(update_fields=["active", "is_primary_case_manager", "end_date"])
+    audit.record(actor, "careteam.remove", patient_id=member.patient_id, obj=member)
+    return member

@@ -1,0 +1,46 @@
+import os
+import socket
+
+import pytest
+
+
+def _reachable(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def require_service(name: str, host: str, port: int) -> None:
+    """Skip when a service is absent on a user's machine; fail in CI, where it must be there."""
+    if _reachable(host, port):
+        return
+    message = f"{name} is not running on {host}:{port}"
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{message}, and CI=true requires it")
+    pytest.skip(f"{message}; start it to run this test")
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    # Argon2 is what production uses (tested in tests/core/test_settings.py); tests hash faster.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def world(db):
+    from tests.factories import build_world
+
+    return build_world()
+
+
+@pytest.fixture
+def login(client):
+    """Sign `user` in to the test client, as if they had passed every sign-in step."""
+
+    def _login(user):
+        client.force_login(user)
+        return client
+
+    return _login

@@ -1,0 +1,70 @@
+import pytest
+from django.core.exceptions import PermissionDenied
+
+from careway.core import access, audit
+from careway.core.models import AuditEvent, BreakGlassGrant
+from tests.factories import make_patient
+
+pytestmark = pytest.mark.django_db
+
+
+def test_care_team_member_sees_their_patient(world):
+    assert list(access.visible_patients(world.cm)) == [world.patient]
+    assert list(access.visible_patients(world.rn)) == [world.patient]
+
+
+def test_colleague_off_the_team_sees_nothing_and_is_audited(world):
+    actor = audit.Actor(user=world.cm_other)
+    with pytest.raises(access.NotVisible):
+        access.get_patient_for(actor, world.patient.pk)
+    denied = AuditEvent.objects.get(outcome="denied")
+    assert denied.patient_id == world.patient.pk
+    assert denied.actor_id == world.cm_other.pk
+
+
+def test_other_agency_patient_is_the_same_404_as_a_missing_one(world):
+    actor = audit.Actor(user=world.outsider)
+    with pytest.raises(access.NotVisible) as real:
+        access.get_patient_for(actor, world.patient.pk)
+    with pytest.raises(access.NotVisible) as missing:
+        access.get_patient_for(actor, "00000000-0000-0000-0000-000000000000")
+    assert str(real.value) == str(missing.value)
+
+
+def test_supervisor_sees_the_whole_branch(world):
+    second = make_patient(world.branch, world.cm_other)
+    assert set(access.visible_patients(world.supervisor)) == {world.patient, second}
+
+
+def test_admin_and_auditor_do_not_read_charts(world):
+    for user in (world.admin, world.auditor):
+        assert not access.visible_patients(user).exists()
+
+
+def test_scheduler_reads_but_may_not_edit(world):
+    actor = audit.Actor(user=world.scheduler)
+    assert access.get_patient_for(actor, world.patient.pk) == world.patient
+    with pytest.raises(PermissionDenied):
+        access.get_patient_for(actor, world.patient.pk, access.Action.EDIT)
+
+
+def test_break_glass_grant_gives_read_until_it_expires(world):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    grant = BreakGlassGrant.objects.create(
+        organization=world.org,
+        user=world.cm_other,
+        patient=world.patient,
+        reason="Patient fell, on call",
+        expires_at=timezone.now() + timedelta(minutes=30),
+    )
+    actor = audit.Actor(user=world.cm_other)
+    assert access.get_patient_for(actor, world.patient.pk) == world.patient
+    with pytest.raises(PermissionDenied):
+        access.get_patient_for(actor, world.patient.pk, access.Action.EDIT)
+    grant.expires_at = timezone.now() - timedelta(seconds=1)
+    grant.save()
+    with pytest.raises(access.NotVisible):
+        access.get_patient_for(actor, world.patient.pk)
