@@ -111,6 +111,9 @@ DATA_DIR = Path(env_str("CAREWAY_DATA_DIR", str(BASE_DIR / "var")))
 DATABASE_URL = env_str("DATABASE_URL", "")
 if DATABASE_URL:
     DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
+    # Lets two test runs share one PostgreSQL server without dropping each other's database.
+    if test_db_name := env_str("CAREWAY_TEST_DB_NAME", ""):
+        DATABASES["default"]["TEST"] = {"NAME": test_db_name}
 else:
     DATA_DIR.mkdir(parents=True, exist_ok=True)
     DATABASES = {

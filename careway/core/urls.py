@@ -4,4 +4,16 @@ from . import views
 
 urlpatterns = [
     path("", views.home, name="home"),
+    path("accounts/login/", views.login_view, name="login"),
+    path("accounts/two-factor/", views.two_factor_verify, name="two_factor_verify"),
+    path("accounts/two-factor/setup/", views.two_factor_setup, name="two_factor_setup"),
+    path("accounts/logout/", views.logout_view, name="logout"),
+    path("account/", views.account, name="account"),
+    path("people/", views.user_list, name="user_list"),
+    path("people/new/", views.user_create, name="user_create"),
+    path("people/<int:user_id>/", views.user_detail, name="user_detail"),
+    path("audit/", views.audit_log, name="audit_log"),
+    path("audit/export.csv", views.audit_export, name="audit_export"),
+    path("emergency-access/", views.break_glass, name="break_glass"),
+    path("notifications/", views.notifications, name="notifications"),
 ]
