@@ -1,0 +1,81 @@
+import pytest
+from django.db import connection
+
+from careway.core import audit
+from careway.core.models import AuditEvent
+
+pytestmark = pytest.mark.django_db
+
+
+def _events(world, n):
+    actor = audit.Actor(user=world.cm, client_address="10.0.0.7")
+    for i in range(n):
+        audit.record(actor, "patient.view", patient_id=world.patient.pk, reason=f"look {i}")
+    audit.record_many(actor, "patient.list", [world.patient.pk, world.outsider_patient.pk])
+
+
+def test_chain_verifies_when_untouched(world):
+    _events(world, 5)
+    checked, broken = audit.verify_all()
+    assert checked == AuditEvent.objects.count()
+    assert broken == []
+
+
+def test_events_are_append_only_in_python_and_in_the_database(world):
+    _events(world, 1)
+    event = AuditEvent.objects.filter(chain_id=world.org.pk).first()
+    event.reason = "changed"
+    with pytest.raises(PermissionError):
+        event.save()
+    with pytest.raises(PermissionError):
+        event.delete()
+    with pytest.raises(Exception, match="append-only"), connection.cursor() as cur:
+        cur.execute("UPDATE core_auditevent SET reason = 'x' WHERE id = %s", [event.pk])
+
+
+def _tamper(sql, params):
+    """Do what a database owner could: switch the guard off, change a row, switch it back."""
+    with connection.cursor() as cur:
+        if connection.vendor == "postgresql":
+            cur.execute("ALTER TABLE core_auditevent DISABLE TRIGGER core_auditevent_append_only")
+            cur.execute(sql, params)
+            cur.execute("ALTER TABLE core_auditevent ENABLE TRIGGER core_auditevent_append_only")
+        else:
+            cur.execute("DROP TRIGGER core_auditevent_no_update")
+            cur.execute("DROP TRIGGER core_auditevent_no_delete")
+            cur.execute(sql, params)
+
+
+def test_verify_reports_the_first_edited_event(world):
+    _events(world, 6)
+    target = AuditEvent.objects.get(chain_id=world.org.pk, seq=4)
+    _tamper("UPDATE core_auditevent SET reason = 'nothing to see' WHERE id = %s", [target.pk])
+    _, broken = audit.verify_all()
+    assert [(b.chain_id, b.seq) for b in broken] == [(world.org.pk, 4)]
+    assert "edited" in broken[0].problem
+
+
+def test_verify_reports_a_deleted_event(world):
+    _events(world, 6)
+    target = AuditEvent.objects.get(chain_id=world.org.pk, seq=3)
+    _tamper("DELETE FROM core_auditevent WHERE id = %s", [target.pk])
+    _, broken = audit.verify_all()
+    assert [(b.chain_id, b.seq) for b in broken] == [(world.org.pk, 3)]
+    assert "deleted" in broken[0].problem
+
+
+def test_verify_reports_the_newest_event_deleted(world):
+    _events(world, 3)
+    last = AuditEvent.objects.filter(chain_id=world.org.pk).order_by("-seq").first()
+    _tamper("DELETE FROM core_auditevent WHERE id = %s", [last.pk])
+    _, broken = audit.verify_all()
+    assert [(b.chain_id, b.seq) for b in broken] == [(world.org.pk, last.seq)]
+
+
+def test_record_many_writes_one_linked_event_per_patient(world):
+    before = AuditEvent.objects.filter(chain_id=world.org.pk).count()
+    audit.record_many(audit.Actor(user=world.cm), "patient.list", [world.patient.pk] * 3)
+    rows = list(AuditEvent.objects.filter(chain_id=world.org.pk).order_by("seq")[before:])
+    assert len(rows) == 3
+    assert all(b.prev_hash == a.hash for a, b in zip(rows, rows[1:], strict=False))
+    assert audit.verify_all()[1] == []
