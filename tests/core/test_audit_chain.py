@@ -1,3 +1,5 @@
+import itertools
+
 import pytest
 from django.db import connection
 
@@ -77,5 +79,5 @@ def test_record_many_writes_one_linked_event_per_patient(world):
     audit.record_many(audit.Actor(user=world.cm), "patient.list", [world.patient.pk] * 3)
     rows = list(AuditEvent.objects.filter(chain_id=world.org.pk).order_by("seq")[before:])
     assert len(rows) == 3
-    assert all(b.prev_hash == a.hash for a, b in zip(rows, rows[1:], strict=False))
+    assert all(b.prev_hash == a.hash for a, b in itertools.pairwise(rows))
     assert audit.verify_all()[1] == []
