@@ -98,7 +98,8 @@ def record(
     detail = dict(detail or {})
     if actor.via != "web":
         detail.setdefault("via", actor.via)
-    with transaction.atomic():
+    # No savepoint: an event that fails to append must fail the action it records.
+    with transaction.atomic(savepoint=False):
         chain_id = org_id or SYSTEM_CHAIN
         head = _lock_chain_head(chain_id)
         event = AuditEvent(
@@ -146,7 +147,7 @@ def record_many(
     detail = dict(detail or {})
     if actor.via != "web":
         detail.setdefault("via", actor.via)
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):
         head = _lock_chain_head(chain_id)
         now = timezone.now()
         seq, prev = head.last_seq, head.last_hash
