@@ -1,0 +1,170 @@
+"""API tokens for integrations: issue, revoke, and authenticate a presented token.
+
+A token is shown once, when it is made; only its SHA-256 is stored, so a copy of the database does
+not hand out working credentials. Tokens carry scopes, expire, can be revoked, and act as the user
+they were issued to (same access rules, same audit trail).
+"""
+
+import secrets
+from collections.abc import Iterable
+from datetime import timedelta
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from . import audit
+from .models import ApiToken, User
+
+TOKEN_PREFIX = "cw_"  # noqa: S105 (a public marker, not a secret)
+# Stored so a person can tell their tokens apart; long enough to be useful, far too short to guess.
+VISIBLE_PREFIX_LENGTH = 10
+DEFAULT_DAYS = 90
+MAX_DAYS = 366
+# Writing last_used_at on every request would turn every read into a write; a minute is precise
+# enough to answer "is this integration still in use?".
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+def _clean_scopes(scopes: Iterable[str]) -> list[str]:
+    chosen = sorted({s.strip() for s in scopes if s.strip()})
+    unknown = ", ".join(s for s in chosen if s not in ApiToken.SCOPES)
+    if unknown:
+        known = ", ".join(ApiToken.SCOPES)
+        raise ValidationError({"scopes": f"Unknown scope {unknown}; choose from {known}."})
+    if not chosen:
+        raise ValidationError({"scopes": "Give the token at least one scope."})
+    return chosen
+
+
+def _check_holder(user: User) -> None:
+    if not user.is_active:
+        raise ValidationError(
+            {"user": f"{user.username} is deactivated; tokens need an active user."}
+        )
+    if user.organization_id is None:
+        raise ValidationError({"user": f"{user.username} belongs to no agency."})
+
+
+def _check_days(days: int) -> None:
+    if not 1 <= days <= MAX_DAYS:
+        raise ValidationError({"days": f"A token lasts from 1 to {MAX_DAYS} days."})
+
+
+@transaction.atomic
+def create_token(
+    actor: audit.Actor,
+    user: User,
+    name: str,
+    scopes: Iterable[str],
+    days: int = DEFAULT_DAYS,
+) -> tuple[str, ApiToken]:
+    """Issue a token for `user`. Returns the raw token, which is never retrievable again."""
+    _check_holder(user)
+    _check_days(days)
+    clean_scopes = _clean_scopes(scopes)
+    name = name.strip() or "API token"
+    raw = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    token = ApiToken.objects.create(
+        user=user,
+        organization_id=user.organization_id,
+        name=name[:100],
+        prefix=raw[:VISIBLE_PREFIX_LENGTH],
+        token_hash=ApiToken.hash_token(raw),
+        scopes=clean_scopes,
+        expires_at=timezone.now() + timedelta(days=days),
+    )
+    audit.record(
+        actor,
+        "token.create",
+        obj=token,
+        organization_id=user.organization_id,
+        detail={
+            "user_id": user.pk,
+            "scopes": clean_scopes,
+            "expires_at": token.expires_at.isoformat(),
+        },
+    )
+    return raw, token
+
+
+@transaction.atomic
+def revoke_token(actor: audit.Actor, token: ApiToken) -> ApiToken:
+    """Stop a token working from now on. Revoking a revoked token changes nothing."""
+    if token.revoked_at is None:
+        token.revoked_at = timezone.now()
+        token.save(update_fields=["revoked_at"])
+        audit.record(
+            actor,
+            "token.revoke",
+            obj=token,
+            organization_id=token.organization_id,
+            detail={"user_id": token.user_id},
+        )
+    return token
+
+
+class TokenRejected(Exception):
+    """A presented token does not authenticate; `token` is set when it exists but is unusable."""
+
+    def __init__(self, reason: str, token: ApiToken | None = None):
+        self.reason = reason
+        self.token = token
+        super().__init__(reason)
+
+
+def authenticate(raw: str) -> ApiToken:
+    """The token matching `raw`, with its user loaded, or TokenRejected saying why not."""
+    token = None
+    if raw.startswith(TOKEN_PREFIX):
+        token_hash = ApiToken.hash_token(raw)
+        token = ApiToken.objects.select_related("user").filter(token_hash=token_hash).first()
+    if token is None:
+        raise TokenRejected("The token is not recognised.")
+    reason = _unusable_reason(token)
+    if reason:
+        raise TokenRejected(reason, token)
+    _note_use(token)
+    return token
+
+
+def _unusable_reason(token: ApiToken) -> str:
+    if token.revoked_at is not None:
+        return "The token was revoked."
+    if token.expires_at <= timezone.now():
+        return "The token has expired."
+    if not token.user.is_active:
+        return "The token's user is deactivated."
+    # A user moved to another agency must not keep reaching the old one's patients.
+    if token.user.organization_id != token.organization_id:
+        return "The token's user no longer belongs to the agency it was issued in."
+    return ""
+
+
+def _note_use(token: ApiToken) -> None:
+    now = timezone.now()
+    stale_before = now - LAST_USED_RESOLUTION
+    if token.last_used_at is not None and token.last_used_at > stale_before:
+        return
+    # Conditional, so two requests in the same minute do not both write.
+    ApiToken.objects.filter(pk=token.pk).filter(
+        Q(last_used_at__isnull=True) | Q(last_used_at__lte=stale_before)
+    ).update(last_used_at=now)
+    token.last_used_at = now
+
+
+def tokens_of(user: User) -> list[ApiToken]:
+    return list(user.api_tokens.order_by("-created_at"))
+
+
+def find_by_prefix(prefix: str) -> list[ApiToken]:
+    """Tokens whose visible prefix starts with `prefix` (a pasted whole token works too).
+
+    At most two are returned: enough for the caller to tell "exactly one" from "ambiguous".
+    """
+    prefix = prefix.strip()[:VISIBLE_PREFIX_LENGTH]
+    if len(prefix) <= len(TOKEN_PREFIX):
+        return []
+    matches = ApiToken.objects.filter(prefix__startswith=prefix).select_related("user")
+    return list(matches.order_by("pk")[:2])

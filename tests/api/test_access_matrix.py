@@ -1,0 +1,189 @@
+"""Every operation in the OpenAPI document, tried by everyone who might call it.
+
+The operations come from the schema itself, so a new endpoint without a sample request here fails
+`test_every_operation_has_a_sample_request` instead of going untested.
+"""
+
+from typing import Any
+
+import pytest
+
+from careway.api import api
+from careway.core.models import AuditEvent
+from careway.patients.models import Allergy, Condition, Medication, Observation, Patient
+from tests.factories import World
+
+pytestmark = pytest.mark.django_db
+
+PATIENT_BODY = {
+    "mrn": "API-0001",
+    "given_name": "Rosa",
+    "family_name": "Delgado",
+    "birth_date": "1938-07-02",
+    "sex": "female",
+}
+SAMPLES: dict[tuple[str, str], dict[str, Any] | None] = {
+    ("GET", "/api/v1/patients"): None,
+    ("POST", "/api/v1/patients"): PATIENT_BODY,
+    ("GET", "/api/v1/patients/{patient_id}"): None,
+    ("PUT", "/api/v1/patients/{patient_id}"): {**PATIENT_BODY, "mrn": "MRN-NEW", "version": 1},
+    ("PATCH", "/api/v1/patients/{patient_id}"): {"preferred_name": "Peggy", "version": 1},
+    ("GET", "/api/v1/patients/{patient_id}/conditions"): None,
+    ("POST", "/api/v1/patients/{patient_id}/conditions"): {
+        "code_system": "http://hl7.org/fhir/sid/icd-10-cm",
+        "code": "I50.9",
+        "display": "Heart failure, unspecified",
+    },
+    ("GET", "/api/v1/patients/{patient_id}/medications"): None,
+    ("POST", "/api/v1/patients/{patient_id}/medications"): {
+        "display": "Furosemide 40 mg tablet",
+        "dose": "40 mg",
+        "frequency": "once daily",
+    },
+    ("GET", "/api/v1/patients/{patient_id}/allergies"): None,
+    ("POST", "/api/v1/patients/{patient_id}/allergies"): {
+        "display": "Penicillin",
+        "category": "medication",
+        "criticality": "high",
+    },
+    ("GET", "/api/v1/patients/{patient_id}/observations"): None,
+    ("POST", "/api/v1/patients/{patient_id}/observations"): {
+        "code_system": "http://loinc.org",
+        "code": "8867-4",
+        "display": "Heart rate",
+        "category": "vital-signs",
+        "effective_at": "2026-01-05T14:30:00Z",
+        "value": 72,
+        "unit": "/min",
+    },
+}
+COLLECTION = "/api/v1/patients"
+
+
+def documented_operations() -> list[tuple[str, str]]:
+    schema = api.get_openapi_schema(path_prefix="/api/v1/")
+    return sorted(
+        (method.upper(), path) for path, item in schema["paths"].items() for method in item
+    )
+
+
+OPERATIONS = documented_operations()
+PATIENT_OPERATIONS = [op for op in OPERATIONS if op[1] != COLLECTION]
+WRITES = [op for op in OPERATIONS if op[0] != "GET"]
+
+
+def chart_state(world: World) -> tuple:
+    """What a denied request must leave exactly as it was."""
+    patient = Patient.objects.get(pk=world.patient.pk)
+    return (
+        Patient.objects.count(),
+        patient.version,
+        patient.mrn,
+        patient.preferred_name,
+        *(m.objects.count() for m in (Condition, Medication, Allergy, Observation)),
+    )
+
+
+def send(api_client, world: World, operation: tuple[str, str], patient: Patient | None = None):
+    method, path = operation
+    url = path.replace("{patient_id}", str((patient or world.patient).pk))
+    return api_client.call(method, url, SAMPLES[operation])
+
+
+def test_every_operation_has_a_sample_request():
+    assert set(OPERATIONS) == set(SAMPLES)
+
+
+@pytest.mark.parametrize("operation", OPERATIONS, ids="{0[0]} {0[1]}".format)
+def test_anonymous_gets_401_and_nothing_changes(world, api_as, operation):
+    before = chart_state(world)
+    response = send(api_as(None), world, operation)
+    assert response.status_code == 401
+    assert response["Content-Type"] == "application/problem+json"
+    assert response["WWW-Authenticate"].startswith("Bearer")
+    assert chart_state(world) == before
+
+
+@pytest.mark.parametrize("operation", OPERATIONS, ids="{0[0]} {0[1]}".format)
+def test_member_succeeds(world, api_as, operation):
+    response = send(api_as(world.cm), world, operation)
+    assert response.status_code == (201 if operation[0] == "POST" else 200), response.json()
+
+
+@pytest.mark.parametrize("operation", PATIENT_OPERATIONS, ids="{0[0]} {0[1]}".format)
+@pytest.mark.parametrize("who", ["outsider", "cm_other"])
+def test_outsider_and_colleague_off_the_team_get_404_and_a_denied_audit_event(
+    world, api_as, operation, who
+):
+    user = getattr(world, who)
+    before = chart_state(world)
+    response = send(api_as(user), world, operation)
+    assert response.status_code == 404
+    assert response["Content-Type"] == "application/problem+json"
+    assert chart_state(world) == before
+    assert AuditEvent.objects.filter(
+        actor_id=user.pk, patient_id=world.patient.pk, outcome=AuditEvent.Outcome.DENIED
+    ).exists()
+
+
+@pytest.mark.parametrize("operation", PATIENT_OPERATIONS, ids="{0[0]} {0[1]}".format)
+def test_a_patient_that_does_not_exist_answers_like_one_that_is_not_yours(world, api_as, operation):
+    missing = Patient(pk="00000000-0000-0000-0000-000000000000")
+    not_yours = send(api_as(world.outsider), world, operation)
+    absent = send(api_as(world.outsider), world, operation, patient=missing)
+    assert absent.status_code == not_yours.status_code == 404
+    assert absent.json() == not_yours.json()
+
+
+@pytest.mark.parametrize("who", ["outsider", "cm_other"])
+def test_list_shows_others_nothing_of_the_patient(world, api_as, who):
+    response = api_as(getattr(world, who)).get("/patients")
+    assert response.status_code == 200
+    assert str(world.patient.pk) not in {item["id"] for item in response.json()["items"]}
+
+
+def test_outsider_creates_only_in_their_own_agency(world, api_as):
+    outsider = api_as(world.outsider)
+    before = chart_state(world)
+    into_ours = outsider.post("/patients", {**PATIENT_BODY, "branch_id": world.branch.pk})
+    assert into_ours.status_code == 422
+    assert [e["field"] for e in into_ours.json()["errors"]] == ["branch_id"]
+    assert chart_state(world) == before
+    own = outsider.post("/patients", PATIENT_BODY)
+    assert own.status_code == 201
+    assert Patient.objects.get(pk=own.json()["id"]).organization == world.other_org
+
+
+@pytest.mark.parametrize("operation", WRITES, ids="{0[0]} {0[1]}".format)
+def test_read_only_scheduler_gets_403_on_writes_and_nothing_changes(world, api_as, operation):
+    before = chart_state(world)
+    response = send(api_as(world.scheduler), world, operation)
+    assert response.status_code == 403
+    assert response["Content-Type"] == "application/problem+json"
+    assert chart_state(world) == before
+    assert AuditEvent.objects.filter(
+        actor_id=world.scheduler.pk, outcome=AuditEvent.Outcome.DENIED
+    ).exists()
+
+
+@pytest.mark.parametrize("operation", WRITES, ids="{0[0]} {0[1]}".format)
+def test_read_scope_token_cannot_write(world, api_as, operation):
+    before = chart_state(world)
+    response = send(api_as(world.cm, scopes=("patients:read",)), world, operation)
+    assert response.status_code == 403
+    assert "patients:write" in response.json()["detail"]
+    assert chart_state(world) == before
+
+
+@pytest.mark.parametrize(
+    "operation", sorted(set(OPERATIONS) - set(WRITES)), ids="{0[0]} {0[1]}".format
+)
+def test_write_scope_token_cannot_read(world, api_as, operation):
+    response = send(api_as(world.cm, scopes=("patients:write",)), world, operation)
+    assert response.status_code == 403
+    assert "patients:read" in response.json()["detail"]
+
+
+def test_fhir_scopes_do_not_open_the_json_api(world, api_as):
+    response = api_as(world.cm, scopes=("fhir:read", "fhir:write")).get("/patients")
+    assert response.status_code == 403

@@ -1,0 +1,63 @@
+"""The OpenAPI document integrators build clients from: auth, scopes and error responses."""
+
+import pytest
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def openapi(client) -> dict:
+    response = client.get("/api/v1/openapi.json")
+    assert response.status_code == 200
+    return response.json()
+
+
+def operations(openapi: dict):
+    for path, item in openapi["paths"].items():
+        for method, operation in item.items():
+            yield method.upper(), path, operation
+
+
+def test_every_operation_names_its_token_scope_and_accepts_a_session(openapi):
+    for method, _path, operation in operations(openapi):
+        scope = "patients:read" if method == "GET" else "patients:write"
+        assert operation["security"] == [{"ApiTokenAuth": [scope]}, {"BrowserSessionAuth": []}]
+    schemes = openapi["components"]["securitySchemes"]
+    assert schemes["ApiTokenAuth"]["type"] == "http"
+    assert schemes["ApiTokenAuth"]["scheme"] == "bearer"
+    assert schemes["BrowserSessionAuth"]["in"] == "cookie"
+
+
+def test_every_operation_documents_its_problems(openapi):
+    problem = {"schema": {"$ref": "#/components/schemas/Problem"}}
+    for method, path, operation in operations(openapi):
+        expected = {"401", "403", "404", "422"} if "{patient_id}" in path else {"401", "403", "422"}
+        if method != "GET":
+            expected |= {"400", "409"}
+        if method in {"PUT", "PATCH"}:
+            expected |= {"412", "428"}
+        documented = {s for s in operation["responses"] if int(s) >= 400}
+        assert expected <= documented, (method, path)
+        for status in documented:
+            assert operation["responses"][status]["content"] == {
+                "application/problem+json": problem
+            }
+
+
+def test_input_schemas_never_take_ownership_fields(openapi):
+    schemas = openapi["components"]["schemas"]
+    inputs = [name for name in schemas if name.endswith(("Create", "Replace", "Patch"))]
+    assert len(inputs) == 7
+    for name in inputs:
+        fields = set(schemas[name]["properties"])
+        assert not fields & {"id", "organization", "organization_id", "patient", "patient_id"}
+        assert schemas[name]["additionalProperties"] is False
+        # Only updates say which version they were made against.
+        assert ("version" in fields) == (name in {"PatientReplace", "PatientPatch"})
+
+
+def test_output_schemas_hide_internal_fields(openapi):
+    schemas = openapi["components"]["schemas"]
+    for name in [n for n in schemas if n.endswith("Out")]:
+        fields = set(schemas[name]["properties"])
+        assert not fields & {"organization", "organization_id", "patient", "recorded_by"}, name
