@@ -58,6 +58,11 @@ def _can_edit_without_grant(user: User, patient: Patient) -> bool:
     return CareTeamMember.objects.filter(patient=patient, user=user, active=True).exists()
 
 
+def can_edit(user: User, patient: Patient) -> bool:
+    """Whether pages should offer `user` the ways to change this (already visible) chart."""
+    return _can_edit_without_grant(user, patient)
+
+
 def _parse_id(patient_id: Any) -> uuid.UUID | None:
     if isinstance(patient_id, uuid.UUID):
         return patient_id

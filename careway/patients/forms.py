@@ -1,0 +1,613 @@
+"""Forms of the patient pages: what a person may type, checked before a service writes it.
+
+Forms never save: a view passes `service_data()` to the service in careway/patients/services.py,
+which writes and audits. Ownership fields (organization, patient, version) are not form fields,
+except `version`, which travels in a hidden input so that a stale edit is caught as a conflict.
+"""
+
+from collections.abc import Iterable
+from datetime import timedelta
+from typing import Any
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+
+from careway.core.models import Branch, Membership, User
+from careway.core.roles import Role
+
+from .models import (
+    ICD10CM,
+    LOINC,
+    RXNORM,
+    SNOMED,
+    Allergy,
+    CareTeamMember,
+    Condition,
+    EpisodeOfCare,
+    Medication,
+    Patient,
+    RelatedPerson,
+)
+from .vitals import VitalSign, sign_for_code, vital_signs
+
+DATE_WIDGET = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+DATETIME_WIDGET = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
+# Staff roles that can be named on a care team (admins and auditors do not read charts).
+CARE_TEAM_ROLES = (Role.SUPERVISOR, Role.CASE_MANAGER, Role.CLINICIAN, Role.SCHEDULER)
+
+
+class CarewayForm:
+    """What every form here shares: fieldsets, the error summary, errors from services."""
+
+    fieldsets: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    model_field_names: tuple[str, ...] = ()
+    # Where a service's name for a field differs from the form's.
+    service_field_aliases: dict[str, str] = {}
+
+    def grouped_fields(self) -> list[tuple[str, list[forms.BoundField]]]:
+        visible = self.visible_fields()
+        if not self.fieldsets:
+            return [("", visible)]
+        by_name = {f.name: f for f in visible}
+        return [
+            (legend, [by_name[name] for name in names if name in by_name])
+            for legend, names in self.fieldsets
+        ]
+
+    def error_summary(self) -> list[tuple[str, str]]:
+        """(anchor, message) for the summary at the top: each links to its field."""
+        items = [("", str(message)) for message in self.non_field_errors()]
+        in_page_order = [field for _, fields in self.grouped_fields() for field in fields]
+        for field in in_page_order:
+            # A group of radio buttons has no single id: link to its first option.
+            anchor = field.id_for_label or f"{field.auto_id}_0"
+            items.extend((anchor, _naming(field, message)) for message in field.errors)
+        return items
+
+    def apply_service_errors(self, error: ValidationError) -> None:
+        """Show a service's ValidationError on the fields it names, the rest at the top."""
+        if not hasattr(error, "error_dict"):
+            self.add_error(None, error)
+            return
+        for name, problems in error.error_dict.items():
+            for problem in problems:
+                self.add_error(self._field_for(name, problem), problem)
+
+    def _field_for(self, name: str, problem: ValidationError) -> str | None:
+        name = self.service_field_aliases.get(name, name)
+        if name in self.fields:
+            return name
+        # Unique checks across fields (organization + MRN) arrive without a field: name the one
+        # the person typed.
+        unique_check = (getattr(problem, "params", None) or {}).get("unique_check", ())
+        typed = [field for field in unique_check if field in self.fields]
+        return typed[0] if typed else None
+
+    def service_data(self) -> dict[str, Any]:
+        return {name: self.cleaned_data[name] for name in self.model_field_names}
+
+
+def _naming(field: forms.BoundField, message: str) -> str:
+    """The message as the summary shows it: prefixed with the field unless it names it."""
+    name = str(field.label).split(" (")[0]
+    return message if name.lower() in message.lower() else f"{field.label}: {message}"
+
+
+class VersionedForm(CarewayForm):
+    """An edit form whose hidden `version` says which saved version the person started from."""
+
+    def rebased_on(self, current: Any) -> forms.BaseForm:
+        """The same input, now aimed at the saved version, so saving again is a deliberate act."""
+        data = self.data.copy()
+        data["version"] = str(current.version)
+        return type(self)(data, instance=current)
+
+    def differences_from(self, current: Any) -> list[tuple[str, str, str]]:
+        """(label, what you typed, what is saved now) for each field where they differ."""
+        rows = []
+        for name in self.model_field_names:
+            field = self.fields[name]
+            yours, theirs = self.cleaned_data.get(name), getattr(current, name)
+            if _blank_if_none(yours) != _blank_if_none(theirs):
+                rows.append((str(field.label), _display(field, yours), _display(field, theirs)))
+        return rows
+
+
+def _blank_if_none(value: Any) -> Any:
+    return "" if value is None else value
+
+
+def _display(field: forms.Field, value: Any) -> str:
+    if isinstance(field, forms.BooleanField):
+        return "Yes" if value else "No"
+    if value in (None, ""):
+        return "(blank)"
+    choices = dict(getattr(field, "choices", ()) or ())
+    if value in choices:
+        return str(choices[value])
+    if hasattr(value, "strftime"):
+        return f"{value:%b} {value.day}, {value.year}"
+    return str(value)
+
+
+PATIENT_FIELDSETS = (
+    ("Name and identity", ("given_name", "middle_name", "family_name", "preferred_name",
+                           "birth_date", "sex", "gender_identity", "pronouns", "mrn")),
+    ("Language", ("preferred_language", "interpreter_needed")),
+    ("Home address and phones", ("address_line", "address_line2", "city", "state",
+                                 "postal_code", "phone_home", "phone_mobile", "email")),
+    ("Coverage identifiers", ("medicare_number", "medicaid_number")),
+    ("Care preferences", ("code_status", "advance_directive", "no_known_allergies",
+                          "what_matters_most")),
+)  # fmt: skip
+PATIENT_FIELDS = tuple(name for _, names in PATIENT_FIELDSETS for name in names)
+
+
+class PatientForm(VersionedForm, forms.ModelForm):
+    version = forms.IntegerField(widget=forms.HiddenInput)
+    fieldsets = PATIENT_FIELDSETS
+    model_field_names = PATIENT_FIELDS
+
+    class Meta:
+        model = Patient
+        fields = PATIENT_FIELDS
+        widgets = {
+            "birth_date": DATE_WIDGET,
+            "what_matters_most": forms.Textarea(attrs={"rows": 3}),
+        }
+        help_texts = {
+            "mrn": "The agency's medical record number.",
+            "state": "Two letters, for example OH.",
+        }
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance.pk and "version" not in self.initial:
+            self.initial["version"] = self.instance.version
+
+    def clean_birth_date(self):
+        born = self.cleaned_data["birth_date"]
+        if born > timezone.localdate():
+            raise ValidationError("Date of birth cannot be in the future.")
+        if born.year < 1880:
+            raise ValidationError("Check the year of birth.")
+        return born
+
+    def clean_state(self) -> str:
+        return self.cleaned_data["state"].upper()
+
+
+EPISODE_FIELDS = ("referral_source", "referral_date", "start_of_care")
+
+
+class PatientCreateForm(PatientForm):
+    """A new patient, their first episode, the branch and (for supervisors) the case manager."""
+
+    version = None
+    branch = forms.ModelChoiceField(queryset=Branch.objects.none(), empty_label=None)
+    referral_source = forms.CharField(
+        max_length=200, required=False, help_text="For example: the hospital or physician."
+    )
+    referral_date = forms.DateField(required=False, widget=DATE_WIDGET)
+    start_of_care = forms.DateField(
+        required=False, widget=DATE_WIDGET, help_text="Leave blank until the first visit."
+    )
+    case_manager = forms.ModelChoiceField(
+        queryset=User.objects.none(),
+        required=False,
+        empty_label="Me",
+        label="Primary case manager",
+        help_text="Who will manage this patient's care. Leave as 'Me' to take the patient.",
+    )
+    service_field_aliases = {"primary_case_manager": "case_manager"}
+    fieldsets = (
+        ("Referral and branch", ("branch", "case_manager", *EPISODE_FIELDS)),
+        *PATIENT_FIELDSETS,
+    )
+
+    def __init__(self, *args: Any, user: User, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["branch"].queryset = branches_of(user)
+        if user.supervised_branch_ids():
+            self.fields["case_manager"].queryset = case_managers_of(user)
+        else:
+            del self.fields["case_manager"]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        referred, started = data.get("referral_date"), data.get("start_of_care")
+        if referred and started and started < referred:
+            self.add_error("start_of_care", "Start of care cannot be before the referral date.")
+        return data
+
+    def episode_data(self) -> dict[str, Any]:
+        data = {name: self.cleaned_data[name] for name in EPISODE_FIELDS}
+        started = data["start_of_care"]
+        admitted = started is not None and started <= timezone.localdate()
+        data["status"] = EpisodeOfCare.Status.ACTIVE if admitted else EpisodeOfCare.Status.REFERRED
+        return data
+
+
+def branches_of(user: User):
+    """The branches a person works at; agency-wide members may use any branch of the agency."""
+    branches = Branch.objects.filter(organization_id=user.organization_id).order_by("name")
+    memberships = user.active_memberships()
+    if any(m.branch_id is None for m in memberships):
+        return branches
+    return branches.filter(pk__in=user.branch_ids())
+
+
+def case_managers_of(user: User):
+    return (
+        User.objects.filter(
+            organization_id=user.organization_id,
+            is_active=True,
+            memberships__active=True,
+            memberships__role=Role.CASE_MANAGER,
+        )
+        .distinct()
+        .order_by("last_name", "first_name")
+    )
+
+
+CONTACT_FIELDS = (
+    "name", "relationship", "phone", "email", "lives_with_patient", "is_primary_caregiver",
+    "is_emergency_contact", "may_receive_information", "notes",
+)  # fmt: skip
+
+
+class ContactForm(VersionedForm, forms.ModelForm):
+    version = forms.IntegerField(widget=forms.HiddenInput)
+    model_field_names = CONTACT_FIELDS
+
+    class Meta:
+        model = RelatedPerson
+        fields = CONTACT_FIELDS
+        widgets = {"notes": forms.Textarea(attrs={"rows": 3})}
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance.pk and "version" not in self.initial:
+            self.initial["version"] = self.instance.version
+
+
+class ContactCreateForm(ContactForm):
+    version = None
+
+
+CODE_SYSTEM_CHOICES = [
+    ("", "No code"),
+    (ICD10CM, "ICD-10-CM"),
+    (SNOMED, "SNOMED CT"),
+]
+
+
+class CodedForm(CarewayForm):
+    """A coded clinical record: a code needs its system, and the words are always kept."""
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        code, system = data.get("code", ""), data.get("code_system", "")
+        if code and not system:
+            self.add_error("code_system", "Choose the code system the code comes from.")
+        if system and not code:
+            self.add_error("code", "Enter the code, or choose 'No code'.")
+        return data
+
+
+CONDITION_FIELDS = (
+    "display", "code_system", "code", "clinical_status", "onset_date", "abatement_date",
+    "is_primary", "note",
+)  # fmt: skip
+
+
+class ConditionForm(CodedForm, forms.ModelForm):
+    code_system = forms.ChoiceField(choices=CODE_SYSTEM_CHOICES, required=False)
+    model_field_names = CONDITION_FIELDS
+
+    class Meta:
+        model = Condition
+        fields = CONDITION_FIELDS
+        labels = {"display": "Condition", "code": "Diagnosis code"}
+        help_texts = {"display": "In words, e.g. Heart failure.", "code": "For example: I50.9"}
+        widgets = {
+            "onset_date": DATE_WIDGET,
+            "abatement_date": DATE_WIDGET,
+            "note": forms.Textarea(attrs={"rows": 3}),
+        }
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        onset, ended = data.get("onset_date"), data.get("abatement_date")
+        if onset and ended and ended < onset:
+            self.add_error("abatement_date", "Resolved date cannot be before the onset date.")
+        return data
+
+
+MEDICATION_FIELDS = (
+    "display", "code", "dose", "route", "frequency", "as_needed", "indication", "prescriber",
+    "status", "start_date", "end_date", "note",
+)  # fmt: skip
+
+
+class MedicationForm(CarewayForm, forms.ModelForm):
+    model_field_names = MEDICATION_FIELDS
+
+    class Meta:
+        model = Medication
+        fields = MEDICATION_FIELDS
+        labels = {"display": "Medication", "code": "RxNorm code (RxCUI)"}
+        help_texts = {
+            "display": "Name and strength, e.g. Furosemide 40 mg tablet.",
+            "code": "Optional: the RxNorm concept number, digits only.",
+        }
+        widgets = {
+            "start_date": DATE_WIDGET,
+            "end_date": DATE_WIDGET,
+            "note": forms.Textarea(attrs={"rows": 3}),
+        }
+
+    def clean_code(self) -> str:
+        code = self.cleaned_data["code"].strip()
+        if code and not code.isdigit():
+            raise ValidationError("An RxNorm code is digits only, e.g. 310429.")
+        return code
+
+    def service_data(self) -> dict[str, Any]:
+        data = super().service_data()
+        data["code_system"] = RXNORM if data["code"] else ""
+        return data
+
+
+ALLERGY_FIELDS = (
+    "display", "category", "criticality", "reaction", "code_system", "code", "note",
+)  # fmt: skip
+
+
+class AllergyForm(CodedForm, forms.ModelForm):
+    code_system = forms.ChoiceField(
+        choices=[("", "No code"), (SNOMED, "SNOMED CT"), (RXNORM, "RxNorm")], required=False
+    )
+    model_field_names = ALLERGY_FIELDS
+
+    class Meta:
+        model = Allergy
+        fields = ALLERGY_FIELDS
+        labels = {"display": "Allergic to", "criticality": "Criticality"}
+        help_texts = {
+            "display": "The substance, e.g. Penicillin.",
+            "criticality": "High: a future reaction could be life-threatening.",
+        }
+        widgets = {"note": forms.Textarea(attrs={"rows": 3})}
+
+
+class VitalField(forms.FloatField):
+    """One reading; values that cannot be real are refused with the sign's name and unit."""
+
+    def __init__(self, sign: VitalSign) -> None:
+        super().__init__(
+            required=False,
+            label=f"{sign.label} ({sign.unit_display})",
+            widget=forms.NumberInput(
+                attrs={"inputmode": "decimal", "step": "1" if sign.decimals == 0 else "0.1"}
+            ),
+        )
+        self.sign = sign
+
+    def validate(self, value: float | None) -> None:
+        super().validate(value)
+        if value is None:
+            return
+        sign = self.sign
+        if not sign.entry_min <= value <= sign.entry_max:
+            raise ValidationError(
+                f"{sign.label} of {value:g} {sign.unit_display} is not possible; enter a value "
+                f"between {sign.entry_min:g} and {sign.entry_max:g}."
+            )
+        if sign.whole_numbers and value != int(value):
+            raise ValidationError(
+                f"{sign.label} is a whole number from {sign.entry_min:g} to {sign.entry_max:g}."
+            )
+
+
+class VitalSignsForm(CarewayForm, forms.Form):
+    """A set of vital signs taken together: kept all at once, or not at all."""
+
+    effective_at = forms.DateTimeField(label="Taken at", widget=DATETIME_WIDGET)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.initial.setdefault("effective_at", timezone.localtime().replace(second=0))
+        for sign in vital_signs():
+            self.fields[sign.key] = VitalField(sign)
+
+    def clean_effective_at(self):
+        taken = self.cleaned_data["effective_at"]
+        if taken > timezone.now() + timedelta(minutes=5):
+            raise ValidationError("The time taken cannot be in the future.")
+        return taken
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        entered = [sign for sign in vital_signs() if data.get(sign.key) is not None]
+        if not entered and not self.errors:
+            raise ValidationError("Enter at least one vital sign.")
+        systolic, diastolic = data.get("systolic"), data.get("diastolic")
+        if (systolic is None) != (diastolic is None) and "systolic" not in self.errors:
+            missing = "diastolic" if diastolic is None else "systolic"
+            self.add_error(missing, "Enter both blood pressure numbers, or neither.")
+        elif systolic is not None and diastolic is not None and diastolic >= systolic:
+            self.add_error("diastolic", "Diastolic pressure must be lower than systolic.")
+        return data
+
+    def observation_rows(self) -> list[dict[str, Any]]:
+        taken = self.cleaned_data["effective_at"]
+        return [
+            {
+                "category": "vital-signs",
+                "code_system": LOINC,
+                "code": sign.code,
+                "display": sign.label,
+                "effective_at": taken,
+                "value": self.cleaned_data[sign.key],
+                "unit": sign.unit,
+            }
+            for sign in vital_signs()
+            if self.cleaned_data.get(sign.key) is not None
+        ]
+
+    def apply_service_errors(self, error: ValidationError) -> None:
+        # record_observations names problems "<LOINC code>.<field>"; show them on the sign.
+        if not hasattr(error, "error_dict"):
+            self.add_error(None, error)
+            return
+        for key, problems in error.error_dict.items():
+            code, _, _field = key.partition(".")
+            sign = sign_for_code(code)
+            for problem in problems:
+                self.add_error(sign.key if sign else None, problem)
+
+
+class CareTeamForm(CarewayForm, forms.ModelForm):
+    """Someone joins the team: a colleague, a family contact, or someone outside Careway."""
+
+    class Kind:
+        STAFF = "staff"
+        FAMILY = "family"
+        EXTERNAL = "external"
+
+    kind = forms.ChoiceField(
+        label="Who is joining?",
+        choices=[
+            (Kind.STAFF, "A colleague at this agency"),
+            (Kind.FAMILY, "A family member or contact of the patient"),
+            (Kind.EXTERNAL, "Someone outside Careway (for example a physician)"),
+        ],
+        widget=forms.RadioSelect,
+        initial=Kind.STAFF,
+    )
+
+    class Meta:
+        model = CareTeamMember
+        fields = ("user", "related_person", "external_name", "role", "is_primary_case_manager")
+        labels = {
+            "user": "Colleague",
+            "related_person": "Family member or contact",
+            "external_name": "Name (outside Careway)",
+            "is_primary_case_manager": "Make them the primary case manager",
+        }
+        help_texts = {
+            "user": "When a colleague is joining.",
+            "related_person": "When a family member joins: add them under Contacts first.",
+            "external_name": "When someone outside Careway joins, e.g. Dr. Ana Ruiz, cardiology.",
+            "is_primary_case_manager": "Replaces the current primary case manager.",
+        }
+
+    fieldsets = (
+        ("Person", ("kind", "user", "related_person", "external_name")),
+        ("Role on the team", ("role", "is_primary_case_manager")),
+    )
+
+    def __init__(self, *args: Any, patient: Patient, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["user"].queryset = colleagues_in(patient.organization_id)
+        self.fields["user"].label_from_instance = lambda u: u.display_name
+        self.fields["user"].empty_label = "Choose a colleague"
+        self.fields["related_person"].empty_label = "Choose a contact"
+        self.fields["related_person"].queryset = RelatedPerson.objects.filter(
+            patient=patient, active=True
+        ).order_by("name")
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        kind = data.get("kind")
+        needed = {
+            self.Kind.STAFF: "user",
+            self.Kind.FAMILY: "related_person",
+            self.Kind.EXTERNAL: "external_name",
+        }
+        for this_kind, field in needed.items():
+            if kind == this_kind and not data.get(field):
+                self.add_error(field, "Choose or enter who is joining.")
+            elif kind != this_kind:
+                data[field] = "" if field == "external_name" else None
+        if data.get("is_primary_case_manager"):
+            self._check_primary_case_manager(data)
+        return data
+
+    def _check_primary_case_manager(self, data: dict[str, Any]) -> None:
+        if data.get("kind") != self.Kind.STAFF:
+            self.add_error("is_primary_case_manager", "Only a colleague can be case manager.")
+        elif data.get("role") != CareTeamMember.TeamRole.CASE_MANAGER:
+            self.add_error("role", "The primary case manager's role is Case manager.")
+
+    def validate_unique(self) -> None:
+        # The service checks the team's constraints with the episode in place; checking them
+        # here, without it, would only repeat clean()'s "who is joining" as a cryptic message.
+        return
+
+    def member_arguments(self) -> dict[str, Any]:
+        data = self.cleaned_data
+        return {
+            "role": data["role"],
+            "user": data.get("user"),
+            "related_person": data.get("related_person"),
+            "external_name": data.get("external_name", ""),
+            "primary_case_manager": bool(data.get("is_primary_case_manager")),
+        }
+
+
+def colleagues_in(organization_id: int):
+    staff = Membership.objects.filter(active=True, role__in=CARE_TEAM_ROLES)
+    return (
+        User.objects.filter(organization_id=organization_id, is_active=True)
+        .filter(pk__in=staff.values("user_id"))
+        .order_by("last_name", "first_name")
+    )
+
+
+class CaseloadFilterForm(forms.Form):
+    """The caseload's search, filters and sort, read from the query string."""
+
+    SORTS = {
+        "name": ("family_name", "given_name", "pk"),
+        "age": ("-birth_date", "family_name", "pk"),
+        "diagnosis": ("primary_diagnosis", "family_name", "pk"),
+        "day": ("-episode_start", "family_name", "pk"),
+    }
+    SORT_LABELS = {
+        "name": "name",
+        "age": "age",
+        "diagnosis": "primary diagnosis",
+        "day": "episode day",
+    }
+    EPISODES = [("open", "Active episodes"), ("closed", "Discharged"), ("all", "All")]
+    UNFILTERED = {"q": "", "flag": "", "episodes": "open"}
+
+    q = forms.CharField(label="Search by name or MRN", required=False, max_length=100, strip=True)
+    flag = forms.ChoiceField(label="Flag", required=False)
+    episodes = forms.ChoiceField(label="Episodes", choices=EPISODES, required=False)
+    sort = forms.CharField(required=False, widget=forms.HiddenInput)
+
+    def __init__(self, *args: Any, flag_choices: Iterable[tuple[str, str]] = (), **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.fields["flag"].choices = [("", "Any flag"), *flag_choices]
+
+    def value(self, name: str, default: str = "") -> str:
+        """The cleaned value, or the default when absent or not valid (a stale bookmark)."""
+        if not self.is_valid() and name in self.errors:
+            return default
+        return self.cleaned_data.get(name) or default
+
+    def criteria(self) -> dict[str, str]:
+        """The search and filters to apply: q, flag and episodes."""
+        return {name: self.value(name, default) for name, default in self.UNFILTERED.items()}
+
+    @property
+    def sort_key(self) -> tuple[str, bool]:
+        """(column, descending); unknown sorts fall back to name."""
+        raw = self.value("sort", "name")
+        descending = raw.startswith("-")
+        column = raw.lstrip("-")
+        return (column, descending) if column in self.SORTS else ("name", False)

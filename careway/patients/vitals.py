@@ -1,0 +1,115 @@
+"""The vital signs Careway charts and accepts, read from content/vital_signs.json.
+
+The file holds the LOINC code, unit, adult reference range and entry limits of each sign, with
+its sources; this module only turns it into typed objects and answers "is this reading out of the
+usual range?" and "could this be a real reading?".
+"""
+
+import json
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+CONTENT_FILE = Path(__file__).parent / "content" / "vital_signs.json"
+
+
+@dataclass(frozen=True)
+class VitalSign:
+    key: str
+    code: str
+    also_codes: tuple[str, ...]
+    label: str
+    short_label: str
+    chart: str
+    unit: str
+    unit_display: str
+    decimals: int
+    reference_low: float | None
+    reference_high: float | None
+    entry_min: float
+    entry_max: float
+    whole_numbers: bool
+    optional_chart: bool
+
+    @property
+    def codes(self) -> tuple[str, ...]:
+        return (self.code, *self.also_codes)
+
+    @property
+    def has_reference(self) -> bool:
+        return self.reference_low is not None and self.reference_high is not None
+
+    def flag(self, value: float) -> str:
+        """'High' or 'Low' outside the usual adult range, '' inside it or when there is none."""
+        if not self.has_reference:
+            return ""
+        if value > self.reference_high:
+            return "High"
+        if value < self.reference_low:
+            return "Low"
+        return ""
+
+    def format(self, value: float) -> str:
+        return f"{value:.{self.decimals}f}"
+
+
+@dataclass(frozen=True)
+class VitalChart:
+    key: str
+    title: str
+    unit_display: str
+    signs: tuple[VitalSign, ...]
+
+    @property
+    def optional(self) -> bool:
+        return all(sign.optional_chart for sign in self.signs)
+
+
+def _sign_from(entry: dict) -> VitalSign:
+    reference = entry.get("reference") or {}
+    return VitalSign(
+        key=entry["key"],
+        code=entry["code"],
+        also_codes=tuple(entry.get("also_codes", ())),
+        label=entry["label"],
+        short_label=entry["short_label"],
+        chart=entry["chart"],
+        unit=entry["unit"],
+        unit_display=entry["unit_display"],
+        decimals=entry["decimals"],
+        reference_low=reference.get("low"),
+        reference_high=reference.get("high"),
+        entry_min=entry["entry_limits"]["min"],
+        entry_max=entry["entry_limits"]["max"],
+        whole_numbers=entry.get("whole_numbers", False),
+        optional_chart=entry.get("optional_chart", False),
+    )
+
+
+@cache
+def vital_signs() -> tuple[VitalSign, ...]:
+    content = json.loads(CONTENT_FILE.read_text(encoding="utf-8"))
+    return tuple(_sign_from(entry) for entry in content["signs"])
+
+
+@cache
+def vital_charts() -> tuple[VitalChart, ...]:
+    content = json.loads(CONTENT_FILE.read_text(encoding="utf-8"))
+    signs = vital_signs()
+    return tuple(
+        VitalChart(
+            key=chart["key"],
+            title=chart["title"],
+            unit_display=chart["unit_display"],
+            signs=tuple(sign for sign in signs if sign.chart == chart["key"]),
+        )
+        for chart in content["charts"]
+    )
+
+
+def sign_for_code(code: str) -> VitalSign | None:
+    return next((sign for sign in vital_signs() if code in sign.codes), None)
+
+
+def all_codes() -> list[str]:
+    return [code for sign in vital_signs() for code in sign.codes]

@@ -1,0 +1,154 @@
+"""The SVG trend chart: a pure function, so its geometry is tested directly."""
+
+import re
+from datetime import UTC, datetime, timedelta
+from xml.etree import ElementTree
+
+import pytest
+
+from careway.patients import charts
+from careway.patients.charts import Band, Point, Series, trend_chart_svg
+
+START = datetime(2026, 9, 1, tzinfo=UTC)
+END = START + timedelta(days=90)
+NS = {"svg": "http://www.w3.org/2000/svg"}
+
+
+def render(series, bands=(), **kwargs):
+    svg = trend_chart_svg(
+        series,
+        title=kwargs.pop("title", "Heart rate, last 90 days"),
+        description=kwargs.pop("description", "3 readings"),
+        unit="beats/min",
+        start=START,
+        end=END,
+        bands=bands,
+        **kwargs,
+    )
+    return svg, ElementTree.fromstring(svg)  # noqa: S314 (our own output, not untrusted)
+
+
+def circles(root):
+    return [
+        (float(c.get("cx")), float(c.get("cy")))
+        for c in root.iter("{http://www.w3.org/2000/svg}circle")
+        if "point" in c.get("class", "")
+    ]
+
+
+def test_points_are_placed_by_time_and_value():
+    points = [Point(START, 60), Point(START + timedelta(days=45), 80), Point(END, 100)]
+    _, root = render([Series("Pulse", points)])
+    low, high, _ = charts.value_domain([Series("Pulse", points)], [])
+    placed = circles(root)
+    assert [x for x, _ in placed] == [
+        charts.PLOT_LEFT,
+        pytest.approx((charts.PLOT_LEFT + charts.PLOT_RIGHT) / 2, abs=0.1),
+        charts.PLOT_RIGHT,
+    ]
+    # Higher values are drawn higher up (smaller y), in proportion.
+    ys = [y for _, y in placed]
+    assert ys[0] > ys[1] > ys[2]
+    expected_middle = charts.PLOT_BOTTOM - (80 - low) / (high - low) * (
+        charts.PLOT_BOTTOM - charts.PLOT_TOP
+    )
+    assert ys[1] == pytest.approx(expected_middle, abs=0.1)
+
+
+def test_the_value_axis_covers_every_reading_and_the_usual_range():
+    series = [Series("Pulse", [Point(START, 130)])]
+    low, high, step = charts.value_domain(series, [Band(60, 100, "usual")])
+    assert low <= 60 and high >= 130
+    assert step in (5, 10, 20)
+
+
+def test_axis_labels_show_dates_values_and_unit():
+    svg, root = render([Series("Pulse", [Point(START + timedelta(days=3), 72)])])
+    x_labels = [
+        t.text
+        for t in root.iter("{http://www.w3.org/2000/svg}text")
+        if "x-tick" in t.get("class", "")
+    ]
+    assert x_labels[0] == "Sep 1" and x_labels[-1] == "Nov 30"
+    assert len(x_labels) == 5
+    y_labels = [
+        t.text
+        for t in root.iter("{http://www.w3.org/2000/svg}text")
+        if "y-tick" in t.get("class", "")
+    ]
+    assert all(re.fullmatch(r"-?\d+(\.\d)?", label) for label in y_labels)
+    assert ">beats/min</text>" in svg
+
+
+def test_is_an_accessible_image_with_title_and_description():
+    _, root = render([Series("Pulse", [Point(START, 72)])], title="Pulse & <more>")
+    assert root.get("role") == "img"
+    title = root.find("svg:title", NS)
+    desc = root.find("svg:desc", NS)
+    assert title.text == "Pulse & <more>"  # escaped in the markup, intact once parsed
+    assert desc.text == "3 readings"
+    assert root.get("aria-labelledby") == f"{title.get('id')} {desc.get('id')}"
+
+
+def test_empty_data_says_so_and_draws_no_points():
+    svg, root = render([Series("Pulse", [])])
+    assert "No readings in this period" in svg
+    assert circles(root) == []
+    assert root.get("role") == "img"
+
+
+def test_a_single_point_is_drawn_without_a_line():
+    svg, root = render([Series("Pulse", [Point(START + timedelta(days=30), 75)])])
+    assert len(circles(root)) == 1
+    assert "<polyline" not in svg
+    ((x, y),) = circles(root)
+    assert charts.PLOT_LEFT < x < charts.PLOT_RIGHT
+    assert charts.PLOT_TOP <= y <= charts.PLOT_BOTTOM
+
+
+def test_a_single_value_gets_a_range_around_it():
+    low, high, _ = charts.value_domain([Series("Weight", [Point(START, 150)])], [])
+    assert low < 150 < high
+
+
+def test_usual_range_is_shaded_between_its_limits():
+    _, root = render([Series("Pulse", [Point(START, 72)])], bands=[Band(60, 100, "usual")])
+    rect = next(
+        r for r in root.iter("{http://www.w3.org/2000/svg}rect") if r.get("class") == "normal-range"
+    )
+    low, high, _ = charts.value_domain([Series("Pulse", [Point(START, 72)])], [Band(60, 100, "u")])
+    top = charts.y_position(100, (low, high))
+    bottom = charts.y_position(60, (low, high))
+    assert float(rect.get("y")) == pytest.approx(top, abs=0.1)
+    assert float(rect.get("height")) == pytest.approx(bottom - top, abs=0.1)
+
+
+def test_out_of_range_readings_differ_by_shape_and_say_so():
+    _, root = render([Series("Pulse", [Point(START, 72), Point(END, 130, out_of_range=True)])])
+    assert len(circles(root)) == 1
+    marked = [
+        p
+        for p in root.iter("{http://www.w3.org/2000/svg}path")
+        if "out-of-range" in p.get("class", "")
+    ]
+    assert len(marked) == 1
+    assert "outside the usual range" in marked[0].find("svg:title", NS).text
+
+
+def test_two_series_get_a_legend_and_different_markers():
+    series = [
+        Series("Systolic", [Point(START, 130), Point(END, 120)]),
+        Series("Diastolic", [Point(START, 80), Point(END, 75)]),
+    ]
+    svg, root = render(series)
+    assert ">Systolic</text>" in svg and ">Diastolic</text>" in svg
+    squares = [
+        r for r in root.iter("{http://www.w3.org/2000/svg}rect") if "point" in r.get("class", "")
+    ]
+    assert len(squares) >= 2
+    assert 'stroke-dasharray="6 4"' in svg
+
+
+def test_text_from_data_is_escaped():
+    svg, _ = render([Series("<script>", [Point(START, 1)])], title="a</title><script>")
+    assert "<script>" not in svg

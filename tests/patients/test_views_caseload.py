@@ -1,0 +1,204 @@
+"""The caseload: what it lists, how it sorts, filters, searches and pages, and what it audits."""
+
+import re
+from datetime import date, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+
+from careway.core import audit
+from careway.core.models import AuditEvent
+from careway.patients import services
+from careway.patients.models import EpisodeOfCare
+from tests.factories import make_patient
+
+pytestmark = pytest.mark.django_db
+URL = reverse("caseload")
+
+
+def names_in(response) -> list[str]:
+    """Patient names in table order, as 'Family, Given'."""
+    html = response.content.decode()
+    return re.findall(r'<a href="/patients/[0-9a-f-]+/">([^<]+)</a>', html)
+
+
+def flag(patient, kind="high_fall_risk", label="High fall risk", severity="urgent"):
+    data = {"kind": kind, "label": label, "severity": severity, "source": "test"}
+    return services.raise_flag(audit.Actor(user=None), patient, data)
+
+
+def diagnose(patient, display, primary=False):
+    data = {"display": display, "is_primary": primary}
+    return services.add_condition(audit.Actor(user=None), patient, data)
+
+
+@pytest.fixture
+def caseload(world):
+    """cm's caseload: Margaret Hale (from the world) and three more."""
+    w = world
+    w.extra["adams"] = make_patient(
+        w.branch, w.cm, given_name="Zoe", family_name="Adams", birth_date=date(1990, 1, 1)
+    )
+    w.extra["young"] = make_patient(
+        w.branch, w.cm, given_name="Ben", family_name="Young", birth_date=date(1930, 6, 1)
+    )
+    gone = make_patient(w.branch, w.cm, given_name="Dora", family_name="Gone")
+    EpisodeOfCare.objects.filter(patient=gone).update(status="discharged")
+    w.extra["gone"] = gone
+    return w
+
+
+def test_lists_the_caseload_with_its_columns(login, caseload):
+    w = caseload
+    diagnose(w.patient, "Essential hypertension")
+    diagnose(w.patient, "Heart failure", primary=True)
+    flag(w.patient)
+    response = login(w.cm).get(URL)
+    html = response.content.decode()
+    assert names_in(response) == ["Adams, Zoe", "Hale, Margaret", "Young, Ben"]
+    assert "3 patients" in html and "sorted by name (ascending)" in html
+    assert "Heart failure" in html  # the primary diagnosis, not the first one recorded
+    start = w.patient.episodes.get().start_of_care
+    today = timezone.localdate(timezone=ZoneInfo(w.org.timezone))  # days count in agency time
+    assert re.search(rf"Day {(today - start).days + 1}\b", html)
+    assert "Urgent:</span> High fall risk" in html  # severity as a word, not only colour
+    assert w.branch.name in html
+    assert "Otto" not in html  # another agency's patient
+
+
+def test_primary_diagnosis_falls_back_to_the_first_active_problem(login, caseload):
+    diagnose(caseload.patient, "Type 2 diabetes")
+    diagnose(caseload.patient, "COPD")
+    assert "Type 2 diabetes" in login(caseload.cm).get(URL).content.decode()
+
+
+@pytest.mark.parametrize(
+    ("sort", "expected"),
+    [
+        ("name", ["Adams, Zoe", "Hale, Margaret", "Young, Ben"]),
+        ("-name", ["Young, Ben", "Hale, Margaret", "Adams, Zoe"]),
+        ("age", ["Adams, Zoe", "Hale, Margaret", "Young, Ben"]),
+        ("-age", ["Young, Ben", "Hale, Margaret", "Adams, Zoe"]),
+    ],
+)
+def test_sorts_by_name_and_age(login, caseload, sort, expected):
+    response = login(caseload.cm).get(URL, {"sort": sort})
+    assert names_in(response) == expected
+
+
+def test_sorts_by_diagnosis_and_episode_day(login, caseload):
+    w = caseload
+    diagnose(w.patient, "Wound care", primary=True)
+    diagnose(w.extra["adams"], "Heart failure", primary=True)
+    EpisodeOfCare.objects.filter(patient=w.extra["young"]).update(
+        start_of_care=timezone.localdate() - timedelta(days=2)
+    )
+    client = login(w.cm)
+    by_dx = names_in(client.get(URL, {"sort": "diagnosis"}))
+    assert by_dx == ["Adams, Zoe", "Hale, Margaret", "Young, Ben"]  # no diagnosis last
+    by_day = client.get(URL, {"sort": "day"})
+    assert names_in(by_day)[0] == "Young, Ben"  # day 2 or 3 before day 12 or 13
+    assert "sorted by episode day (ascending)" in by_day.content.decode()
+    assert 'aria-sort="ascending"' in by_day.content.decode()
+
+
+def test_an_unknown_sort_falls_back_to_name(login, caseload):
+    response = login(caseload.cm).get(URL, {"sort": "drop table"})
+    assert response.status_code == 200
+    assert names_in(response) == ["Adams, Zoe", "Hale, Margaret", "Young, Ben"]
+
+
+def test_filters_by_flag_kind(login, caseload):
+    flag(caseload.extra["young"], kind="weight_gain", label="Weight up 3 lb", severity="warning")
+    flag(caseload.patient)
+    response = login(caseload.cm).get(URL, {"flag": "weight_gain"})
+    assert names_in(response) == ["Young, Ben"]
+    assert (
+        '<option value="weight_gain" selected>Weight up 3 lb</option>' in response.content.decode()
+    )
+
+
+def test_filters_active_or_discharged_episodes(login, caseload):
+    client = login(caseload.cm)
+    assert "Gone, Dora" not in names_in(client.get(URL))
+    assert names_in(client.get(URL, {"episodes": "closed"})) == ["Gone, Dora"]
+    assert len(names_in(client.get(URL, {"episodes": "all"}))) == 4
+
+
+@pytest.mark.parametrize(
+    ("q", "expected"),
+    [("hale", ["Hale, Margaret"]), ("ben you", ["Young, Ben"]), ("nobody", [])],
+)
+def test_searches_by_name(login, caseload, q, expected):
+    assert names_in(login(caseload.cm).get(URL, {"q": q})) == expected
+
+
+def test_searches_by_mrn(login, caseload):
+    mrn = caseload.extra["adams"].mrn
+    assert names_in(login(caseload.cm).get(URL, {"q": mrn})) == ["Adams, Zoe"]
+
+
+def test_empty_states_say_what_to_do(login, caseload, world):
+    client = login(caseload.cm)
+    searched = client.get(URL, {"q": "nobody"}).content.decode()
+    assert "No patients match these filters" in searched and "clear the filters" in searched
+    empty = login(world.cm_other).get(URL).content.decode()
+    assert "You have no patients yet" in empty
+    assert "Register a new patient" in empty
+
+
+def test_htmx_search_returns_only_the_results(login, caseload):
+    response = login(caseload.cm).get(URL, {"q": "hale"}, headers={"HX-Request": "true"})
+    html = response.content.decode()
+    assert "<html" not in html and "<form" not in html
+    assert names_in(response) == ["Hale, Margaret"]
+    assert "HX-Request" in response["Vary"]
+
+
+def test_search_form_works_without_javascript(login, caseload):
+    html = login(caseload.cm).get(URL, {"q": "hale"}).content.decode()
+    assert '<form class="caseload-filters" method="get"' in html
+    assert 'name="q" id="id_q" value="hale"' in html
+
+
+def test_pages_fifty_at_a_time(login, world):
+    for n in range(51):
+        make_patient(world.branch, world.cm, given_name=f"P{n:02d}", family_name="Many")
+    client = login(world.cm)
+    first = client.get(URL)
+    assert len(names_in(first)) == 50
+    assert "52 patients" in first.content.decode()
+    assert "Page 1 of 2" in first.content.decode()
+    second = client.get(URL, {"page": 2})
+    assert len(names_in(second)) == 2
+    assert client.get(URL, {"page": "nonsense"}).status_code == 200
+
+
+def test_audits_the_patients_shown_with_the_search(login, caseload):
+    login(caseload.cm).get(URL, {"q": "a"})
+    events = AuditEvent.objects.filter(action="patient.list", actor_id=caseload.cm.pk)
+    shown = {caseload.patient.pk, caseload.extra["adams"].pk}
+    assert {e.patient_id for e in events} == shown
+    assert all(e.detail == {"q": "a"} for e in events)
+
+
+def test_query_count_does_not_grow_with_patients(login, world):
+    client = login(world.cm)
+    flag(world.patient)
+    diagnose(world.patient, "Heart failure", primary=True)
+    client.get(URL)  # warm the session
+    with CaptureQueriesContext(connection) as one:
+        assert client.get(URL).status_code == 200
+    for n in range(29):
+        patient = make_patient(world.branch, world.cm, given_name=f"P{n}", family_name="Many")
+        flag(patient)
+        flag(patient, kind="weight_gain", label="Weight gain", severity="warning")
+        diagnose(patient, "COPD", primary=True)
+    with CaptureQueriesContext(connection) as thirty:
+        response = client.get(URL)
+    assert len(names_in(response)) == 30
+    assert len(thirty) == len(one)
