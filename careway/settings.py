@@ -180,6 +180,8 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = DATA_DIR / "static"
+# The project-wide stylesheet lives in careway/static, which belongs to no app.
+STATICFILES_DIRS = [BASE_DIR / "careway" / "static"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
@@ -193,8 +195,12 @@ STORAGES = {
 CAREWAY_TASKS = env_str("CAREWAY_TASKS", "database")
 REDIS_URL = env_str("REDIS_URL", "redis://127.0.0.1:6379/0")
 if CAREWAY_TASKS == "redis":
+    # django_tasks_rq's backend refuses to start (system check) unless django_rq is installed.
+    INSTALLED_APPS += ["django_rq"]
     TASKS = {"default": {"BACKEND": "django_tasks_rq.RQBackend", "QUEUES": ["default"]}}
     RQ_QUEUES = {"default": {"URL": REDIS_URL}}
+    # RQ workers must build django_tasks_rq's Job to run a task; `careway rqworker` reads this.
+    RQ = {"JOB_CLASS": "django_tasks_rq.Job"}
 elif CAREWAY_TASKS == "immediate":
     TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
 else:

@@ -29,6 +29,9 @@ class Actor:
     user: User | None
     client_address: str | None = None
     via: str = "web"
+    # For a system actor working inside one agency (the demo, imports): its events belong on that
+    # agency's chain, not the system's.
+    on_behalf_of_organization_id: int | None = None
 
     @classmethod
     def from_request(cls, request: HttpRequest, via: str = "web") -> "Actor":
@@ -36,12 +39,14 @@ class Actor:
         return cls(user=user, client_address=client_address(request), via=via)
 
     @classmethod
-    def system(cls, via: str = "cli") -> "Actor":
-        return cls(user=None, client_address=None, via=via)
+    def system(cls, via: str = "cli", organization_id: int | None = None) -> "Actor":
+        return cls(
+            user=None, client_address=None, via=via, on_behalf_of_organization_id=organization_id
+        )
 
     @property
     def organization_id(self) -> int | None:
-        return self.user.organization_id if self.user else None
+        return self.user.organization_id if self.user else self.on_behalf_of_organization_id
 
 
 def client_address(request: HttpRequest) -> str | None:

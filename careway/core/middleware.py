@@ -1,7 +1,8 @@
 """Server-side session limits: idle timeout (the agency's setting) and an absolute lifetime.
 
 The browser's cookie is not trusted for either: the times live in the server-side session, so a
-stolen cookie stops working as soon as the session would have.
+stolen cookie stops working as soon as the session would have. Sign-in writes both times; a
+session that lacks them (made some other way) starts its clock at its first request.
 """
 
 import time
@@ -13,6 +14,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, resolve_url
 
 from . import audit
+from .services import record_sign_out
 
 SESSION_STARTED = "careway_started"
 SESSION_LAST_SEEN = "careway_last_seen"
@@ -30,27 +32,41 @@ def absolute_limit_seconds(user) -> int:
     return 3600 * min(hours, settings.CAREWAY_ABSOLUTE_SESSION_HOURS)
 
 
+def expiry_reason(request: HttpRequest, now: float) -> str:
+    """Why this session must end now ("" if it may go on)."""
+    session, user = request.session, request.user
+    started = session.setdefault(SESSION_STARTED, now)
+    last_seen = session.get(SESSION_LAST_SEEN, now)
+    if now - last_seen > idle_limit_seconds(user):
+        return "idle timeout"
+    if now - started > absolute_limit_seconds(user):
+        return "session time limit"
+    return ""
+
+
 class SessionSecurityMiddleware:
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        user = request.user
-        if user.is_authenticated and request.session.session_key:
+        if request.user.is_authenticated and request.session.session_key:
             now = time.time()
-            started = request.session.get(SESSION_STARTED, now)
-            last_seen = request.session.get(SESSION_LAST_SEEN, now)
-            why = ""
-            if now - last_seen > idle_limit_seconds(user):
-                why = "idle timeout"
-            elif now - started > absolute_limit_seconds(user):
-                why = "session time limit"
+            why = expiry_reason(request, now)
             if why:
-                audit.record(audit.Actor.from_request(request), "session.expired", reason=why)
-                logout(request)
-                if request.path.startswith(("/api/", "/fhir/")):
-                    return self.get_response(request)
-                query = urlencode({"expired": 1, "next": request.get_full_path()})
-                return redirect(f"{resolve_url(settings.LOGIN_URL)}?{query}")
+                return self._end_session(request, why)
             request.session[SESSION_LAST_SEEN] = now
         return self.get_response(request)
+
+    def _end_session(self, request: HttpRequest, why: str) -> HttpResponse:
+        record_sign_out(audit.Actor.from_request(request), request.session.session_key, why)
+        logout(request)
+        if request.path.startswith(("/api/", "/fhir/")):
+            return self.get_response(request)
+        query = urlencode({"expired": 1, "next": request.get_full_path()})
+        login_url = f"{resolve_url(settings.LOGIN_URL)}?{query}"
+        if request.headers.get("HX-Request") == "true":
+            # htmx would swap the sign-in page into a fragment; tell it to load the whole page.
+            response = HttpResponse(status=204)
+            response["HX-Redirect"] = login_url
+            return response
+        return redirect(login_url)

@@ -20,11 +20,13 @@ from .models import (
     Allergy,
     CareTeamMember,
     Condition,
+    Coverage,
     Encounter,
     EpisodeOfCare,
     Medication,
     Observation,
     Patient,
+    PatientFlag,
     RelatedPerson,
 )
 
@@ -102,8 +104,11 @@ def create_patient(
     The primary case manager (by default the actor, when they manage cases) joins the care team,
     so the person who registers a patient can see them.
     """
-    if actor.user is None or branch.organization_id != actor.organization_id:
+    if branch.organization_id != actor.organization_id:
         raise ValidationError({"branch": "Choose a branch of your agency."})
+    manager = primary_case_manager or actor.user
+    if manager is None or manager.organization_id != branch.organization_id:
+        raise ValidationError({"primary_case_manager": "Choose a case manager of this agency."})
     patient = Patient(organization_id=branch.organization_id, branch=branch)
     _assign(patient, data)
     _validate(patient)
@@ -112,7 +117,6 @@ def create_patient(
     _assign(ep, dict(episode or {}))
     _validate(ep)
     ep.save()
-    manager = primary_case_manager or actor.user
     CareTeamMember.objects.create(
         organization_id=patient.organization_id,
         patient=patient,
@@ -234,6 +238,17 @@ def record_observations(
     if errors:
         raise ValidationError(errors)
     return saved
+
+
+@transaction.atomic
+def add_coverage(actor: audit.Actor, patient: Patient, data: Mapping[str, Any]) -> Coverage:
+    return _add_record(actor, Coverage, patient, data, "coverage.create")
+
+
+@transaction.atomic
+def raise_flag(actor: audit.Actor, patient: Patient, data: Mapping[str, Any]) -> PatientFlag:
+    """Raise something for the caseload and the chart (high fall risk, weight gain, ...)."""
+    return _add_record(actor, PatientFlag, patient, data, "flag.raise")
 
 
 @transaction.atomic

@@ -1,0 +1,104 @@
+"""Every page URL is listed here and tried anonymously and by the outsider agency.
+
+A new URL that is not in this inventory fails the test, so nobody adds a page without deciding
+who may see it. (The JSON API has its own inventory, built from its OpenAPI schema, in
+tests/api/test_access_matrix.py.)
+"""
+
+import pytest
+from django.urls import URLPattern, URLResolver, get_resolver
+
+from careway.core.models import AuditEvent
+
+pytestmark = pytest.mark.django_db
+
+PUBLIC = {"login", "two_factor_verify", "two_factor_setup", "healthz"}
+PATIENT_PAGES = {
+    "chart", "chart_section", "patient_edit", "contact_create", "contact_edit",
+    "condition_create", "medication_create", "allergy_create", "vitals_create", "careteam_add",
+}
+SIGNED_IN_PAGES = {
+    "home", "logout", "account", "caseload", "patient_create", "user_list", "user_create",
+    "user_detail", "audit_log", "audit_export", "break_glass", "notifications",
+    "sign_out_everywhere", "password_change", "user_role_add", "user_role_remove", "user_action",
+    "notifications_mark_read",
+}
+
+
+def page_url_names() -> set[str]:
+    names: set[str] = set()
+
+    def walk(patterns, prefix=""):
+        for entry in patterns:
+            if isinstance(entry, URLResolver):
+                if entry.namespace == "api":
+                    continue
+                walk(entry.url_patterns)
+            elif isinstance(entry, URLPattern) and entry.name:
+                names.add(entry.name)
+
+    walk(get_resolver().url_patterns)
+    return names
+
+
+def test_every_page_url_is_in_the_inventory():
+    assert page_url_names() == PUBLIC | PATIENT_PAGES | SIGNED_IN_PAGES
+
+
+def sample_url(name: str, world) -> str:
+    from django.urls import reverse
+
+    kwargs = {}
+    pattern = next(p for p in _patterns() if p.name == name)
+    converters = pattern.pattern.converters
+    for key in converters:
+        kwargs[key] = {
+            "patient_id": world.patient.pk,
+            "contact_id": 1,
+            "user_id": world.cm.pk,
+            "section": "conditions",
+            "membership_id": 1,
+            "action": "deactivate",
+        }[key]
+    return reverse(name, kwargs=kwargs)
+
+
+def _patterns():
+    found = []
+
+    def walk(patterns):
+        for entry in patterns:
+            if isinstance(entry, URLResolver):
+                if entry.namespace != "api":
+                    walk(entry.url_patterns)
+            elif entry.name:
+                found.append(entry)
+
+    walk(get_resolver().url_patterns)
+    return found
+
+
+@pytest.mark.parametrize("name", sorted(PATIENT_PAGES | SIGNED_IN_PAGES))
+@pytest.mark.parametrize("method", ["get", "post"])
+def test_anonymous_visitors_are_sent_to_sign_in(client, world, name, method):
+    url = sample_url(name, world)
+    response = getattr(client, method)(url)
+    assert response.status_code == 302, url
+    assert response["Location"].startswith("/accounts/login/")
+
+
+@pytest.mark.parametrize("name", sorted(PATIENT_PAGES))
+@pytest.mark.parametrize("method", ["get", "post"])
+def test_the_other_agency_gets_404_and_the_attempt_is_audited(client, world, name, method):
+    client.force_login(world.outsider)
+    before = AuditEvent.objects.filter(outcome="denied").count()
+    response = getattr(client, method)(sample_url(name, world))
+    assert response.status_code == 404
+    assert AuditEvent.objects.filter(outcome="denied").count() == before + 1
+
+
+@pytest.mark.parametrize("name", sorted(PUBLIC - {"two_factor_verify", "two_factor_setup"}))
+def test_public_pages_answer_without_signing_in(client, name):
+    from django.urls import reverse
+
+    assert client.get(reverse(name)).status_code == 200
