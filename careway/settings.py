@@ -182,6 +182,10 @@ STATIC_URL = "static/"
 STATIC_ROOT = DATA_DIR / "static"
 # The project-wide stylesheet lives in careway/static, which belongs to no app.
 STATICFILES_DIRS = [BASE_DIR / "careway" / "static"]
+# Outside production WhiteNoise serves straight from the source folders (no collectstatic step);
+# production serves the hashed, compressed files `careway collectstatic` puts in STATIC_ROOT.
+WHITENOISE_USE_FINDERS = not PRODUCTION
+WHITENOISE_AUTOREFRESH = not PRODUCTION
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {

@@ -28,6 +28,32 @@ def _fast_password_hashing(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+def _refuse_write_outside_service(sender, instance, **kwargs):
+    from careway.core.service import in_service
+
+    if not in_service():
+        raise AssertionError(
+            f"{sender.__name__} was written outside a service function: patient data may only "
+            "change through careway/*/services.py, which audits (see careway/core/service.py)"
+        )
+
+
+@pytest.fixture(autouse=True)
+def _patient_writes_only_through_services():
+    """Fail any save or delete of patient data that does not come from a @service function."""
+    from django.apps import apps
+    from django.db.models.signals import pre_delete, pre_save
+
+    models = list(apps.get_app_config("patients").get_models())
+    for model in models:
+        pre_save.connect(_refuse_write_outside_service, sender=model)
+        pre_delete.connect(_refuse_write_outside_service, sender=model)
+    yield
+    for model in models:
+        pre_save.disconnect(_refuse_write_outside_service, sender=model)
+        pre_delete.disconnect(_refuse_write_outside_service, sender=model)
+
+
 @pytest.fixture
 def world(db):
     from tests.factories import build_world

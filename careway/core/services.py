@@ -37,6 +37,7 @@ from .models import (
     UserSession,
 )
 from .roles import TWO_FACTOR_REQUIRED_ROLES, Role
+from .service import service
 
 TOTP_ISSUER = "Careway"
 
@@ -96,7 +97,7 @@ def _record_refusal(actor: audit.Actor, user: User, username: str, why: str) -> 
     )
 
 
-@transaction.atomic
+@service
 def record_failed_attempt(actor: audit.Actor, user: User, why: str) -> None:
     """Count a failed password or code; lock the account at the agency's threshold."""
     locked = (
@@ -120,7 +121,7 @@ def record_failed_attempt(actor: audit.Actor, user: User, why: str) -> None:
     locked.save(update_fields=["failed_login_count", "locked_until"])
 
 
-@transaction.atomic
+@service
 def complete_sign_in(
     user: User, session_key: str, client_address: str | None, user_agent: str
 ) -> UserSession:
@@ -141,7 +142,7 @@ def complete_sign_in(
     return web_session
 
 
-@transaction.atomic
+@service
 def record_sign_out(actor: audit.Actor, session_key: str | None, why: str = "") -> None:
     """Forget this session's row and audit the sign-out (the caller then runs logout())."""
     if session_key:
@@ -186,7 +187,7 @@ def matching_totp_counter(secret: str, code: str, last_counter: int) -> int | No
     return None
 
 
-@transaction.atomic
+@service
 def verify_totp(actor: audit.Actor, user: User, code: str) -> bool:
     """Check an enrolled user's code and use it up; a wrong or replayed code counts as a failure."""
     locked = User.objects.select_for_update().get(pk=user.pk)
@@ -201,7 +202,7 @@ def verify_totp(actor: audit.Actor, user: User, code: str) -> bool:
     return True
 
 
-@transaction.atomic
+@service
 def do_enrol_two_factor(
     actor: audit.Actor, user: User, secret: str, code: str, *, during_sign_in: bool
 ) -> bool:
@@ -229,7 +230,7 @@ def do_enrol_two_factor(
     return True
 
 
-@transaction.atomic
+@service
 def do_reset_two_factor(actor: audit.Actor, user: User) -> None:
     """Remove a user's authenticator (lost phone); they set up a new one at their next sign-in."""
     User.objects.filter(pk=user.pk).update(
@@ -254,7 +255,7 @@ def live_session_count(user: User) -> int:
     return Session.objects.filter(session_key__in=keys, expire_date__gt=timezone.now()).count()
 
 
-@transaction.atomic
+@service
 def do_end_all_sessions(actor: audit.Actor, user: User) -> int:
     """Sign `user` out of every browser ("sign out everywhere")."""
     ended = _end_sessions(user)
@@ -262,7 +263,7 @@ def do_end_all_sessions(actor: audit.Actor, user: User) -> int:
     return ended
 
 
-@transaction.atomic
+@service
 def do_change_password(actor: audit.Actor, user: User, new_password: str, keep_session: str) -> int:
     """Set a new (already validated) password and end the user's other sessions."""
     user.set_password(new_password)
@@ -300,7 +301,7 @@ def _check_same_agency(actor: audit.Actor, *objects: Any) -> None:
             raise ValidationError("That belongs to another agency.")
 
 
-@transaction.atomic
+@service
 def do_create_user(actor: audit.Actor, data: dict[str, str], password: str, role: RoleSpec) -> User:
     """Create a person in the actor's agency with one role and a checked initial password."""
     _check_same_agency(actor, role.branch)
@@ -333,7 +334,7 @@ def _grant(user: User, spec: RoleSpec) -> None:
     )
 
 
-@transaction.atomic
+@service
 def do_change_roles(
     actor: audit.Actor,
     user: User,
@@ -358,7 +359,7 @@ def do_change_roles(
         audit.record(actor, "role.change", obj=user, detail={"before": before, "after": after})
 
 
-@transaction.atomic
+@service
 def do_deactivate_user(actor: audit.Actor, user: User) -> None:
     """Stop a person signing in: end their sessions and revoke their API tokens.
 
@@ -381,14 +382,14 @@ def do_deactivate_user(actor: audit.Actor, user: User) -> None:
     )
 
 
-@transaction.atomic
+@service
 def do_reactivate_user(actor: audit.Actor, user: User) -> None:
     _check_same_agency(actor, user)
     User.objects.filter(pk=user.pk).update(is_active=True, failed_login_count=0, locked_until=None)
     audit.record(actor, "user.reactivate", obj=user)
 
 
-@transaction.atomic
+@service
 def do_unlock_user(actor: audit.Actor, user: User) -> None:
     _check_same_agency(actor, user)
     User.objects.filter(pk=user.pk).update(failed_login_count=0, locked_until=None)
@@ -441,7 +442,7 @@ def _branch_supervisors(patient: Patient) -> list[User]:
     )
 
 
-@transaction.atomic
+@service
 def do_break_glass(
     actor: audit.Actor, patient: Patient, reason: str, minutes: int
 ) -> BreakGlassGrant:

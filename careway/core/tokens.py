@@ -10,12 +10,12 @@ from collections.abc import Iterable
 from datetime import timedelta
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from . import audit
 from .models import ApiToken, User
+from .service import service
 
 TOKEN_PREFIX = "cw_"  # noqa: S105 (a public marker, not a secret)
 # Stored so a person can tell their tokens apart; long enough to be useful, far too short to guess.
@@ -52,7 +52,7 @@ def _check_days(days: int) -> None:
         raise ValidationError({"days": f"A token lasts from 1 to {MAX_DAYS} days."})
 
 
-@transaction.atomic
+@service
 def create_token(
     actor: audit.Actor,
     user: User,
@@ -89,7 +89,7 @@ def create_token(
     return raw, token
 
 
-@transaction.atomic
+@service
 def revoke_token(actor: audit.Actor, token: ApiToken) -> ApiToken:
     """Stop a token working from now on. Revoking a revoked token changes nothing."""
     if token.revoked_at is None:

@@ -10,11 +10,12 @@ from collections.abc import Iterable, Mapping
 from typing import Any, TypeVar
 
 from django.core.exceptions import ValidationError
-from django.db import models, transaction
+from django.db import models
 from django.utils import timezone
 
 from careway.core import audit
 from careway.core.models import Branch, User
+from careway.core.service import service
 
 from .models import (
     Allergy,
@@ -90,7 +91,7 @@ def _validate(obj: models.Model, exclude: Iterable[str] = ()) -> None:
     obj.full_clean(exclude=list(exclude), validate_unique=True, validate_constraints=True)
 
 
-@transaction.atomic
+@service
 def create_patient(
     actor: audit.Actor,
     branch: Branch,
@@ -152,7 +153,7 @@ def _save_versioned(
     return locked
 
 
-@transaction.atomic
+@service
 def update_patient(
     actor: audit.Actor, patient: Patient, data: Mapping[str, Any], expected_version: int
 ) -> Patient:
@@ -162,7 +163,7 @@ def update_patient(
     return _save_versioned(actor, patient, data, expected_version, "patient.update", patient.pk)
 
 
-@transaction.atomic
+@service
 def add_contact(actor: audit.Actor, patient: Patient, data: Mapping[str, Any]) -> RelatedPerson:
     contact = RelatedPerson(organization_id=patient.organization_id, patient=patient)
     _assign(contact, data)
@@ -172,7 +173,7 @@ def add_contact(actor: audit.Actor, patient: Patient, data: Mapping[str, Any]) -
     return contact
 
 
-@transaction.atomic
+@service
 def update_contact(
     actor: audit.Actor, contact: RelatedPerson, data: Mapping[str, Any], expected_version: int
 ) -> RelatedPerson:
@@ -194,19 +195,19 @@ def _add_record(
     return record
 
 
-@transaction.atomic
+@service
 def add_condition(actor: audit.Actor, patient: Patient, data: Mapping[str, Any]) -> Condition:
     if data.get("is_primary"):
         Condition.objects.filter(patient=patient, is_primary=True).update(is_primary=False)
     return _add_record(actor, Condition, patient, data, "condition.create")
 
 
-@transaction.atomic
+@service
 def add_medication(actor: audit.Actor, patient: Patient, data: Mapping[str, Any]) -> Medication:
     return _add_record(actor, Medication, patient, data, "medication.create")
 
 
-@transaction.atomic
+@service
 def add_allergy(actor: audit.Actor, patient: Patient, data: Mapping[str, Any]) -> Allergy:
     allergy = _add_record(actor, Allergy, patient, data, "allergy.create")
     if patient.no_known_allergies:
@@ -215,14 +216,14 @@ def add_allergy(actor: audit.Actor, patient: Patient, data: Mapping[str, Any]) -
     return allergy
 
 
-@transaction.atomic
+@service
 def record_observation(
     actor: audit.Actor, patient: Patient, data: Mapping[str, Any]
 ) -> Observation:
     return _add_record(actor, Observation, patient, data, "observation.create")
 
 
-@transaction.atomic
+@service
 def record_observations(
     actor: audit.Actor, patient: Patient, rows: Iterable[Mapping[str, Any]]
 ) -> list[Observation]:
@@ -240,23 +241,23 @@ def record_observations(
     return saved
 
 
-@transaction.atomic
+@service
 def add_coverage(actor: audit.Actor, patient: Patient, data: Mapping[str, Any]) -> Coverage:
     return _add_record(actor, Coverage, patient, data, "coverage.create")
 
 
-@transaction.atomic
+@service
 def raise_flag(actor: audit.Actor, patient: Patient, data: Mapping[str, Any]) -> PatientFlag:
     """Raise something for the caseload and the chart (high fall risk, weight gain, ...)."""
     return _add_record(actor, PatientFlag, patient, data, "flag.raise")
 
 
-@transaction.atomic
+@service
 def add_encounter(actor: audit.Actor, patient: Patient, data: Mapping[str, Any]) -> Encounter:
     return _add_record(actor, Encounter, patient, data, "encounter.create")
 
 
-@transaction.atomic
+@service
 def add_care_team_member(
     actor: audit.Actor,
     episode: EpisodeOfCare,
@@ -296,7 +297,7 @@ def add_care_team_member(
     return member
 
 
-@transaction.atomic
+@service
 def end_care_team_membership(actor: audit.Actor, member: CareTeamMember) -> CareTeamMember:
     member.active = False
     member.is_primary_case_manager = False

@@ -122,3 +122,9 @@ def test_new_primary_case_manager_replaces_the_old_one(world):
     )
     primaries = CareTeamMember.objects.filter(episode=episode, is_primary_case_manager=True)
     assert [m.user for m in primaries] == [world.cm_other]
+
+
+def test_patient_data_cannot_be_saved_outside_a_service(world):
+    world.patient.preferred_name = "Direct write"
+    with pytest.raises(AssertionError, match="outside a service function"):
+        world.patient.save()

@@ -1,0 +1,479 @@
+"""`careway demo --patients N`: one large agency for benchmarks, loaded in bulk.
+
+Per-row service calls take hours at 100,000 patients, so this loader builds rows in memory, one
+batch of patients at a time, and writes them with PostgreSQL COPY (bulk_create on SQLite). It is
+still a service of its own kind: each batch is one transaction that also appends one audit event
+per patient created (audit.record_many, system actor acting for the agency), so the trail stays
+complete and its hash chain verifies.
+"""
+
+import math
+import random
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any, TextIO
+from zoneinfo import ZoneInfo
+
+from django.contrib.auth.hashers import make_password
+from django.db import connection, transaction
+from django.utils import timezone
+
+from careway.core import audit
+from careway.core.models import Branch, Membership, Organization, User
+from careway.core.roles import Discipline, Role
+from careway.patients.models import (
+    ICD10CM,
+    LOINC,
+    RXNORM,
+    SNOMED,
+    CareTeamMember,
+    Condition,
+    Coverage,
+    EpisodeOfCare,
+    Medication,
+    Observation,
+    Patient,
+    RelatedPerson,
+)
+
+from . import content, identifiers, vital_series
+from .tables import RowWriter, TableShape, reserve_ids
+
+BENCH_SLUG = "bench-lakeshore"
+BENCH_NAME = "Lakeshore Home Health (benchmark)"
+BENCH_TIMEZONE = "America/Chicago"
+TOWN = {"city": "Madison", "state": "WI", "postal_code": "53703", "area_code": "608"}
+TOWN_CENTRE = (43.0731, -89.4012)
+BRANCH_NAMES = ("North branch", "South branch", "East branch", "West branch")
+PATIENTS_PER_CASE_MANAGER = 60
+BATCH_SIZE = 1000
+VITAL_KEYS = ("systolic", "diastolic", "heart_rate", "oxygen_saturation", "weight")
+VITAL_SETS = 10  # 10 sets of 5 signs: 50 observations per patient
+_NAMES = content.load("names")
+GIVEN_NAMES: dict[str, list[str]] = _NAMES["given_names"]
+FAMILY_NAMES: list[str] = _NAMES["family_names"]
+STREETS: list[str] = _NAMES["streets"]
+LANGUAGES = (["en"] * 16) + ["es", "es", "vi", "yue", "bs", "hmn"]
+
+
+@dataclass
+class BulkResult:
+    organization: Organization | None
+    created: bool
+    patients: int = 0
+    seconds: float = 0.0
+    rows: dict[str, int] = field(default_factory=dict)
+
+    def summary(self) -> str:
+        if not self.created:
+            return f"{BENCH_NAME} already exists; nothing loaded (use a fresh database)."
+        lines = [
+            f"{BENCH_NAME}: {self.patients:,} patients in {self.seconds:.1f} s "
+            f"({self.patients / max(self.seconds, 1e-9):,.0f} patients/s)",
+            "Rows written:",
+        ]
+        lines += [f"  {label:<28} {count:>12,}" for label, count in sorted(self.rows.items())]
+        return "\n".join(lines)
+
+
+class TerminalProgress:
+    """Patients done / total and the rate, on one line that rewrites itself on a terminal."""
+
+    def __init__(self, stream: TextIO, total: int):
+        self.stream, self.total = stream, total
+        self.started = time.monotonic()
+        self.is_tty = stream.isatty()
+        self._last_tenth = -1
+
+    def update(self, done: int) -> None:
+        elapsed = max(time.monotonic() - self.started, 1e-9)
+        rate = done / elapsed
+        remaining = (self.total - done) / rate if rate else 0
+        line = (
+            f"patients {done:,}/{self.total:,} ({100 * done / self.total:.0f}%), "
+            f"{rate:,.0f}/s, about {remaining:,.0f} s to go"
+        )
+        if self.is_tty:
+            self.stream.write("\r" + line, ending="\n" if done >= self.total else "")
+            self.stream.flush()
+        elif (tenth := 10 * done // self.total) != self._last_tenth:
+            self._last_tenth = tenth
+            self.stream.write(line)
+
+
+class NoProgress:
+    def update(self, done: int) -> None:
+        """Tests and callers that do not want output."""
+
+
+@dataclass
+class Staff:
+    """The people of one branch that patients are shared out to."""
+
+    branch: Branch
+    case_managers: list[int]
+    nurses: list[int]
+    therapists: list[int]
+    aides: list[int]
+    scheduler: int
+
+
+def build_benchmark_agency(
+    patients: int, *, progress: Any = None, today: date | None = None, seed: int = 2026
+) -> BulkResult:
+    """Load the benchmark agency with `patients` patients; leave an existing one untouched."""
+    if Organization.objects.filter(slug=BENCH_SLUG).exists():
+        return BulkResult(Organization.objects.get(slug=BENCH_SLUG), created=False)
+    progress = progress or NoProgress()
+    started = time.monotonic()
+    writer = RowWriter()
+    with transaction.atomic():
+        organization, staff = _create_agency_and_staff(patients, writer)
+    loader = PatientLoader(organization, staff, writer, today or timezone.localdate(), seed)
+    for first in range(0, patients, BATCH_SIZE):
+        with transaction.atomic():
+            loader.load_batch(first, min(first + BATCH_SIZE, patients))
+        progress.update(min(first + BATCH_SIZE, patients))
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE")
+    writer.counts["core.AuditEvent (patient.create)"] = patients
+    return BulkResult(organization, True, patients, time.monotonic() - started, writer.counts)
+
+
+# --- the agency and its people --------------------------------------------------------------
+
+
+def _create_agency_and_staff(patients: int, writer: RowWriter) -> tuple[Organization, list]:
+    organization = Organization.objects.create(
+        name=BENCH_NAME, slug=BENCH_SLUG, timezone=BENCH_TIMEZONE, is_demo=True
+    )
+    branches = [Branch.objects.create(organization=organization, name=n) for n in BRANCH_NAMES]
+    per_branch = math.ceil(patients / len(branches))
+    managers = math.ceil(per_branch / PATIENTS_PER_CASE_MANAGER)
+    plan = [(b, _branch_roles(managers)) for b in branches]
+    people = [(b, role, discipline) for b, roles in plan for role, discipline in roles]
+    people += [(None, Role.AGENCY_ADMIN, ""), (None, Role.AUDITOR, "")]
+    user_ids = _bulk_users(organization, people, writer)
+    actor = audit.Actor.system(via="demo", organization_id=organization.pk)
+    audit.record(actor, "organization.create", obj=organization, detail={"benchmark": True})
+    audit.record(
+        actor,
+        "user.bulk_create",
+        object_type="core.user",
+        detail={"count": len(user_ids), "first_id": user_ids[0], "last_id": user_ids[-1]},
+    )
+    return organization, _staff_by_branch(branches, people, user_ids)
+
+
+def _branch_roles(managers: int) -> list[tuple[str, str]]:
+    roles = [(Role.SUPERVISOR, Discipline.RN), (Role.SCHEDULER, "")]
+    roles += [(Role.CASE_MANAGER, Discipline.RN)] * managers
+    roles += [(Role.CLINICIAN, Discipline.RN)] * managers
+    roles += [(Role.CLINICIAN, Discipline.PT)] * math.ceil(managers / 2)
+    roles += [(Role.CLINICIAN, Discipline.HHA)] * managers
+    return roles
+
+
+def _bulk_users(organization: Organization, people: list, writer: RowWriter) -> list[int]:
+    """Users and memberships, all with the demo password (hashed once: same hash for all)."""
+    password = make_password(content.demo_password())
+    ids = reserve_ids(User, len(people))
+    user_shape, membership_shape = TableShape(User, with_id=True), TableShape(Membership)
+    users, memberships = [], []
+    for user_id, (branch, role, discipline) in zip(ids, people, strict=True):
+        username = f"bench.{role.replace('_', '')}{discipline.lower()}.{user_id}"
+        users.append(
+            user_shape.row(
+                {
+                    "id": user_id,
+                    "username": username,
+                    "password": password,
+                    "first_name": role.replace("_", " ").title(),
+                    "last_name": str(user_id),
+                    "organization_id": organization.pk,
+                }
+            )
+        )
+        memberships.append(
+            membership_shape.row(
+                {
+                    "user_id": user_id,
+                    "organization_id": organization.pk,
+                    "branch_id": branch.pk if branch else None,
+                    "role": role,
+                    "discipline": discipline,
+                }
+            )
+        )
+    writer.write(user_shape, users)
+    writer.write(membership_shape, memberships)
+    return ids
+
+
+def _staff_by_branch(branches: list[Branch], people: list, user_ids: list[int]) -> list[Staff]:
+    def ids(branch: Branch, role: str, discipline: str = "") -> list[int]:
+        return [
+            uid
+            for uid, (b, r, d) in zip(user_ids, people, strict=True)
+            if b == branch and r == role and (not discipline or d == discipline)
+        ]
+
+    return [
+        Staff(
+            branch=b,
+            case_managers=ids(b, Role.CASE_MANAGER),
+            nurses=ids(b, Role.CLINICIAN, Discipline.RN),
+            therapists=ids(b, Role.CLINICIAN, Discipline.PT),
+            aides=ids(b, Role.CLINICIAN, Discipline.HHA),
+            scheduler=ids(b, Role.SCHEDULER)[0],
+        )
+        for b in branches
+    ]
+
+
+# --- patients -------------------------------------------------------------------------------
+
+
+class PatientLoader:
+    """Builds the rows of one batch of patients and writes them, with their audit events."""
+
+    def __init__(self, organization, staff: list[Staff], writer: RowWriter, today: date, seed):
+        self.organization, self.staff, self.writer, self.today = organization, staff, writer, today
+        self.seed = seed
+        self.actor = audit.Actor.system(via="demo", organization_id=organization.pk)
+        self.zone = ZoneInfo(BENCH_TIMEZONE)
+        self.cases = list(content.scenarios().values())
+        self.codes = content.codes()
+        self.signs = {key: vital_series.vital_sign(key) for key in VITAL_KEYS}
+        self.shapes = {
+            model: TableShape(model, with_id=model in (Patient, EpisodeOfCare))
+            for model in (
+                Patient,
+                EpisodeOfCare,
+                CareTeamMember,
+                RelatedPerson,
+                Coverage,
+                Condition,
+                Medication,
+                Observation,
+            )
+        }
+
+    def load_batch(self, first: int, stop: int) -> None:
+        rows: dict[type, list[tuple]] = {model: [] for model in self.shapes}
+        episode_ids = reserve_ids(EpisodeOfCare, stop - first)
+        patient_ids = []
+        for number, episode_id in zip(range(first, stop), episode_ids, strict=True):
+            patient_ids.append(self._patient_rows(number, episode_id, rows))
+        for model, shape in self.shapes.items():
+            self.writer.write(shape, rows[model])
+        audit.record_many(
+            self.actor, "patient.create", patient_ids, detail={"source": "bulk loader"}
+        )
+
+    def _patient_rows(self, number: int, episode_id: int, rows: dict) -> uuid.UUID:
+        rng = random.Random(self.seed * 1_000_003 + number)
+        staff = self.staff[number % len(self.staff)]
+        within_branch = number // len(self.staff)
+        case = self.cases[number % len(self.cases)]
+        patient_id = uuid.UUID(int=rng.getrandbits(128), version=4)
+        start_of_care = self.today - timedelta(days=rng.randint(1, 60))
+        common = {"organization_id": self.organization.pk, "patient_id": patient_id}
+        sex = rng.choice(["female", "female", "male"])
+        rows[Patient].append(self._patient(number, patient_id, staff, sex, rng))
+        rows[EpisodeOfCare].append(self._episode(episode_id, staff, start_of_care, rng, common))
+        rows[CareTeamMember] += self._team(staff, within_branch, episode_id, start_of_care, common)
+        rows[RelatedPerson] += self._contacts(sex, rng, common)
+        rows[Coverage] += self._coverages(rng, common)
+        rows[Condition] += self._conditions(case, start_of_care, rng, common)
+        rows[Medication] += self._medications(case, start_of_care, rng, common)
+        rows[Observation] += self._observations(case, start_of_care, rng, common)
+        return patient_id
+
+    def _patient(self, number: int, patient_id, staff: Staff, sex: str, rng) -> tuple:
+        latitude, longitude = identifiers.point_near(*TOWN_CENTRE, rng, km=12)
+        language = rng.choice(LANGUAGES)
+        return self.shapes[Patient].row(
+            {
+                "id": patient_id,
+                "organization_id": self.organization.pk,
+                "branch_id": staff.branch.pk,
+                "mrn": f"LS-{number + 1:07d}",
+                "given_name": rng.choice(GIVEN_NAMES[sex]),
+                "family_name": rng.choice(FAMILY_NAMES),
+                "birth_date": self.today - timedelta(days=rng.randint(68 * 366, 95 * 365)),
+                "sex": sex,
+                "preferred_language": language,
+                "interpreter_needed": language != "en" and rng.random() < 0.7,
+                "address_line": f"{rng.randint(1, 4999)} {rng.choice(STREETS)} Street",
+                "city": TOWN["city"],
+                "state": TOWN["state"],
+                "postal_code": TOWN["postal_code"],
+                "latitude": latitude,
+                "longitude": longitude,
+                "phone_home": identifiers.fictional_phone(TOWN["area_code"], rng),
+                "medicare_number": identifiers.medicare_number(rng),
+                "code_status": rng.choice(["full", "full", "dnr", "dnr_dni", "unknown"]),
+                "no_known_allergies": rng.random() < 0.6,
+            }
+        )
+
+    def _episode(self, episode_id, staff: Staff, start_of_care: date, rng, common) -> tuple:
+        return self.shapes[EpisodeOfCare].row(
+            {
+                **common,
+                "id": episode_id,
+                "branch_id": staff.branch.pk,
+                "status": EpisodeOfCare.Status.ACTIVE,
+                "referral_source": rng.choice(
+                    ["UW Health University Hospital", "SSM Health St. Mary's", "Meriter Hospital"]
+                ),
+                "referral_date": start_of_care - timedelta(days=1),
+                "start_of_care": start_of_care,
+            }
+        )
+
+    def _team(self, staff: Staff, n: int, episode_id, start_of_care, common) -> list[tuple]:
+        shape, roles = self.shapes[CareTeamMember], CareTeamMember.TeamRole
+        members = [
+            (staff.case_managers[n // PATIENTS_PER_CASE_MANAGER], roles.CASE_MANAGER, True),
+            (staff.nurses[n % len(staff.nurses)], roles.NURSE, False),
+            (staff.therapists[n % len(staff.therapists)], roles.THERAPIST, False),
+            (staff.aides[n % len(staff.aides)], roles.AIDE, False),
+            (staff.scheduler, roles.SCHEDULER, False),
+        ]
+        return [
+            shape.row(
+                {
+                    **common,
+                    "episode_id": episode_id,
+                    "user_id": user_id,
+                    "role": role,
+                    "is_primary_case_manager": primary,
+                    "start_date": start_of_care,
+                }
+            )
+            for user_id, role, primary in members
+        ]
+
+    def _contacts(self, sex: str, rng, common) -> list[tuple]:
+        shape = self.shapes[RelatedPerson]
+        family = rng.choice(FAMILY_NAMES)
+        spouse_sex = "male" if sex == "female" else "female"
+        people = [
+            (f"{rng.choice(GIVEN_NAMES[spouse_sex])} {family}", "spouse", True, True),
+            (f"{rng.choice(GIVEN_NAMES['female'])} {family}", "child", False, True),
+            (
+                f"{rng.choice(GIVEN_NAMES['male'])} {rng.choice(FAMILY_NAMES)}",
+                "friend",
+                False,
+                False,
+            ),
+        ][: rng.randint(1, 3)]
+        return [
+            shape.row(
+                {
+                    **common,
+                    "name": name,
+                    "relationship": relationship,
+                    "phone": identifiers.fictional_phone(TOWN["area_code"], rng),
+                    "lives_with_patient": lives_with,
+                    "is_primary_caregiver": index == 0,
+                    "is_emergency_contact": True,
+                    "may_receive_information": consent,
+                }
+            )
+            for index, (name, relationship, lives_with, consent) in enumerate(people)
+        ]
+
+    def _coverages(self, rng, common) -> list[tuple]:
+        shape = self.shapes[Coverage]
+        plans = [(Coverage.Kind.MEDICARE, "Medicare Part A and B")]
+        if rng.random() < 0.2:
+            plans.append((Coverage.Kind.MEDICAID, "Wisconsin Medicaid (ForwardHealth)"))
+        return [
+            shape.row({**common, "kind": kind, "payer_name": payer, "priority": priority})
+            for priority, (kind, payer) in enumerate(plans, start=1)
+        ]
+
+    def _conditions(self, case: dict, start_of_care: date, rng, common) -> list[tuple]:
+        shape = self.shapes[Condition]
+        keys = [case["primary"], *[key for key, _ in case["conditions"]][: rng.randint(1, 3)]]
+        rows = []
+        for index, key in enumerate(keys):
+            coded = self.codes["conditions"][key]
+            icd = coded["icd10cm"]
+            rows.append(
+                shape.row(
+                    {
+                        **common,
+                        "code_system": SNOMED,
+                        "code": coded["snomed"],
+                        "display": coded["display"],
+                        "onset_date": start_of_care - timedelta(days=rng.randint(3, 4000)),
+                        "is_primary": index == 0,
+                        "note": f"ICD-10-CM {icd[0]} {icd[1]} ({ICD10CM})" if icd else "",
+                    }
+                )
+            )
+        return rows
+
+    def _medications(self, case: dict, start_of_care: date, rng, common) -> list[tuple]:
+        shape = self.shapes[Medication]
+        orders = list(case["medications"])
+        extra = [o for c in self.cases for o in c["medications"] if o not in orders]
+        chosen = orders + rng.sample(extra, k=max(0, rng.randint(3, 8) - len(orders)))
+        chosen = chosen[: rng.randint(3, 8)] if len(chosen) > 3 else chosen
+        return [
+            shape.row(
+                {
+                    **common,
+                    "code_system": RXNORM,
+                    "code": self.codes["medications"][order["med"]]["rxnorm"],
+                    "display": self.codes["medications"][order["med"]]["display"],
+                    "dose": order["dose"],
+                    "route": order["route"],
+                    "frequency": order["frequency"],
+                    "as_needed": order.get("as_needed", False),
+                    "indication": order["indication"],
+                    "status": order.get("status", "active"),
+                    "start_date": start_of_care - timedelta(days=rng.randint(10, 900)),
+                    "end_date": None
+                    if order.get("status", "active") == "active"
+                    else start_of_care,
+                }
+            )
+            for order in chosen
+        ]
+
+    def _observations(self, case: dict, start_of_care: date, rng, common) -> list[tuple]:
+        shape, signs, baseline = self.shapes[Observation], self.signs, case["vitals"]
+        rows = []
+        for visit in range(VITAL_SETS):
+            # Every third day up to yesterday, so the latest readings are recent.
+            day = self.today - timedelta(days=1 + 3 * (VITAL_SETS - 1 - visit))
+            taken = datetime(day.year, day.month, day.day, 9 + visit % 8, 15, tzinfo=self.zone)
+            for key in VITAL_KEYS:
+                sign = signs[key]
+                value = baseline[key] + rng.gauss(0, vital_series.NOISE[key])
+                rows.append(
+                    shape.row(
+                        {
+                            **common,
+                            "code_system": LOINC,
+                            "code": sign.code,
+                            "display": sign.label,
+                            "category": "vital-signs",
+                            "effective_at": taken,
+                            "value": round(
+                                min(value, 100) if key == "oxygen_saturation" else value,
+                                sign.decimals,
+                            ),
+                            "unit": sign.unit,
+                        }
+                    )
+                )
+        return rows

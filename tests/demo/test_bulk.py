@@ -1,0 +1,78 @@
+import pytest
+from django.core.management import call_command
+from django.db.models import Count
+
+from careway.core import access, audit
+from careway.core.models import AuditEvent, Membership
+from careway.core.roles import Role
+from careway.demo import bulk
+from careway.patients.models import (
+    CareTeamMember,
+    Condition,
+    Coverage,
+    EpisodeOfCare,
+    Medication,
+    Observation,
+    Patient,
+    RelatedPerson,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+def _per_patient(model, org):
+    counts = model.objects.filter(organization=org).values("patient").annotate(n=Count("id"))
+    return {row["n"] for row in counts}
+
+
+def test_builds_300_patients_with_50_observations_each_and_shows_progress(bench):
+    org, out = bench
+    assert org.is_demo
+    assert Patient.objects.filter(organization=org).count() == 300
+    assert _per_patient(Observation, org) == {50}
+    assert "patients 300/300 (100%)" in out
+    assert "300 patients in" in out
+
+
+def test_every_patient_has_an_episode_team_conditions_medications_contacts(bench):
+    org, _ = bench
+    assert EpisodeOfCare.objects.filter(organization=org).count() == 300
+    primaries = CareTeamMember.objects.filter(organization=org, is_primary_case_manager=True)
+    assert primaries.count() == 300
+    assert _per_patient(Condition, org) <= {2, 3, 4}
+    assert _per_patient(Medication, org) <= set(range(3, 9))
+    assert min(_per_patient(RelatedPerson, org)) >= 1
+    assert min(_per_patient(Coverage, org)) >= 1
+    assert Condition.objects.filter(organization=org, is_primary=True).count() == 300
+
+
+def test_case_managers_carry_about_sixty_patients_and_see_them(bench):
+    org, _ = bench
+    managers = Membership.objects.filter(organization=org, role=Role.CASE_MANAGER)
+    assert managers.count() >= 300 / bulk.PATIENTS_PER_CASE_MANAGER
+    loads = (
+        CareTeamMember.objects.filter(organization=org, is_primary_case_manager=True)
+        .values("user")
+        .annotate(n=Count("id"))
+    )
+    assert max(row["n"] for row in loads) <= bulk.PATIENTS_PER_CASE_MANAGER
+    manager = managers.first().user
+    visible = access.visible_patients(manager)
+    assert visible.count() == next(r["n"] for r in loads if r["user"] == manager.pk)
+
+
+def test_one_audit_event_per_patient_and_the_chain_verifies(bench):
+    org, _ = bench
+    created = AuditEvent.objects.filter(chain_id=org.pk, action="patient.create")
+    patient_ids = set(Patient.objects.filter(organization=org).values_list("id", flat=True))
+    assert set(created.values_list("patient_id", flat=True)) == patient_ids
+    assert created.count() == 300
+    checked, broken = audit.verify_all()
+    assert checked > 300 and broken == []
+
+
+def test_running_again_leaves_the_agency_untouched(bench, capsys):
+    before = Observation.objects.count(), AuditEvent.objects.count()
+    call_command("demo", patients=300)
+    assert (Observation.objects.count(), AuditEvent.objects.count()) == before
+    assert "already exists" in capsys.readouterr().out

@@ -1,0 +1,219 @@
+from datetime import timedelta
+
+import pyotp
+import pytest
+from django.contrib.auth.password_validation import validate_password
+from django.core.management import call_command
+from django.db.models import Count, Min
+from django.utils import timezone
+
+from careway.core import access, audit
+from careway.core.models import AuditEvent, Membership, Organization, User
+from careway.core.roles import TWO_FACTOR_REQUIRED_ROLES, Discipline, Role
+from careway.demo import build, content
+from careway.patients.models import (
+    ICD10CM,
+    LOINC,
+    RXNORM,
+    SNOMED,
+    Allergy,
+    CareTeamMember,
+    Condition,
+    Coverage,
+    Encounter,
+    EpisodeOfCare,
+    Medication,
+    Observation,
+    Patient,
+    PatientFlag,
+    RelatedPerson,
+)
+
+pytestmark = pytest.mark.django_db
+ALL_MODELS = (
+    Organization, User, Membership, Patient, EpisodeOfCare, CareTeamMember, RelatedPerson,
+    Coverage, Condition, Medication, Allergy, Encounter, Observation, PatientFlag, AuditEvent,
+)  # fmt: skip
+
+
+def _orgs(demo):
+    return [agency.organization for agency, _ in demo]
+
+
+def test_builds_two_demo_agencies_with_one_branch_each(demo):
+    assert [created for _, created in demo] == [True, True]
+    orgs = _orgs(demo)
+    assert [o.name for o in orgs] == ["Riverbend Home Health", "Cedar Valley Home Care"]
+    assert all(o.is_demo and o.branches.count() == 1 for o in orgs)
+
+
+def test_every_role_and_discipline_exists_in_each_agency(demo):
+    for org in _orgs(demo):
+        memberships = Membership.objects.filter(organization=org, active=True)
+        assert {m.role for m in memberships} == set(Role.values)
+        clinicians = {m.discipline for m in memberships if m.role == Role.CLINICIAN}
+        assert clinicians == set(Discipline.values)
+        assert memberships.filter(role=Role.CASE_MANAGER).count() == 2
+
+
+def test_the_demo_password_passes_the_validators_and_signs_everyone_in(demo):
+    password = content.demo_password()
+    users = User.objects.filter(organization__in=_orgs(demo))
+    assert users.count() == 26
+    for user in users:
+        validate_password(password, user)
+        assert user.check_password(password)
+
+
+def test_two_factor_roles_have_their_documented_confirmed_secret(demo):
+    documented = {
+        s["username"]: s.get("totp_secret", "") for a in content.agencies() for s in a["staff"]
+    }
+    for user in User.objects.filter(organization__in=_orgs(demo)):
+        if user.roles & TWO_FACTOR_REQUIRED_ROLES:
+            assert user.totp_secret == documented[user.username] != ""
+            assert user.totp_confirmed_at is not None
+            assert len(pyotp.TOTP(user.totp_secret).now()) == 6
+        else:
+            assert user.totp_secret == "" and user.totp_confirmed_at is None
+
+
+def test_each_agency_has_twelve_patients_with_an_episode_and_a_primary_case_manager(demo):
+    today = timezone.localdate()
+    for org in _orgs(demo):
+        patients = Patient.objects.filter(organization=org)
+        assert patients.count() == 12
+        for patient in patients:
+            episode = patient.episodes.get()
+            assert episode.referral_source and episode.referral_date
+            assert today - timedelta(days=60) <= episode.start_of_care <= today
+            primary = episode.care_team.get(is_primary_case_manager=True, active=True)
+            assert primary.user.roles == {Role.CASE_MANAGER}
+            assert 68 <= patient.age <= 95
+            assert len(patient.medicare_number) == 11
+        statuses = set(EpisodeOfCare.objects.filter(organization=org).values_list("status", flat=1))
+        assert statuses == {"active", "discharged"}
+
+
+def test_patients_have_caregivers_on_the_team_and_consent_flags(demo):
+    patients = Patient.objects.filter(organization__in=_orgs(demo))
+    cared_for = patients.filter(contacts__is_primary_caregiver=True).distinct()
+    assert cared_for.count() >= 22  # a few live alone, with a neighbour to call
+    for patient in patients:
+        assert patient.contacts.filter(is_emergency_contact=True).exists()
+        caregivers = patient.contacts.filter(is_primary_caregiver=True)
+        on_team = patient.care_team.filter(role="caregiver").values_list("related_person", flat=1)
+        assert set(on_team) == {c.pk for c in caregivers}
+        roles = set(patient.care_team.values_list("role", flat=True))
+        assert {"nurse", "therapist", "aide", "scheduler", "physician"} <= roles
+    consent = RelatedPerson.objects.values_list("may_receive_information", flat=True)
+    assert set(consent) == {True, False}
+
+
+def test_languages_and_interpreters(demo):
+    patients = Patient.objects.filter(organization__in=_orgs(demo))
+    interpreted = set(
+        patients.filter(interpreter_needed=True).values_list("preferred_language", flat=True)
+    )
+    assert {"es", "vi", "yue"} <= interpreted
+    assert patients.exclude(gender_identity="").exists()
+
+
+def test_conditions_are_coded_with_one_primary_and_medications_in_rxnorm(demo):
+    for patient in Patient.objects.filter(organization__in=_orgs(demo)):
+        conditions = Condition.objects.filter(patient=patient)
+        assert conditions.filter(is_primary=True).count() == 1
+        assert set(conditions.values_list("code_system", flat=True)) == {SNOMED}
+        assert 3 <= Medication.objects.filter(patient=patient).count() <= 8
+    assert Condition.objects.filter(note__contains=ICD10CM).exists()
+    meds = Medication.objects.all()
+    assert set(meds.values_list("code_system", flat=True)) == {RXNORM}
+    assert meds.filter(status="stopped").exists() and meds.filter(as_needed=True).exists()
+
+
+def test_codes_come_from_the_content_file_and_every_code_list_names_its_source(demo):
+    codes = content.codes()
+    sources = {s["id"] for s in codes["sources"]}
+    for section in ("conditions", "medications", "allergies"):
+        assert all(entry["source"] in sources for entry in codes[section].values())
+    known = {c["snomed"] for c in codes["conditions"].values()}
+    assert set(Condition.objects.values_list("code", flat=True)) <= known
+
+
+def test_no_known_allergies_matches_the_allergy_list(demo):
+    patients = Patient.objects.filter(organization__in=_orgs(demo))
+    with_allergies = patients.annotate(n=Count("allergy")).filter(n__gt=0)
+    assert with_allergies.exists()
+    assert not with_allergies.filter(no_known_allergies=True).exists()
+    assert patients.filter(no_known_allergies=True).annotate(n=Count("allergy")).filter(n=0)
+
+
+def test_months_of_vital_signs_on_encounters(demo):
+    today = timezone.localdate()
+    for patient in Patient.objects.filter(organization__in=_orgs(demo)):
+        vitals = Observation.objects.filter(patient=patient, category="vital-signs")
+        assert vitals.filter(code_system=LOINC).count() == vitals.count() > 50
+        first = vitals.aggregate(first=Min("effective_at"))["first"]
+        assert (today - first.date()).days >= 90
+        assert not vitals.filter(encounter__isnull=True).exists()
+        kinds = set(patient.encounters.values_list("kind", flat=True))
+        assert {"IMP", "HH"} <= kinds
+
+
+def _weights(patient):
+    rows = Observation.objects.filter(patient=patient, code="29463-7").order_by("effective_at")
+    return list(rows.values_list("value", flat=True))
+
+
+def test_heart_failure_weight_climbs_and_copd_oxygen_is_low(demo):
+    hale = Patient.objects.get(family_name="Hale")
+    weights = _weights(hale)
+    assert weights[-1] - min(weights[:-4]) >= 4
+    castillo = Patient.objects.get(family_name="Castillo")
+    spo2 = Observation.objects.filter(patient=castillo, code="2708-6")
+    assert max(spo2.values_list("value", flat=True)) <= 92
+    assert PatientFlag.objects.filter(patient=castillo, severity="urgent").exists()
+    assert PatientFlag.objects.filter(kind="high_fall_risk").count() >= 4
+
+
+def test_case_managers_see_their_own_patients_and_not_the_other_agency(demo):
+    for agency, _ in demo:
+        for case_manager in agency.staff_with("case_manager"):
+            visible = set(access.visible_patients(case_manager))
+            managed = set(
+                Patient.objects.filter(
+                    care_team__user=case_manager, care_team__is_primary_case_manager=True
+                )
+            )
+            assert managed and managed <= visible
+            assert {p.organization_id for p in visible} == {agency.organization.pk}
+
+
+def test_everything_is_audited_on_the_agency_chain_and_the_chain_verifies(demo):
+    for org in _orgs(demo):
+        events = AuditEvent.objects.filter(chain_id=org.pk)
+        assert events.filter(action="patient.create").count() == 12
+        assert (
+            events.filter(action="observation.create").count()
+            == Observation.objects.filter(organization=org).count()
+        )
+        assert set(events.values_list("detail__via", flat=True)) == {"demo"}
+    checked, broken = audit.verify_all()
+    assert checked > 0 and broken == []
+
+
+def test_running_again_changes_nothing_and_prints_the_sign_in_table(demo, capsys):
+    before = {model.__name__: model.objects.count() for model in ALL_MODELS}
+    call_command("demo")
+    after = {model.__name__: model.objects.count() for model in ALL_MODELS}
+    assert after == before
+    out = capsys.readouterr().out
+    assert "already there, left unchanged" in out
+    assert "cm.rivera" in out and "MNQXEZLXMF4S2ZDFNVXS24TCFVZXK4DF" in out
+
+
+def test_docs_demo_users_matches_the_content():
+    from django.conf import settings
+
+    docs = settings.BASE_DIR / "docs" / "demo-users.md"
+    assert docs.read_text(encoding="utf-8") == build.sign_in_markdown()
