@@ -47,7 +47,9 @@ def busiest_case_manager():
     from careway.core.models import User
 
     return (
-        User.objects.filter(care_team_roles__active=True, care_team_roles__is_primary_case_manager=True)
+        User.objects.filter(
+            care_team_roles__active=True, care_team_roles__is_primary_case_manager=True
+        )
         .annotate(n=Count("care_team_roles"))
         .order_by("-n")
         .first()
@@ -74,9 +76,20 @@ def start_server(workers: int) -> subprocess.Popen:
     # Benchmarks must not be stopped by the idle timeout halfway through.
     env.setdefault("CAREWAY_IDLE_TIMEOUT_MINUTES", "60")
     cmd = [
-        str(ROOT / ".venv/bin/gunicorn"), "careway.wsgi", "-b", f"127.0.0.1:{PORT}",
-        "-w", str(workers), "--worker-class", "sync", "--keep-alive", "30",
-        "--log-level", "warning", "--access-logfile", "/dev/null",
+        str(ROOT / ".venv/bin/gunicorn"),
+        "careway.wsgi",
+        "-b",
+        f"127.0.0.1:{PORT}",
+        "-w",
+        str(workers),
+        "--worker-class",
+        "sync",
+        "--keep-alive",
+        "30",
+        "--log-level",
+        "warning",
+        "--access-logfile",
+        "/dev/null",
     ]
     server = subprocess.Popen(cmd, cwd=ROOT, env=env, start_new_session=True)
     for _ in range(100):
@@ -139,9 +152,8 @@ def wrk_script(paths: list[str]) -> str:
         "request = function()\n  i = i + 1\n"
         "  return wrk.format('GET', paths[(i % #paths) + 1])\nend\n"
     )
-    handle = tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False)
-    handle.write(lua)
-    handle.close()
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as handle:
+        handle.write(lua)
     return handle.name
 
 
@@ -192,7 +204,7 @@ def main() -> None:
         server.wait()
     result = {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": f"{platform.node()} {os.cpu_count()} cores, {platform.processor() or platform.machine()}",
+        "machine": f"{os.cpu_count()} cores, {platform.machine()}, {platform.platform()}",
         "python": platform.python_version(),
         "gunicorn_workers": args.workers,
         "scale": scale,
