@@ -14,13 +14,35 @@ pytestmark = pytest.mark.django_db
 
 PUBLIC = {"login", "two_factor_verify", "two_factor_setup", "healthz"}
 PATIENT_PAGES = {
-    "chart", "chart_section", "patient_edit", "contact_create", "contact_edit",
-    "condition_create", "medication_create", "allergy_create", "vitals_create", "careteam_add",
+    "chart",
+    "chart_section",
+    "patient_edit",
+    "contact_create",
+    "contact_edit",
+    "condition_create",
+    "medication_create",
+    "allergy_create",
+    "vitals_create",
+    "careteam_add",
 }
 SIGNED_IN_PAGES = {
-    "home", "logout", "account", "caseload", "patient_create", "user_list", "user_create",
-    "user_detail", "audit_log", "audit_export", "break_glass", "notifications",
-    "sign_out_everywhere", "password_change", "user_role_add", "user_role_remove", "user_action",
+    "home",
+    "logout",
+    "account",
+    "caseload",
+    "patient_create",
+    "user_list",
+    "user_create",
+    "user_detail",
+    "audit_log",
+    "audit_export",
+    "break_glass",
+    "notifications",
+    "sign_out_everywhere",
+    "password_change",
+    "user_role_add",
+    "user_role_remove",
+    "user_action",
     "notifications_mark_read",
 }
 
@@ -89,12 +111,19 @@ def test_anonymous_visitors_are_sent_to_sign_in(client, world, name, method):
 
 @pytest.mark.parametrize("name", sorted(PATIENT_PAGES))
 @pytest.mark.parametrize("method", ["get", "post"])
-def test_the_other_agency_gets_404_and_the_attempt_is_audited(client, world, name, method):
-    client.force_login(world.outsider)
+@pytest.mark.parametrize("who", ["outsider", "cm_other"])
+def test_the_other_agency_and_a_colleague_off_the_team_get_404_and_are_audited(
+    client, world, name, method, who
+):
+    from careway.patients.models import Patient
+
+    client.force_login(getattr(world, who))
     before = AuditEvent.objects.filter(outcome="denied").count()
+    version = Patient.objects.get(pk=world.patient.pk).version
     response = getattr(client, method)(sample_url(name, world))
     assert response.status_code == 404
     assert AuditEvent.objects.filter(outcome="denied").count() == before + 1
+    assert Patient.objects.get(pk=world.patient.pk).version == version
 
 
 @pytest.mark.parametrize("name", sorted(PUBLIC - {"two_factor_verify", "two_factor_setup"}))
