@@ -5,12 +5,15 @@ which writes and audits. Ownership fields (organization, patient, version) are n
 except `version`, which travels in a hidden input so that a stale edit is caught as a conflict.
 """
 
+import json
 from collections.abc import Iterable
 from datetime import timedelta
 from typing import Any
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.core.serializers.json import DjangoJSONEncoder
+from django.forms.models import model_to_dict
 from django.utils import timezone
 
 from careway.core.models import Branch, Membership, User
@@ -95,22 +98,67 @@ def _naming(field: forms.BoundField, message: str) -> str:
 
 
 class VersionedForm(CarewayForm):
-    """An edit form whose hidden `version` says which saved version the person started from."""
+    """An edit form that knows where the person started.
+
+    The hidden `version` says which saved version they started from; the hidden `original` holds
+    the values they saw then. A save sends only the fields they changed, so when someone else's
+    save came in between (a VersionConflict), the form shown again carries their changes on top of
+    what is saved now, and saving it deliberately undoes nothing the other person did.
+    """
+
+    ORIGINAL = "original"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[call-arg]
+        self.fields[self.ORIGINAL] = forms.CharField(widget=forms.HiddenInput, required=False)
+        if self.is_bound:
+            self.initial.update(self._started_from())
+        else:
+            self.initial[self.ORIGINAL] = self._snapshot(self.instance)
+
+    def _snapshot(self, instance: Any) -> str:
+        values = model_to_dict(instance, fields=self.model_field_names)
+        return json.dumps(values, cls=DjangoJSONEncoder)
+
+    def _started_from(self) -> dict[str, Any]:
+        """The values the person saw, as fields' Python values; {} when the page sent none."""
+        try:
+            raw = json.loads(self.data.get(self.add_prefix(self.ORIGINAL)) or "{}")
+        except ValueError:
+            return {}
+        started = {}
+        for name in self.model_field_names:
+            if name in raw:
+                try:
+                    started[name] = self.fields[name].to_python(raw[name])
+                except ValidationError:
+                    continue
+        return started
+
+    def changed_model_fields(self) -> list[str]:
+        return [name for name in self.changed_data if name in self.model_field_names]
+
+    def service_data(self) -> dict[str, Any]:
+        return {name: self.cleaned_data[name] for name in self.changed_model_fields()}
 
     def rebased_on(self, current: Any) -> forms.BaseForm:
-        """The same input, now aimed at the saved version, so saving again is a deliberate act."""
-        data = self.data.copy()
-        data["version"] = str(current.version)
-        return type(self)(data, instance=current)
+        """What is saved now with this person's changes on top, aimed at the saved version."""
+        mine = self.service_data()
+        return type(self)(instance=current, initial={**mine, "version": current.version})
 
     def differences_from(self, current: Any) -> list[tuple[str, str, str]]:
-        """(label, what you typed, what is saved now) for each field where they differ."""
+        """(label, your change, what is saved now) for each field either person changed."""
+        mine = set(self.changed_model_fields())
         rows = []
         for name in self.model_field_names:
-            field = self.fields[name]
-            yours, theirs = self.cleaned_data.get(name), getattr(current, name)
-            if _blank_if_none(yours) != _blank_if_none(theirs):
-                rows.append((str(field.label), _display(field, yours), _display(field, theirs)))
+            field, theirs = self.fields[name], getattr(current, name)
+            if name in mine:
+                yours = self.cleaned_data.get(name)
+                if _blank_if_none(yours) != _blank_if_none(theirs):
+                    rows.append((str(field.label), _display(field, yours), _display(field, theirs)))
+            elif _blank_if_none(self.initial.get(name)) != _blank_if_none(theirs):
+                unchanged_by_you = "(you did not change this)"
+                rows.append((str(field.label), unchanged_by_you, _display(field, theirs)))
         return rows
 
 

@@ -21,6 +21,7 @@ from careway.patients.models import (
     RelatedPerson,
 )
 from tests.factories import join_team, make_patient, make_user
+from tests.html_forms import form_values
 
 from .test_views_access import add_contact, contact_data, patient_data
 
@@ -161,6 +162,39 @@ def test_second_editor_gets_the_conflict_and_keeps_their_values(login, world):
     assert again.status_code == 302
     patient.refresh_from_db()
     assert (patient.given_name, patient.phone_home) == ("Margo", "937-555-0142")
+
+
+def test_saving_again_after_a_conflict_keeps_what_the_other_editor_changed(login, world):
+    patient = world.patient
+    first, second = login(world.cm), Client()
+    second.force_login(world.rn)
+    edit_url = url("patient_edit", patient)
+    seconds_page = form_values(second.get(edit_url).content.decode())
+    assert first.post(edit_url, patient_data(patient, given_name="Maggie")).status_code == 302
+
+    clash = second.post(edit_url, {**seconds_page, "phone_home": "937-555-0142"})
+    assert "Someone else changed this record" in clash.content.decode()
+    again = second.post(edit_url, form_values(clash.content.decode()))
+
+    assert again.status_code == 302
+    patient.refresh_from_db()
+    assert (patient.given_name, patient.phone_home) == ("Maggie", "937-555-0142")
+
+
+def test_a_save_changes_only_the_fields_the_person_changed(login, world):
+    patient = world.patient
+    first, second = login(world.cm), Client()
+    second.force_login(world.rn)
+    edit_url = url("patient_edit", patient)
+    seconds_page = form_values(second.get(edit_url).content.decode())
+    first_page = form_values(first.get(edit_url).content.decode())
+    assert first.post(edit_url, {**first_page, "preferred_name": "Peggy"}).status_code == 302
+    # The second editor's page is stale, but they change a different field: still a conflict
+    # (the version moved on), and once they confirm, both changes stand.
+    clash = second.post(edit_url, {**seconds_page, "city": "Dayton"})
+    assert second.post(edit_url, form_values(clash.content.decode())).status_code == 302
+    patient.refresh_from_db()
+    assert (patient.preferred_name, patient.city) == ("Peggy", "Dayton")
 
 
 def test_contact_edit_conflict_keeps_the_second_editors_values(login, world):
