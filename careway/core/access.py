@@ -63,6 +63,15 @@ def can_edit(user: User, patient: Patient) -> bool:
     return _can_edit_without_grant(user, patient)
 
 
+def break_glass_grant_for(user: User, patient: Patient) -> BreakGlassGrant | None:
+    """The current grant, if any, by which `user` reads this chart: the chart says so."""
+    return (
+        BreakGlassGrant.objects.filter(user=user, patient=patient, expires_at__gt=timezone.now())
+        .order_by("-expires_at")
+        .first()
+    )
+
+
 def _parse_id(patient_id: Any) -> uuid.UUID | None:
     if isinstance(patient_id, uuid.UUID):
         return patient_id

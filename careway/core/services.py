@@ -420,15 +420,6 @@ def find_patient_by_mrn(actor: audit.Actor, mrn: str) -> Patient | None:
     return patient
 
 
-def current_break_glass_grant(user: User, patient: Patient) -> BreakGlassGrant | None:
-    """The grant, if any, by which `user` is reading this chart now: for the chart's banner."""
-    return (
-        BreakGlassGrant.objects.filter(user=user, patient=patient, expires_at__gt=timezone.now())
-        .order_by("-expires_at")
-        .first()
-    )
-
-
 def _branch_supervisors(patient: Patient) -> list[User]:
     return list(
         User.objects.filter(

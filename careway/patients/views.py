@@ -171,10 +171,15 @@ def chart(request: HttpRequest, patient_id: Any, section: str = "summary") -> Ht
 
 
 def _chart_frame(request: HttpRequest, patient: Patient, section: str) -> dict[str, Any]:
+    can_edit = access.can_edit(request.user, patient)
     return {
         "patient": patient,
-        "can_edit": access.can_edit(request.user, patient),
+        "can_edit": can_edit,
         "banner": queries.banner_for(patient),
+        # Only someone who could not otherwise see the chart reads it by emergency access.
+        "emergency_access": None
+        if can_edit
+        else access.break_glass_grant_for(request.user, patient),
         "section": section,
         "section_title": SECTIONS[section],
         "sections": SECTIONS,

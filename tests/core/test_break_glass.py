@@ -117,10 +117,10 @@ def test_every_supervisor_of_the_branch_is_told_and_only_they(world, settings):
 def test_the_grant_expires(world):
     grant = services.do_break_glass(audit.Actor(user=world.cm_other), world.patient, REASON, 5)
     assert access.visible_patients(world.cm_other).filter(pk=world.patient.pk).exists()
-    assert services.current_break_glass_grant(world.cm_other, world.patient) == grant
+    assert access.break_glass_grant_for(world.cm_other, world.patient) == grant
     BreakGlassGrant.objects.update(expires_at=timezone.now() - timedelta(seconds=1))
     assert not access.visible_patients(world.cm_other).filter(pk=world.patient.pk).exists()
-    assert services.current_break_glass_grant(world.cm_other, world.patient) is None
+    assert access.break_glass_grant_for(world.cm_other, world.patient) is None
 
 
 def test_database_queue_holds_the_email_until_a_worker_runs_it(
@@ -269,3 +269,14 @@ def test_notifications_query_count_is_constant(
         services.do_break_glass(audit.Actor(user=told.rn), told.patient, REASON, 15)
     with django_assert_max_num_queries(len(few.captured_queries)):
         client.get(reverse("notifications"))
+
+
+def test_the_chart_says_it_is_read_by_emergency_access(login, world):
+    client = login(world.cm_other)
+    reason = "Patient called the on-call line after a fall; her nurse is off today"
+    client.post(reverse("break_glass"), {"mrn": world.patient.mrn, "reason": reason, "minutes": 30})
+    chart = client.get(reverse("chart", kwargs={"patient_id": world.patient.pk}))
+    assert chart.status_code == 200
+    assert "You are reading this chart by break-the-glass" in chart.content.decode()
+    own = login(world.cm).get(reverse("chart", kwargs={"patient_id": world.patient.pk}))
+    assert "break-the-glass" not in own.content.decode()
