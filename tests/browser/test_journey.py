@@ -1,6 +1,7 @@
 """A case manager's day in a real browser at tablet size: sign in with a code, find a patient,
 read the chart, edit a caregiver, meet an edit conflict, sign out."""
 
+import pyotp
 import pytest
 from playwright.sync_api import expect
 
@@ -50,7 +51,7 @@ def test_case_manager_journey(live_server, new_page, journey_world):
     page = new_page(TABLET)
 
     submit_password(page, base, w.cm.username)
-    screenshot_after_password_step(page)
+    expect_code_step(page, base)
     sign_in_with_code(page, w.extra["secret"])
 
     search_caseload(page, w)
@@ -59,6 +60,7 @@ def test_case_manager_journey(live_server, new_page, journey_world):
     open_chart(page, w.patient)
     screenshot(page, "tablet-03-chart-summary")
     page.get_by_role("link", name="Vital signs", exact=True).click()
+    expect(page.get_by_role("img", name="Blood pressure, last 90 days")).to_be_visible()
     screenshot(page, "tablet-04-vitals")
 
     edit_caregiver(page)
@@ -66,14 +68,15 @@ def test_case_manager_journey(live_server, new_page, journey_world):
     sign_out(page, base)
 
 
-def screenshot_after_password_step(page) -> None:
+def expect_code_step(page, base: str) -> None:
+    """The agency requires two-factor: the password alone opens nothing yet."""
     page.wait_for_url("**/accounts/two-factor/")
     expect(page.get_by_role("heading", level=1)).to_have_text("Enter your code")
+    caseload = page.request.get(f"{base}/patients/", max_redirects=0)
+    assert caseload.status == 302 and "/accounts/login/" in caseload.headers["location"]
 
 
 def sign_in_with_code(page, secret: str) -> None:
-    import pyotp
-
     page.get_by_label("Six-digit code").fill(pyotp.TOTP(secret).now())
     page.get_by_role("button", name="Verify and sign in").click()
     page.wait_for_url("**/patients/")
@@ -169,3 +172,6 @@ def test_sign_in_page_and_small_screens(live_server, new_page, journey_world):
     phone.get_by_role("link", name="HALE, Margaret").click()
     expect(phone.locator(".patient-banner")).to_contain_text("Penicillin")
     screenshot(phone, "phone-02-chart-summary")
+    phone.get_by_role("link", name="Vital signs", exact=True).click()
+    expect(phone.get_by_role("img", name="Blood pressure, last 90 days")).to_be_visible()
+    screenshot(phone, "phone-03-vitals")
