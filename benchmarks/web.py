@@ -33,7 +33,18 @@ ROOT = Path(__file__).resolve().parents[1]
 PORT = 8765
 
 
+# Production settings, but over plain HTTP on the loopback (no TLS proxy in front). The script
+# and the server share them, so the session the script makes is valid for the server.
+PRODUCTION_ENV = {
+    "CAREWAY_ENV": "production",
+    "SECURE_SSL_REDIRECT": "false",
+    "SECRET_KEY": "benchmark-" + "x7Qp2!" * 10,
+    "ALLOWED_HOSTS": "127.0.0.1",
+}
+
+
 def setup_django() -> None:
+    os.environ.update(PRODUCTION_ENV)
     sys.path.insert(0, str(ROOT))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "careway.settings")
     import django
@@ -72,7 +83,7 @@ def session_cookie_for(user) -> str:
 
 
 def start_server(workers: int) -> subprocess.Popen:
-    env = dict(os.environ, DEBUG="false", CAREWAY_ENV="development", LOG_LEVEL="WARNING")
+    env = dict(os.environ, LOG_LEVEL="WARNING")
     # Benchmarks must not be stopped by the idle timeout halfway through.
     env.setdefault("CAREWAY_IDLE_TIMEOUT_MINUTES", "60")
     cmd = [
@@ -91,6 +102,9 @@ def start_server(workers: int) -> subprocess.Popen:
         "--access-logfile",
         "/dev/null",
     ]
+    subprocess.run(
+        [str(ROOT / ".venv/bin/careway"), "collectstatic", "--no-input", "-v0"], env=env, check=True
+    )
     server = subprocess.Popen(cmd, cwd=ROOT, env=env, start_new_session=True)
     for _ in range(100):
         try:

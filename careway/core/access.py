@@ -12,7 +12,8 @@ from enum import StrEnum
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db import connection
+from django.db.models import Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
 
@@ -34,20 +35,27 @@ class NotVisible(Http404):
 
 def visible_patients(user: User) -> QuerySet[Patient]:
     """Every patient `user` may see, as a queryset that later filters can narrow."""
-    if not (user.is_authenticated and user.is_active and user.organization_id):
+    if not _reads_charts(user):
         return Patient.objects.none()
-    if not user.has_perm_code(Perm.CHART_VIEW):
-        return Patient.objects.none()
-    on_team = CareTeamMember.objects.filter(patient=OuterRef("pk"), user=user, active=True)
-    rule = Q(Exists(on_team))
+    # One list of ids (care team and current grants) that the database can look up by index;
+    # an EXISTS per patient OR-ed with the rest would make it test every patient of the agency.
+    on_team = CareTeamMember.objects.filter(user=user, active=True).values("patient_id")
+    granted = BreakGlassGrant.objects.filter(user=user, expires_at__gt=timezone.now())
+    rule = Q(pk__in=on_team.union(granted.values("patient_id")))
     supervised = user.supervised_branch_ids()
     if supervised:
         rule |= Q(branch_id__in=supervised)
-    grants = BreakGlassGrant.objects.filter(
-        patient=OuterRef("pk"), user=user, expires_at__gt=timezone.now()
-    )
-    rule |= Q(Exists(grants))
     return Patient.objects.filter(organization_id=user.organization_id).filter(rule)
+
+
+def _reads_charts(user: User | None) -> bool:
+    return bool(
+        user is not None
+        and user.is_authenticated
+        and user.is_active
+        and user.organization_id
+        and user.has_perm_code(Perm.CHART_VIEW)
+    )
 
 
 def _can_edit_without_grant(user: User, patient: Patient) -> bool:
@@ -55,7 +63,47 @@ def _can_edit_without_grant(user: User, patient: Patient) -> bool:
         return False
     if patient.branch_id in user.supervised_branch_ids():
         return True
-    return CareTeamMember.objects.filter(patient=patient, user=user, active=True).exists()
+    on_team = getattr(patient, "user_on_team", None)
+    if on_team is None:
+        on_team = CareTeamMember.objects.filter(patient=patient, user=user, active=True).exists()
+    return on_team
+
+
+def _with_relation_to(user: User, pid: uuid.UUID) -> Patient | None:
+    """The patient of the user's agency if the user may see them, with `user_on_team` set.
+
+    The same rules as visible_patients(), decided for one patient. This runs on every chart page
+    and API read, so the relation is asked in one small SQL statement rather than a composed
+    query: building ORM subqueries costs more than the database takes to answer.
+    """
+    found = Patient.objects.filter(pk=pid, organization_id=user.organization_id)
+    patient = next(iter(found.select_related("branch")[:1]), None)
+    if patient is None:
+        return None
+    on_team, granted = _relation(user, patient)
+    patient.user_on_team = on_team
+    supervises = patient.branch_id in user.supervised_branch_ids()
+    return patient if on_team or granted or supervises else None
+
+
+_TEAM, _GRANT = CareTeamMember._meta.db_table, BreakGlassGrant._meta.db_table
+# Table names come from the models; every value is a parameter.
+_RELATION_SQL = (
+    f"SELECT EXISTS(SELECT 1 FROM {_TEAM} WHERE patient_id = %s AND user_id = %s AND active = %s),"  # noqa: S608
+    f" EXISTS(SELECT 1 FROM {_GRANT} WHERE patient_id = %s AND user_id = %s AND expires_at > %s)"
+)
+
+
+def _relation(user: User, patient: Patient) -> tuple[bool, bool]:
+    """(on the patient's care team, holds a current break-the-glass grant)."""
+    pid = Patient._meta.pk.get_db_prep_value(patient.pk, connection)
+    now = BreakGlassGrant._meta.get_field("expires_at").get_db_prep_value(
+        timezone.now(), connection
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(_RELATION_SQL, [pid, user.pk, True, pid, user.pk, now])
+        on_team, granted = cursor.fetchone()
+    return bool(on_team), bool(granted)
 
 
 def can_edit(user: User, patient: Patient) -> bool:
@@ -90,8 +138,7 @@ def get_patient_for(actor: audit.Actor, patient_id: Any, action: Action = Action
     """
     user = actor.user
     pid = _parse_id(patient_id)
-    patients = visible_patients(user) if user else Patient.objects.none()
-    patient = patients.select_related("branch").filter(pk=pid).first() if pid else None
+    patient = _with_relation_to(user, pid) if pid and _reads_charts(user) else None
     if patient is None:
         _audit_denied(actor, pid, action, "not visible")
         raise NotVisible("No such patient")

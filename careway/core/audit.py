@@ -12,7 +12,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
@@ -99,38 +99,16 @@ def record(
         object_type = object_type or obj._meta.label_lower
         object_id = object_id or str(obj.pk)
     org_id = organization_id if organization_id is not None else actor.organization_id
-    user = actor.user
-    detail = dict(detail or {})
-    if actor.via != "web":
-        detail.setdefault("via", actor.via)
-    # No savepoint: an event that fails to append must fail the action it records.
-    with transaction.atomic(savepoint=False):
-        chain_id = org_id or SYSTEM_CHAIN
-        head = _lock_chain_head(chain_id)
-        event = AuditEvent(
-            chain_id=chain_id,
-            seq=head.last_seq + 1,
-            occurred_at=timezone.now(),
-            organization_id=org_id,
-            actor_id=user.pk if user else None,
-            actor_username=user.username if user else "",
-            actor_role=user.primary_role if user else "",
-            patient_id=patient_id,
-            action=action,
-            object_type=object_type,
-            object_id=str(object_id),
-            client_address=actor.client_address,
-            reason=reason,
-            outcome=outcome,
-            detail=detail,
-            prev_hash=head.last_hash,
-        )
-        event.hash = event_hash(event)
-        event.save(force_insert=True)
-        AuditChain.objects.filter(chain_id=chain_id).update(
-            last_seq=event.seq, last_hash=event.hash
-        )
-    return event
+    fields = {
+        "patient_id": patient_id,
+        "action": action,
+        "object_type": object_type,
+        "object_id": str(object_id),
+        "reason": reason,
+        "outcome": outcome,
+        "detail": _detail_of(actor, detail),
+    }
+    return _append(actor, org_id, [fields])[0]
 
 
 def record_many(
@@ -142,54 +120,95 @@ def record_many(
     reason: str = "",
     detail: dict[str, Any] | None = None,
 ) -> list[AuditEvent]:
-    """One event per patient, in three queries whatever their number (lists and searches)."""
-    ids = list(patient_ids)
-    if not ids:
-        return []
-    org_id = actor.organization_id
-    chain_id = org_id or SYSTEM_CHAIN
-    user = actor.user
+    """One event per patient, in three statements whatever their number (lists and searches)."""
+    shared = {
+        "action": action,
+        "object_type": object_type,
+        "reason": reason,
+        "outcome": AuditEvent.Outcome.SUCCESS,
+        "detail": _detail_of(actor, detail),
+    }
+    rows = [{**shared, "patient_id": pid, "object_id": str(pid)} for pid in patient_ids]
+    return _append(actor, actor.organization_id, rows) if rows else []
+
+
+def _detail_of(actor: Actor, detail: dict[str, Any] | None) -> dict[str, Any]:
     detail = dict(detail or {})
     if actor.via != "web":
         detail.setdefault("via", actor.via)
-    with transaction.atomic(savepoint=False):
-        head = _lock_chain_head(chain_id)
+    return detail
+
+
+def _append(actor: Actor, org_id: int | None, rows: list[dict[str, Any]]) -> list[AuditEvent]:
+    """Lock the chain's head, link each event to the one before, insert them, move the head.
+
+    Every page view and API read comes through here, so it speaks SQL directly (three statements,
+    no ORM query building); the ORM still prepares each value, so both databases store the same.
+    No savepoint: an event that fails to append must fail the action it records.
+    """
+    chain_id = org_id or SYSTEM_CHAIN
+    user = actor.user
+    who = {
+        "actor_id": user.pk if user else None,
+        "actor_username": user.username if user else "",
+        "actor_role": user.primary_role if user else "",
+    }
+    with transaction.atomic(savepoint=False), connection.cursor() as cursor:
+        seq, prev = _lock_head(cursor, chain_id)
         now = timezone.now()
-        seq, prev = head.last_seq, head.last_hash
         events = []
-        for pid in ids:
+        for row in rows:
             seq += 1
             event = AuditEvent(
                 chain_id=chain_id,
                 seq=seq,
                 occurred_at=now,
                 organization_id=org_id,
-                actor_id=user.pk if user else None,
-                actor_username=user.username if user else "",
-                actor_role=user.primary_role if user else "",
-                patient_id=pid,
-                action=action,
-                object_type=object_type,
-                object_id=str(pid),
                 client_address=actor.client_address,
-                reason=reason,
-                outcome=AuditEvent.Outcome.SUCCESS,
-                detail=detail,
                 prev_hash=prev,
+                **who,
+                **row,
             )
             event.hash = prev = event_hash(event)
             events.append(event)
-        AuditEvent.objects.bulk_create(events)
-        AuditChain.objects.filter(chain_id=chain_id).update(last_seq=seq, last_hash=prev)
+        _insert(cursor, events)
+        cursor.execute(
+            f"UPDATE {_HEAD} SET last_seq = %s, last_hash = %s WHERE chain_id = %s",  # noqa: S608
+            [seq, prev, chain_id],
+        )
     return events
 
 
-def _lock_chain_head(chain_id: int) -> AuditChain:
-    head = AuditChain.objects.select_for_update().filter(chain_id=chain_id).first()
-    if head is None:
+_HEAD = AuditChain._meta.db_table
+_EVENT_FIELDS = [f for f in AuditEvent._meta.concrete_fields if not f.primary_key]
+
+
+def _lock_head(cursor: Any, chain_id: int) -> tuple[int, str]:
+    lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
+    sql = f"SELECT last_seq, last_hash FROM {_HEAD} WHERE chain_id = %s{lock}"  # noqa: S608
+    cursor.execute(sql, [chain_id])
+    row = cursor.fetchone()
+    if row is None:  # the chain's first event: make its head, then lock it
         AuditChain.objects.get_or_create(chain_id=chain_id)
-        head = AuditChain.objects.select_for_update().get(chain_id=chain_id)
-    return head
+        cursor.execute(sql, [chain_id])
+        row = cursor.fetchone()
+    return row[0], row[1]
+
+
+def _insert(cursor: Any, events: list[AuditEvent], chunk: int = 500) -> None:
+    # Table and column names come from the model, never from input; values are parameters.
+    columns = ", ".join(connection.ops.quote_name(f.column) for f in _EVENT_FIELDS)
+    row = "(" + ", ".join(["%s"] * len(_EVENT_FIELDS)) + ")"
+    table = AuditEvent._meta.db_table
+    for start in range(0, len(events), chunk):
+        part = events[start : start + chunk]
+        values = [
+            f.get_db_prep_save(getattr(e, f.attname), connection)
+            for e in part
+            for f in _EVENT_FIELDS
+        ]
+        sql = f"INSERT INTO {table} ({columns}) VALUES {', '.join([row] * len(part))}"  # noqa: S608
+        cursor.execute(sql, values)
 
 
 @dataclass(frozen=True)

@@ -81,3 +81,26 @@ def test_record_many_writes_one_linked_event_per_patient(world):
     assert len(rows) == 3
     assert all(b.prev_hash == a.hash for a, b in itertools.pairwise(rows))
     assert audit.verify_all()[1] == []
+
+
+def test_a_long_list_is_written_in_several_inserts_and_still_links(world):
+    ids = [world.patient.pk] * 1203
+    audit.record_many(audit.Actor(user=world.cm), "patient.list", ids)
+    assert AuditEvent.objects.filter(chain_id=world.org.pk, action="patient.list").count() == 1203
+    assert audit.verify_all()[1] == []
+
+
+def test_the_database_stores_what_the_hash_covers(world):
+    """The raw insert must store each value exactly as the ORM reads it back, on both databases."""
+    actor = audit.Actor(user=world.cm, client_address="2001:db8::7", via="api")
+    audit.record(
+        actor,
+        "patient.view",
+        patient_id=world.patient.pk,
+        reason="ünïcode ✓",
+        detail={"section": "vitals", "n": 3, "nested": {"a": [1, None]}},
+    )
+    stored = AuditEvent.objects.filter(chain_id=world.org.pk).order_by("-seq").first()
+    assert stored.patient_id == world.patient.pk
+    assert stored.detail == {"section": "vitals", "n": 3, "nested": {"a": [1, None]}, "via": "api"}
+    assert audit.event_hash(stored) == stored.hash
