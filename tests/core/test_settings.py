@@ -10,7 +10,9 @@ GOOD_KEY = "k" * 20 + "8Yp3!vQz#Lm2@Wx9$Rt6^Bn4&Hc7*Jd5(Fg1)Ks0"
 
 
 def run_check(env_overrides: dict[str, str], *args: str) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if k not in {"DEBUG", "SECRET_KEY", "ALLOWED_HOSTS"}}
+    # The browser tests set DJANGO_ALLOW_ASYNC_UNSAFE in this process; a deployment never would.
+    unset = {"DEBUG", "SECRET_KEY", "ALLOWED_HOSTS", "DJANGO_ALLOW_ASYNC_UNSAFE"}
+    env = {k: v for k, v in os.environ.items() if k not in unset}
     env.update({"CAREWAY_ENV": "production", **env_overrides})
     return subprocess.run(
         [sys.executable, "-m", "careway", "check", *args],
