@@ -104,3 +104,39 @@ def test_the_database_stores_what_the_hash_covers(world):
     assert stored.patient_id == world.patient.pk
     assert stored.detail == {"section": "vitals", "n": 3, "nested": {"a": [1, None]}, "via": "api"}
     assert audit.event_hash(stored) == stored.hash
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_appends_on_postgresql_keep_one_unbroken_chain():
+    """Eight threads append at once: every event gets its own number and the chain holds."""
+    import threading
+
+    from django.db import connections
+
+    from tests.factories import make_org, make_user
+
+    if connection.vendor != "postgresql":
+        pytest.skip("concurrent writers need PostgreSQL (SQLite serialises writers itself)")
+    org, branch = make_org("Concurrent Home Health")
+    user = make_user(org, branch, "case_manager", "cm_threads")
+    errors = []
+
+    def append_many():
+        try:
+            actor = audit.Actor(user=user, client_address="10.1.1.1", via="api")
+            for i in range(25):
+                audit.record(actor, "patient.view", reason=f"read {i}")
+        except Exception as exc:  # reported by the assertion below
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=append_many) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    seqs = list(AuditEvent.objects.filter(chain_id=org.pk).values_list("seq", flat=True))
+    assert sorted(seqs) == list(range(1, 201))
+    assert audit.verify_chain(org.pk) is None
