@@ -253,20 +253,29 @@ def _lock_head(cursor: Any, chain_id: int) -> tuple[int, str]:
     return row[0], row[1]
 
 
+# The events of one batch (a list's, or a single event) differ only in these fields; the rest are
+# sent once, which keeps a 50-patient page to about 260 parameters instead of 900.
+_PER_EVENT = ("seq", "patient_id", "object_id", "prev_hash", "hash")
+
+
 def _insert(cursor: Any, events: list[AuditEvent], chunk: int = 500) -> None:
     # Table and column names come from the model, never from input; values are parameters.
-    columns = ", ".join(connection.ops.quote_name(f.column) for f in _EVENT_FIELDS)
-    row = "(" + ", ".join(["%s"] * len(_EVENT_FIELDS)) + ")"
+    shared = [f for f in _EVENT_FIELDS if f.name not in _PER_EVENT]
+    varying = [AuditEvent._meta.get_field(name) for name in _PER_EVENT]
+    columns = ", ".join(connection.ops.quote_name(f.column) for f in [*shared, *varying])
+    picks = ", ".join(["%s"] * len(shared) + [f"v.column{i + 1}" for i in range(len(varying))])
+    row = "(" + ", ".join(["%s"] * len(varying)) + ")"
+    first = events[0]
+    constants = [f.get_db_prep_save(getattr(first, f.attname), connection) for f in shared]
     table = AuditEvent._meta.db_table
     for start in range(0, len(events), chunk):
         part = events[start : start + chunk]
         values = [
-            f.get_db_prep_save(getattr(e, f.attname), connection)
-            for e in part
-            for f in _EVENT_FIELDS
+            f.get_db_prep_save(getattr(e, f.attname), connection) for e in part for f in varying
         ]
-        sql = f"INSERT INTO {table} ({columns}) VALUES {', '.join([row] * len(part))}"  # noqa: S608
-        cursor.execute(sql, values)
+        rows = ", ".join([row] * len(part))
+        sql = f"INSERT INTO {table} ({columns}) SELECT {picks} FROM (VALUES {rows}) AS v"  # noqa: S608
+        cursor.execute(sql, [*constants, *values])
 
 
 @dataclass(frozen=True)
