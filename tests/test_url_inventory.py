@@ -24,6 +24,7 @@ PATIENT_PAGES = {
     "allergy_create",
     "vitals_create",
     "careteam_add",
+    "coverage_create",
 }
 SIGNED_IN_PAGES = {
     "home",

@@ -27,6 +27,7 @@ from .models import (
     Allergy,
     CareTeamMember,
     Condition,
+    Coverage,
     EpisodeOfCare,
     Medication,
     Patient,
@@ -428,6 +429,34 @@ class AllergyForm(CodedForm, forms.ModelForm):
             "criticality": "High: a future reaction could be life-threatening.",
         }
         widgets = {"note": forms.Textarea(attrs={"rows": 3})}
+
+
+COVERAGE_FIELDS = ("kind", "payer_name", "member_id", "priority", "start_date", "end_date")
+
+
+class CoverageForm(CarewayForm, forms.ModelForm):
+    model_field_names = COVERAGE_FIELDS
+
+    class Meta:
+        model = Coverage
+        fields = COVERAGE_FIELDS
+        labels = {
+            "kind": "Type of coverage",
+            "payer_name": "Payer or plan name",
+            "member_id": "Member ID",
+        }
+        help_texts = {
+            "payer_name": "As on the card, for example Medicare Part A.",
+            "member_id": "The member or subscriber number on the card.",
+        }
+        widgets = {"start_date": DATE_WIDGET, "end_date": DATE_WIDGET}
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        start, end = cleaned.get("start_date"), cleaned.get("end_date")
+        if start and end and end < start:
+            self.add_error("end_date", "The end date cannot be before the start date.")
+        return cleaned
 
 
 class VitalField(forms.FloatField):

@@ -281,6 +281,9 @@ def summary(patient: Patient) -> dict[str, Any]:
         ).count(),
         "latest_vitals": latest_vitals(patient),
         "flags": list(active_flags().filter(patient=patient)[:20]),
+        "coverages": list(
+            Coverage.objects.filter(patient=patient, active=True).order_by("priority", "pk")[:10]
+        ),
     }
 
 

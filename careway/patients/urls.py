@@ -15,6 +15,7 @@ urlpatterns = [
     path("<uuid:patient_id>/medications/new/", views.medication_create, name="medication_create"),
     path("<uuid:patient_id>/allergies/new/", views.allergy_create, name="allergy_create"),
     path("<uuid:patient_id>/vitals/new/", views.vitals_create, name="vitals_create"),
+    path("<uuid:patient_id>/coverage/new/", views.coverage_create, name="coverage_create"),
     path("<uuid:patient_id>/care-team/new/", views.careteam_add, name="careteam_add"),
     path("<uuid:patient_id>/<slug:section>/", views.chart, name="chart_section"),
 ]

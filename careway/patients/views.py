@@ -38,6 +38,7 @@ from .forms import (
     ConditionForm,
     ContactCreateForm,
     ContactForm,
+    CoverageForm,
     MedicationForm,
     PatientCreateForm,
     PatientForm,
@@ -355,6 +356,13 @@ def medication_create(request: HttpRequest, patient_id: Any) -> HttpResponse:
 def allergy_create(request: HttpRequest, patient_id: Any) -> HttpResponse:
     return _add_record_page(
         request, patient_id, AllergyForm, services.add_allergy, "allergies", "Allergy"
+    )
+
+
+@agency_page
+def coverage_create(request: HttpRequest, patient_id: Any) -> HttpResponse:
+    return _add_record_page(
+        request, patient_id, CoverageForm, services.add_coverage, "summary", "Coverage"
     )
 
 

@@ -22,6 +22,7 @@ from careway.patients.models import (
     Allergy,
     CareTeamMember,
     Condition,
+    Coverage,
     Medication,
     Observation,
     Patient,
@@ -138,6 +139,12 @@ WRITES = [
             "diastolic": "84",
         },
         lambda w: Observation.objects.count(),
+    ),
+    Write(
+        "coverage_create",
+        _url("coverage_create"),
+        lambda w: {"kind": "medicare", "payer_name": "Medicare Part A", "priority": "1"},
+        lambda w: Coverage.objects.filter(payer_name="Medicare Part A").count(),
     ),
     Write(
         "careteam_add",

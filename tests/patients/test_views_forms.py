@@ -388,3 +388,40 @@ def test_service_errors_on_a_vital_sign_land_on_its_field():
     assert form.is_valid()
     form.apply_service_errors(ValidationError({"8867-4.value": ["Not a number we can keep."]}))
     assert form.errors["heart_rate"] == ["Not a number we can keep."]
+
+
+# --- Coverage ---------------------------------------------------------------------------------
+
+
+def test_coverage_is_added_and_shown_as_the_primary_payer(login, world):
+    client = login(world.cm)
+    post = {
+        "kind": "medicare_advantage",
+        "payer_name": "Green Mountain Senior Advantage",
+        "member_id": "GM-22817",
+        "priority": "1",
+        "start_date": "2026-01-01",
+    }
+    response = client.post(url("coverage_create", world.patient), post, follow=True)
+    html = response.content.decode()
+    assert "Coverage added." in html
+    assert "Member ID GM-22817" in html
+    assert "Green Mountain Senior Advantage" in html[html.index("patient-banner") :]
+
+
+def test_coverage_errors_name_the_field_and_save_nothing(login, world):
+    from careway.patients.models import Coverage
+
+    post = {
+        "kind": "medicare",
+        "payer_name": "",
+        "priority": "1",
+        "start_date": "2026-05-01",
+        "end_date": "2026-01-01",
+    }
+    response = login(world.cm).post(url("coverage_create", world.patient), post)
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert_field_error(html, "payer_name", "This field is required")
+    assert_field_error(html, "end_date", "cannot be before the start date")
+    assert not Coverage.objects.filter(patient=world.patient).exists()
