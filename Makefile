@@ -32,6 +32,7 @@ test: install
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
 
 lock: $(PY)
 	$(PY) -m pip install --quiet -r requirements.in

@@ -36,7 +36,7 @@ class NotVisible(Http404):
 
 def visible_patients(user: User) -> QuerySet[Patient]:
     """Every patient `user` may see, as a queryset that later filters can narrow."""
-    if not _reads_charts(user):
+    if not _reads_charts(user) or user.organization_id is None:
         return Patient.objects.none()
     # One list of ids (care team and current grants) that the database can look up by index;
     # an EXISTS per patient OR-ed with the rest would make it test every patient of the agency.
@@ -80,6 +80,8 @@ def _with_relation_to(user: User, pid: uuid.UUID) -> Patient | None:
     now = BreakGlassGrant._meta.get_field("expires_at").get_db_prep_value(
         timezone.now(), connection
     )
+    if user.organization_id is None:
+        return None
     found = (
         Patient.objects.filter(pk=pid, organization_id=user.organization_id)
         .select_related("branch")
@@ -140,8 +142,8 @@ def get_patient_for(actor: audit.Actor, patient_id: Any, action: Action = Action
     """
     user = actor.user
     pid = _parse_id(patient_id)
-    patient = _with_relation_to(user, pid) if pid and _reads_charts(user) else None
-    if patient is None:
+    patient = _with_relation_to(user, pid) if user and pid and _reads_charts(user) else None
+    if user is None or patient is None:
         _audit_denied(actor, pid, action, "not visible")
         raise NotVisible("No such patient")
     if action == Action.EDIT and not _can_edit_without_grant(user, patient):

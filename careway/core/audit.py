@@ -261,7 +261,9 @@ _PER_EVENT = ("seq", "patient_id", "object_id", "prev_hash", "hash")
 def _insert(cursor: Any, events: list[AuditEvent], chunk: int = 500) -> None:
     # Table and column names come from the model, never from input; values are parameters.
     shared = [f for f in _EVENT_FIELDS if f.name not in _PER_EVENT]
-    varying = [AuditEvent._meta.get_field(name) for name in _PER_EVENT]
+    varying = sorted(
+        (f for f in _EVENT_FIELDS if f.name in _PER_EVENT), key=lambda f: _PER_EVENT.index(f.name)
+    )
     columns = ", ".join(connection.ops.quote_name(f.column) for f in [*shared, *varying])
     picks = ", ".join(["%s"] * len(shared) + [f"v.column{i + 1}" for i in range(len(varying))])
     row = "(" + ", ".join(["%s"] * len(varying)) + ")"

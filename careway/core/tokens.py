@@ -38,13 +38,15 @@ def _clean_scopes(scopes: Iterable[str]) -> list[str]:
     return chosen
 
 
-def _check_holder(user: User) -> None:
+def _check_holder(user: User) -> int:
+    """The agency a token for `user` belongs to; refuses users who may not hold one."""
     if not user.is_active:
         raise ValidationError(
             {"user": f"{user.username} is deactivated; tokens need an active user."}
         )
     if user.organization_id is None:
         raise ValidationError({"user": f"{user.username} belongs to no agency."})
+    return user.organization_id
 
 
 def _check_days(days: int) -> None:
@@ -61,14 +63,14 @@ def create_token(
     days: int = DEFAULT_DAYS,
 ) -> tuple[str, ApiToken]:
     """Issue a token for `user`. Returns the raw token, which is never retrievable again."""
-    _check_holder(user)
+    organization_id = _check_holder(user)
     _check_days(days)
     clean_scopes = _clean_scopes(scopes)
     name = name.strip() or "API token"
     raw = TOKEN_PREFIX + secrets.token_urlsafe(32)
     token = ApiToken.objects.create(
         user=user,
-        organization_id=user.organization_id,
+        organization_id=organization_id,
         name=name[:100],
         prefix=raw[:VISIBLE_PREFIX_LENGTH],
         token_hash=ApiToken.hash_token(raw),

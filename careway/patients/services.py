@@ -7,7 +7,7 @@ taken from the caller's data.
 """
 
 from collections.abc import Iterable, Mapping
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from django.core.exceptions import ValidationError
 from django.db import models
@@ -54,7 +54,7 @@ PROTECTED_FIELDS = frozenset(
 class VersionConflict(Exception):
     """The record changed since the caller read it; nothing was written."""
 
-    def __init__(self, current: models.Model, expected_version: int):
+    def __init__(self, current: Any, expected_version: int):
         self.current = current
         self.expected_version = expected_version
         super().__init__(
@@ -79,7 +79,7 @@ def _assign(obj: M, data: Mapping[str, Any]) -> list[str]:
         raise ValidationError({name: "This field cannot be set." for name in sorted(unknown)})
     changed = []
     for name, value in data.items():
-        field = obj._meta.get_field(name)
+        field = cast(models.Field, obj._meta.get_field(name))
         attname = field.attname
         if getattr(obj, attname) != value:
             setattr(obj, name if not field.is_relation else attname, value)
@@ -133,7 +133,8 @@ def create_patient(
 def _save_versioned(
     actor: audit.Actor, obj: M, data: Mapping[str, Any], expected: int, action: str, patient_id: Any
 ) -> M:
-    locked = type(obj).objects.select_for_update().get(pk=obj.pk)
+    # Every model passed here is versioned (has `version`); typed loosely for that reason.
+    locked: Any = type(obj)._default_manager.select_for_update().get(pk=obj.pk)
     if locked.version != expected:
         raise VersionConflict(locked, expected)
     changed = _assign(locked, data)
