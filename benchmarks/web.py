@@ -75,7 +75,7 @@ def session_cookie_for(user) -> str:
 
     store = SessionStore()
     store[SESSION_KEY] = str(user.pk)
-    store[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+    store[BACKEND_SESSION_KEY] = "careway.core.backends.CarewayBackend"
     store[HASH_SESSION_KEY] = user.get_session_auth_hash()
     store.create()
     UserSession.objects.create(user=user, session_key=store.session_key)

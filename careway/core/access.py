@@ -59,7 +59,8 @@ def _reads_charts(user: User | None) -> bool:
     )
 
 
-def _can_edit_without_grant(user: User, patient: Patient) -> bool:
+def can_edit(user: User, patient: Patient) -> bool:
+    """Whether `user` may change this (visible) chart: a break-the-glass grant never lets them."""
     if not user.has_perm_code(Perm.CHART_EDIT):
         return False
     if patient.branch_id in user.supervised_branch_ids():
@@ -110,11 +111,6 @@ _HAS_GRANT = (
 )
 
 
-def can_edit(user: User, patient: Patient) -> bool:
-    """Whether pages should offer `user` the ways to change this (already visible) chart."""
-    return _can_edit_without_grant(user, patient)
-
-
 def break_glass_grant_for(user: User, patient: Patient) -> BreakGlassGrant | None:
     """The current grant, if any, by which `user` reads this chart: the chart says so."""
     return (
@@ -146,7 +142,7 @@ def get_patient_for(actor: audit.Actor, patient_id: Any, action: Action = Action
     if user is None or patient is None:
         _audit_denied(actor, pid, action, "not visible")
         raise NotVisible("No such patient")
-    if action == Action.EDIT and not _can_edit_without_grant(user, patient):
+    if action == Action.EDIT and not can_edit(user, patient):
         _audit_denied(actor, pid, action, "read-only access")
         raise PermissionDenied("You may read this chart but not change it")
     return patient

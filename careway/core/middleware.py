@@ -18,6 +18,8 @@ from .services import record_sign_out
 
 SESSION_STARTED = "careway_started"
 SESSION_LAST_SEEN = "careway_last_seen"
+# Activity is noted at most this often, so that most requests do not rewrite the session row.
+LAST_SEEN_RESOLUTION = 30
 
 
 def idle_limit_seconds(user) -> int:
@@ -54,7 +56,8 @@ class SessionSecurityMiddleware:
             why = expiry_reason(request, now)
             if why:
                 return self._end_session(request, why)
-            request.session[SESSION_LAST_SEEN] = now
+            if now - request.session.get(SESSION_LAST_SEEN, 0) >= LAST_SEEN_RESOLUTION:
+                request.session[SESSION_LAST_SEEN] = now
         return self.get_response(request)
 
     def _end_session(self, request: HttpRequest, why: str) -> HttpResponse:

@@ -124,7 +124,7 @@ def _clear_pending(request: HttpRequest) -> None:
 
 def _finish_sign_in(request: HttpRequest, user: User, next_url: str) -> HttpResponse:
     _clear_pending(request)
-    login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+    login(request, user, backend="careway.core.backends.CarewayBackend")
     now = time.time()
     request.session[SESSION_STARTED] = now
     request.session[SESSION_LAST_SEEN] = now

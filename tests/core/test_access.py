@@ -68,3 +68,29 @@ def test_break_glass_grant_gives_read_until_it_expires(world):
     grant.save()
     with pytest.raises(access.NotVisible):
         access.get_patient_for(actor, world.patient.pk)
+
+
+def test_the_one_patient_check_agrees_with_the_list_for_every_user(world):
+    """get_patient_for decides one patient with its own query; it must match visible_patients."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    second = make_patient(world.branch, world.cm_other)
+    BreakGlassGrant.objects.create(
+        organization=world.org,
+        user=world.rn,
+        patient=second,
+        reason="Covering a visit tonight",
+        expires_at=timezone.now() + timedelta(minutes=30),
+    )
+    patients = [world.patient, second, world.outsider_patient]
+    for user in world.users().values():
+        listed = set(access.visible_patients(user))
+        for patient in patients:
+            try:
+                access.get_patient_for(audit.Actor(user=user), patient.pk)
+                readable = True
+            except access.NotVisible:
+                readable = False
+            assert readable == (patient in listed), (user.username, patient.given_name)

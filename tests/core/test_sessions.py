@@ -54,6 +54,17 @@ def test_activity_keeps_an_idle_session_alive(signed_in, monkeypatch):
         assert signed_in.get(ACCOUNT).status_code == 200
 
 
+def test_activity_is_noted_at_most_every_thirty_seconds(signed_in, monkeypatch):
+    noted = signed_in.session["careway_last_seen"]
+    real = time.time
+    monkeypatch.setattr(session_limits.time, "time", lambda: real() + 10)
+    signed_in.get(ACCOUNT)
+    assert signed_in.session["careway_last_seen"] == noted  # no session write for this request
+    monkeypatch.setattr(session_limits.time, "time", lambda: real() + 45)
+    signed_in.get(ACCOUNT)
+    assert signed_in.session["careway_last_seen"] > noted
+
+
 def test_absolute_limit_ends_even_an_active_session(signed_in, world, monkeypatch):
     world.org.absolute_session_hours = 8
     world.org.save()
