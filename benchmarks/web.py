@@ -11,7 +11,7 @@ observations), named by DATABASE_URL. This script then:
 
 Usage: DATABASE_URL=postgres://postgres@127.0.0.1:5432/careway_bench \
        .venv/bin/python benchmarks/web.py [--requests 300] [--seconds 20] [--workers 3]
-It prints a JSON summary and writes it to benchmarks/results/web-<date>.json.
+It prints a JSON summary and writes it to benchmarks/results/web-<date>-<time>.json.
 """
 
 import argparse
@@ -175,7 +175,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=300)
     parser.add_argument("--seconds", type=int, default=20)
-    parser.add_argument("--workers", type=int, default=3)
+    parser.add_argument("--workers", type=int, default=4)
     args = parser.parse_args()
     if not os.environ.get("DATABASE_URL", "").startswith("postgres"):
         raise SystemExit("Set DATABASE_URL to the PostgreSQL database made by careway demo")
@@ -221,6 +221,7 @@ def main() -> None:
         "machine": f"{os.cpu_count()} cores, {platform.machine()}, {platform.platform()}",
         "python": platform.python_version(),
         "gunicorn_workers": args.workers,
+        "prepared_statements": os.environ.get("DATABASE_PREPARED_STATEMENTS", "true"),
         "scale": scale,
         "pages": pages,
         "api_patient_read_rps_50_clients": api_rps,
@@ -229,7 +230,8 @@ def main() -> None:
     }
     out_dir = ROOT / "benchmarks" / "results"
     out_dir.mkdir(exist_ok=True)
-    (out_dir / f"web-{datetime.now(UTC):%Y-%m-%d}.json").write_text(json.dumps(result, indent=2))
+    out_file = out_dir / f"web-{datetime.now(UTC):%Y-%m-%d-%H%M}.json"
+    out_file.write_text(json.dumps(result, indent=2))
     print(json.dumps(result, indent=2))
 
 

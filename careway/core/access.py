@@ -9,19 +9,19 @@ chart.edit permission of the role, and break-the-glass gives read access only.
 
 import uuid
 from enum import StrEnum
+from functools import cache
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
 from django.db import connection
 from django.db.models import Q, QuerySet
-from django.db.models.expressions import RawSQL
 from django.http import Http404
 from django.utils import timezone
 
 from careway.patients.models import CareTeamMember, Patient
 
-from . import audit
-from .models import AuditEvent, BreakGlassGrant, User
+from . import audit, rows
+from .models import AuditEvent, Branch, BreakGlassGrant, User
 from .roles import Perm
 
 
@@ -74,41 +74,51 @@ def can_edit(user: User, patient: Patient) -> bool:
 def _with_relation_to(user: User, pid: uuid.UUID) -> Patient | None:
     """The patient of the user's agency if the user may see them, with `user_on_team` set.
 
-    The same rules as visible_patients(), decided for one patient in one query. This runs on every
-    chart page and API read: the relation is two plain EXISTS clauses, because composing ORM
-    subqueries costs more here than the database takes to answer.
+    The same rules as visible_patients(), decided for one patient in one statement. This runs on
+    every chart page and API read, so it is written out as SQL (see careway/core/rows.py): the
+    patient with its branch, and whether the user is on the care team or holds a current grant.
     """
-    now = BreakGlassGrant._meta.get_field("expires_at").get_db_prep_value(
-        timezone.now(), connection
-    )
     if user.organization_id is None:
         return None
-    found = (
-        Patient.objects.filter(pk=pid, organization_id=user.organization_id)
-        .select_related("branch")
-        .annotate(
-            user_on_team=RawSQL(_ON_TEAM, [user.pk, True]),  # noqa: S611 (fixed SQL, params)
-            user_has_grant=RawSQL(_HAS_GRANT, [user.pk, now]),  # noqa: S611
-        )
-    )
-    patient = next(iter(found[:1]), None)
-    if patient is None:
+    now = rows.db_value(BreakGlassGrant, "expires_at", timezone.now())
+    params = [
+        rows.db_value(CareTeamMember, "active", True),
+        user.pk,
+        user.pk,
+        now,
+        rows.db_value(Patient, "id", pid),
+        user.organization_id,
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(_relation_sql(), params)
+        row = cursor.fetchone()
+    if row is None:
         return None
-    patient.user_on_team = bool(patient.user_on_team)
+    patient = rows.build(Patient, row)
+    branch = rows.build(Branch, row, rows.width(Patient))
+    assert patient is not None
+    Patient.branch.field.set_cached_value(patient, branch)
+    on_team, has_grant = row[-2:]
+    patient.user_on_team = bool(on_team)  # type: ignore[attr-defined]
     supervises = patient.branch_id in user.supervised_branch_ids()
-    return patient if patient.user_on_team or patient.user_has_grant or supervises else None
+    return patient if on_team or has_grant or supervises else None
 
 
-# Table names come from the models; every value is a parameter.
-_PATIENT_ID = f"{Patient._meta.db_table}.{Patient._meta.pk.column}"
-_ON_TEAM = (
-    f"EXISTS(SELECT 1 FROM {CareTeamMember._meta.db_table} "  # noqa: S608
-    f"WHERE patient_id = {_PATIENT_ID} AND user_id = %s AND active = %s)"
-)
-_HAS_GRANT = (
-    f"EXISTS(SELECT 1 FROM {BreakGlassGrant._meta.db_table} "  # noqa: S608
-    f"WHERE patient_id = {_PATIENT_ID} AND user_id = %s AND expires_at > %s)"
-)
+@cache
+def _relation_sql() -> str:
+    q = connection.ops.quote_name
+    patient, branch = q(Patient._meta.db_table), q(Branch._meta.db_table)
+    team, grant = q(CareTeamMember._meta.db_table), q(BreakGlassGrant._meta.db_table)
+    # Table and column names come from the models; every value is a parameter.
+    return (
+        f"SELECT {rows.select_list(Patient, 'p')}, {rows.select_list(Branch, 'b')}, "  # noqa: S608
+        f"EXISTS(SELECT 1 FROM {team} ct WHERE ct.patient_id = p.id AND ct.active = %s"
+        "        AND ct.user_id = %s), "
+        f"EXISTS(SELECT 1 FROM {grant} g WHERE g.patient_id = p.id AND g.user_id = %s"
+        "        AND g.expires_at > %s) "
+        f"FROM {patient} p JOIN {branch} b ON b.id = p.branch_id "
+        "WHERE p.id = %s AND p.organization_id = %s"
+    )
 
 
 def break_glass_grant_for(user: User, patient: Patient) -> BreakGlassGrant | None:

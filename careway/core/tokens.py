@@ -8,13 +8,15 @@ they were issued to (same access rules, same audit trail).
 import secrets
 from collections.abc import Iterable
 from datetime import timedelta
+from functools import cache
 
 from django.core.exceptions import ValidationError
+from django.db import connection
 from django.db.models import Q
 from django.utils import timezone
 
-from . import audit
-from .models import ApiToken, User
+from . import audit, rows
+from .models import ApiToken, Membership, User
 from .service import service
 
 TOKEN_PREFIX = "cw_"  # noqa: S105 (a public marker, not a secret)
@@ -118,10 +120,7 @@ class TokenRejected(Exception):
 
 def authenticate(raw: str) -> ApiToken:
     """The token matching `raw`, with its user loaded, or TokenRejected saying why not."""
-    token = None
-    if raw.startswith(TOKEN_PREFIX):
-        token_hash = ApiToken.hash_token(raw)
-        token = ApiToken.objects.select_related("user").filter(token_hash=token_hash).first()
+    token = _load(ApiToken.hash_token(raw)) if raw.startswith(TOKEN_PREFIX) else None
     if token is None:
         raise TokenRejected("The token is not recognised.")
     reason = _unusable_reason(token)
@@ -129,6 +128,44 @@ def authenticate(raw: str) -> ApiToken:
         raise TokenRejected(reason, token)
     _note_use(token)
     return token
+
+
+def _load(token_hash: str) -> ApiToken | None:
+    """The token with its user and the user's active memberships, in one statement.
+
+    Every API request starts here, so this is written out as SQL (see careway/core/rows.py):
+    the same rows as ApiToken.objects.select_related("user") and user.active_memberships(), one
+    round trip and no query building. The memberships' branches load only if something asks.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(_load_sql(), [rows.db_value(Membership, "active", True), token_hash])
+        found = cursor.fetchall()
+    if not found:
+        return None
+    token_end = rows.width(ApiToken)
+    user_end = token_end + rows.width(User)
+    token = rows.build(ApiToken, found[0])
+    user = rows.build(User, found[0], token_end)
+    assert token is not None and user is not None
+    memberships = [m for row in found if (m := rows.build(Membership, row, user_end))]
+    for membership in memberships:
+        membership.user = user
+    user._memberships_cache = memberships
+    token.user = user
+    return token
+
+
+@cache
+def _load_sql() -> str:
+    q = connection.ops.quote_name
+    token, user, membership = (m._meta.db_table for m in (ApiToken, User, Membership))
+    return (
+        f"SELECT {rows.select_list(ApiToken, 't')}, {rows.select_list(User, 'u')}, "  # noqa: S608
+        f"{rows.select_list(Membership, 'm')} "
+        f"FROM {q(token)} t JOIN {q(user)} u ON u.id = t.user_id "
+        f"LEFT JOIN {q(membership)} m ON m.user_id = u.id AND m.active = %s "
+        "WHERE t.token_hash = %s ORDER BY m.id"
+    )
 
 
 def _unusable_reason(token: ApiToken) -> str:

@@ -139,3 +139,34 @@ def test_an_anonymous_write_is_401_not_a_csrf_403(world):
     browser = Client(enforce_csrf_checks=True)
     response = browser.post("/api/v1/patients", "{}", content_type="application/json")
     assert response.status_code == 401
+
+
+def test_the_token_its_user_and_their_roles_come_in_one_statement(world, make_token):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    raw = make_token(world.supervisor)
+    tokens.authenticate(raw)  # notes the first use; the next minute's requests write nothing
+    with CaptureQueriesContext(connection) as captured:
+        token = tokens.authenticate(raw)
+        user = token.user
+        roles, supervised = user.roles, user.supervised_branch_ids()
+    assert len(captured.captured_queries) == 1
+    assert user == world.supervisor and token.organization_id == world.org.pk
+    assert roles == {"supervisor"} and supervised == {world.branch.pk}
+
+
+def test_a_deactivated_role_no_longer_counts_for_the_token(world, api_as):
+    from careway.core.models import Membership
+
+    supervisor = api_as(world.supervisor)
+    other = make_org_patient_in_branch(world)
+    assert supervisor.get(f"/patients/{other.pk}").status_code == 200  # supervises the branch
+    Membership.objects.filter(user=world.supervisor).update(active=False)
+    assert supervisor.get(f"/patients/{other.pk}").status_code == 404
+
+
+def make_org_patient_in_branch(world):
+    from tests.factories import make_patient
+
+    return make_patient(world.branch, world.cm_other, given_name="Ruth", family_name="Ames")

@@ -83,3 +83,34 @@ def test_the_default_database_is_sqlite_in_wal_mode(tmp_path):
     )
     assert result.stdout.strip().splitlines()[-1] == "wal", result.stderr
     assert (tmp_path / "careway.sqlite3").exists()
+
+
+@pytest.mark.parametrize(
+    ("switch", "expected"),
+    [(None, "True 2"), ("false", "None None")],
+)
+def test_postgresql_prepares_repeated_statements_unless_told_not_to(switch, expected):
+    # Prepared statements are what let PostgreSQL skip parsing and planning the per-request
+    # statements; a pooler in transaction mode needs them off (docs/operations.md).
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_PREPARED_STATEMENTS"}
+    env["DATABASE_URL"] = "postgres://careway@127.0.0.1:5432/careway"
+    if switch is not None:
+        env["DATABASE_PREPARED_STATEMENTS"] = switch
+    code = (
+        "from django.conf import settings\n"
+        "o = settings.DATABASES['default'].get('OPTIONS', {})\n"
+        "print(o.get('server_side_binding'), o.get('prepare_threshold'))"
+    )
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            f"import django, os; os.environ.setdefault("
+            f"'DJANGO_SETTINGS_MODULE', 'careway.settings'); django.setup()\n{code}",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.stdout.strip().splitlines()[-1] == expected, result.stderr
