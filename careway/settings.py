@@ -73,6 +73,7 @@ INSTALLED_APPS = [
     "django_tasks_db",
     "careway.core",
     "careway.patients",
+    "careway.fhir",
 ]
 
 MIDDLEWARE = [

@@ -23,6 +23,7 @@ from django.utils import timezone
 from careway.core import audit
 from careway.core.models import Branch, Membership, Organization, User
 from careway.core.roles import Discipline, Role
+from careway.core.tables import RowWriter, TableShape, reserve_ids
 from careway.patients.models import (
     ICD10CM,
     LOINC,
@@ -39,7 +40,6 @@ from careway.patients.models import (
 )
 
 from . import content, identifiers, vital_series
-from .tables import RowWriter, TableShape, reserve_ids
 
 BENCH_SLUG = "bench-lakeshore"
 BENCH_NAME = "Lakeshore Home Health (benchmark)"

@@ -325,8 +325,16 @@ class Condition(CodedRecord):
         REFUTED = "refuted", "Refuted"
         ENTERED_IN_ERROR = "entered-in-error", "Entered in error"
 
+    class Category(models.TextChoices):
+        PROBLEM_LIST = "problem-list-item", "Problem list"
+        ENCOUNTER_DIAGNOSIS = "encounter-diagnosis", "Encounter diagnosis"
+        HEALTH_CONCERN = "health-concern", "Health concern"
+
     clinical_status = models.CharField(
         max_length=12, choices=ClinicalStatus.choices, default=ClinicalStatus.ACTIVE
+    )
+    category = models.CharField(
+        max_length=20, choices=Category.choices, default=Category.PROBLEM_LIST
     )
     verification_status = models.CharField(
         max_length=16, choices=Verification.choices, default=Verification.CONFIRMED
@@ -357,6 +365,13 @@ class Medication(CodedRecord):
         COMPLETED = "completed", "Completed"
         ENTERED_IN_ERROR = "entered-in-error", "Entered in error"
 
+    class Kind(models.TextChoices):
+        # What the patient takes, as found at home or reconciled (FHIR MedicationStatement), or
+        # what a prescriber ordered (FHIR MedicationRequest). Both make up the medication list.
+        STATEMENT = "statement", "Taken (reported or reconciled)"
+        REQUEST = "request", "Prescribed (an order)"
+
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.STATEMENT)
     dose = models.CharField(max_length=100, blank=True, help_text="For example: 40 mg")
     route = models.CharField(max_length=40, blank=True, help_text="For example: by mouth")
     frequency = models.CharField(max_length=100, blank=True, help_text="For example: twice daily")
@@ -426,6 +441,10 @@ class Observation(CodedRecord):
     encounter = models.ForeignKey(
         "Encounter", on_delete=models.PROTECT, null=True, blank=True, related_name="observations"
     )
+    # Measurements taken as one panel (blood pressure: systolic and diastolic) share a panel_id
+    # and name the panel's code; FHIR shows them as one Observation with components.
+    panel_code = models.CharField(max_length=40, blank=True)
+    panel_id = models.UUIDField(null=True, blank=True, db_index=True)
 
     class Meta:
         indexes = [
@@ -457,6 +476,8 @@ class Encounter(models.Model):
     kind = models.CharField(max_length=4, choices=Kind.choices)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.FINISHED)
     type_display = models.CharField(max_length=200, help_text="What kind of visit or stay.")
+    type_system = models.CharField(max_length=100, blank=True)
+    type_code = models.CharField(max_length=40, blank=True)
     reason = models.CharField(max_length=300, blank=True)
     location = models.CharField(max_length=200, blank=True)
     practitioner = models.CharField(max_length=200, blank=True)
@@ -466,6 +487,106 @@ class Encounter(models.Model):
 
     class Meta:
         indexes = [models.Index(fields=["patient", "-period_start"])]
+
+
+class Immunization(CodedRecord):
+    """A vaccine given (CVX coded), or recorded as not given."""
+
+    class Status(models.TextChoices):
+        COMPLETED = "completed", "Given"
+        NOT_DONE = "not-done", "Not given"
+        ENTERED_IN_ERROR = "entered-in-error", "Entered in error"
+
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.COMPLETED)
+    occurred_at = models.DateTimeField()
+    lot_number = models.CharField(max_length=40, blank=True)
+    primary_source = models.BooleanField(
+        default=True, help_text="Recorded by whoever gave it, rather than reported later."
+    )
+
+    class Meta:
+        indexes = [models.Index(fields=["patient", "-occurred_at"])]
+
+
+class Procedure(CodedRecord):
+    """A procedure done to or for the patient (surgery, imaging, therapy, counselling)."""
+
+    class Status(models.TextChoices):
+        PREPARATION = "preparation", "In preparation"
+        IN_PROGRESS = "in-progress", "In progress"
+        NOT_DONE = "not-done", "Not done"
+        ON_HOLD = "on-hold", "On hold"
+        STOPPED = "stopped", "Stopped"
+        COMPLETED = "completed", "Completed"
+        ENTERED_IN_ERROR = "entered-in-error", "Entered in error"
+        UNKNOWN = "unknown", "Unknown"
+
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.COMPLETED)
+    performed_start = models.DateTimeField(null=True, blank=True)
+    performed_end = models.DateTimeField(null=True, blank=True)
+    reason = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["patient", "-performed_start"])]
+
+
+class PastCarePlan(CodedRecord):
+    """A care plan from another setting, kept as history (code/display: its category).
+
+    Careway's own care plans come with the care planning work; these are what the hospital or
+    practice had planned, so the case manager can see it, never edit it.
+    """
+
+    status = models.CharField(max_length=16, blank=True)
+    intent = models.CharField(max_length=16, blank=True)
+    title = models.CharField(max_length=300, blank=True)
+    period_start = models.DateTimeField(null=True, blank=True)
+    period_end = models.DateTimeField(null=True, blank=True)
+    activities = models.JSONField(
+        default=list, blank=True, help_text="Each planned activity: code, system, display, status."
+    )
+    addresses = models.JSONField(
+        default=list, blank=True, help_text="The conditions it addressed, in words."
+    )
+
+    class Meta:
+        indexes = [models.Index(fields=["patient", "-period_start"])]
+
+
+class PastGoal(CodedRecord):
+    """A goal from another setting, kept as history (display: the goal in words)."""
+
+    lifecycle_status = models.CharField(max_length=16, blank=True)
+    achievement_status = models.CharField(max_length=30, blank=True)
+    start_date = models.DateField(null=True, blank=True)
+    target_date = models.DateField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["patient", "lifecycle_status"])]
+
+
+class RecordVersion(models.Model):
+    """A record as it was before a change: what FHIR vread and _history show for old versions.
+
+    Written by the update services just before they change a versioned record, so the live row
+    is always the newest version and every earlier one is here.
+    """
+
+    organization = models.ForeignKey(Organization, on_delete=models.PROTECT)
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="+")
+    record_type = models.CharField(max_length=60, help_text="app_label.model")
+    record_id = models.CharField(max_length=40)
+    version = models.PositiveIntegerField()
+    data = models.JSONField(help_text="The record's fields, by attribute name.")
+    valid_from = models.DateTimeField(null=True, blank=True)
+    replaced_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["record_type", "record_id", "version"], name="record_version_unique"
+            )
+        ]
 
 
 class PatientFlag(models.Model):

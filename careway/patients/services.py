@@ -6,6 +6,7 @@ patient they were given. Fields that fix ownership (organization, patient, versi
 taken from the caller's data.
 """
 
+import uuid
 from collections.abc import Iterable, Mapping
 from typing import Any, TypeVar, cast
 
@@ -17,6 +18,7 @@ from careway.core import audit
 from careway.core.models import Branch, User
 from careway.core.service import service
 
+from . import history, vitals
 from .models import (
     Allergy,
     CareTeamMember,
@@ -137,9 +139,11 @@ def _save_versioned(
     locked: Any = type(obj)._default_manager.select_for_update().get(pk=obj.pk)
     if locked.version != expected:
         raise VersionConflict(locked, expected)
+    before = type(obj)(**{f.attname: getattr(locked, f.attname) for f in obj._meta.concrete_fields})
     changed = _assign(locked, data)
     _validate(locked)
     if changed:
+        history.keep(before)
         locked.version += 1
         if hasattr(locked, "updated_at"):
             locked.updated_at = timezone.now()
@@ -228,10 +232,13 @@ def record_observation(
 def record_observations(
     actor: audit.Actor, patient: Patient, rows: Iterable[Mapping[str, Any]]
 ) -> list[Observation]:
-    """Several measurements taken together (a set of vital signs): all are kept, or none."""
+    """Several measurements taken together (a set of vital signs): all are kept, or none.
+
+    Members of one panel taken together (systolic and diastolic pressure) are marked as one.
+    """
     errors: dict[str, list[str]] = {}
     saved = []
-    for row in rows:
+    for row in _grouped_in_panels(list(rows)):
         try:
             saved.append(_add_record(actor, Observation, patient, row, "observation.create"))
         except ValidationError as exc:
@@ -240,6 +247,17 @@ def record_observations(
     if errors:
         raise ValidationError(errors)
     return saved
+
+
+def _grouped_in_panels(rows: list[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    panels: dict[str, uuid.UUID] = {}
+    grouped = []
+    for row in rows:
+        panel = vitals.panel_of(str(row.get("code", "")))
+        if panel and not row.get("panel_id"):
+            row = {**row, "panel_code": panel, "panel_id": panels.setdefault(panel, uuid.uuid4())}
+        grouped.append(row)
+    return grouped
 
 
 @service

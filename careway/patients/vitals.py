@@ -113,3 +113,14 @@ def sign_for_code(code: str) -> VitalSign | None:
 
 def all_codes() -> list[str]:
     return [code for sign in vital_signs() for code in sign.codes]
+
+
+# Measurements that LOINC groups into one panel, and FHIR shows as one Observation with a
+# component each: the panel's code and its members' codes (LOINC 85354-9, "Blood pressure panel
+# with all children optional": systolic 8480-6, diastolic 8462-4).
+PANELS: dict[str, tuple[str, ...]] = {"85354-9": ("8480-6", "8462-4")}
+
+
+def panel_of(code: str) -> str:
+    """The panel a member code belongs to, or ''."""
+    return next((panel for panel, members in PANELS.items() if code in members), "")
