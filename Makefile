@@ -24,7 +24,10 @@ run: install
 	@echo ""
 	@echo "Careway is starting on http://127.0.0.1:8000  (stop it with Ctrl-C)"
 	@echo "Sign in as cm.rivera with the password careway-demo-2026 (other users: README.md)."
-	$(VENV)/bin/careway runserver 127.0.0.1:8000
+	@# A background worker beside the server runs large imports and notification emails.
+	$(VENV)/bin/careway db_worker --no-reload -v 0 & worker=$$!; \
+	  trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
+	  $(VENV)/bin/careway runserver 127.0.0.1:8000
 
 test: install
 	$(VENV)/bin/pytest -n 2

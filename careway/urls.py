@@ -14,4 +14,6 @@ urlpatterns = [
     path("", include("careway.core.urls")),
     path("patients/", include("careway.patients.urls")),
     path("api/v1/", api.urls),
+    path("fhir/R4/", include("careway.fhir.urls")),
+    path("imports/", include("careway.fhir.web_urls")),
 ]

@@ -45,6 +45,9 @@ SIGNED_IN_PAGES = {
     "user_role_remove",
     "user_action",
     "notifications_mark_read",
+    "import_list",
+    "import_detail",
+    "import_progress",
 }
 
 
@@ -82,6 +85,7 @@ def sample_url(name: str, world) -> str:
             "section": "conditions",
             "membership_id": 1,
             "action": "deactivate",
+            "run_id": "00000000-0000-0000-0000-000000000000",
         }[key]
     return reverse(name, kwargs=kwargs)
 

@@ -17,6 +17,7 @@ def navigation(request: HttpRequest) -> dict:
             "break_glass": Perm.BREAK_GLASS in perms,
             "audit": Perm.AUDIT_VIEW in perms,
             "users": Perm.USERS_MANAGE in perms,
+            "imports": Perm.RECORDS_IMPORT in perms,
             "unread": user.notifications.filter(read_at__isnull=True).count(),
         }
     }

@@ -36,10 +36,12 @@ class Perm(StrEnum):
     BREAK_GLASS = "chart.break_glass"
     AUDIT_VIEW = "audit.view"
     USERS_MANAGE = "users.manage"
+    RECORDS_IMPORT = "records.import"
 
 
 ROLE_PERMISSIONS: dict[str, frozenset[Perm]] = {
-    Role.AGENCY_ADMIN: frozenset({Perm.USERS_MANAGE}),
+    # Admins bring an agency's records in (FHIR import) without reading charts afterwards.
+    Role.AGENCY_ADMIN: frozenset({Perm.USERS_MANAGE, Perm.RECORDS_IMPORT}),
     Role.SUPERVISOR: frozenset(
         {
             Perm.CHART_VIEW,
@@ -50,7 +52,13 @@ ROLE_PERMISSIONS: dict[str, frozenset[Perm]] = {
         }
     ),
     Role.CASE_MANAGER: frozenset(
-        {Perm.CHART_VIEW, Perm.CHART_EDIT, Perm.PATIENT_CREATE, Perm.BREAK_GLASS}
+        {
+            Perm.CHART_VIEW,
+            Perm.CHART_EDIT,
+            Perm.PATIENT_CREATE,
+            Perm.BREAK_GLASS,
+            Perm.RECORDS_IMPORT,
+        }
     ),
     Role.CLINICIAN: frozenset({Perm.CHART_VIEW, Perm.CHART_EDIT, Perm.BREAK_GLASS}),
     # Schedulers need the patient's address and contacts to plan visits, never to change a chart.

@@ -24,6 +24,7 @@ from careway.core import audit
 from careway.core.models import Branch, Membership, Organization, User
 from careway.core.roles import Discipline, Role
 from careway.core.tables import RowWriter, TableShape, reserve_ids
+from careway.patients import vitals
 from careway.patients.models import (
     ICD10CM,
     LOINC,
@@ -456,13 +457,18 @@ class PatientLoader:
             # Every third day up to yesterday, so the latest readings are recent.
             day = self.today - timedelta(days=1 + 3 * (VITAL_SETS - 1 - visit))
             taken = datetime(day.year, day.month, day.day, 9 + visit % 8, 15, tzinfo=self.zone)
+            # Systolic and diastolic taken together are one blood pressure panel.
+            panel = uuid.UUID(int=rng.getrandbits(128), version=4)
             for key in VITAL_KEYS:
                 sign = signs[key]
                 value = baseline[key] + rng.gauss(0, vital_series.NOISE[key])
+                panel_code = vitals.panel_of(sign.code)
                 rows.append(
                     shape.row(
                         {
                             **common,
+                            "panel_code": panel_code,
+                            "panel_id": panel if panel_code else None,
                             "code_system": LOINC,
                             "code": sign.code,
                             "display": sign.label,

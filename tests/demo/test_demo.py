@@ -217,3 +217,10 @@ def test_docs_demo_users_matches_the_content():
 
     docs = settings.BASE_DIR / "docs" / "demo-users.md"
     assert docs.read_text(encoding="utf-8") == build.sign_in_markdown()
+
+
+def test_demo_blood_pressures_are_panels(demo):
+    pressures = Observation.objects.filter(code__in=["8480-6", "8462-4"])
+    assert pressures.exists() and not pressures.filter(panel_id__isnull=True).exists()
+    per_panel = pressures.values("panel_id").annotate(n=Count("id"))
+    assert {row["n"] for row in per_panel} == {2}
