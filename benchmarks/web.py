@@ -4,7 +4,8 @@ Prerequisite: a PostgreSQL database filled by `careway demo --patients 100000` (
 observations), named by DATABASE_URL. This script then:
 1. starts gunicorn (production-like: DEBUG off, persistent connections) on 127.0.0.1;
 2. signs in the case manager with the largest caseload (a server-side session made directly);
-3. times the caseload page and chart pages, one request at a time, and reports p50/p95/p99;
+3. times the caseload page, chart pages and a FHIR vital-signs search, one request at a time,
+   and reports p50/p95/p99;
 4. runs `wrk` with 50 connections from a second process against the API patient read, with a
    fresh token, and against a page that does no work (`/healthz`), and reports both rates and
    their ratio (how close a real, access-checked, audited read comes to the bare framework).
@@ -118,9 +119,8 @@ def start_server(workers: int) -> subprocess.Popen:
     raise SystemExit("gunicorn did not start")
 
 
-def time_requests(paths: list[str], cookie: str, rounds: int) -> dict:
+def time_requests(paths: list[str], headers: dict[str, str], rounds: int) -> dict:
     conn = http.client.HTTPConnection("127.0.0.1", PORT, timeout=30)
-    headers = {"Cookie": f"sessionid={cookie}"}
     for path in paths[:5]:  # warm-up
         conn.request("GET", path, headers=headers)
         conn.getresponse().read()
@@ -192,8 +192,14 @@ def main() -> None:
     ]
     cookie = session_cookie_for(user)
     raw_token, _ = tokens.create_token(
-        audit.Actor.system(via="benchmark"), user, "benchmark", ["patients:read"], days=1
+        audit.Actor.system(via="benchmark"),
+        user,
+        "benchmark",
+        ["patients:read", "fhir:read"],
+        days=1,
     )
+    browser = {"Cookie": f"sessionid={cookie}"}
+    bearer = {"Authorization": f"Bearer {raw_token}"}
     scale = {
         "patients": Patient.objects.count(),
         "observations": Observation.objects.count(),
@@ -202,16 +208,23 @@ def main() -> None:
     server = start_server(args.workers)
     try:
         pages = {
-            "caseload": time_requests(["/patients/"], cookie, args.requests),
+            "caseload": time_requests(["/patients/"], browser, args.requests),
             "chart_summary": time_requests(
-                [f"/patients/{p}/" for p in patient_ids], cookie, args.requests
+                [f"/patients/{p}/" for p in patient_ids], browser, args.requests
             ),
             "chart_vitals": time_requests(
-                [f"/patients/{p}/vitals/" for p in patient_ids], cookie, args.requests
+                [f"/patients/{p}/vitals/" for p in patient_ids], browser, args.requests
+            ),
+            # FHIR search of one patient's vital signs (the first page: 50 of about 40 panels
+            # and readings), access-checked and audited like every read.
+            "fhir_vital_signs_search": time_requests(
+                [f"/fhir/R4/Observation?patient={p}&category=vital-signs" for p in patient_ids],
+                bearer,
+                args.requests,
             ),
         }
         api_paths = [f"/api/v1/patients/{p}" for p in patient_ids]
-        api_rps = wrk(wrk_script(api_paths), args.seconds, {"Authorization": f"Bearer {raw_token}"})
+        api_rps = wrk(wrk_script(api_paths), args.seconds, bearer)
         bare_rps = wrk(wrk_script(["/healthz"]), args.seconds, {})
     finally:
         os.killpg(server.pid, signal.SIGTERM)

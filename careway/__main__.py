@@ -3,12 +3,19 @@
 import os
 import sys
 
+# Hyphenated names for commands whose module names cannot have hyphens.
+ALIASES = {"import-fhir": "import_fhir"}
+
 
 def main() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "careway.settings")
     from django.core.management import execute_from_command_line
 
-    execute_from_command_line(sys.argv)
+    argv = list(sys.argv)
+    named = 2 if argv[1:2] == ["help"] else 1  # `careway import-fhir`, `careway help import-fhir`
+    if len(argv) > named:
+        argv[named] = ALIASES.get(argv[named], argv[named])
+    execute_from_command_line(argv)
 
 
 if __name__ == "__main__":

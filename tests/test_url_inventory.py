@@ -49,6 +49,19 @@ SIGNED_IN_PAGES = {
     "import_detail",
     "import_progress",
 }
+# The FHIR API (careway/fhir/urls.py) takes bearer tokens only: without one it answers 401 with an
+# OperationOutcome, never a sign-in redirect. Its access tests are in tests/fhir/test_api_*.py.
+FHIR_API = {
+    "fhir_metadata",
+    "fhir_type",
+    "fhir_instance",
+    "fhir_vread",
+    "fhir_unknown",
+    "fhir_export",
+    "fhir_export_status",
+    "fhir_export_file",
+}
+FHIR_PUBLIC = {"fhir_metadata"}
 
 
 def page_url_names() -> set[str]:
@@ -68,7 +81,7 @@ def page_url_names() -> set[str]:
 
 
 def test_every_page_url_is_in_the_inventory():
-    assert page_url_names() == PUBLIC | PATIENT_PAGES | SIGNED_IN_PAGES
+    assert page_url_names() == PUBLIC | PATIENT_PAGES | SIGNED_IN_PAGES | FHIR_API
 
 
 def sample_url(name: str, world) -> str:
@@ -86,6 +99,11 @@ def sample_url(name: str, world) -> str:
             "membership_id": 1,
             "action": "deactivate",
             "run_id": "00000000-0000-0000-0000-000000000000",
+            "resource_type": "Patient",
+            "resource_id": world.patient.pk,
+            "version_id": "1",
+            "job_id": "00000000-0000-0000-0000-000000000000",
+            "name": "Patient.ndjson",
         }[key]
     return reverse(name, kwargs=kwargs)
 
@@ -136,3 +154,22 @@ def test_public_pages_answer_without_signing_in(client, name):
     from django.urls import reverse
 
     assert client.get(reverse(name)).status_code == 200
+
+
+@pytest.mark.parametrize("name", sorted(FHIR_API - FHIR_PUBLIC))
+@pytest.mark.parametrize("method", ["get", "post", "put"])
+def test_the_fhir_api_answers_401_without_a_token(client, world, name, method):
+    client.force_login(world.cm)  # a browser session is not a token
+    response = getattr(client, method)(sample_url(name, world))
+    assert response.status_code in (401, 405)
+    body = response.json()
+    assert body["resourceType"] == "OperationOutcome"
+    if response.status_code == 401:
+        assert response["WWW-Authenticate"].startswith("Bearer")
+
+
+@pytest.mark.parametrize("name", sorted(FHIR_PUBLIC))
+def test_the_fhir_capability_statement_is_public(client, name):
+    from django.urls import reverse
+
+    assert client.get(reverse(name)).json()["resourceType"] == "CapabilityStatement"

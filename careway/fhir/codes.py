@@ -39,6 +39,7 @@ def mrn_system(organization_id: int) -> str:
     """The identifier system of one agency's medical record numbers."""
     return f"{CAREWAY}mrn:{organization_id}"
 
+
 # Read as well as written (other sources use them).
 ICD10 = "http://hl7.org/fhir/sid/icd-10"
 US_SSN = "http://hl7.org/fhir/sid/us-ssn"

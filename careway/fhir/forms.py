@@ -1,6 +1,7 @@
 """The import page's form: which files, into which branch."""
 
 from pathlib import Path
+from typing import cast
 
 from django import forms
 from django.core.files.uploadedfile import UploadedFile
@@ -33,7 +34,7 @@ class MultipleFileField(forms.FileField):
 
 
 class ImportForm(forms.Form):
-    files = MultipleFileField(
+    uploads = MultipleFileField(
         label="FHIR files",
         help_text=(
             "FHIR R4 bundles (.json: transaction or collection) or bulk data files "
@@ -49,15 +50,15 @@ class ImportForm(forms.Form):
 
     def __init__(self, *args, user: User, **kwargs):
         super().__init__(*args, **kwargs)
-        branches = Branch.objects.filter(organization_id=user.organization_id).order_by("name")
+        branches = Branch.objects.filter(organization_id=user.organization_id or 0).order_by("name")
         own = user.branch_ids()
         # Someone who works at one branch imports into it; agency-wide roles choose any branch.
         if own:
             branches = branches.filter(pk__in=own)
-        self.fields["branch"].queryset = branches
+        cast(forms.ModelChoiceField, self.fields["branch"]).queryset = branches
 
-    def clean_files(self) -> list[UploadedFile]:
-        files = self.cleaned_data["files"]
+    def clean_uploads(self) -> list[UploadedFile]:
+        files = self.cleaned_data["uploads"]
         wrong = [
             f.name for f in files if Path(f.name or "").suffix.lower() not in ACCEPTED_SUFFIXES
         ]

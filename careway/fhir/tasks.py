@@ -39,3 +39,15 @@ def run_now(run: ImportRun) -> str:
         uploads.discard(run)
     run.refresh_from_db()
     return run.status
+
+
+@task()
+def export_job(job_id: str) -> str:
+    """Run one bulk export; returns its final status."""
+    from .export import run
+    from .models import ExportJob
+
+    job = ExportJob.objects.select_related("requested_by").get(pk=job_id)
+    if job.status != ExportJob.Status.QUEUED:
+        return job.status  # cancelled, or already run: a retried task changes nothing
+    return run(job).status

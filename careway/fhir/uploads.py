@@ -55,7 +55,8 @@ def start_upload(
     folder = upload_dir(run)
     folder.mkdir(parents=True, exist_ok=True)
     try:
-        run.files = [_save(upload, folder, taken) for taken in [set()] for upload in files]
+        taken: set[str] = set()
+        run.files = [_save(upload, folder, taken) for upload in files]
         run.bytes_total = sum(f["bytes"] for f in run.files)
         run.save(update_fields=["files", "bytes_total"])
         audit.record(

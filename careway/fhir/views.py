@@ -5,6 +5,8 @@ anyone there who may import sees its report; anyone else gets 404, like every pa
 theirs.
 """
 
+from typing import Any, cast
+
 from django.contrib.auth.decorators import login_required
 from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse
@@ -12,6 +14,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
 from careway.core import access, audit
+from careway.core.models import User
 from careway.core.roles import Perm
 
 from . import tasks, uploads
@@ -24,29 +27,31 @@ RECENT_RUNS = 20
 @login_required
 @require_http_methods(["GET", "POST"])
 def import_list(request: HttpRequest) -> HttpResponse:
-    access.require(request.user, Perm.RECORDS_IMPORT)
-    form = ImportForm(request.POST or None, request.FILES or None, user=request.user)
+    user = cast(User, request.user)
+    access.require(user, Perm.RECORDS_IMPORT)
+    form = ImportForm(request.POST or None, request.FILES or None, user=user)
     if request.method == "POST" and form.is_valid():
         actor = audit.Actor.from_request(request)
         run, small = uploads.start_upload(
-            actor, form.cleaned_data["branch"], form.cleaned_data["files"]
+            actor, form.cleaned_data["branch"], form.cleaned_data["uploads"]
         )
         if small:
             tasks.run_now(run)
         else:
             transaction.on_commit(lambda: tasks.import_upload.enqueue(str(run.pk)))
         return redirect("import_detail", run_id=run.pk)
-    runs = ImportRun.objects.filter(organization_id=request.user.organization_id).select_related(
+    runs = ImportRun.objects.filter(organization_id=user.organization_id or 0).select_related(
         "branch", "started_by"
     )
     context = {"form": form, "runs": runs.order_by("-created_at")[:RECENT_RUNS]}
     return render(request, "fhir/import_list.html", context, status=400 if form.errors else 200)
 
 
-def _run_for(request: HttpRequest, run_id) -> ImportRun:
-    access.require(request.user, Perm.RECORDS_IMPORT)
+def _run_for(request: HttpRequest, run_id: Any) -> ImportRun:
+    user = cast(User, request.user)
+    access.require(user, Perm.RECORDS_IMPORT)
     run = (
-        ImportRun.objects.filter(pk=run_id, organization_id=request.user.organization_id)
+        ImportRun.objects.filter(pk=run_id, organization_id=user.organization_id or 0)
         .select_related("branch", "started_by")
         .first()
     )

@@ -138,6 +138,7 @@ class Coverage(models.Model):
     payer_name = models.CharField(max_length=120)
     member_id = models.CharField(max_length=40, blank=True)
     priority = models.PositiveSmallIntegerField(default=1, help_text="1 is the primary payer.")
+    version = models.PositiveIntegerField(default=1)
     start_date = models.DateField(null=True, blank=True)
     end_date = models.DateField(null=True, blank=True)
     active = models.BooleanField(default=True)

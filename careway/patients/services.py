@@ -7,7 +7,7 @@ taken from the caller's data.
 """
 
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, TypeVar, cast
 
 from django.core.exceptions import ValidationError
@@ -247,6 +247,56 @@ def record_observations(
     if errors:
         raise ValidationError(errors)
     return saved
+
+
+@service
+def update_observations(
+    actor: audit.Actor,
+    records: Sequence[Observation],
+    changes: Sequence[Mapping[str, Any]],
+    expected_version: int,
+) -> list[Observation]:
+    """Change one observation, or every member of a panel at once (`changes[i]` for
+    `records[i]`). A panel's members share one version, so all of them are kept and move to the
+    next version together; a stale `expected_version` raises VersionConflict and writes nothing.
+    """
+    locked = list(
+        Observation.objects.select_for_update()
+        .filter(pk__in=[r.pk for r in records])
+        .order_by("pk")
+    )
+    newest = max(locked, key=lambda r: r.version)
+    if newest.version != expected_version:
+        raise VersionConflict(newest, expected_version)
+    by_pk = {r.pk: r for r in locked}
+    befores = [Observation(**_values_of(by_pk[r.pk])) for r in records]
+    changed: dict[int, list[str]] = {}
+    for record, data in zip(records, changes, strict=True):
+        row = by_pk[record.pk]
+        changed[row.pk] = _assign(row, data)
+        _validate(row)
+    if not any(changed.values()):
+        return [by_pk[r.pk] for r in records]
+    for before in befores:
+        history.keep(before)
+    next_version = expected_version + 1
+    for record in records:
+        row = by_pk[record.pk]
+        row.version = next_version
+        row.save()
+        audit.record(
+            actor,
+            "observation.update",
+            patient_id=row.patient_id,
+            obj=row,
+            detail={"fields": sorted(changed[row.pk]), "version": row.version},
+        )
+    return [by_pk[r.pk] for r in records]
+
+
+def _values_of(record: models.Model) -> dict[str, Any]:
+    """A record's stored values by attribute name (to copy it as it is before a change)."""
+    return {f.attname: getattr(record, f.attname) for f in record._meta.concrete_fields}
 
 
 def _grouped_in_panels(rows: list[Mapping[str, Any]]) -> list[Mapping[str, Any]]:

@@ -81,7 +81,8 @@ def test_running_again_leaves_the_agency_untouched(bench, capsys):
 def test_each_blood_pressure_is_one_panel_of_systolic_and_diastolic(bench):
     org, _ = bench
     pressures = Observation.objects.filter(organization=org, code__in=["8480-6", "8462-4"])
-    panels = pressures.values("panel_id").annotate(n=Count("id"), codes=Count("code", distinct=True))
+    per_panel = pressures.values("panel_id")
+    panels = per_panel.annotate(n=Count("id"), codes=Count("code", distinct=True))
     assert not pressures.filter(panel_id__isnull=True).exists()
     assert {(row["n"], row["codes"]) for row in panels} == {(2, 2)}
     assert set(pressures.values_list("panel_code", flat=True)) == {"85354-9"}

@@ -11,7 +11,17 @@ importing the export into an empty agency and exporting again gives the same res
   measurement panel (Observation rows sharing `panel_id`) is one resource: pass `members=`.
 
 Each resource type has its own module (patient.py, condition.py, ...) registering both
-directions in REGISTRY.
+directions in REGISTRY; each module's docstring records its decisions.
+
+References in `Incoming.references`: a key naming a foreign key (encounter, episode) is resolved
+to that record. A key naming a text field (reason, indication, prescriber, practitioner,
+payer_name) or an item of a list field ("addresses.0") asks the importer to put there the
+referenced resource's words (a condition's display, a person's or organization's name), because
+the resource gave only a reference. Rows may carry `recorded_at` when the resource says when it
+was recorded (Condition.recordedDate, Observation.issued, MedicationRequest.authoredOn, ...).
+
+`resource_type_of(record)` tells which type a record is written as (a Medication by its kind);
+`to_fhir("CareTeam", episode)` writes an episode's care team.
 """
 
 from collections.abc import Callable, Sequence
@@ -92,6 +102,22 @@ def to_fhir(
     if mapping.to_fhir is None:
         raise NotSupported(resource_type)
     return mapping.to_fhir(record, members) if members else mapping.to_fhir(record)
+
+
+def resource_type_of(record: models.Model) -> str:
+    """The FHIR resource type a Careway record is written as (a Medication by its kind; an
+    EpisodeOfCare as EpisodeOfCare, its team being to_fhir("CareTeam", episode))."""
+    _load()
+    from careway.patients.models import Medication
+
+    if isinstance(record, Medication):
+        return (
+            "MedicationRequest" if record.kind == Medication.Kind.REQUEST else "MedicationStatement"
+        )
+    for kind, mapping in REGISTRY.items():
+        if mapping.model is type(record) and mapping.to_fhir is not None and kind != "CareTeam":
+            return kind
+    raise NotSupported(type(record).__name__)
 
 
 def _load() -> None:

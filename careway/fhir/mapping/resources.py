@@ -1,0 +1,16 @@
+"""Imports every per-type mapping module, each of which registers itself in REGISTRY."""
+
+from . import (  # noqa: F401
+    allergy,
+    careplan,
+    condition,
+    coverage,
+    encounter,
+    episode,
+    immunization,
+    medication,
+    observation,
+    patient,
+    procedure,
+    related_person,
+)
