@@ -11,6 +11,7 @@
 Only the user who started a job may see it or its files; anyone else gets 404.
 """
 
+import shutil
 import uuid
 from datetime import datetime
 from typing import Any
@@ -111,6 +112,7 @@ def status(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse:
         export.delete_job(actor, job)
         return HttpResponse(status=202)
     if _expired(job):
+        shutil.rmtree(export.export_dir(job), ignore_errors=True)  # health records: not kept
         raise FhirError(404, "not-found", "This export has expired; start a new one.")
     if job.status in (ExportJob.Status.QUEUED, ExportJob.Status.RUNNING):
         response = HttpResponse(status=202)

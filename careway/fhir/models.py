@@ -70,8 +70,10 @@ class SourceRecord(models.Model):
 
     class Meta:
         constraints = [
+            # Key before type: the importer looks keys up without knowing their type (a
+            # reference "urn:uuid:..." does not say it), and this one index serves both.
             models.UniqueConstraint(
-                fields=["organization", "resource_type", "source_key"],
+                fields=["organization", "source_key", "resource_type"],
                 name="source_record_unique_key",
             )
         ]

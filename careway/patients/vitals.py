@@ -124,3 +124,23 @@ PANELS: dict[str, tuple[str, ...]] = {"85354-9": ("8480-6", "8462-4")}
 def panel_of(code: str) -> str:
     """The panel a member code belongs to, or ''."""
     return next((panel for panel, members in PANELS.items() if code in members), "")
+
+
+# Units of the same quantity that Careway converts to the unit it charts a sign in (UCUM codes;
+# 1 lb = 0.45359237 kg exactly, by the international pound's definition; °F = °C x 9/5 + 32).
+_CONVERSIONS = {
+    ("kg", "[lb_av]"): lambda v: v / 0.45359237,
+    ("g", "[lb_av]"): lambda v: v / 453.59237,
+    ("Cel", "[degF]"): lambda v: v * 9 / 5 + 32,
+}
+
+
+def in_chart_unit(code: str, value: float | None, unit: str) -> tuple[float | None, str]:
+    """A reading of the vital sign `code` in the unit Careway charts it in, when it came in
+    another unit of the same quantity (a weight in kg, a temperature in Celsius); anything else
+    as it came. Values keep their full precision; pages round them for display."""
+    sign = sign_for_code(code)
+    if value is None or sign is None or unit == sign.unit:
+        return value, unit
+    convert = _CONVERSIONS.get((unit, sign.unit))
+    return (convert(value), sign.unit) if convert else (value, unit)

@@ -168,3 +168,20 @@ def test_the_capability_statement_lists_the_patient_export(world):
         "name": "export",
         "definition": "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/patient-export",
     } in (patient["operation"])
+
+
+def test_an_expired_export_is_gone_and_its_files_removed(world, data_dir):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from careway.fhir import export
+
+    cm = fhir_as(world.cm, ("fhir:read",))
+    response = kick_off(cm)
+    job = ExportJob.objects.get()
+    url = status_of(cm, response).json()["output"][0]["url"]
+    ExportJob.objects.filter(pk=job.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
+    assert cm.get(url).status_code == 404
+    assert status_of(cm, response).status_code == 404
+    assert not export.export_dir(job).exists()

@@ -476,3 +476,35 @@ def test_partial_dates_read_as_their_first_day_but_a_birth_date_must_be_whole():
             {"resourceType": "Condition", "code": {"text": "Gout"}, "onsetDateTime": "2012-01-01Tx"}
         )
     assert err.value.path == "Condition.onsetDateTime"
+
+
+@pytest.mark.parametrize(
+    ("code", "value", "unit", "expected", "chart_unit"),
+    [
+        ("29463-7", 90.0, "kg", 198.4160, "[lb_av]"),
+        ("8331-1", 37.0, "Cel", 98.6, "[degF]"),
+        ("8310-5", 101.2, "[degF]", 101.2, "[degF]"),
+        ("8302-2", 170.0, "cm", 170.0, "cm"),  # height: not a sign Careway charts; as it came
+    ],
+)
+def test_a_vital_sign_in_another_unit_is_kept_in_the_unit_careway_charts(
+    code, value, unit, expected, chart_unit
+):
+    from careway.fhir.mapping import from_fhir
+
+    (row,) = from_fhir(
+        {
+            "resourceType": "Observation",
+            "status": "final",
+            "code": {"coding": [{"system": "http://loinc.org", "code": code}]},
+            "subject": {"reference": "Patient/p1"},
+            "effectiveDateTime": "2026-11-20T10:00:00Z",
+            "valueQuantity": {
+                "value": value,
+                "unit": unit,
+                "system": "http://unitsofmeasure.org",
+                "code": unit,
+            },
+        }
+    ).rows
+    assert row["value"] == pytest.approx(expected, abs=1e-3) and row["unit"] == chart_unit

@@ -273,3 +273,20 @@ def test_any_element_of_the_wrong_type_is_refused_naming_it_never_a_crash():
                 assert exc.path.startswith(item["resourceType"]), (path, exc.path)
                 assert exc.reason
     assert tried > 5000
+
+
+def test_a_synthea_blood_pressure_goes_out_with_the_us_core_panel_code_too():
+    panel = next(
+        item
+        for items in bundles().values()
+        for item in items
+        if item["resourceType"] == "Observation" and item["code"]["coding"][0]["code"] == "55284-4"
+    )
+    incoming = from_fhir(panel)
+    assert {r["panel_code"] for r in incoming.rows} == {"55284-4"}
+    record, *members = as_records(incoming, uuid.uuid4())
+    out = to_fhir("Observation", record, members=members)
+    # Synthea's code first, as it came (so it reads back the same), then US Core's.
+    assert [c["code"] for c in out["code"]["coding"]] == ["55284-4", "85354-9"]
+    assert [c["code"]["coding"][0]["code"] for c in out["component"]] == ["8480-6", "8462-4"]
+    assert {r["panel_code"] for r in from_fhir(out).rows} == {"55284-4"}

@@ -66,6 +66,8 @@ PANEL_DISPLAYS = {
     "85354-9": "Blood pressure panel with all children optional",
     "55284-4": "Blood pressure systolic and diastolic",
 }
+US_CORE_BP = "85354-9"
+BP_MEMBERS = frozenset(vitals.PANELS[US_CORE_BP])
 MEMBER_ORDER = {code: i for members in vitals.PANELS.values() for i, code in enumerate(members)}
 COMPARATORS = frozenset({"<", "<=", ">=", ">"})
 EXT_VALUE_TEXT = codes.careway_extension("value-text")
@@ -155,13 +157,22 @@ def _panel(first: Observation, members: list[Observation]) -> dict[str, Any]:
         panel_meta["lastUpdated"] = c.instant(max(times))
     notes = list(dict.fromkeys(m.note for m in members if m.note))
     display = PANEL_DISPLAYS.get(first.panel_code, "")
+    code = (
+        c.coded(codes.LOINC, first.panel_code, display)
+        if display
+        else {"coding": [{"system": codes.LOINC, "code": first.panel_code}]}
+    )
+    if first.panel_code != US_CORE_BP and {m.code for m in members} <= BP_MEMBERS:
+        # US Core's blood pressure profile asks for 85354-9. Another code for the same panel
+        # (Synthea's 55284-4) stays first, as it came, so an import reads back the same panel.
+        code["coding"].append(
+            {"system": codes.LOINC, "code": US_CORE_BP, "display": PANEL_DISPLAYS[US_CORE_BP]}
+        )
     resource = {
         **_common(first),
         "id": str(first.panel_id),
         "meta": panel_meta,
-        "code": c.coded(codes.LOINC, first.panel_code, display)
-        if display
-        else {"coding": [{"system": codes.LOINC, "code": first.panel_code}]},
+        "code": code,
         "issued": c.instant(max(times)) if times else None,
         "note": [{"text": n} for n in notes],
         "component": [
@@ -232,6 +243,10 @@ def observation_from_fhir(resource: dict[str, Any]) -> Incoming:
         for row in rows:
             row["panel_code"] = code
     for row in rows:
+        # The chart compares readings of a sign, so a weight in kg or a temperature in Celsius
+        # is kept in the sign's chart unit (lb, °F); see vitals.in_chart_unit.
+        if isinstance(row.get("value"), float | int) and row.get("unit"):
+            row["value"], row["unit"] = vitals.in_chart_unit(row["code"], row["value"], row["unit"])
         c.check_lengths(row, LIMITS, ELEMENTS)
     encounter = c.reference(resource, "encounter", path)
     return Incoming(
