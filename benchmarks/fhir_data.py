@@ -36,7 +36,9 @@ def sources() -> list[str]:
 
 
 def copy_of(text: str, n: int) -> str:
-    """The bundle text with every UUID replaced, consistently, for copy number n."""
+    """The bundle text with every UUID replaced, consistently, for copy number n, and the
+    patient's other identifiers (social security, driver's licence and passport numbers) made
+    unique to the copy, so that no two copies are the same person."""
     cache: dict[str, str] = {}
 
     def new(match: re.Match) -> str:
@@ -45,7 +47,14 @@ def copy_of(text: str, n: int) -> str:
             cache[old] = str(uuid.uuid5(NAMESPACE, f"{n}:{old}"))
         return cache[old]
 
-    return UUID.sub(new, text)
+    bundle = json.loads(UUID.sub(new, text))
+    for entry in bundle["entry"]:
+        resource = entry["resource"]
+        if resource["resourceType"] == "Patient":
+            for identifier in resource.get("identifier", []):
+                if not UUID.fullmatch(identifier.get("value", "")):
+                    identifier["value"] = f"{identifier['value']}-{n}"
+    return json.dumps(bundle)
 
 
 def bundle_copies(patients: int) -> Iterator[tuple[str, str]]:

@@ -885,8 +885,16 @@ class BatchImporter:
             patients.update(dict(query.values_list("mrn", "id")))
         episode_patients: dict[str, Any] = {}
         for chunk in _chunks(sorted(episodes)):
-            owned = EpisodeOfCare.objects.filter(organization_id=org, pk__in=chunk)
-            episode_patients.update({str(pk): p for pk, p in owned.values_list("pk", "patient_id")})
+            # By primary key alone, the agency checked here: an index the planner always takes,
+            # even while the table grows faster than its statistics during a large import.
+            rows = EpisodeOfCare.objects.filter(pk__in=chunk)
+            episode_patients.update(
+                {
+                    str(pk): p
+                    for pk, p, o in rows.values_list("pk", "patient_id", "organization_id")
+                    if o == org
+                }
+            )
         return Found(_sources(org, keys), patients, episode_patients)
 
     def _match_patients(self, file: str, items: list[Item], found: Found) -> None:
@@ -1252,9 +1260,11 @@ def words_of_records(
     ]
     found: dict[Any, str] = {}
     for chunk in _chunks(sorted(ids, key=str)):
-        query = model._default_manager.filter(organization_id=organization_id, pk__in=chunk)
-        for row in query.values("pk", *wanted):
-            found[row["pk"]] = words_of_row(model, row)
+        # By primary key alone, the agency checked here (as for episodes above).
+        query = model._default_manager.filter(pk__in=chunk)
+        for row in query.values("pk", "organization_id", *wanted):
+            if row["organization_id"] == organization_id:
+                found[row["pk"]] = words_of_row(model, row)
     return found
 
 

@@ -57,7 +57,9 @@ class SourceRecord(models.Model):
     updates its record.
     """
 
-    organization = models.ForeignKey(Organization, on_delete=models.PROTECT)
+    # No index on the agency alone: with statistics stale during a large import, PostgreSQL's
+    # planner picked it and scanned every source record of the agency for each batch.
+    organization = models.ForeignKey(Organization, on_delete=models.PROTECT, db_index=False)
     resource_type = models.CharField(max_length=40)
     source_key = models.CharField(max_length=300)
     record_type = models.CharField(max_length=60, help_text="app_label.model")
@@ -70,10 +72,11 @@ class SourceRecord(models.Model):
 
     class Meta:
         constraints = [
-            # Key before type: the importer looks keys up without knowing their type (a
-            # reference "urn:uuid:..." does not say it), and this one index serves both.
+            # The key leads: the importer looks keys up without knowing their type (a reference
+            # "urn:uuid:..." does not say it), and during a large import the statistics lag the
+            # table, so an index led by the agency was scanned whole for every batch.
             models.UniqueConstraint(
-                fields=["organization", "source_key", "resource_type"],
+                fields=["source_key", "organization", "resource_type"],
                 name="source_record_unique_key",
             )
         ]
