@@ -74,6 +74,7 @@ INSTALLED_APPS = [
     "careway.core",
     "careway.patients",
     "careway.fhir",
+    "careway.assessments",
 ]
 
 MIDDLEWARE = [
