@@ -382,8 +382,12 @@ def _apply(
             + (f" (at most {rule.max_missing} may be missing)" if rule.max_missing else "")
         ))  # fmt: skip
     values = [points[link] for link in counted if link in points]
+    # A measured item (seconds, a count) has no fixed range, and then neither has the score.
+    bounded = all(instrument.items[link].points for link in counted)
     lows = [min(instrument.items[link].points.values(), default=0.0) for link in counted]
     highs = [max(instrument.items[link].points.values(), default=0.0) for link in counted]
+    low: float | None
+    high: float | None
     if rule.method == "mean":
         value = sum(values) / len(values) if values else 0.0
         low, high = (min(lows), max(highs)) if counted else (0.0, 0.0)
@@ -392,6 +396,8 @@ def _apply(
         mean = sum(values) / len(values) if values else 0.0
         value = sum(values) + mean * (len(counted) - len(values))
         low, high = sum(lows), sum(highs)
+    if not bounded:
+        low = high = None
     value = round(value, 4)
     band = next((b for b in rule.bands if b.holds(value)), None)
     return Score(rule.key, rule.label, value, low, high, band, rule.code)

@@ -166,6 +166,8 @@ def test_a_disabled_item_is_neither_required_nor_counted_and_timed_measures_band
     result = engine.score(instrument, no_fall)
     assert result.scores["falls"].value == 0 and result.unanswered == []
     assert result.scores["tug"].band.label == "Within normal limits"
+    # Seconds have no fixed range: none is claimed.
+    assert (result.scores["tug"].minimum, result.scores["tug"].maximum) == (None, None)
     fell = {"item": [answer("fell", valueCoding={"code": "yes"}), answer("tug", valueDecimal=14)]}
     result = engine.score(instrument, fell)
     assert result.unanswered == ["injured"] and result.scores["falls"].value is None

@@ -28,7 +28,7 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         if options["action"] == "list":
             for qid, q in instruments.shipped().items():
-                self.stdout.write(f"{qid:12} {q.get('title', '')}")
+                self.stdout.write(f"{qid:18} {q.get('title', '')}")
             return
         questionnaire = _json(options["questionnaire"], "Questionnaire")
         response = _json(options["response"], "QuestionnaireResponse")
