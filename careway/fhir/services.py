@@ -218,8 +218,8 @@ def _start_episodes(writer: RowWriter, plan: BatchPlan, case_manager: User | Non
 def _apply_updates(plan: BatchPlan) -> None:
     """Newer versions: keep each record as it was, then change what differs and bump its version.
 
-    One locked read per model, one bulk update per model; history.keep for each record that
-    changes (updates are the rare path of an import: most resources arrive new or unchanged).
+    One locked read, one insert of the kept versions and one bulk update per model (updates are
+    the rare path of an import: most resources arrive new or unchanged).
     """
     by_model: dict[type[models.Model], list[RecordUpdate]] = {}
     for update in plan.updates:
@@ -227,6 +227,7 @@ def _apply_updates(plan: BatchPlan) -> None:
     for model, updates in by_model.items():
         records = _locked(model, plan.organization_id, [u.record_id for u in updates])
         saved: list[models.Model] = []
+        kept: list[Any] = []
         fields: set[str] = set()
         for update in updates:
             members = records.get(str(update.record_id), [])
@@ -238,13 +239,14 @@ def _apply_updates(plan: BatchPlan) -> None:
                 changed = _changed_fields(record, row)
                 if not changed:
                     continue
-                history.keep(record)
+                kept.append(history.snapshot(record))
                 for name in changed:
                     setattr(record, name, row[name])
                 _bump(record)
                 saved.append(record)
                 fields.update(changed)
                 update.changed = True
+        history.keep(kept)
         if saved:
             stamps = {"version"} | ({"updated_at"} if _has(model, "updated_at") else set())
             model._default_manager.bulk_update(saved, sorted(fields | stamps), batch_size=500)

@@ -1,10 +1,12 @@
 """Earlier versions of versioned records: kept just before each change, read back by version.
 
-The live row is always the newest version. `keep()` copies a record into RecordVersion before an
-update service changes it; `as_of()` gives the record as it was at a version, as an unsaved model
-instance, so that whatever shows a record (a page, the FHIR mapping) shows an old one the same way.
+The live row is always the newest version. An update service takes a `snapshot()` of a record
+before changing it and `keep()`s the snapshots of what did change; `as_of()` gives the record as
+it was at a version, as an unsaved model instance, so that whatever shows a record (a page, the
+FHIR mapping) shows an old one the same way.
 """
 
+from collections.abc import Iterable
 from typing import Any, TypeVar
 
 from django.db import models
@@ -14,18 +16,23 @@ from .models import Patient, RecordVersion
 M = TypeVar("M", bound=models.Model)
 
 
-def keep(record: models.Model) -> RecordVersion:
-    """Store `record` as it is now (call before changing it; the caller is a @service)."""
-    data = {f.attname: _stored(f, record) for f in record._meta.concrete_fields}
-    return RecordVersion.objects.create(
+def snapshot(record: models.Model) -> RecordVersion:
+    """`record` as it is now, ready to keep (unsaved): take it before changing the record."""
+    return RecordVersion(
         organization_id=record.organization_id,  # type: ignore[attr-defined]
         patient_id=record.pk if isinstance(record, Patient) else record.patient_id,  # type: ignore[attr-defined]
         record_type=record._meta.label_lower,
         record_id=str(record.pk),
         version=record.version,  # type: ignore[attr-defined]
-        data=data,
+        data={f.attname: _stored(f, record) for f in record._meta.concrete_fields},
         valid_from=getattr(record, "updated_at", None),
     )
+
+
+def keep(snapshots: Iterable[RecordVersion]) -> None:
+    """Store the snapshots of records that have changed, in one statement (the caller is a
+    @service)."""
+    RecordVersion.objects.bulk_create(list(snapshots))
 
 
 def as_of(model: type[M], record_id: Any, version: int) -> M | None:

@@ -139,11 +139,11 @@ def _save_versioned(
     locked: Any = type(obj)._default_manager.select_for_update().get(pk=obj.pk)
     if locked.version != expected:
         raise VersionConflict(locked, expected)
-    before = type(obj)(**{f.attname: getattr(locked, f.attname) for f in obj._meta.concrete_fields})
+    before = history.snapshot(locked)
     changed = _assign(locked, data)
     _validate(locked)
     if changed:
-        history.keep(before)
+        history.keep([before])
         locked.version += 1
         if hasattr(locked, "updated_at"):
             locked.updated_at = timezone.now()
@@ -269,7 +269,7 @@ def update_observations(
     if newest.version != expected_version:
         raise VersionConflict(newest, expected_version)
     by_pk = {r.pk: r for r in locked}
-    befores = [Observation(**_values_of(by_pk[r.pk])) for r in records]
+    befores = [history.snapshot(by_pk[r.pk]) for r in records]
     changed: dict[int, list[str]] = {}
     for record, data in zip(records, changes, strict=True):
         row = by_pk[record.pk]
@@ -277,8 +277,7 @@ def update_observations(
         _validate(row)
     if not any(changed.values()):
         return [by_pk[r.pk] for r in records]
-    for before in befores:
-        history.keep(before)
+    history.keep(befores)
     next_version = expected_version + 1
     for record in records:
         row = by_pk[record.pk]
@@ -292,11 +291,6 @@ def update_observations(
             detail={"fields": sorted(changed[row.pk]), "version": row.version},
         )
     return [by_pk[r.pk] for r in records]
-
-
-def _values_of(record: models.Model) -> dict[str, Any]:
-    """A record's stored values by attribute name (to copy it as it is before a change)."""
-    return {f.attname: getattr(record, f.attname) for f in record._meta.concrete_fields}
 
 
 def _grouped_in_panels(rows: list[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
