@@ -27,6 +27,7 @@ from careway.core import audit
 
 from . import export, tasks
 from .api import READ_SCOPE, FhirError, _failure, _respond, authenticate, endpoint
+from .mapping.common import parse_datetime
 from .models import ExportJob
 
 OUTPUT_FORMATS = frozenset({"application/fhir+ndjson", "application/ndjson", "ndjson"})
@@ -81,20 +82,9 @@ def _types(value: str) -> list[str]:
 
 
 def _since(value: str) -> datetime | None:
-    if not value:
-        return None
-    try:
-        since = datetime.fromisoformat(value.replace(" ", "+").replace("Z", "+00:00"))
-    except ValueError:
-        since = None
-    if since is None or since.tzinfo is None:
-        raise FhirError(
-            400,
-            "invalid",
-            "_since must be an instant with a time zone, e.g. 2026-01-01T00:00:00Z.",
-            "_since",
-        )
-    return since
+    # Read as every FHIR dateTime is (a time must carry its zone); an unencoded '+' in a query
+    # string arrives as a space. Invalid answers 400 naming _since (see api._as_fhir_error).
+    return parse_datetime(value.replace(" ", "+"), "_since") if value else None
 
 
 def _job_for(actor: audit.Actor, job_id: uuid.UUID) -> ExportJob:

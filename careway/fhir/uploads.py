@@ -21,10 +21,11 @@ from careway.core import audit
 from careway.core.models import Branch
 from careway.core.service import service
 
+from .importer import FILE_SUFFIXES
 from .models import ImportRun
 
 SMALL_UPLOAD = 5 * 1024 * 1024
-ACCEPTED_SUFFIXES = (".json", ".ndjson", ".jsonl")
+ACCEPTED_SUFFIXES = FILE_SUFFIXES  # what the importer reads
 
 
 def upload_dir(run: ImportRun) -> Path:

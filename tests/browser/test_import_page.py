@@ -8,29 +8,15 @@ from playwright.sync_api import expect
 
 from careway.patients.models import Patient
 from tests.factories import build_world
+from tests.fhir.samples import bundle, patient
 
 from .conftest import TABLET, assert_accessible, screenshot, sign_in
 
 pytestmark = pytest.mark.browser
 
-PATIENT = {
-    "resourceType": "Patient",
-    "id": "ref-1",
-    "identifier": [
-        {
-            "type": {
-                "coding": [
-                    {"system": "http://terminology.hl7.org/CodeSystem/v2-0203", "code": "MR"}
-                ]
-            },
-            "system": "urn:example:hospital",
-            "value": "H-5521",
-        }
-    ],
-    "name": [{"family": "Adeyemi", "given": ["Folake"]}],
-    "gender": "female",
-    "birthDate": "1939-04-17",
-}
+PATIENT = patient(
+    "ref-1", mrn="H-5521", family="Adeyemi", name=[{"family": "Adeyemi", "given": ["Folake"]}]
+)
 CONDITION = {
     "resourceType": "Condition",
     "id": "c-1",
@@ -50,8 +36,7 @@ CONDITION = {
 
 def write(tmp_path, name, resources):
     path = tmp_path / name
-    entries = [{"fullUrl": f"urn:uuid:{r['id']}", "resource": r} for r in resources]
-    path.write_text(json.dumps({"resourceType": "Bundle", "type": "collection", "entry": entries}))
+    path.write_text(json.dumps(bundle(*resources, kind="collection")))
     return str(path)
 
 

@@ -14,27 +14,11 @@ from careway.core.models import AuditEvent
 from careway.fhir.importer import Progress
 from careway.fhir.management.commands.import_fhir import ProgressBar
 from careway.patients.models import CareTeamMember, Observation, Patient
+from tests.fhir.samples import patient
 
 pytestmark = pytest.mark.django_db
 
-PATIENT = {
-    "resourceType": "Patient",
-    "id": "p1",
-    "identifier": [
-        {
-            "type": {
-                "coding": [
-                    {"system": "http://terminology.hl7.org/CodeSystem/v2-0203", "code": "MR"}
-                ]
-            },
-            "system": "urn:x",
-            "value": "H-77",
-        }
-    ],
-    "name": [{"family": "Okonkwo", "given": ["Adaeze"]}],
-    "gender": "female",
-    "birthDate": "1941-06-02",
-}
+PATIENT = patient("p1", mrn="H-77")
 PULSE = {
     "resourceType": "Observation",
     "id": "o1",

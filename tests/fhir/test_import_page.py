@@ -12,40 +12,18 @@ from careway.core.models import AuditEvent
 from careway.fhir import uploads
 from careway.fhir.models import ImportRun
 from careway.patients.models import Patient
+from tests.fhir.samples import bundle, patient
 
 pytestmark = pytest.mark.django_db
 
 SYNTHEA = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "synthea"
 
 
-def bundle(*resources) -> bytes:
-    return json.dumps(
-        {
-            "resourceType": "Bundle",
-            "type": "collection",
-            "entry": [{"fullUrl": f"urn:uuid:{r['id']}", "resource": r} for r in resources],
-        }
-    ).encode()
+def bundle_file(*resources) -> bytes:
+    return json.dumps(bundle(*resources, kind="collection")).encode()
 
 
-PATIENT = {
-    "resourceType": "Patient",
-    "id": "4f9c2b1e-0000-4000-8000-000000000001",
-    "identifier": [
-        {
-            "type": {
-                "coding": [
-                    {"system": "http://terminology.hl7.org/CodeSystem/v2-0203", "code": "MR"}
-                ]
-            },
-            "system": "urn:example:hospital",
-            "value": "H-778812",
-        }
-    ],
-    "name": [{"family": "Okonkwo", "given": ["Adaeze"]}],
-    "gender": "female",
-    "birthDate": "1941-06-02",
-}
+PATIENT = patient("4f9c2b1e-0000-4000-8000-000000000001", mrn="H-778812")
 
 
 @pytest.fixture
@@ -73,7 +51,7 @@ def test_case_managers_and_admins_see_the_page(client, world, who):
 def test_other_roles_get_404_and_cannot_upload(client, world, who, data_dir):
     client.force_login(getattr(world, who))
     assert client.get(reverse("import_list")).status_code == 404
-    response = upload(client, SimpleUploadedFile("a.json", bundle(PATIENT)), world=world)
+    response = upload(client, SimpleUploadedFile("a.json", bundle_file(PATIENT)), world=world)
     assert response.status_code == 404
     assert not ImportRun.objects.exists() and not Patient.objects.filter(mrn="H-778812").exists()
 
@@ -91,7 +69,7 @@ def test_an_outsiders_branch_is_refused(client, world, data_dir):
     client.force_login(world.cm)
     response = upload(
         client,
-        SimpleUploadedFile("a.json", bundle(PATIENT)),
+        SimpleUploadedFile("a.json", bundle_file(PATIENT)),
         branch=world.other_branch.pk,
         world=world,
     )
@@ -115,7 +93,7 @@ def test_no_file_or_a_wrong_kind_of_file_is_named(client, world, data_dir):
 )
 def test_a_small_upload_imports_at_once_and_shows_its_report(client, world, data_dir):
     client.force_login(world.cm)
-    content = bundle(PATIENT)
+    content = bundle_file(PATIENT)
     response = upload(client, SimpleUploadedFile("referral.json", content), world=world)
     run = ImportRun.objects.get()
     assert response.status_code == 302
@@ -146,7 +124,7 @@ def test_a_large_upload_goes_to_the_background_task(
     monkeypatch.setattr(uploads, "SMALL_UPLOAD", 10)
     client.force_login(world.cm)
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
-        response = upload(client, SimpleUploadedFile("big.json", bundle(PATIENT)), world=world)
+        response = upload(client, SimpleUploadedFile("big.json", bundle_file(PATIENT)), world=world)
     run = ImportRun.objects.get()
     assert response.status_code == 302 and len(callbacks) == 1
     queued = default_task_backend.results
