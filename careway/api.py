@@ -18,6 +18,8 @@ from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
 from ninja.openapi.schema import OpenAPISchema
 
+from careway.assessments.api import SectionConflict
+from careway.assessments.api import router as assessments_router
 from careway.patients.api import BadPrecondition, VersionRequired
 from careway.patients.api import router as patients_router
 from careway.patients.services import VersionConflict
@@ -55,6 +57,7 @@ def problem(
     kind: str = "",
     errors: list[dict[str, str]] | None = None,
     headers: dict[str, str] | None = None,
+    extra: dict[str, Any] | None = None,
 ) -> HttpResponse:
     body = {
         "type": PROBLEM_TYPES.get(kind, "about:blank"),
@@ -62,6 +65,7 @@ def problem(
         "status": status,
         "detail": detail,
         "errors": errors or [],
+        **(extra or {}),
     }
     response = HttpResponse(json.dumps(body), status=status, content_type=PROBLEM_CONTENT_TYPE)
     for name, value in (headers or {}).items():
@@ -103,11 +107,12 @@ api = CarewayAPI(
     version="1",
     urls_namespace="api",
     description=(
-        "Patients and their clinical record. Errors are RFC 9457 problem details; a record you "
-        "may not see answers 404 exactly as one that does not exist."
+        "Patients, their clinical record and assessments. Errors are RFC 9457 problem details; "
+        "a record you may not see answers 404 exactly as one that does not exist."
     ),
 )
 api.add_router("/", patients_router)
+api.add_router("/", assessments_router)
 
 
 def _field_from_location(location: tuple[Any, ...]) -> str:
@@ -177,6 +182,19 @@ def on_version_conflict(request: HttpRequest, exc: VersionConflict) -> HttpRespo
         kind="stale-version",
         errors=[{"field": "version", "message": f"The current version is {version}."}],
         headers={"ETag": f'"{version}"'},
+    )
+
+
+@api.exception_handler(SectionConflict)
+def on_section_conflict(request: HttpRequest, exc: SectionConflict) -> HttpResponse:
+    # The body says the current version (an RFC 9457 extension member), so the client can merge.
+    version = exc.current_version
+    return problem(
+        409,
+        str(exc),
+        kind="stale-version",
+        errors=[{"field": "version", "message": f"The current version is {version}."}],
+        extra={"current_version": version},
     )
 
 

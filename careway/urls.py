@@ -12,8 +12,10 @@ def healthz(request: HttpRequest) -> HttpResponse:
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("", include("careway.core.urls")),
+    path("patients/", include("careway.assessments.urls")),
     path("patients/", include("careway.patients.urls")),
     path("api/v1/", api.urls),
     path("fhir/R4/", include("careway.fhir.urls")),
     path("imports/", include("careway.fhir.web_urls")),
+    path("instruments/", include("careway.assessments.web_urls")),
 ]

@@ -44,7 +44,13 @@ def _patient_writes_only_through_services():
     from django.apps import apps
     from django.db.models.signals import pre_delete, pre_save
 
-    models = list(apps.get_app_config("patients").get_models())
+    models = [
+        model
+        for app in ("patients", "assessments")
+        for model in apps.get_app_config(app).get_models()
+        # An agency's instrument settings are not patient data; their services audit anyway.
+        if model._meta.model_name not in ("instrument", "bandsetting")
+    ]
     for model in models:
         pre_save.connect(_refuse_write_outside_service, sender=model)
         pre_delete.connect(_refuse_write_outside_service, sender=model)

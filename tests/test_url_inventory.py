@@ -25,6 +25,12 @@ PATIENT_PAGES = {
     "vitals_create",
     "careteam_add",
     "coverage_create",
+    "assessments",
+    "assessment_start",
+    "assessment",
+    "assessment_sign",
+    "assessment_section",
+    "assessment_amend",
 }
 SIGNED_IN_PAGES = {
     "home",
@@ -48,6 +54,8 @@ SIGNED_IN_PAGES = {
     "import_list",
     "import_detail",
     "import_progress",
+    "instrument_list",
+    "instrument_bands",
 }
 # The FHIR API (careway/fhir/urls.py) takes bearer tokens only: without one it answers 401 with an
 # OperationOutcome, never a sign-in redirect. Its access tests are in tests/fhir/test_api_*.py.
@@ -104,6 +112,10 @@ def sample_url(name: str, world) -> str:
             "version_id": "1",
             "job_id": "00000000-0000-0000-0000-000000000000",
             "name": "Patient.ndjson",
+            "assessment_id": "00000000-0000-0000-0000-000000000000",
+            "response_id": 1,
+            "questionnaire_id": "morse-fall-scale",
+            "score_key": "total",
         }[key]
     return reverse(name, kwargs=kwargs)
 

@@ -18,6 +18,7 @@ def navigation(request: HttpRequest) -> dict:
             "audit": Perm.AUDIT_VIEW in perms,
             "users": Perm.USERS_MANAGE in perms,
             "imports": Perm.RECORDS_IMPORT in perms,
+            "instruments": Perm.INSTRUMENTS_MANAGE in perms,
             "unread": user.notifications.filter(read_at__isnull=True).count(),
         }
     }

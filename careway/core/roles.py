@@ -37,11 +37,12 @@ class Perm(StrEnum):
     AUDIT_VIEW = "audit.view"
     USERS_MANAGE = "users.manage"
     RECORDS_IMPORT = "records.import"
+    INSTRUMENTS_MANAGE = "instruments.manage"
 
 
 ROLE_PERMISSIONS: dict[str, frozenset[Perm]] = {
     # Admins bring an agency's records in (FHIR import) without reading charts afterwards.
-    Role.AGENCY_ADMIN: frozenset({Perm.USERS_MANAGE, Perm.RECORDS_IMPORT}),
+    Role.AGENCY_ADMIN: frozenset({Perm.USERS_MANAGE, Perm.RECORDS_IMPORT, Perm.INSTRUMENTS_MANAGE}),
     Role.SUPERVISOR: frozenset(
         {
             Perm.CHART_VIEW,
@@ -49,6 +50,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[Perm]] = {
             Perm.PATIENT_CREATE,
             Perm.SUPERVISE_BRANCH,
             Perm.BREAK_GLASS,
+            Perm.INSTRUMENTS_MANAGE,
         }
     ),
     Role.CASE_MANAGER: frozenset(

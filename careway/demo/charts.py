@@ -25,6 +25,7 @@ from careway.patients.models import (
     Patient,
 )
 
+from . import assessments as demo_assessments
 from . import content, identifiers, vital_series
 from .staff import DemoAgency
 
@@ -106,6 +107,20 @@ class ChartBuilder:
         self._add_encounters_and_vitals(patient, episode)
         for flag in self.case["flags"]:
             services.raise_flag(self.actor, patient, flag)
+        demo_assessments.add_assessments(
+            self.actor,
+            patient,
+            episode,
+            self.timeline.start_of_care,
+            self.timeline.last_home_day,
+            self.zone,
+            self.rng,
+            measured={
+                vital_series.vital_sign(key).code: value
+                for key, value in self.case["vitals"].items()
+            },
+            leave_draft=self.number == 0,
+        )
         return patient
 
     # --- registry ---------------------------------------------------------------------------

@@ -1,5 +1,5 @@
-"""The FHIR R4 REST API under /fhir/R4/: capability statement, read, vread, search, and create and
-update of Patient and Observation.
+"""The FHIR R4 REST API under /fhir/R4/: capability statement, read, vread, search, create and
+update of Patient and Observation, and create of QuestionnaireResponse.
 
 The same rules hold here as everywhere in Careway. A request acts as the user of its bearer token
 (scope fhir:read to read, fhir:write to write); it sees only the patients that user may see
@@ -9,6 +9,13 @@ and search is audited with the patients shown; every write goes through a servic
 careway/patients/services.py, which audits it and keeps the version it replaces. Records become
 resources through careway.fhir.mapping only, so what this API serves is what export writes and
 import reads. Errors are OperationOutcome resources naming the element or parameter at fault.
+
+Assessments. Each questionnaire's answers in an assessment are a QuestionnaireResponse, and each
+current score an Observation (category survey) derived from it: searched with the chart's own
+Observations (search.ResourceType.also), read-only, never updated here. A completed
+QuestionnaireResponse may be created: careway/assessments/services.py files it as a signed
+assessment and scores it; answers that do not fit the agency's Questionnaire answer 422 naming
+the element.
 """
 
 import json
@@ -30,12 +37,15 @@ from django.core.exceptions import (
     ValidationError,
 )
 from django.db import DataError, IntegrityError, models, transaction
+from django.db.models import F, Value
 from django.http import Http404, HttpRequest, HttpResponse
 from django.urls import Resolver404, resolve, reverse
 from django.utils import timezone
 from django.utils.http import http_date
 from django.views.decorators.csrf import csrf_exempt
 
+from careway.assessments import services as assessment_services
+from careway.assessments.models import Response
 from careway.core import access, audit, tokens
 from careway.core.access import Action
 from careway.core.models import AuditEvent, Branch, Organization, User
@@ -46,6 +56,8 @@ from careway.patients.services import VersionConflict
 
 from . import mapping, search
 from .mapping import Invalid, NotSupported
+from .mapping import score as score_mapping
+from .mapping.questionnaire_response import Unprocessable, prepare
 
 logger = logging.getLogger(__name__)
 
@@ -55,7 +67,9 @@ FHIR_JSON = "application/fhir+json"
 PLAIN_JSON = "application/json"
 JSON_FORMATS = frozenset({"json", PLAIN_JSON, FHIR_JSON})
 FHIR_VERSION = "4.0.1"
-WRITABLE = ("Patient", "Observation")
+WRITABLE = ("Patient", "Observation", "QuestionnaireResponse")
+# Created, never replaced: a signed QuestionnaireResponse is corrected by an amendment in Careway.
+CREATE_ONLY = frozenset({"QuestionnaireResponse"})
 WWW_AUTHENTICATE = 'Bearer realm="careway"'
 MAX_VERSION = 2**31 - 1
 
@@ -228,6 +242,8 @@ def _as_fhir_error(exc: Exception) -> FhirError:
         return exc
     if isinstance(exc, search.SearchError):
         return FhirError(400, exc.code, str(exc), exc.param)
+    if isinstance(exc, Unprocessable):
+        return FhirError(422, exc.code, f"{exc.path}: {exc.reason}", exc.path)
     if isinstance(exc, Invalid):
         return FhirError(400, "invalid", f"{exc.path}: {exc.reason}", exc.path)
     if isinstance(exc, NotSupported):
@@ -449,16 +465,21 @@ def _locate(
 
     Anything else is NotVisible (404), audited by access.get_patient_for like every denial.
     """
-    where = resource.by_id(ident)
     if resource.model is Patient:
+        where = resource.by_id(ident)
         patient = access.get_patient_for(actor, ident if where is not None else None, action)
         return patient, [], patient
     found: list[Any] = []
-    if where is not None:
-        rows = resource.scope(
-            resource.model._default_manager.filter(organization_id=actor.organization_id)
+    for source in (resource, *resource.also):
+        where = source.by_id(ident)
+        if where is None:
+            continue
+        rows = source.scope(
+            source.model._default_manager.filter(organization_id=actor.organization_id)
         )
         found = list(rows.filter(where).order_by("pk"))
+        if found:
+            break
     if not found:
         access.get_patient_for(actor, None, action)  # audits the attempt and raises
     patient = access.get_patient_for(actor, found[0].patient_id, action)
@@ -500,6 +521,13 @@ def _vread(
             f"{resource.name} has no versions of its own: read it whole with {resource.name}/<id>.",
         )
     record, members, patient = _locate(actor, resource, ident, Action.VIEW)
+    if not isinstance(record, resource.model):
+        raise FhirError(
+            404,
+            "not-supported",
+            f"{resource.name}/{ident} has no versions of its own: read it whole with "
+            f"{resource.name}/{ident}.",
+        )
     version = _version_number(version_id)
     current = max(m.version for m in (members or [record]))
     if version is None or version > current:
@@ -565,14 +593,15 @@ def _search(
     user = _user(actor)
     organization_id = user.organization_id or 0
     context = search.Context(zone=_agency_zone(organization_id), organization_id=organization_id)
-    parsed = search.parse(resource, request.GET.lists(), context, lenient=_lenient(request))
-    rows = matching_rows(user, resource, parsed)
+    query = list(request.GET.lists())
+    lenient = _lenient(request)
+    parsed = search.parse(resource, query, context, lenient=lenient)
+    sources = [(resource, parsed)]
+    sources += [
+        (more, search.parse(more, query, context, lenient=lenient)) for more in resource.also
+    ]
     with transaction.atomic():
-        total = rows.count()
-        page: list[Any] = []
-        if parsed.count and parsed.offset < total:
-            ordered = rows.order_by(*resource.order)
-            page = list(ordered[parsed.offset : parsed.offset + parsed.count])
+        total, page = _page(user, sources, parsed)
         members = _panel_members(resource, page, organization_id)
         included = _included_patients(parsed, page, organization_id)
         shown = list(dict.fromkeys(_patient_id_of(resource, row) for row in page))
@@ -584,6 +613,45 @@ def _search(
         )
     bundle = _searchset(request, resource, parsed, total, page, members, included)
     return _respond(request, bundle)
+
+
+def _page(
+    user: User, sources: list[tuple[search.ResourceType, search.Search]], parsed: search.Search
+) -> tuple[int, list[Any]]:
+    """The total and the requested page of a search over one or more sources of rows."""
+    found = [(source, matching_rows(user, source, p)) for source, p in sources]
+    counts = [rows.count() for _, rows in found]
+    total = sum(counts)
+    if not parsed.count or parsed.offset >= total:
+        return total, []
+    present = [pair for pair, count in zip(found, counts, strict=True) if count]
+    window = slice(parsed.offset, parsed.offset + parsed.count)
+    if len(present) == 1:
+        source, rows = present[0]
+        return total, list(rows.order_by(*source.order)[window])
+    return total, _merged_page(present, window)
+
+
+def _merged_page(present: list[tuple[search.ResourceType, Any]], window: slice) -> list[Any]:
+    """One page across sources ordered alike, (-time, -id): their keys merged in the database,
+    then each source's rows of the page read by id."""
+    keys = [
+        rows.order_by()
+        .annotate(merge_at=F(source.order[0].lstrip("-")), merge_source=Value(index))
+        .values_list("merge_at", "merge_source", "id")
+        for index, (source, rows) in enumerate(present)
+    ]
+    merged = keys[0].union(*keys[1:], all=True).order_by("-merge_at", "merge_source", "-id")
+    picked = [(int(index), pk) for _, index, pk in merged[window]]
+    wanted: dict[int, list[Any]] = {}
+    for index, pk in picked:
+        wanted.setdefault(index, []).append(pk)
+    rows_by_key = {
+        (index, row.pk): row
+        for index, pks in wanted.items()
+        for row in present[index][1].filter(pk__in=pks)
+    }
+    return [rows_by_key[key] for key in picked]
 
 
 def matching_rows(user: User, resource: search.ResourceType, parsed: search.Search) -> Any:
@@ -715,6 +783,12 @@ def _incoming(request: HttpRequest, resource: search.ResourceType) -> mapping.In
             f"resourceType: this endpoint takes a {resource.name}, not {kind!r}.",
             "resourceType",
         )
+    if score_mapping.derived_from_response(body):
+        raise Unprocessable(
+            "Observation.derivedFrom",
+            "this is a score of a QuestionnaireResponse, which Careway works out from the "
+            "response itself: send the QuestionnaireResponse instead",
+        )
     incoming = mapping.from_fhir(body)
     ident = body.get("id")
     incoming.source_id = ident if isinstance(ident, str) else ""
@@ -725,7 +799,8 @@ def _not_writable(resource: search.ResourceType) -> FhirError:
     return FhirError(
         405,
         "not-supported",
-        f"{resource.name} is read-only here; Careway takes in Patient and Observation.",
+        f"{resource.name} is read-only here; Careway takes in Patient and Observation, and "
+        "creates QuestionnaireResponse.",
         headers={"Allow": "GET"},
     )
 
@@ -741,7 +816,9 @@ def _written(
     rendered = _render(resource, record, members)
     headers = _version_headers(rendered)
     version = rendered.get("meta", {}).get("versionId", "")
-    headers["Location"] = f"{_base_url(request)}{resource.name}/{rendered['id']}/_history/{version}"
+    headers["Location"] = f"{_base_url(request)}{resource.name}/{rendered['id']}"
+    if version:
+        headers["Location"] += f"/_history/{version}"
     return _respond(request, rendered, status, headers)
 
 
@@ -755,6 +832,8 @@ def _create(
         incoming = _incoming(request, resource)
         patient = services.create_patient(actor, _only_branch(_user(actor)), incoming.rows[0])
         return _written(request, resource, patient, [], 201)
+    if resource.model is Response:
+        return _create_response(request, actor, resource)
     incoming = _incoming(request, resource)
     patient = _subject(actor, incoming.subject, Action.EDIT)
     rows = _observation_rows(incoming, patient)
@@ -766,6 +845,34 @@ def _create(
             actor, patient, [{**r, "panel_id": panel} for r in rows]
         )
     return _written(request, resource, saved[0], saved if saved[0].panel_id else [], 201)
+
+
+def _create_response(
+    request: HttpRequest, actor: audit.Actor, resource: search.ResourceType
+) -> HttpResponse:
+    """A completed QuestionnaireResponse from elsewhere: filed as a signed assessment of its
+    patient and scored (careway/assessments/services.py record_response)."""
+    incoming = _incoming(request, resource)
+    patient = _subject(actor, incoming.subject, Action.EDIT, f"{resource.name}.subject")
+    row = incoming.rows[0]
+    _check_times({"authored": row["authored"]}, f"{resource.name}.authored")
+    prepared = prepare(patient.organization_id, row)
+    try:
+        saved = assessment_services.record_response(
+            actor, patient, prepared.entry.url, prepared.items, row["authored"]
+        )
+    except ValidationError as error:
+        raise _response_refused(error, resource.name) from None
+    record = resource.scope(Response.objects.filter(pk=saved.pk)).get()
+    return _written(request, resource, record, [], 201)
+
+
+def _response_refused(error: ValidationError, name: str) -> FhirError:
+    fields = getattr(error, "message_dict", {})
+    where = {"episode": f"{name}.subject", "questionnaire": f"{name}.questionnaire"}
+    field = next((f for f in fields if f in where), "")
+    message = " ".join(fields[field]) if field else " ".join(error.messages)
+    return FhirError(422, "business-rule", message, where.get(field, ""))
 
 
 def _require_permission(actor: audit.Actor, perm: Perm, action: str) -> None:
@@ -791,19 +898,19 @@ def _only_branch(user: User) -> Branch:
     return Branch.objects.get(pk=next(iter(branches)))
 
 
-def _subject(actor: audit.Actor, reference: str, action: Action) -> Patient:
+def _subject(
+    actor: audit.Actor, reference: str, action: Action, element: str = "Observation.subject"
+) -> Patient:
     """The patient an incoming record is about: `Patient/<id>` of a patient the actor may change."""
     if not reference:
-        raise FhirError(
-            400, "required", "subject: give the patient as Patient/<id>.", "Observation.subject"
-        )
+        raise FhirError(400, "required", "subject: give the patient as Patient/<id>.", element)
     kind, _, ident = reference.rstrip("/").rpartition("/")
     if kind.rpartition("/")[2] != "Patient":
         raise FhirError(
             400,
             "invalid",
             f"subject: {reference!r} must refer to a Careway patient as Patient/<id>.",
-            "Observation.subject",
+            element,
         )
     return access.get_patient_for(actor, ident, action)
 
@@ -821,7 +928,7 @@ def _observation_rows(incoming: mapping.Incoming, patient: Patient) -> list[dict
     return rows
 
 
-def _check_times(row: dict[str, Any]) -> None:
+def _check_times(row: dict[str, Any], element: str = "") -> None:
     """Refuse a time that has no UTC form (year 1 east of Greenwich, year 9999 west of it):
     Careway stores UTC, and such a record could be stored but never read back."""
     for name, value in row.items():
@@ -829,7 +936,7 @@ def _check_times(row: dict[str, Any]) -> None:
             try:
                 value.astimezone(UTC)
             except OverflowError:
-                element = _element_of(name) or name
+                element = element or _element_of(name) or name
                 raise FhirError(
                     400, "invalid", f"{element}: outside the range of times Careway keeps.", element
                 ) from None
@@ -879,6 +986,22 @@ def _update(
     if not _writable(resource.name):
         raise _not_writable(resource)
     record, members, patient = _locate(actor, resource, ident, Action.EDIT)
+    if resource.name in CREATE_ONLY:
+        raise FhirError(
+            405,
+            "not-supported",
+            f"{resource.name} is created, never replaced, here: correct a signed response with "
+            "an amendment in Careway.",
+            headers={"Allow": "GET"},
+        )
+    if not isinstance(record, resource.model):
+        raise FhirError(
+            405,
+            "not-supported",
+            f"{resource.name}/{ident} is a score worked out from a QuestionnaireResponse; it "
+            "changes when that response is amended in Careway.",
+            headers={"Allow": "GET"},
+        )
     expected = _expected_version(request)
     incoming = _incoming(request, resource)
     if incoming.source_id != ident:
@@ -965,6 +1088,18 @@ def capability_statement(request: HttpRequest) -> dict[str, Any]:
     }
 
 
+CAPABILITY_NOTES = {
+    "Observation": [
+        "An assessment's scores are Observations too (category survey, id score-<n>, "
+        "derivedFrom their QuestionnaireResponse): read and searched here, never updated."
+    ],
+    "QuestionnaireResponse": [
+        "One per questionnaire of an assessment (id qr-<n>). Create takes a completed response "
+        "to a Questionnaire of the agency, files it as a signed assessment and scores it; "
+        "answers that do not fit the Questionnaire answer 422 naming the element."
+    ],
+}
+
 # Bulk Data export, listed only when a route serves it (it is not one of this module's views).
 EXPORT_OPERATIONS = {
     "$export": "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/export",
@@ -993,11 +1128,13 @@ def _capability(resource: search.ResourceType) -> dict[str, Any]:
         ["read", "vread", "search-type"] if resource.versioned else ["read", "search-type"]
     )
     writable = _writable(resource.name)
+    updatable = writable and resource.name not in CREATE_ONLY
     if writable:
-        interactions += ["create", "update"]
+        interactions += ["create", "update"] if updatable else ["create"]
     notes = [f"Search results come {resource.sort_description}."]
-    if writable:
+    if updatable:
         notes.append('An update needs If-Match: W/"<version>"; a stale version answers 412.')
+    notes += CAPABILITY_NOTES.get(resource.name, [])
     entry: dict[str, Any] = {
         "type": resource.name,
         "documentation": " ".join(notes),

@@ -57,6 +57,10 @@ RELATIONSHIP = f"{CAREWAY}relationship"
 CARE_TEAM_ROLE = f"{CAREWAY}care-team-role"
 COVERAGE_KIND = f"{CAREWAY}coverage-kind"
 MEDICAID = f"{CAREWAY}medicaid"
+# An assessment instrument's score with no standard code: `<Questionnaire id>/<score key>`.
+SCORE = f"{CAREWAY}CodeSystem:score"
+# UCUM's annotation for a unitless score, as LOINC writes the unit of its survey totals.
+UCUM_SCORE = "{score}"
 
 
 def careway_extension(name: str) -> str:

@@ -6,6 +6,10 @@ in chunks, and writes one NDJSON file per resource type under DATA_DIR/exports/<
 line mapped by careway.fhir.mapping exactly as the FHIR API serves it. Memory stays flat: one chunk
 of patients and their records at a time.
 
+Assessments go out as QuestionnaireResponse (one per questionnaire of an assessment, drafts
+included, as in-progress) and, in the Observation file, their current scores (careway.fhir
+.mapping.score), so that an import of the export files them again and works out the same scores.
+
 It is a disclosure: each exported patient gets a `patient.export` audit event naming the job.
 Files expire (EXPIRY after the job ends); they are deleted then, or when the client deletes the
 job.
@@ -20,9 +24,10 @@ from typing import Any
 import orjson
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
-from django.db.models import Model, QuerySet
+from django.db.models import Exists, Model, OuterRef, Q, QuerySet
 from django.utils import timezone
 
+from careway.assessments.models import Amendment, Response, Score
 from careway.core import access, audit
 from careway.core.service import service
 from careway.patients.models import (
@@ -43,10 +48,25 @@ from careway.patients.models import (
 
 from . import mapping
 from .mapping.episode import with_members
+from .mapping.questionnaire_response import with_context
+from .mapping.score import with_questionnaire_ids
 from .models import ExportJob
 
 CHUNK = 500
 EXPIRY = timedelta(hours=24)
+
+
+def _responses(patient_ids: list[Any]) -> QuerySet:
+    return with_context(
+        Response.objects.filter(assessment__patient_id__in=patient_ids).order_by(
+            "assessment__patient_id", "pk"
+        )
+    )
+
+
+def _scores(patient_ids: list[Any]) -> QuerySet:
+    scores = Score.objects.filter(patient_id__in=patient_ids, current=True)
+    return with_questionnaire_ids(scores.order_by("patient_id", "pk"))
 
 
 def _rows(model: type[Model], **filters: Any) -> Callable[[list[Any]], QuerySet]:
@@ -71,6 +91,7 @@ EXPORTS: dict[str, Callable[[list[Any]], QuerySet]] = {
     "AllergyIntolerance": _rows(Allergy),
     "Encounter": _rows(Encounter),
     "Observation": _rows(Observation),
+    "QuestionnaireResponse": _responses,
     "Immunization": _rows(Immunization),
     "Procedure": _rows(Procedure),
     "CarePlan": _rows(PastCarePlan),
@@ -167,12 +188,23 @@ def _resources(resource_type: str, chunk: list[Any], since: datetime | None) -> 
         rows = _changed_since(rows, resource_type, since)
     if resource_type == "Observation":
         yield from _observations(rows)
+        scores = _scores(chunk)
+        if since is not None:
+            scores = scores.filter(observed_at__gt=since)
+        for score in scores.iterator(chunk_size=2000):
+            yield mapping.to_fhir("Observation", score)
         return
     for record in rows.iterator(chunk_size=2000):
         yield mapping.to_fhir(resource_type, record)
 
 
 def _changed_since(rows: QuerySet, resource_type: str, since: datetime) -> QuerySet:
+    if resource_type == "QuestionnaireResponse":
+        # Saved (a draft), signed or amended since.
+        amended = Amendment.objects.filter(response=OuterRef("pk"), signed_at__gt=since)
+        return rows.filter(
+            Q(updated_at__gt=since) | Q(assessment__signed_at__gt=since) | Q(Exists(amended))
+        )
     # Records without a change time are filtered by when they were recorded.
     field = TIME_FIELDS.get(resource_type)
     if field is None:

@@ -42,6 +42,14 @@ What each resource became, per type: created, updated, unchanged, not taken in, 
 problem of its own) or rejected (not written because its bundle or batch was not). Every problem
 names the file, the line (NDJSON, from 1) or Bundle.entry index (from 0), the resource type and
 id, the element at fault and why. Writes go through careway/fhir/services.py, which audits them.
+
+Assessments. A completed QuestionnaireResponse to a Questionnaire the agency has is filed as a
+signed assessment and scored, once its patient is resolved (careway.fhir.mapping
+.questionnaire_response checks its answers against the Questionnaire; a newer version of one
+imported before becomes an amendment). An Observation derived from a QuestionnaireResponse (a
+score) is not taken in: Careway works it out again from the response, so an imported score is
+never a second, possibly different copy. Such scores are counted as not taken in, on a line of
+their own ("Observation (derived score)").
 """
 
 import hashlib
@@ -58,13 +66,14 @@ import psycopg
 from django.core.exceptions import FieldDoesNotExist, ValidationError
 from django.db import DatabaseError, models, transaction
 
+from careway.assessments.models import Response
 from careway.core import audit
 from careway.core.models import Branch, Organization
 from careway.core.tables import reserve_ids
 from careway.patients.models import EpisodeOfCare, Patient
 
 from . import codes, mapping, services
-from .mapping import Incoming, Invalid, NotSupported
+from .mapping import Incoming, Invalid, NotSupported, questionnaire_response, score
 from .models import ImportRun, SourceRecord
 
 TAKEN_IN = frozenset(
@@ -82,8 +91,11 @@ TAKEN_IN = frozenset(
         "CarePlan",
         "Goal",
         "Coverage",
+        "QuestionnaireResponse",
     }
 )
+# How the report counts Observations that are an assessment's scores (worked out again, not kept).
+DERIVED_SCORE = "Observation (derived score)"
 BUNDLE_TYPES = ("transaction", "collection")
 NDJSON_SUFFIXES = (".ndjson", ".jsonl")
 FILE_SUFFIXES = (".json", *NDJSON_SUFFIXES)
@@ -509,6 +521,7 @@ class Item:
     source: "Known | None" = None
     update: services.RecordUpdate | None = None
     problem: Problem | None = None
+    derived: bool = False  # a score of a QuestionnaireResponse: recomputed, not taken in
 
     @property
     def taken(self) -> bool:
@@ -751,6 +764,8 @@ class BatchImporter:
             self._fail(item, file, Invalid(f"{kind}.id", "wrong type: expected a string"))
         elif item.resource_type not in TAKEN_IN:
             item.state = NOT_TAKEN_IN
+        elif score.derived_from_response(resource):
+            item.state, item.derived = NOT_TAKEN_IN, True
         return item
 
     def _fail(self, item: Item, file: str, error: Invalid | str, path: str = "") -> None:
@@ -783,6 +798,7 @@ class BatchImporter:
         self._resolve(batch.file, items, index, found)
         if not self._fill_words(batch.file, items):
             self._resolve(batch.file, items, index, found)  # what pointed at those fails too
+        self._check_same_patient(batch.file, items)
         if batch.whole and (batch.problems or any(i.problem for i in items)):
             return None
         return self._build(items, found)
@@ -847,8 +863,11 @@ class BatchImporter:
                 )
                 continue
             try:
-                later = frozenset(n.partition(".")[0] for n in incoming.references)
-                item.rows = [clean_row(incoming.model, row, later) for row in incoming.rows]
+                if incoming.model is Response:
+                    item.rows = [self._response_row(incoming.rows[0])]
+                else:
+                    later = frozenset(n.partition(".")[0] for n in incoming.references)
+                    item.rows = [clean_row(incoming.model, row, later) for row in incoming.rows]
             except Invalid as exc:
                 self._fail(item, file, exc)
                 continue
@@ -856,6 +875,12 @@ class BatchImporter:
                 self._fail(item, file, "maps to no Careway record")
                 continue
             item.incoming, item.model = incoming, incoming.model
+
+    def _response_row(self, row: dict[str, Any]) -> dict[str, Any]:
+        """A QuestionnaireResponse's row with its answers checked against the agency's
+        Questionnaire and put in its shape (what record_response files)."""
+        prepared = questionnaire_response.prepare(self.organization.pk, row)
+        return {**row, "questionnaire_url": prepared.entry.url, "items": prepared.items}
 
     def _look_up(self, items: list[Item], index: BatchIndex) -> Found:
         """One query for every name the batch cannot resolve itself and every identifier of what
@@ -941,7 +966,8 @@ class BatchImporter:
         """Ids for new rows now, so that references within the batch can point at them."""
         new_by_model: dict[type[models.Model], list[Item]] = {}
         for item in items:
-            if item.state == NEW and item.model is not None:
+            # A response gets its id when it is filed (through the assessments service).
+            if item.state == NEW and item.model is not None and item.model is not Response:
                 new_by_model.setdefault(item.model, []).append(item)
         for model, new in new_by_model.items():
             count = sum(len(i.rows) for i in new)
@@ -1078,6 +1104,28 @@ class BatchImporter:
 
     # -- what to write --
 
+    def _check_same_patient(self, file: str, items: list[Item]) -> None:
+        """A newer version of a response imported before must be about the same patient."""
+        updates = [i for i in items if i.taken and i.state == UPDATE and i.model is Response]
+        if not updates:
+            return
+        stored = dict(
+            Response.objects.filter(
+                organization_id=self.organization.pk, pk__in=[i.record_id for i in updates]
+            ).values_list("pk", "assessment__patient_id")
+        )
+        for item in updates:
+            if stored.get(item.record_id) != item.resolved.get("patient_id"):
+                self._fail(
+                    item,
+                    file,
+                    Invalid(
+                        "QuestionnaireResponse.subject",
+                        "was imported before for another patient: answers never move to "
+                        "another chart",
+                    ),
+                )
+
     def _build(self, items: list[Item], found: Found) -> services.BatchPlan:
         plan = services.BatchPlan(self.organization.pk, self.branch.pk, self.run.pk)
         seen: set[tuple[str, str]] = set()
@@ -1086,12 +1134,20 @@ class BatchImporter:
                 continue
             assert item.model is not None
             rows = [{**row, **item.resolved} for row in item.rows]
-            if item.state == NEW:
+            into = plan.new_sources
+            if item.model is Response and item.state == NEW:
+                filed = services.ResponseImport(item.resolved["patient_id"], rows[0])
+                plan.responses.append(filed)
+                into = filed.sources
+            elif item.model is Response:
+                item.update = services.RecordUpdate(item.model, item.record_id, rows)
+                plan.response_updates.append(item.update)
+            elif item.state == NEW:
                 self._insert(plan, item, rows)
             else:
                 item.update = services.RecordUpdate(item.model, item.record_id, rows)
                 plan.updates.append(item.update)
-            self._remember(plan, item, found, seen)
+            self._remember(plan, item, found, seen, into)
         return plan
 
     def _insert(self, plan: services.BatchPlan, item: Item, rows: list[dict[str, Any]]) -> None:
@@ -1111,9 +1167,15 @@ class BatchImporter:
             plan.insert(model, {**row, **common, "id": row_id})
 
     def _remember(
-        self, plan: services.BatchPlan, item: Item, found: Found, seen: set[tuple[str, str]]
+        self,
+        plan: services.BatchPlan,
+        item: Item,
+        found: Found,
+        seen: set[tuple[str, str]],
+        into: list[dict[str, Any]],
     ) -> None:
-        """Its source record (new, or with the new content hash) and one per new identifier."""
+        """Its source record (new, or with the new content hash) and one per new identifier,
+        new ones `into` the plan's new sources (or a response's, which knows its id later)."""
         assert item.model is not None and item.incoming is not None
         record = {
             "resource_type": item.resource_type,
@@ -1124,20 +1186,20 @@ class BatchImporter:
         if item.source is not None:
             plan.changed_sources.append((item.source.pk, item.content_hash, str(item.record_id)))
         else:
-            plan.new_sources.append({**record, "source_key": item.source_key})
+            into.append({**record, "source_key": item.source_key})
         for system, value in item.incoming.identifiers:
             key = identifier_key(system, value)
             if not value or (item.resource_type, key) in seen:
                 continue
             seen.add((item.resource_type, key))
             if found.source(item.resource_type, key) is None:
-                plan.new_sources.append({**record, "source_key": key})
+                into.append({**record, "source_key": key})
 
     # -- counting --
 
     def _count(self, items: list[Item], *, rejected: bool) -> None:
         for item in items:
-            kind = item.resource_type or "(no resourceType)"
+            kind = DERIVED_SCORE if item.derived else item.resource_type or "(no resourceType)"
             if item.problem is not None:
                 self.report.add_problem(item.problem)
                 self.report.count(kind, "invalid")

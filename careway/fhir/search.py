@@ -19,8 +19,10 @@ from datetime import UTC, date, datetime, timedelta, timezone, tzinfo
 from typing import Any
 
 from django.db import models
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Exists, F, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 
+from careway.assessments.models import Amendment, Assessment, Response, Score
 from careway.patients.models import (
     Allergy,
     Condition,
@@ -33,6 +35,7 @@ from careway.patients.models import (
 )
 
 from . import codes
+from .mapping import questionnaire_response, score
 from .mapping.episode import with_members
 
 DEFAULT_COUNT = 50
@@ -502,6 +505,146 @@ class ObservationCodeParam(Param):
         return found
 
 
+def _prefixed_int(ident: str, prefix: str) -> int | None:
+    return _int_id(ident[len(prefix) :]) if ident.startswith(prefix) else None
+
+
+def locate_response(ident: str) -> Q | None:
+    """A QuestionnaireResponse's id is `qr-<pk>`."""
+    pk = _prefixed_int(ident, questionnaire_response.ID_PREFIX)
+    return Q(pk=pk) if pk is not None else None
+
+
+def locate_score(ident: str) -> Q | None:
+    """A score's Observation id is `score-<pk>`."""
+    pk = _prefixed_int(ident, score.ID_PREFIX)
+    return Q(pk=pk) if pk is not None else None
+
+
+MATCH_ALL = Q(pk__isnull=False)  # Q() would vanish when OR-ed with the first alternative
+MATCH_NONE = Q(pk__in=[])
+
+
+@dataclass(frozen=True)
+class FixedTokenParam(TokenParam):
+    """A coded element every row of the type has the same code in (a score's category is
+    survey): a code of the value set matches all rows or none."""
+
+    fixed: str = ""
+
+    def _one(self, name: str, value: str) -> Q:
+        system, code = _split_token(value)
+        code = code.replace("\\|", "|")
+        if system is not None and system not in ("", self.system):
+            return MATCH_NONE
+        if system == "":
+            return MATCH_NONE  # the code is always written with its system
+        if not code:
+            return MATCH_ALL
+        if self.codes is not None and code not in self.codes:
+            choices = ", ".join(self.codes)
+            raise SearchError(name, f"{name}: {code!r} is not one of {choices}.", "code-invalid")
+        return MATCH_ALL if code == self.fixed else MATCH_NONE
+
+
+@dataclass(frozen=True)
+class ScoreCodeParam(Param):
+    """A score's code: its LOINC code where it has one, or Careway's score code
+    `<Questionnaire id>/<key>` (system urn:careway:fhir:CodeSystem:score)."""
+
+    description: str = "The observation's code: system|code or code (LOINC for vital signs)."
+    type = "token"
+    modifiers = frozenset({""})
+
+    def to_q(self, name: str, modifier: str, raw: str, context: Context) -> Q:
+        found = MATCH_NONE
+        for value in _alternatives(name, raw):
+            system, code = _split_token(value)
+            code = code.replace("\\|", "|")
+            if not code and not system:
+                raise SearchError(name, f"{name}: give a code, or system|code.")
+            found |= self._one(system, code, context)
+        return found
+
+    def _one(self, system: str | None, code: str, context: Context) -> Q:
+        if system == codes.SCORE:
+            return self._careway(code, context) if code else MATCH_ALL
+        coded = Q(code=code) if code else ~Q(code="")
+        if system is None:
+            return coded | self._careway(code, context)
+        if system == "":
+            return MATCH_NONE  # a score's code always has its system
+        return coded & Q(code_system=system)
+
+    def _careway(self, code: str, context: Context) -> Q:
+        ident, _, key = code.rpartition("/")
+        if not ident or not key:
+            return MATCH_NONE
+        return Q(questionnaire_url__in=score.urls_of(context.organization_id, ident), key=key)
+
+
+@dataclass(frozen=True)
+class CanonicalParam(Param):
+    """QuestionnaireResponse.questionnaire: the Questionnaire's canonical URL, `url|version` for
+    one version."""
+
+    description: str = "The Questionnaire answered: its canonical URL, or url|version."
+    type = "reference"
+    modifiers = frozenset({""})
+
+    def to_q(self, name: str, modifier: str, raw: str, context: Context) -> Q:
+        found = MATCH_NONE
+        for value in _alternatives(name, raw):
+            url, bar, version = value.partition("|")
+            match = Q(questionnaire_url=url)
+            if bar:
+                match &= Q(questionnaire_version=version)
+            found |= match
+        return found
+
+
+def _amended() -> Exists:
+    return Exists(Amendment.objects.filter(response=OuterRef("pk")))
+
+
+@dataclass(frozen=True)
+class ResponseStatusParam(TokenParam):
+    """QuestionnaireResponse.status: in-progress (a draft assessment), completed (signed),
+    amended (signed, then corrected); Careway has no stopped or entered-in-error responses."""
+
+    def _one(self, name: str, value: str) -> Q:
+        system, code = _split_token(value)
+        if system and system != self.system:
+            return MATCH_NONE
+        if self.codes is None or code not in self.codes:
+            choices = ", ".join(self.codes or ())
+            raise SearchError(name, f"{name}: {code!r} is not one of {choices}.", "code-invalid")
+        signed = Q(assessment__status=Assessment.Status.SIGNED)
+        return {
+            "in-progress": Q(assessment__status=Assessment.Status.DRAFT),
+            "completed": signed & ~Q(_amended()),
+            "amended": signed & Q(_amended()),
+        }.get(code, MATCH_NONE)
+
+
+def with_patient_and_time(responses: QuerySet) -> QuerySet:
+    """Responses as the API reads them: what writing them needs, their patient's id (a
+    Response reaches its patient through its assessment) and when they were authored."""
+    latest = Amendment.objects.filter(response=OuterRef("pk")).order_by("-signed_at", "-pk")
+    return questionnaire_response.with_context(responses).annotate(
+        patient_id=F("assessment__patient_id"),
+        authored_at=Coalesce(
+            Subquery(latest.values("signed_at")[:1]),
+            F("assessment__signed_at"),
+            F("updated_at"),
+        ),
+    )
+
+
+def current_scores(rows: QuerySet) -> QuerySet:
+    return score.with_questionnaire_ids(rows.filter(current=True))
+
+
 @dataclass(frozen=True)
 class ResourceType:
     """One FHIR resource type as Careway serves it: its rows, order, id and search parameters."""
@@ -521,6 +664,10 @@ class ResourceType:
     sort_description: str = ""
     # False when the resource is assembled from several records and has no version of its own.
     versioned: bool = True
+    # Further records served as this type, searched and read with it (an Observation may be a
+    # vital sign or an assessment's score). Each declares the same parameters, and every source
+    # of a type is ordered by (-time, -id), so that one page can take rows from each in turn.
+    also: tuple["ResourceType", ...] = ()
 
     def by_id(self, ident: str) -> Q | None:
         return self.locate(ident) if FHIR_ID.fullmatch(ident) else None
@@ -643,6 +790,38 @@ def _coded_record_code(description: str) -> TokenParam:
     return TokenParam("code", system_field="code_system", description=description)
 
 
+QUESTIONNAIRE_RESPONSE_STATUS = _codes(
+    *_same("in-progress", "completed", "amended"), *_unstored("entered-in-error", "stopped")
+)
+
+# An assessment's scores, served as Observations beside the chart's own (see ResourceType.also).
+SCORE_OBSERVATIONS = ResourceType(
+    "Observation",
+    Score,
+    order=("-observed_at", "-id"),
+    locate=locate_score,
+    scope=current_scores,
+    includes=("patient", "subject"),
+    sort_description="most recently taken first",
+    versioned=False,
+    params=_with_patient(
+        {
+            "_id": IdParam(locate=locate_score),
+            "category": FixedTokenParam(
+                "category",
+                system=codes.OBSERVATION_CATEGORY,
+                codes=OBSERVATION_CATEGORY,
+                description="vital-signs, laboratory, survey or social-history.",
+                fixed="survey",
+            ),
+            "code": ScoreCodeParam(),
+            "date": DateParam(
+                "observed_at", description="When it was taken (eq, ne, gt, lt, ge, le)."
+            ),
+        }
+    ),
+)
+
 RESOURCE_TYPES: dict[str, ResourceType] = {
     rt.name: rt
     for rt in [
@@ -761,6 +940,7 @@ RESOURCE_TYPES: dict[str, ResourceType] = {
             one_per_resource=_observations_one_per_resource,
             includes=("patient", "subject"),
             sort_description="most recently taken first",
+            also=(SCORE_OBSERVATIONS,),
             params=_with_patient(
                 {
                     "_id": IdParam(locate=locate_observation),
@@ -773,6 +953,34 @@ RESOURCE_TYPES: dict[str, ResourceType] = {
                     "code": ObservationCodeParam(),
                     "date": DateParam(
                         "effective_at", description="When it was taken (eq, ne, gt, lt, ge, le)."
+                    ),
+                }
+            ),
+        ),
+        ResourceType(
+            "QuestionnaireResponse",
+            Response,
+            order=("-authored_at", "-id"),
+            locate=locate_response,
+            scope=with_patient_and_time,
+            patient_path="assessment__patient_id",
+            includes=("patient", "subject"),
+            sort_description="most recently authored first",
+            versioned=False,
+            params=_with_patient(
+                {
+                    "_id": IdParam(locate=locate_response),
+                    "questionnaire": CanonicalParam(),
+                    "authored": DateParam(
+                        "authored_at",
+                        description="When the answers were last given or corrected "
+                        "(eq, ne, gt, lt, ge, le).",
+                    ),
+                    "status": ResponseStatusParam(
+                        "status",
+                        system="http://hl7.org/fhir/questionnaire-answers-status",
+                        codes=QUESTIONNAIRE_RESPONSE_STATUS,
+                        description="in-progress (a draft), completed (signed) or amended.",
                     ),
                 }
             ),

@@ -4,6 +4,11 @@ The importer (careway/fhir/importer.py) reads files, maps and resolves resources
 batch here as a `BatchPlan`: rows to insert, records to update, new patients, source records.
 `write_batch` writes it in one transaction with the audit events of every patient it creates or
 changes, in a few statements whatever its size (COPY on PostgreSQL, bulk_create on SQLite).
+
+QuestionnaireResponses are the exception: each is filed through the assessments service that
+signs and scores it (record_response), after the batch's patients and their episodes are
+written, and a newer version of one imported before becomes an amendment (amend_response). That
+is a few statements per response rather than per batch; responses are rare next to observations.
 """
 
 import uuid
@@ -16,6 +21,9 @@ from django.db import connection, models
 from django.utils import timezone
 from psycopg.types.json import Jsonb
 
+from careway.assessments import render
+from careway.assessments import services as assessment_services
+from careway.assessments.models import Response
 from careway.core import audit
 from careway.core.models import AuditEvent, Branch, Organization, User
 from careway.core.roles import Perm, Role
@@ -35,6 +43,8 @@ from .models import ImportRun, SourceRecord
 REFERRAL_SOURCE = "FHIR import"
 # Parents before the rows that point at them (the constraints are deferred; this keeps it plain).
 WRITE_ORDER = ("patients.patient", "patients.relatedperson", "patients.encounter")
+# Why an imported response changed, on its amendment.
+IMPORT_AMENDMENT = "A newer version of this response was imported (FHIR import)."
 # Fields an update from a newer version of a resource never changes.
 KEPT_ON_UPDATE = frozenset(
     {"id", "organization_id", "patient_id", "version", "panel_id", "recorded_by_id"}
@@ -56,6 +66,17 @@ class RecordUpdate:
 
 
 @dataclass
+class ResponseImport:
+    """A completed QuestionnaireResponse to file for `patient_id`: `row` as the mapping read it
+    (questionnaire_url, items in the Questionnaire's shape, authored), and its source records,
+    whose record_id is filled in once the response exists."""
+
+    patient_id: uuid.UUID
+    row: dict[str, Any]
+    sources: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
 class BatchPlan:
     """Everything one batch writes, with every id already chosen and every reference resolved.
 
@@ -73,13 +94,22 @@ class BatchPlan:
     touched_patients: set[uuid.UUID] = field(default_factory=set)
     new_sources: list[dict[str, Any]] = field(default_factory=list)
     changed_sources: list[tuple[int, str, str]] = field(default_factory=list)
+    responses: list[ResponseImport] = field(default_factory=list)
+    response_updates: list[RecordUpdate] = field(default_factory=list)
 
     def insert(self, model: type[models.Model], values: dict[str, Any]) -> None:
         self.inserts.setdefault(model, []).append(values)
 
     @property
     def empty(self) -> bool:
-        return not (self.inserts or self.updates or self.new_sources or self.changed_sources)
+        return not (
+            self.inserts
+            or self.updates
+            or self.new_sources
+            or self.changed_sources
+            or self.responses
+            or self.response_updates
+        )
 
 
 # --- who may import ------------------------------------------------------------------------------
@@ -140,10 +170,12 @@ def write_batch(actor: audit.Actor, plan: BatchPlan, case_manager: User | None) 
     _start_episodes(writer, plan, case_manager)
     _apply_updates(plan)
     _note_allergies(plan)
+    _file_responses(actor, plan)
+    _amend_responses(actor, plan)
     _write_sources(writer, plan)
     detail = {"source": REFERRAL_SOURCE, "import_run": str(plan.run_id)}
     audit.record_many(actor, "patient.create", plan.new_patients, detail=detail)
-    changed = {_patient_of(u) for u in plan.updates if u.changed}
+    changed = {_patient_of(u) for u in [*plan.updates, *plan.response_updates] if u.changed}
     touched = (plan.touched_patients | changed) - set(plan.new_patients)
     audit.record_many(actor, "patient.update", sorted(touched, key=str), detail=detail)
 
@@ -341,6 +373,40 @@ def _patient_of(update: RecordUpdate) -> uuid.UUID:
     if update.model is Patient:
         return update.record_id
     return update.rows[0]["patient_id"]
+
+
+def _file_responses(actor: audit.Actor, plan: BatchPlan) -> None:
+    """Each new QuestionnaireResponse as a signed, scored assessment of its patient."""
+    if not plan.responses:
+        return
+    wanted = {r.patient_id for r in plan.responses}
+    patients = Patient.objects.filter(organization_id=plan.organization_id, pk__in=wanted)
+    by_id = {p.pk: p for p in patients}
+    for incoming in plan.responses:
+        row = incoming.row
+        response = assessment_services.record_response(
+            actor,
+            by_id[incoming.patient_id],
+            row["questionnaire_url"],
+            row["items"],
+            row["authored"],
+        )
+        for source in incoming.sources:
+            plan.new_sources.append({**source, "record_id": str(response.pk)})
+        plan.touched_patients.add(incoming.patient_id)
+
+
+def _amend_responses(actor: audit.Actor, plan: BatchPlan) -> None:
+    """A newer version of a response imported before: its answers, when they differ from the
+    ones that stand, are an amendment (the answers signed before stay on record)."""
+    for update in plan.response_updates:
+        response = Response.objects.get(organization_id=plan.organization_id, pk=update.record_id)
+        items = update.rows[0]["items"]
+        if assessment_services.effective_items(response) == items:
+            continue
+        answers = render.answers_from_response({"item": items})
+        assessment_services.amend_response(actor, response, answers, IMPORT_AMENDMENT)
+        update.changed = True
 
 
 def _note_allergies(plan: BatchPlan) -> None:

@@ -600,7 +600,7 @@ class PatientFlag(models.Model):
 
     organization = models.ForeignKey(Organization, on_delete=models.PROTECT)
     patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="flags")
-    kind = models.CharField(max_length=40, help_text="A short code, for example high_fall_risk.")
+    kind = models.CharField(max_length=40, help_text="A short code, for example high-fall-risk.")
     label = models.CharField(max_length=100)
     severity = models.CharField(max_length=8, choices=Severity.choices, default=Severity.WARNING)
     source = models.CharField(max_length=100, blank=True)
@@ -610,3 +610,35 @@ class PatientFlag(models.Model):
 
     class Meta:
         indexes = [models.Index(fields=["patient", "active"])]
+
+
+class Task(models.Model):
+    """Something a person must do for a patient: the case manager's worklist (an urgent answer
+    in an assessment, later the care plan's interventions)."""
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        DONE = "done", "Done"
+        CANCELLED = "cancelled", "Cancelled"
+
+    organization = models.ForeignKey(Organization, on_delete=models.PROTECT)
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="tasks")
+    assigned_to = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    title = models.CharField(max_length=200)
+    detail = models.TextField(blank=True)
+    priority = models.CharField(
+        max_length=8, choices=PatientFlag.Severity.choices, default=PatientFlag.Severity.WARNING
+    )
+    due_date = models.DateField(null=True, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
+    source = models.CharField(max_length=100, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    completed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+
+    class Meta:
+        indexes = [models.Index(fields=["patient", "status"])]

@@ -26,6 +26,7 @@ from django.utils.cache import patch_vary_headers
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_http_methods
 
+from careway.assessments import queries as assessment_queries
 from careway.core import access, audit
 from careway.core.access import Action
 from careway.core.roles import Perm
@@ -53,6 +54,7 @@ SECTIONS = {
     "medications": "Medications",
     "allergies": "Allergies",
     "vitals": "Vital signs",
+    "assessments": "Assessments",
     "encounters": "Encounters",
     "contacts": "Contacts",
     "care-team": "Care team",
@@ -88,6 +90,8 @@ def caseload(request: HttpRequest) -> HttpResponse:
         ordered = queries.sorted_caseload(patients, filters.SORTS[column], descending)
         page = queries.paginate(ordered, request.GET.get("page"), queries.CASELOAD_PAGE_SIZE)
         _add_episode_days(page.object_list)
+        # The caseload gathers what every part of Careway says is due; assessments first.
+        assessment_queries.add_due(page.object_list, timezone.localdate())
         actor = audit.Actor.from_request(request)
         audit.record_many(actor, "patient.list", [p.pk for p in page], detail={"q": criteria["q"]})
     context = {

@@ -9,6 +9,8 @@ from typing import Any
 import pytest
 
 from careway.api import api
+from careway.assessments import catalog, services, template
+from careway.core import audit
 from careway.core.models import AuditEvent
 from careway.patients.models import Allergy, Condition, Medication, Observation, Patient
 from tests.factories import World
@@ -57,6 +59,18 @@ SAMPLES: dict[tuple[str, str], dict[str, Any] | None] = {
         "unit": "/min",
     },
 }
+PHQ9 = catalog.shipped_by_id("phq-9")
+SAMPLES[("GET", "/api/v1/patients/{patient_id}/assessments")] = None
+SAMPLES[("GET", "/api/v1/patients/{patient_id}/scores")] = None
+SAMPLES[("GET", "/api/v1/assessments/{assessment_id}")] = None
+SAMPLES[("POST", "/api/v1/assessments/{assessment_id}/sections/{section}")] = {
+    "questionnaire_url": PHQ9["url"],
+    "version": 0,
+    "items": [
+        {"linkId": q["linkId"], "answer": [{"valueCoding": q["answerOption"][0]["valueCoding"]}]}
+        for q in PHQ9["item"]
+    ],
+}
 COLLECTION = "/api/v1/patients"
 
 
@@ -87,7 +101,26 @@ def chart_state(world: World) -> tuple:
 def send(api_client, world: World, operation: tuple[str, str], patient: Patient | None = None):
     method, path = operation
     url = path.replace("{patient_id}", str((patient or world.patient).pk))
+    if "{assessment_id}" in url:
+        # The patient's draft (an absent patient: an assessment that does not exist either).
+        url = url.replace("{assessment_id}", draft_of(world, patient)).replace(
+            "{section}", section_asking("phq-9")
+        )
     return api_client.call(method, url, SAMPLES[operation])
+
+
+def draft_of(world: World, patient: Patient | None) -> str:
+    if patient is not None and patient.pk != world.patient.pk:
+        return "00000000-0000-0000-0000-000000000000"
+    actor = audit.Actor(user=world.cm)
+    return str(services.start_assessment(actor, world.patient, "follow-up").pk)
+
+
+def section_asking(questionnaire_id: str) -> str:
+    for section in template.comprehensive().sections_for("follow-up"):
+        if any(part.questionnaire == questionnaire_id for part in section.parts):
+            return section.key
+    raise AssertionError(f"no follow-up section asks {questionnaire_id}")
 
 
 def test_every_operation_has_a_sample_request():
@@ -121,8 +154,10 @@ def test_outsider_and_colleague_off_the_team_get_404_and_a_denied_audit_event(
     assert response.status_code == 404
     assert response["Content-Type"] == "application/problem+json"
     assert chart_state(world) == before
+    # An assessment of another agency is denied without naming its patient (as FHIR reads are).
+    named = None if who == "outsider" and "{assessment_id}" in operation[1] else world.patient.pk
     assert AuditEvent.objects.filter(
-        actor_id=user.pk, patient_id=world.patient.pk, outcome=AuditEvent.Outcome.DENIED
+        actor_id=user.pk, patient_id=named, outcome=AuditEvent.Outcome.DENIED
     ).exists()
 
 

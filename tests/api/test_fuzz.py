@@ -18,6 +18,8 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from careway.assessments import services, template
+from careway.core import audit
 from careway.patients.models import Patient
 
 pytestmark = pytest.mark.django_db
@@ -77,10 +79,20 @@ def fuzz(operation, mode, path_parameters: dict, headers: dict, patient: Patient
 def test_no_input_makes_the_api_fail(world, make_token, wsgi_app, mode):
     schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", wsgi_app)
     headers = {"Authorization": f"Bearer {make_token(world.cm)}"}
-    # The member's own patient, so generated bodies reach the services rather than a 404.
-    path_parameters = {"patient_id": str(world.patient.pk)}
+    # The member's own patient and draft, so generated bodies reach the services, not a 404.
+    draft = services.start_assessment(audit.Actor(user=world.cm), world.patient, "follow-up")
+    section = next(
+        s.key
+        for s in template.comprehensive().sections_for("follow-up")
+        if any(p.questionnaire == "phq-9" for p in s.parts)
+    )
+    path_parameters = {
+        "patient_id": str(world.patient.pk),
+        "assessment_id": str(draft.pk),
+        "section": section,
+    }
     operations = [result.ok() for result in schema.get_all_operations()]
-    assert len(operations) == 13
+    assert len(operations) == 17
     for operation in operations:
-        needs_patient = "{patient_id}" in operation.path
-        fuzz(operation, mode, path_parameters if needs_patient else {}, headers, world.patient)
+        needed = {k: v for k, v in path_parameters.items() if f"{{{k}}}" in operation.path}
+        fuzz(operation, mode, needed, headers, world.patient)

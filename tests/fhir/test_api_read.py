@@ -48,6 +48,7 @@ def test_metadata_needs_no_token_and_lists_what_is_served(client):
         writable = name in ("Patient", "Observation")
         expected = {"read", "search-type"} | ({"vread"} if declared.versioned else set())
         expected |= {"create", "update"} if writable else set()
+        expected |= {"create"} if name == "QuestionnaireResponse" else set()
         assert interactions == expected, name
         assert listed["versioning"] == ("versioned" if declared.versioned else "no-version")
     assert by_type["Observation"]["searchInclude"] == [

@@ -37,6 +37,7 @@ SECTIONS = [
     "medications",
     "allergies",
     "vitals",
+    "assessments",
     "encounters",
     "contacts",
     "care-team",

@@ -22,6 +22,10 @@ was recorded (Condition.recordedDate, Observation.issued, MedicationRequest.auth
 
 `resource_type_of(record)` tells which type a record is written as (a Medication by its kind);
 `to_fhir("CareTeam", episode)` writes an episode's care team.
+
+A type may also be written from records of another model: an assessment's Score is an Observation
+too (careway/fhir/mapping/score.py). Such a writer is registered with `also=True`: `to_fhir`
+picks it by the record's model, and it takes nothing in (the type's own mapping reads).
 """
 
 from collections.abc import Callable, Sequence
@@ -74,10 +78,15 @@ class Mapping:
 
 
 REGISTRY: dict[str, Mapping] = {}
+# Further writers of a type, for records of another model than the type's own mapping reads.
+ALSO: dict[str, list[Mapping]] = {}
 
 
-def register(mapping: Mapping) -> Mapping:
-    REGISTRY[mapping.resource_type] = mapping
+def register(mapping: Mapping, also: bool = False) -> Mapping:
+    if also:
+        ALSO.setdefault(mapping.resource_type, []).append(mapping)
+    else:
+        REGISTRY[mapping.resource_type] = mapping
     return mapping
 
 
@@ -98,7 +107,7 @@ def to_fhir(
 ) -> dict[str, Any]:
     """The FHIR resource of one Careway record (and, for a panel, its other members)."""
     _load()
-    mapping = REGISTRY[resource_type]
+    mapping = _writer(resource_type, record)
     if mapping.to_fhir is None:
         raise NotSupported(resource_type)
     return mapping.to_fhir(record, members) if members else mapping.to_fhir(record)
@@ -117,7 +126,17 @@ def resource_type_of(record: models.Model) -> str:
     for kind, mapping in REGISTRY.items():
         if mapping.model is type(record) and mapping.to_fhir is not None and kind != "CareTeam":
             return kind
+    for kind, writers in ALSO.items():
+        if any(w.model is type(record) and w.to_fhir is not None for w in writers):
+            return kind
     raise NotSupported(type(record).__name__)
+
+
+def _writer(resource_type: str, record: models.Model) -> Mapping:
+    mapping = REGISTRY[resource_type]
+    if isinstance(record, mapping.model):
+        return mapping
+    return next((w for w in ALSO.get(resource_type, []) if isinstance(record, w.model)), mapping)
 
 
 def _load() -> None:

@@ -12,5 +12,7 @@ from . import (  # noqa: F401
     observation,
     patient,
     procedure,
+    questionnaire_response,
     related_person,
+    score,
 )

@@ -1,0 +1,246 @@
+"""Reads for the assessment pages, the chart's results and the caseload's due column."""
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from django.db.models import QuerySet
+from django.utils import timezone
+from django.utils.safestring import mark_safe
+
+from careway.patients import charts
+from careway.patients.models import Encounter, EpisodeOfCare, Patient
+from careway.patients.queries import current_episodes
+
+from . import catalog, render, schedule, template
+from .models import Assessment, Response, Score
+
+LIST_LIMIT = 50
+TREND_DAYS = 730
+
+
+# --- what is due ---------------------------------------------------------------------------------
+
+
+def due_for_patients(patient_ids: Iterable[Any], today: date) -> dict[Any, list[schedule.Due]]:
+    """Each patient's assessments due in their current episode: three queries for any number
+    of patients (their current episodes, inpatient stays, signed assessments)."""
+    ids = list(patient_ids)
+    if not ids:
+        return {}
+    episodes: dict[Any, EpisodeOfCare] = {}
+    for episode in current_episodes().filter(patient_id__in=ids):
+        episodes.setdefault(episode.patient_id, episode)
+    stays: dict[Any, list[schedule.Stay]] = defaultdict(list)
+    inpatient = Encounter.objects.filter(
+        patient_id__in=ids, kind=Encounter.Kind.INPATIENT, period_end__isnull=False
+    ).exclude(status__in=[Encounter.Status.CANCELLED, Encounter.Status.ENTERED_IN_ERROR])
+    for patient_id, admitted, discharged in inpatient.values_list(
+        "patient_id", "period_start", "period_end"
+    ):
+        stays[patient_id].append(schedule.Stay(admitted, discharged))
+    signed: dict[Any, list[schedule.Signed]] = defaultdict(list)
+    done = Assessment.objects.filter(
+        episode_id__in=[e.pk for e in episodes.values()], status=Assessment.Status.SIGNED
+    )
+    for episode_id, time_point, visit_date in done.values_list(
+        "episode_id", "time_point", "visit_date"
+    ):
+        signed[episode_id].append(schedule.Signed(time_point, visit_date))
+    found = {}
+    for patient_id, episode in episodes.items():
+        if episode.status == EpisodeOfCare.Status.CANCELLED:
+            continue
+        end = None
+        if episode.status == EpisodeOfCare.Status.DISCHARGED:
+            if episode.discharge_date is None:
+                continue
+            end = episode.discharge_date
+        found[patient_id] = schedule.due_assessments(
+            episode.start_of_care, end, stays[patient_id], signed[episode.pk], today
+        )
+    return found
+
+
+def add_due(patients: list[Patient], today: date) -> None:
+    """Set `assessment_due` (the most pressing open item, or None) on each caseload row."""
+    due = due_for_patients([p.pk for p in patients], today)
+    for patient in patients:
+        patient.assessment_due = schedule.most_pressing(due.get(patient.pk, []))  # type: ignore[attr-defined]
+
+
+# --- the chart's assessments section -------------------------------------------------------------
+
+
+def assessments_of(patient: Patient) -> QuerySet[Assessment]:
+    return (
+        Assessment.objects.filter(patient=patient)
+        .select_related("signed_by", "started_by")
+        .order_by("-visit_date", "-started_at")[:LIST_LIMIT]
+    )
+
+
+@dataclass
+class Trend:
+    questionnaire_url: str
+    title: str
+    key: str
+    label: str
+    latest: Score
+    previous: Score | None
+    count: int
+    svg: str = ""
+    description: str = ""
+
+    @property
+    def change(self) -> float | None:
+        return None if self.previous is None else self.latest.value - self.previous.value
+
+    @property
+    def change_words(self) -> str:
+        change = self.change
+        if change is None:
+            return "first score"
+        if change == 0:
+            return "no change"
+        return f"{'up' if change > 0 else 'down'} {abs(change):g}"
+
+
+def trends(patient: Patient, now: datetime) -> list[Trend]:
+    """Per instrument and score, the latest value with its band, the change since the one
+    before, and a chart over the last two years. Superseded scores (amended) are left out."""
+    start = now - timedelta(days=TREND_DAYS)
+    rows = list(
+        Score.objects.filter(patient=patient, current=True, observed_at__gte=start).order_by(
+            "observed_at", "pk"
+        )
+    )
+    grouped: dict[tuple[str, str], list[Score]] = {}
+    for row in rows:
+        grouped.setdefault((row.questionnaire_url, row.key), []).append(row)
+    found: list[Trend] = []
+    for (url, key), scores in grouped.items():
+        latest = scores[-1]
+        trend = Trend(
+            url,
+            latest.instrument_title,
+            key,
+            latest.label,
+            latest,
+            scores[-2] if len(scores) > 1 else None,
+            len(scores),
+        )
+        trend.description = _describe(trend)
+        trend.svg = _chart(trend, scores, start, now, patient.organization_id, len(found))
+        found.append(trend)
+    return sorted(found, key=lambda t: (t.title, t.key))
+
+
+def _describe(trend: Trend) -> str:
+    latest = trend.latest
+    text = f"{trend.count} score{'s' if trend.count != 1 else ''}. Latest {_number(latest.value)}"
+    if latest.band:
+        text += f" ({latest.band})"
+    when = timezone.localtime(latest.observed_at)
+    text += f" on {when:%b} {when.day}"
+    if trend.change is not None:
+        text += f", {_signed(trend.change)} since the one before"
+    return text + "."
+
+
+def _number(value: float) -> str:
+    return f"{value:g}"
+
+
+def _signed(change: float) -> str:
+    if change == 0:
+        return "no change"
+    return f"{'+' if change > 0 else '-'}{abs(change):g}"
+
+
+def _chart(
+    trend: Trend,
+    scores: list[Score],
+    start: datetime,
+    end: datetime,
+    organization_id: int,
+    index: int,
+) -> str:
+    entry = catalog.entry(organization_id, trend.questionnaire_url)
+    rule = None
+    if entry is not None:
+        rule = next((r for r in entry.instrument.scores if r.key == trend.key), None)
+    bands = [
+        charts.Band(b.low, b.high, b.label)
+        for b in (rule.bands if rule else ())
+        if b.flag  # shade the bands that raise a finding: the ones to stay out of
+    ]
+    series = [
+        charts.Series(
+            trend.label,
+            [
+                charts.Point(timezone.localtime(s.observed_at), s.value, bool(s.flag))
+                for s in scores
+            ],
+        )
+    ]
+    svg = charts.trend_chart_svg(
+        series,
+        title=f"{trend.label}, last two years",
+        description=trend.description,
+        unit="points",
+        start=start,
+        end=end,
+        bands=bands,
+        chart_id=f"trend-{index}",
+    )
+    return mark_safe(svg)  # noqa: S308  (charts.py escapes every text it draws)
+
+
+# --- one assessment ------------------------------------------------------------------------------
+
+
+@dataclass
+class SectionProgress:
+    section: template.Section
+    started: bool
+    missing: list[str] = field(default_factory=list)
+
+    @property
+    def state(self) -> str:
+        if not self.started:
+            return "not-started"
+        return "incomplete" if self.missing else "complete"
+
+    @property
+    def state_label(self) -> str:
+        return {
+            "not-started": "Not started",
+            "incomplete": f"{len(self.missing)} required left",
+            "complete": "Complete",
+        }[self.state]
+
+
+def responses_by_part(assessment: Assessment) -> dict[tuple[str, str], Response]:
+    return {(r.section, r.questionnaire_url): r for r in assessment.responses.all()}
+
+
+def progress(assessment: Assessment) -> list[SectionProgress]:
+    """Each section of the assessment's time point: started or not, and what required answers
+    it still lacks."""
+    responses = responses_by_part(assessment)
+    found = []
+    for section in template.comprehensive().sections_for(assessment.time_point):
+        started = False
+        missing: list[str] = []
+        for part in section.parts:
+            questionnaire = catalog.shipped_by_id(part.questionnaire)
+            response = responses.get((section.key, questionnaire["url"]))
+            started = started or bool(response and response.items)
+            if part.required:
+                answers = render.answers_from_response({"item": response.items if response else []})
+                missing += [text for _, text in render.missing_required(questionnaire, answers)]
+        found.append(SectionProgress(section, started, missing))
+    return found

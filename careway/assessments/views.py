@@ -1,0 +1,438 @@
+"""The assessment pages: the chart's Assessments section (what is due, results and trends), an
+assessment's overview and signature, one section at a time for the tablet, and amendments.
+
+Thin views: access through careway.core.access (the same 404 for absent and not yours), writes
+through services (one transaction with their audit event), each read audited.
+"""
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Any, cast
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+
+from careway.core import access, audit
+from careway.core.access import Action
+from careway.core.models import User
+from careway.patients.models import Patient
+from careway.patients.services import VersionConflict
+from careway.patients.views import _chart_frame, agency_page
+
+from . import catalog, queries, schedule, services, template
+from . import render as forms
+from .models import Assessment, Response
+
+SECTION = "assessments"
+
+
+def _patient(request: HttpRequest, patient_id: Any, action: Action) -> tuple[audit.Actor, Patient]:
+    actor = audit.Actor.from_request(request)
+    return actor, access.get_patient_for(actor, patient_id, action)
+
+
+def _assessment(patient: Patient, assessment_id: Any) -> Assessment:
+    return get_object_or_404(
+        Assessment.objects.select_related("episode", "signed_by", "started_by"),
+        pk=assessment_id,
+        patient=patient,
+    )
+
+
+def _audited_frame(
+    request: HttpRequest, actor: audit.Actor, patient: Patient, obj: Any, **detail: Any
+) -> dict[str, Any]:
+    frame = _chart_frame(request, patient, SECTION)
+    audit.record(
+        actor,
+        "patient.view",
+        patient_id=patient.pk,
+        obj=obj,
+        detail={"section": SECTION, **detail},
+    )
+    return frame
+
+
+# --- the chart section ---------------------------------------------------------------------------
+
+
+@agency_page
+def chart_assessments(request: HttpRequest, patient_id: Any) -> HttpResponse:
+    actor, patient = _patient(request, patient_id, Action.VIEW)
+    today = timezone.localdate()
+    with transaction.atomic():
+        due = queries.due_for_patients([patient.pk], today).get(patient.pk, [])
+        context = {
+            "assessments": list(queries.assessments_of(patient)),
+            "due": due,
+            "trends": queries.trends(patient, timezone.localtime()),
+            "time_points": Assessment.TimePoint.choices,
+            "suggested_time_point": _suggested_time_point(due),
+            "today": today,
+        }
+        context |= _audited_frame(request, actor, patient, patient)
+    return render(request, "assessments/chart_assessments.html", context)
+
+
+def _suggested_time_point(due: list[schedule.Due]) -> str:
+    pressing = schedule.most_pressing(due)
+    return pressing.time_point if pressing else Assessment.TimePoint.FOLLOW_UP
+
+
+@agency_page
+def assessment_start(request: HttpRequest, patient_id: Any) -> HttpResponse:
+    actor, patient = _patient(request, patient_id, Action.EDIT)
+    if request.method != "POST":  # the form is on the Assessments section
+        return redirect("assessments", patient_id=patient.pk)
+    try:
+        visit_date = _date(request.POST.get("visit_date", ""))
+        assessment = services.start_assessment(
+            actor, patient, request.POST.get("time_point", ""), visit_date
+        )
+    except ValidationError as error:
+        for message in _messages_of(error):
+            messages.error(request, message)
+        return redirect("assessments", patient_id=patient.pk)
+    first = template.comprehensive().sections_for(assessment.time_point)[0]
+    return redirect(
+        "assessment_section", patient_id=patient.pk, assessment_id=assessment.pk, section=first.key
+    )
+
+
+def _date(raw: str) -> Any:
+    if not raw:
+        return None
+    try:
+        return date.fromisoformat(raw)
+    except ValueError as error:
+        raise ValidationError({"visit_date": "Visit date: use a date like 2026-12-03."}) from error
+
+
+def _messages_of(error: ValidationError) -> list[str]:
+    if hasattr(error, "error_dict"):
+        return [m for messages_ in error.message_dict.values() for m in messages_]
+    return list(error.messages)
+
+
+# --- one assessment ------------------------------------------------------------------------------
+
+
+@agency_page
+def assessment_overview(request: HttpRequest, patient_id: Any, assessment_id: Any) -> HttpResponse:
+    actor, patient = _patient(request, patient_id, Action.VIEW)
+    assessment = _assessment(patient, assessment_id)
+    with transaction.atomic():
+        context = _overview_context(assessment)
+        context |= _audited_frame(request, actor, patient, assessment)
+    return render(request, "assessments/assessment.html", context)
+
+
+def _overview_context(assessment: Assessment, problems: list[str] | None = None) -> dict[str, Any]:
+    sections = queries.progress(assessment)
+    context: dict[str, Any] = {
+        "assessment": assessment,
+        "progress": sections,
+        "complete_count": sum(1 for s in sections if s.state == "complete"),
+        "problems": problems or [],
+    }
+    if assessment.is_signed:
+        context["results"] = list(
+            assessment.scores.filter(current=True).order_by("instrument_title", "pk")
+        )
+        context["findings"] = list(assessment.findings.order_by("severity", "kind", "pk"))
+        context["amendments"] = list(
+            assessment.amendments.select_related("signed_by", "response").order_by("signed_at")
+        )
+        context["responses"] = _signed_responses(assessment)
+    return context
+
+
+@dataclass
+class SignedPart:
+    response: Response
+    title: str
+    section_title: str
+
+
+def _signed_responses(assessment: Assessment) -> list[SignedPart]:
+    found = []
+    for response in assessment.responses.order_by("pk"):
+        entry = catalog.entry(assessment.organization_id, response.questionnaire_url)
+        section_title = (
+            "Received from another system"
+            if response.section == services.IMPORTED
+            else template.comprehensive().section(response.section).title
+        )
+        title = entry.title if entry else response.questionnaire_url
+        found.append(SignedPart(response, title, section_title))
+    return found
+
+
+@agency_page
+def assessment_sign(request: HttpRequest, patient_id: Any, assessment_id: Any) -> HttpResponse:
+    actor, patient = _patient(request, patient_id, Action.EDIT)
+    assessment = _assessment(patient, assessment_id)
+    if request.method != "POST":  # the signature button is on the assessment's page
+        return redirect("assessment", patient_id=patient.pk, assessment_id=assessment.pk)
+    try:
+        services.sign_assessment(actor, assessment, _int(request.POST.get("version")))
+    except VersionConflict:
+        messages.error(
+            request,
+            "This assessment was changed on another device since this page was opened. "
+            "Check the sections below, then sign again.",
+        )
+    except ValidationError as error:
+        with transaction.atomic():
+            context = _overview_context(assessment, problems=_messages_of(error))
+            context |= _audited_frame(request, actor, patient, assessment)
+        return render(request, "assessments/assessment.html", context, status=422)
+    else:
+        messages.success(request, "Assessment signed. Its scores and findings are on the chart.")
+    return redirect("assessment", patient_id=patient.pk, assessment_id=assessment.pk)
+
+
+def _int(raw: Any) -> int:
+    try:
+        return int(raw)
+    except (TypeError, ValueError):
+        return -1
+
+
+# --- one section ---------------------------------------------------------------------------------
+
+
+@dataclass
+class Part:
+    entry: catalog.Entry
+    required: bool
+    note: str
+    prefix: str
+    version: int
+    fields: list[Any]
+    errors: dict[str, str]
+    result: Any
+
+
+def _parts(
+    assessment: Assessment,
+    section: template.Section,
+    posted: dict[str, dict[str, list[dict[str, Any]]]] | None = None,
+    errors: dict[str, dict[str, str]] | None = None,
+) -> list[Part]:
+    responses = queries.responses_by_part(assessment)
+    parts = []
+    for index, spec in enumerate(section.parts):
+        questionnaire = catalog.shipped_by_id(spec.questionnaire)
+        entry = catalog.entry(assessment.organization_id, questionnaire["url"])
+        assert entry is not None  # a shipped questionnaire is always in the catalog
+        response = responses.get((section.key, entry.url))
+        answers = forms.answers_from_response({"item": response.items if response else []})
+        if posted is not None and entry.url in posted:
+            answers = posted[entry.url]
+        prefix = f"q{index}"
+        mine = (errors or {}).get(entry.url, {})
+        items = forms.response_items(entry.questionnaire, answers)
+        parts.append(
+            Part(
+                entry=entry,
+                required=spec.required,
+                note=spec.note,
+                prefix=prefix,
+                version=response.version if response else 0,
+                fields=forms.form_fields(entry.questionnaire, answers, prefix, mine),
+                errors=mine,
+                result=services.engine.score(entry.instrument, {"item": items})
+                if entry.instrument.scorable
+                else None,
+            )
+        )
+    return parts
+
+
+def _section_or_404(assessment: Assessment, key: str) -> tuple[template.Section, int, list[Any]]:
+    sections = template.comprehensive().sections_for(assessment.time_point)
+    for index, section in enumerate(sections):
+        if section.key == key:
+            return section, index, sections
+    raise Http404("No such section in this assessment")
+
+
+@agency_page
+def assessment_section(
+    request: HttpRequest, patient_id: Any, assessment_id: Any, section: str
+) -> HttpResponse:
+    action = Action.EDIT if request.method == "POST" else Action.VIEW
+    actor, patient = _patient(request, patient_id, action)
+    assessment = _assessment(patient, assessment_id)
+    spec, index, sections = _section_or_404(assessment, section)
+    if request.method == "POST":
+        return _save_section(request, actor, patient, assessment, spec, index, sections)
+    with transaction.atomic():
+        context = _section_context(request, assessment, spec, index, sections)
+        context |= _audited_frame(request, actor, patient, assessment, part=spec.key)
+    return render(request, "assessments/section.html", context)
+
+
+def _section_context(
+    request: HttpRequest,
+    assessment: Assessment,
+    spec: template.Section,
+    index: int,
+    sections: list[Any],
+    posted: dict[str, Any] | None = None,
+    errors: dict[str, dict[str, str]] | None = None,
+) -> dict[str, Any]:
+    return {
+        "assessment": assessment,
+        "spec": spec,
+        "parts": _parts(assessment, spec, posted, errors),
+        "position": index + 1,
+        "total": len(sections),
+        "previous": sections[index - 1] if index > 0 else None,
+        "next": sections[index + 1] if index + 1 < len(sections) else None,
+        "progress": queries.progress(assessment),
+        "beside": _beside(assessment.patient, spec.chart),
+        "editable": not assessment.is_signed
+        and access.can_edit(cast(User, request.user), assessment.patient),
+    }
+
+
+def _beside(patient: Patient, chart: str) -> dict[str, Any] | None:
+    """The chart list a section is reviewed against (medications against the bottles)."""
+    from careway.patients import queries as chart_queries
+
+    if chart == "medications":
+        return {"kind": chart, **chart_queries.medications(patient, 1)}
+    if chart == "conditions":
+        return {"kind": chart, **chart_queries.conditions(patient, 1)}
+    if chart == "vitals":
+        return {"kind": chart, "latest_vitals": chart_queries.latest_vitals(patient)}
+    return None
+
+
+def _save_section(
+    request: HttpRequest,
+    actor: audit.Actor,
+    patient: Patient,
+    assessment: Assessment,
+    spec: template.Section,
+    index: int,
+    sections: list[Any],
+) -> HttpResponse:
+    autosave = request.headers.get("X-Autosave") == "1"
+    posted: dict[str, Any] = {}
+    errors: dict[str, dict[str, str]] = {}
+    parts = []
+    for position, part_spec in enumerate(spec.parts):
+        questionnaire = catalog.shipped_by_id(part_spec.questionnaire)
+        parsed = forms.parse(questionnaire, request.POST, f"q{position}")
+        posted[questionnaire["url"]] = parsed.answers
+        if parsed.errors:
+            errors[questionnaire["url"]] = parsed.errors
+        version = _int(request.POST.get(f"q{position}-version", "0"))
+        parts.append(services.SectionAnswers(questionnaire["url"], parsed.answers, version))
+    conflict = False
+    try:
+        # What parsed is kept even when another answer has a mistake: nothing entered is lost.
+        services.save_section(actor, assessment, spec.key, parts)
+    except VersionConflict:
+        conflict = True
+    except ValidationError as error:
+        errors.setdefault("", {})["form"] = "; ".join(_messages_of(error))
+    if autosave:
+        return _autosave_reply(request, assessment, spec, errors, conflict)
+    if not errors and not conflict:
+        go = request.POST.get("go", "next")
+        nxt = sections[index + 1] if index + 1 < len(sections) else None
+        prev = sections[index - 1] if index > 0 else None
+        target = {"next": nxt, "previous": prev}.get(go)
+        if target is not None:
+            return redirect(
+                "assessment_section",
+                patient_id=patient.pk,
+                assessment_id=assessment.pk,
+                section=target.key,
+            )
+        messages.success(request, f"{spec.title}: saved.")
+        return redirect("assessment", patient_id=patient.pk, assessment_id=assessment.pk)
+    with transaction.atomic():
+        assessment.refresh_from_db()
+        context = _section_context(request, assessment, spec, index, sections, posted, errors)
+        context |= _audited_frame(request, actor, patient, assessment, part=spec.key)
+        context["conflict"] = conflict
+    return render(request, "assessments/section.html", context, status=409 if conflict else 422)
+
+
+def _autosave_reply(
+    request: HttpRequest,
+    assessment: Assessment,
+    spec: template.Section,
+    errors: dict[str, dict[str, str]],
+    conflict: bool,
+) -> HttpResponse:
+    """The save status line and, out of band, the new versions, so the next save is not
+    mistaken for a stale one."""
+    responses = queries.responses_by_part(assessment)
+    versions = []
+    for position, part_spec in enumerate(spec.parts):
+        url = catalog.shipped_by_id(part_spec.questionnaire)["url"]
+        response = responses.get((spec.key, url))
+        versions.append((f"q{position}", response.version if response else 0))
+    context = {
+        "saved_at": timezone.localtime(),
+        "errors": [m for by_item in errors.values() for m in by_item.values()],
+        "conflict": conflict,
+        "versions": versions,
+    }
+    return render(request, "assessments/_autosave.html", context, status=409 if conflict else 200)
+
+
+# --- amendments ----------------------------------------------------------------------------------
+
+
+@agency_page
+def assessment_amend(
+    request: HttpRequest, patient_id: Any, assessment_id: Any, response_id: int
+) -> HttpResponse:
+    actor, patient = _patient(request, patient_id, Action.EDIT)
+    assessment = _assessment(patient, assessment_id)
+    response = get_object_or_404(Response, pk=response_id, assessment=assessment)
+    if not assessment.is_signed:
+        return redirect(
+            "assessment_section",
+            patient_id=patient.pk,
+            assessment_id=assessment.pk,
+            section=response.section,
+        )
+    entry = catalog.entry(assessment.organization_id, response.questionnaire_url)
+    if entry is None:
+        raise Http404("This instrument is no longer available")
+    answers = forms.answers_from_response({"item": services.effective_items(response)})
+    errors: dict[str, str] = {}
+    reason = ""
+    if request.method == "POST":
+        parsed = forms.parse(entry.questionnaire, request.POST, "a")
+        answers, errors = parsed.answers, dict(parsed.errors)
+        reason = request.POST.get("reason", "")
+        if not reason.strip():
+            errors["reason"] = "Reason for the correction: say why the answers are corrected."
+        if not errors:
+            services.amend_response(actor, response, answers, reason)
+            messages.success(request, f"{entry.title}: amendment signed.")
+            return redirect("assessment", patient_id=patient.pk, assessment_id=assessment.pk)
+    with transaction.atomic():
+        context = _audited_frame(request, actor, patient, assessment, amend=response.pk)
+    context |= {
+        "assessment": assessment,
+        "response": response,
+        "entry": entry,
+        "fields": forms.form_fields(entry.questionnaire, answers, "a", errors),
+        "errors": errors,
+        "reason": reason,
+    }
+    return render(request, "assessments/amend.html", context, status=422 if errors else 200)

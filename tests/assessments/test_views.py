@@ -1,0 +1,285 @@
+"""The assessment pages: the three access tests on each, save as you go, signing, amending,
+the caseload's due column, and an agency's instruments."""
+
+import json
+
+import pytest
+from django.urls import reverse
+
+from careway.assessments import catalog, services, template
+from careway.assessments.models import Assessment, BandSetting, Instrument, Response
+from careway.core.models import AuditEvent
+from tests.assessments import fill
+from tests.assessments.test_services import actor, fill_everything, start
+
+pytestmark = pytest.mark.django_db
+
+PHQ2 = catalog.shipped_by_id("phq-2")
+
+
+def section_url(w, assessment, key):
+    return reverse("assessment_section", args=[w.patient.pk, assessment.pk, key])
+
+
+def first_section(assessment):
+    return template.comprehensive().sections_for(assessment.time_point)[0]
+
+
+def section_with(questionnaire_id):
+    for section in template.comprehensive().sections:
+        for index, part in enumerate(section.parts):
+            if part.questionnaire == questionnaire_id:
+                return section, index
+    raise AssertionError(questionnaire_id)
+
+
+def posted(questionnaire, answers, prefix):
+    """What the browser posts for these answers (the renderer's own field names)."""
+    from careway.assessments import render
+
+    data = {}
+    for field in render.flat_fields(render.form_fields(questionnaire, answers, prefix)):
+        for name, value in field.posted_values():
+            data.setdefault(name, []).append(value)
+    return data
+
+
+# --- the chart section -----------------------------------------------------------------------
+
+
+def test_member_sees_what_is_due_and_can_start(login, world):
+    page = login(world.cm).get(reverse("assessments", args=[world.patient.pk]))
+    assert page.status_code == 200
+    text = page.content.decode()
+    # The demo world's start of care was 12 days ago: the start-of-care assessment is overdue.
+    assert "Start of care" in text and "Overdue" in text
+    assert f'action="{reverse("assessment_start", args=[world.patient.pk])}"' in text
+
+
+def test_read_only_member_sees_the_section_without_the_start_form(login, world):
+    page = login(world.scheduler).get(reverse("assessments", args=[world.patient.pk]))
+    assert page.status_code == 200
+    assert reverse("assessment_start", args=[world.patient.pk]) not in page.content.decode()
+
+
+@pytest.mark.parametrize("who", ["cm_other", "outsider"])
+def test_not_visible_is_404_on_every_assessment_page_and_write(login, world, who):
+    assessment = start(world)
+    client = login(getattr(world, who))
+    pages = [
+        reverse("assessments", args=[world.patient.pk]),
+        reverse("assessment", args=[world.patient.pk, assessment.pk]),
+        section_url(world, assessment, first_section(assessment).key),
+    ]
+    for url in pages:
+        assert client.get(url).status_code == 404, url
+    writes = [
+        reverse("assessment_start", args=[world.patient.pk]),
+        reverse("assessment_sign", args=[world.patient.pk, assessment.pk]),
+        section_url(world, assessment, first_section(assessment).key),
+    ]
+    for url in writes:
+        assert client.post(url, {"time_point": "follow-up", "version": "1"}).status_code == 404
+    assert Assessment.objects.count() == 1 and not Response.objects.exists()
+    assert AuditEvent.objects.filter(outcome="denied", patient_id=world.patient.pk).exists()
+
+
+def test_read_only_member_cannot_start_save_or_sign(login, world):
+    assessment = start(world)
+    client = login(world.scheduler)
+    assert client.get(section_url(world, assessment, "history")).status_code == 200
+    section, index = section_with("phq-2")
+    data = posted(PHQ2, fill.answers(PHQ2), f"q{index}")
+    assert client.post(section_url(world, assessment, section.key), data).status_code == 403
+    assert client.post(reverse("assessment_start", args=[world.patient.pk])).status_code == 403
+    sign = reverse("assessment_sign", args=[world.patient.pk, assessment.pk])
+    assert client.post(sign, {"version": assessment.version}).status_code == 403
+    assert not Response.objects.exists()
+
+
+def test_an_assessment_of_another_patient_is_404(login, world):
+    other = services.start_assessment(actor(world.outsider), world.outsider_patient, "follow-up")
+    url = reverse("assessment", args=[world.patient.pk, other.pk])
+    assert login(world.cm).get(url).status_code == 404
+
+
+# --- starting, saving, signing ---------------------------------------------------------------
+
+
+def test_starting_goes_to_the_first_section(login, world):
+    client = login(world.cm)
+    reply = client.post(
+        reverse("assessment_start", args=[world.patient.pk]),
+        {"time_point": "start-of-care", "visit_date": "2026-12-03"},
+    )
+    assessment = Assessment.objects.get()
+    assert reply.status_code == 302
+    assert reply["Location"] == section_url(world, assessment, first_section(assessment).key)
+    assert str(assessment.visit_date) == "2026-12-03"
+
+
+def test_a_bad_visit_date_is_named_and_starts_nothing(login, world):
+    client = login(world.cm)
+    reply = client.post(
+        reverse("assessment_start", args=[world.patient.pk]),
+        {"time_point": "start-of-care", "visit_date": "yesterday"},
+        follow=True,
+    )
+    assert "Visit date" in reply.content.decode()
+    assert not Assessment.objects.exists()
+
+
+def test_autosave_keeps_the_answers_and_returns_the_new_versions(login, world):
+    assessment = start(world)
+    section, index = section_with("phq-2")
+    client = login(world.cm)
+    data = {**posted(PHQ2, fill.answers(PHQ2, -1), f"q{index}"), f"q{index}-version": "0"}
+    reply = client.post(section_url(world, assessment, section.key), data, HTTP_X_AUTOSAVE="1")
+    assert reply.status_code == 200
+    assert "Saved at" in reply.content.decode()
+    assert (
+        f'id="q{index}-version"' in reply.content.decode() and 'value="1"' in reply.content.decode()
+    )
+    response = Response.objects.get(assessment=assessment, questionnaire_url=PHQ2["url"])
+    page = client.get(section_url(world, assessment, section.key)).content.decode()
+    # Reopened later, the section shows what was saved and its score.
+    assert response.version == 1
+    assert "PHQ-2" in page and "6" in page
+
+
+def test_a_stale_autosave_is_a_conflict_and_overwrites_nothing(login, world):
+    assessment = start(world)
+    section, index = section_with("phq-2")
+    client = login(world.cm)
+    url = section_url(world, assessment, section.key)
+    first = {**posted(PHQ2, fill.answers(PHQ2, -1), f"q{index}"), f"q{index}-version": "0"}
+    client.post(url, first, HTTP_X_AUTOSAVE="1")
+    stale = {**posted(PHQ2, fill.answers(PHQ2, 0), f"q{index}"), f"q{index}-version": "0"}
+    reply = client.post(url, stale, HTTP_X_AUTOSAVE="1")
+    assert reply.status_code == 409
+    assert "another device" in reply.content.decode()
+    assert Response.objects.get(questionnaire_url=PHQ2["url"]).version == 1
+
+
+def test_signing_an_incomplete_assessment_lists_what_is_missing(login, world):
+    assessment = start(world)
+    reply = login(world.cm).post(
+        reverse("assessment_sign", args=[world.patient.pk, assessment.pk]),
+        {"version": assessment.version},
+    )
+    assert reply.status_code == 422
+    text = reply.content.decode()
+    assert "required answer" in text and first_section(assessment).title in text
+    assert Assessment.objects.get().status == "draft"
+
+
+def test_signing_a_complete_assessment_locks_it_and_shows_its_results(login, world):
+    assessment = start(world)
+    fill_everything(world, assessment, choice=-1)
+    client = login(world.cm)
+    reply = client.post(
+        reverse("assessment_sign", args=[world.patient.pk, assessment.pk]),
+        {"version": assessment.version},
+        follow=True,
+    )
+    text = reply.content.decode()
+    assert "Assessment signed" in text and "High" in text
+    assert Assessment.objects.get().status == "signed"
+    chart = client.get(reverse("assessments", args=[world.patient.pk])).content.decode()
+    assert "<svg" in chart and "first score" in chart
+    caseload = client.get(reverse("caseload")).content.decode()
+    assert "Recertification" in caseload
+
+
+def test_a_signed_assessment_is_amended_with_a_reason(login, world):
+    assessment = start(world)
+    fill_everything(world, assessment, choice=-1)
+    services.sign_assessment(actor(world.cm), assessment, assessment.version)
+    response = Response.objects.get(assessment=assessment, questionnaire_url=PHQ2["url"])
+    url = reverse("assessment_amend", args=[world.patient.pk, assessment.pk, response.pk])
+    client = login(world.cm)
+    assert client.get(url).status_code == 200
+    data = posted(PHQ2, fill.answers(PHQ2, 0), "a")
+    missing_reason = client.post(url, data)
+    assert missing_reason.status_code == 422
+    assert "Reason for the correction" in missing_reason.content.decode()
+    done = client.post(url, {**data, "reason": "Misheard the answer"})
+    assert done.status_code == 302
+    assert response.amendments.count() == 1
+    assert login(world.scheduler).post(url, {**data, "reason": "x"}).status_code == 403
+
+
+def test_the_caseload_says_which_assessment_is_due(login, world):
+    text = login(world.cm).get(reverse("caseload")).content.decode()
+    assert "Assessment due" in text and "Start of care" in text and "Overdue" in text
+
+
+# --- an agency's instruments -----------------------------------------------------------------
+
+
+def small_questionnaire(**changes):
+    return {
+        "resourceType": "Questionnaire",
+        "url": "https://example.org/Questionnaire/sleep",
+        "version": "1",
+        "title": "Sleep check",
+        "status": "active",
+        "item": [{"linkId": "1", "text": "Sleeping well?", "type": "boolean"}],
+        **changes,
+    }
+
+
+def test_only_instrument_managers_see_the_instruments_page(login, world):
+    url = reverse("instrument_list")
+    assert login(world.admin).get(url).status_code == 200
+    assert login(world.cm).get(url).status_code == 404
+    assert login(world.auditor).get(url).status_code == 404
+
+
+def test_an_admin_uploads_a_questionnaire_that_renders_and_says_why_it_is_not_scored(login, world):
+    client = login(world.admin)
+    reply = client.post(
+        reverse("instrument_list"),
+        {"questionnaire_json": json.dumps(small_questionnaire())},
+        follow=True,
+    )
+    assert "Sleep check added" in reply.content.decode()
+    upload = Instrument.objects.get()
+    assert not upload.scorable
+    assert "defines no score" in upload.why_not_scored
+    assert AuditEvent.objects.filter(action="instrument.upload").exists()
+
+
+def test_a_broken_upload_is_named_and_nothing_is_added(login, world):
+    client = login(world.admin)
+    reply = client.post(reverse("instrument_list"), {"questionnaire_json": "{not json"})
+    assert reply.status_code == 422 and "not valid JSON" in reply.content.decode()
+    reply = client.post(
+        reverse("instrument_list"),
+        {"questionnaire_json": json.dumps({"resourceType": "Patient"})},
+    )
+    assert reply.status_code == 422 and "not a FHIR Questionnaire" in reply.content.decode()
+    assert not Instrument.objects.exists()
+    assert login(world.cm).post(reverse("instrument_list"), {}).status_code == 404
+
+
+def test_an_agency_sets_its_own_morse_band_edges(login, world):
+    morse = catalog.shipped_by_id("morse-fall-scale")
+    rule = catalog.scored_instrument(world.org.pk, morse).scores[0]
+    url = reverse("instrument_bands", args=["morse-fall-scale", rule.key])
+    client = login(world.admin)
+    assert client.get(url).status_code == 200
+    edges = {}
+    for i, band in enumerate(rule.bands):
+        edges[f"min-{i}"] = f"{band.low:g}"
+        edges[f"max-{i}"] = f"{band.high:g}"
+    # Move the high-risk edge from 45 to 51 (the other published convention).
+    edges["max-1"], edges["min-2"] = "50", "51"
+    assert client.post(url, edges).status_code == 302
+    banded = catalog.scored_instrument(world.org.pk, morse)
+    assert [(b.low, b.high) for b in banded.scores[0].bands][1:] == [(25, 50), (51, 125)]
+    overlapping = {**edges, "max-1": "60"}
+    reply = client.post(url, overlapping)
+    assert reply.status_code == 422
+    assert BandSetting.objects.get().bands[1]["max"] == 50
+    assert login(world.cm).get(url).status_code == 404
