@@ -76,3 +76,24 @@ def login(client):
         return client
 
     return _login
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """One headless Chromium for every test that drives a page (tests/browser, the form tests)."""
+    from tests.browser.conftest import CHROMIUM_ARGS, chromium_path
+
+    path = chromium_path()
+    if path is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("Chromium is not installed, and CI=true requires the browser tests")
+        pytest.skip("Chromium is not installed (apt-get install chromium) ")
+    # Playwright's sync API runs an event loop in this thread; Django's ORM calls made by the
+    # test itself (fixtures, assertions) are still synchronous and safe.
+    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()

@@ -10,8 +10,10 @@ from . import engine
 CONTENT = Path(__file__).parent / "content"
 
 
+@cache
 def shipped() -> dict[str, dict[str, Any]]:
-    """Each shipped Questionnaire by its id."""
+    """Each shipped Questionnaire by its id, read from disk once per process (every page of an
+    assessment asks for several). Callers read them; none may change them."""
     return {q["id"]: q for q in (_read(p) for p in sorted(CONTENT.glob("*.json")))}
 
 

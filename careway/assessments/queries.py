@@ -120,6 +120,7 @@ def trends(patient: Patient, now: datetime) -> list[Trend]:
     grouped: dict[tuple[str, str], list[Score]] = {}
     for row in rows:
         grouped.setdefault((row.questionnaire_url, row.key), []).append(row)
+    agency = catalog.entries(patient.organization_id, {url for url, _ in grouped})
     found: list[Trend] = []
     for (url, key), scores in grouped.items():
         latest = scores[-1]
@@ -133,7 +134,7 @@ def trends(patient: Patient, now: datetime) -> list[Trend]:
             len(scores),
         )
         trend.description = _describe(trend)
-        trend.svg = _chart(trend, scores, start, now, patient.organization_id, len(found))
+        trend.svg = _chart(trend, scores, start, now, agency.get(url), len(found))
         found.append(trend)
     return sorted(found, key=lambda t: (t.title, t.key))
 
@@ -146,7 +147,7 @@ def _describe(trend: Trend) -> str:
     when = timezone.localtime(latest.observed_at)
     text += f" on {when:%b} {when.day}"
     if trend.change is not None:
-        text += f", {_signed(trend.change)} since the one before"
+        text += f", {trend.change_words} since the one before"
     return text + "."
 
 
@@ -154,21 +155,14 @@ def _number(value: float) -> str:
     return f"{value:g}"
 
 
-def _signed(change: float) -> str:
-    if change == 0:
-        return "no change"
-    return f"{'+' if change > 0 else '-'}{abs(change):g}"
-
-
 def _chart(
     trend: Trend,
     scores: list[Score],
     start: datetime,
     end: datetime,
-    organization_id: int,
+    entry: catalog.Entry | None,
     index: int,
 ) -> str:
-    entry = catalog.entry(organization_id, trend.questionnaire_url)
     rule = None
     if entry is not None:
         rule = next((r for r in entry.instrument.scores if r.key == trend.key), None)

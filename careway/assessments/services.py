@@ -253,8 +253,10 @@ def sign_assessment(
             [f"{m.section_title}: {m.text}" for m in missing], code="missing_required"
         )
     now = signed_at or timezone.now()
-    for response in locked.responses.all():
-        entry = _entry(locked, response.questionnaire_url)
+    responses = list(locked.responses.all())
+    agency = catalog.entries(locked.organization_id, {r.questionnaire_url for r in responses})
+    for response in responses:
+        entry = agency.get(response.questionnaire_url) or _entry(locked, response.questionnaire_url)
         result = engine.score(entry.instrument, {"item": response.items})
         _keep_scores(locked, response, entry, result, now, amendment=None)
         _keep_findings(actor, locked, entry, result)

@@ -23,7 +23,7 @@ from careway.patients.models import Patient
 from careway.patients.services import VersionConflict
 from careway.patients.views import _chart_frame, agency_page
 
-from . import catalog, queries, schedule, services, template
+from . import catalog, engine, queries, schedule, services, template
 from . import render as forms
 from .models import Assessment, Response
 
@@ -160,8 +160,10 @@ class SignedPart:
 
 def _signed_responses(assessment: Assessment) -> list[SignedPart]:
     found = []
-    for response in assessment.responses.order_by("pk"):
-        entry = catalog.entry(assessment.organization_id, response.questionnaire_url)
+    responses = list(assessment.responses.order_by("pk"))
+    agency = catalog.entries(assessment.organization_id, {r.questionnaire_url for r in responses})
+    for response in responses:
+        entry = agency.get(response.questionnaire_url)
         section_title = (
             "Received from another system"
             if response.section == services.IMPORTED
@@ -225,11 +227,11 @@ def _parts(
     errors: dict[str, dict[str, str]] | None = None,
 ) -> list[Part]:
     responses = queries.responses_by_part(assessment)
+    urls = [catalog.shipped_by_id(spec.questionnaire)["url"] for spec in section.parts]
+    agency = catalog.entries(assessment.organization_id, urls)
     parts = []
-    for index, spec in enumerate(section.parts):
-        questionnaire = catalog.shipped_by_id(spec.questionnaire)
-        entry = catalog.entry(assessment.organization_id, questionnaire["url"])
-        assert entry is not None  # a shipped questionnaire is always in the catalog
+    for index, (spec, url) in enumerate(zip(section.parts, urls, strict=True)):
+        entry = agency[url]  # a shipped questionnaire is always in the catalog
         response = responses.get((section.key, entry.url))
         answers = forms.answers_from_response({"item": response.items if response else []})
         if posted is not None and entry.url in posted:
@@ -246,7 +248,7 @@ def _parts(
                 version=response.version if response else 0,
                 fields=forms.form_fields(entry.questionnaire, answers, prefix, mine),
                 errors=mine,
-                result=services.engine.score(entry.instrument, {"item": items})
+                result=engine.score(entry.instrument, {"item": items})
                 if entry.instrument.scorable
                 else None,
             )

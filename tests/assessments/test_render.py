@@ -5,7 +5,6 @@ template, the HTML is read back into what a browser would post (checked radios, 
 `render.parse` turns that into answers."""
 
 import json
-import os
 import re
 from datetime import UTC
 from html import unescape
@@ -885,28 +884,10 @@ def standalone(questionnaire, answers, errors=None) -> str:
     )
 
 
-@pytest.fixture(scope="module")
-def chromium():
-    from tests.browser.conftest import CHROMIUM_ARGS, chromium_path
-
-    path = chromium_path()
-    if path is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("Chromium is not installed, and CI=true requires the browser tests")
-        pytest.skip("Chromium is not installed (apt-get install chromium)")
-    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
-def open_page(chromium, html, viewport=None, javascript=True):
+def open_page(browser, html, viewport=None, javascript=True):
     from tests.browser.conftest import TABLET
 
-    context = chromium.new_context(viewport=viewport or TABLET, java_script_enabled=javascript)
+    context = browser.new_context(viewport=viewport or TABLET, java_script_enabled=javascript)
     page = context.new_page()
     page.set_default_timeout(5_000)
     page.set_content(html)
@@ -922,8 +903,8 @@ def browser_post(page) -> QueryDict:
     return as_post([(name, value) for name, value in pairs])
 
 
-def test_in_a_browser_questions_appear_and_go_as_answers_change(chromium):
-    page = open_page(chromium, standalone(EVERYTHING, {}))
+def test_in_a_browser_questions_appear_and_go_as_answers_change(browser):
+    page = open_page(browser, standalone(EVERYTHING, {}))
     packs = page.locator('[data-q="q0-packs"]')
     assert packs.is_hidden() and page.locator('[data-q="q0-smoker-group"]').is_hidden()
     page.get_by_role("group", name="Smokes").get_by_role("radio", name="Yes").click()
@@ -953,7 +934,7 @@ def test_in_a_browser_questions_appear_and_go_as_answers_change(chromium):
     page.context.close()
 
 
-def test_in_a_browser_a_question_under_a_hidden_one_hides_too(chromium):
+def test_in_a_browser_a_question_under_a_hidden_one_hides_too(browser):
     questionnaire = {
         "resourceType": "Questionnaire",
         "item": [
@@ -972,7 +953,7 @@ def test_in_a_browser_a_question_under_a_hidden_one_hides_too(chromium):
             },
         ],
     }
-    page = open_page(chromium, standalone(questionnaire, {}))
+    page = open_page(browser, standalone(questionnaire, {}))
     page.get_by_role("group", name="First").get_by_role("radio", name="Yes").click()
     page.get_by_role("group", name="Second").get_by_role("radio", name="Yes").click()
     assert page.get_by_label("Third").is_visible()
@@ -981,8 +962,8 @@ def test_in_a_browser_a_question_under_a_hidden_one_hides_too(chromium):
     page.context.close()
 
 
-def test_in_a_browser_answers_are_big_targets_that_a_keyboard_can_use(chromium):
-    page = open_page(chromium, standalone(EVERYTHING, {}))
+def test_in_a_browser_answers_are_big_targets_that_a_keyboard_can_use(browser):
+    page = open_page(browser, standalone(EVERYTHING, {}))
     yes = page.get_by_role("group", name="Skin colour").locator("label.q-option").first
     assert yes.bounding_box()["height"] >= 44
     page.get_by_label("Temperature").focus()
@@ -1001,15 +982,15 @@ def test_in_a_browser_answers_are_big_targets_that_a_keyboard_can_use(chromium):
     page.context.close()
 
 
-def test_without_javascript_every_question_shows_with_its_condition(chromium):
-    page = open_page(chromium, standalone(EVERYTHING, {}), javascript=False)
+def test_without_javascript_every_question_shows_with_its_condition(browser):
+    page = open_page(browser, standalone(EVERYTHING, {}), javascript=False)
     assert page.get_by_label("Packs a day").is_visible()
     assert by_id(page, "id_q0-packs:when").is_visible()
     page.context.close()
 
 
 @pytest.mark.parametrize("viewport", ["TABLET", "PHONE"])
-def test_in_a_browser_axe_finds_no_serious_violation(chromium, viewport):
+def test_in_a_browser_axe_finds_no_serious_violation(browser, viewport):
     from tests.browser import conftest
 
     forms = [
@@ -1018,7 +999,7 @@ def test_in_a_browser_axe_finds_no_serious_violation(chromium, viewport):
     ]
     forms += [(load(path), {}, None) for path in SHIPPED]
     forms += [(load(SHARED / name), {}, None) for name in EXTERNAL if (SHARED / name).exists()]
-    page = open_page(chromium, "<!doctype html><title>x</title>", getattr(conftest, viewport))
+    page = open_page(browser, "<!doctype html><title>x</title>", getattr(conftest, viewport))
     for questionnaire, answers, errors in forms:
         page.set_content(standalone(questionnaire, answers, errors))
         conftest.assert_accessible(page, questionnaire.get("url", "form"))
