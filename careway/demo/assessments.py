@@ -16,8 +16,9 @@ from careway.core import audit
 from careway.patients.models import EpisodeOfCare, Patient
 
 # How unwell each scenario starts (0: no problem on any item, 1: the worst answer everywhere).
-STARTING_LEVEL = 0.45
-EASING_PER_ASSESSMENT = 0.15
+STARTING_LEVEL = 0.2
+EASING_PER_ASSESSMENT = 0.07
+FINDING_CHANCE = 0.08
 RECERT_DAY = 57
 DRAFT_SECTIONS = 4
 
@@ -58,8 +59,13 @@ def answers_at(
 def _value(item: dict[str, Any], level: float, rng: random.Random) -> dict[str, Any] | None:
     kind = item.get("type")
     options = item.get("answerOption") or []
-    jitter = min(1.0, max(0.0, level + rng.uniform(-0.2, 0.2)))
+    jitter = min(1.0, max(0.0, level + rng.uniform(-0.15, 0.15)))
     if options:
+        # A finding (a hazard, a social need) is a real thing found in a home: most demo homes
+        # have few, so an answer that raises one is picked only now and then.
+        calm = [o for o in options if not _finds(o)]
+        if calm and len(calm) < len(options) and rng.random() > FINDING_CHANCE:
+            options = calm
         chosen = options[round(jitter * (len(options) - 1))]
         return {k: v for k, v in chosen.items() if k.startswith("value")}
     if kind == "boolean":
@@ -77,6 +83,12 @@ def _value(item: dict[str, Any], level: float, rng: random.Random) -> dict[str, 
     if kind in ("string", "text"):
         return {"valueString": "Discussed with the patient and family at the visit."}
     return None
+
+
+def _finds(option: dict[str, Any]) -> bool:
+    coding = option.get("valueCoding") or {}
+    extensions = [*(option.get("extension") or []), *(coding.get("extension") or [])]
+    return any(e.get("url") == engine.FINDING for e in extensions)
 
 
 def type_of(item: dict[str, Any]) -> Any:

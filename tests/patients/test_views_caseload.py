@@ -122,6 +122,17 @@ def test_filters_by_flag_kind(login, caseload):
     )
 
 
+def test_a_row_shows_the_three_most_severe_flags_and_links_to_the_rest(login, caseload):
+    for n in range(4):
+        flag(caseload.patient, kind=f"info-{n}", label=f"Note {n}", severity="info")
+    flag(caseload.patient, kind="self-harm-risk", label="Thoughts of self-harm")
+    page = login(caseload.cm).get(URL).content.decode()
+    html = page.split("<tbody>", 1)[1]  # the filter's options list every kind; the rows don't
+    assert "Thoughts of self-harm" in html
+    assert sum(f"Note {n}" in html for n in range(4)) == 2
+    assert "+2 more" in html
+
+
 def test_filters_active_or_discharged_episodes(login, caseload):
     client = login(caseload.cm)
     assert "Gone, Dora" not in names_in(client.get(URL))
