@@ -97,8 +97,8 @@ def instrument_bands(request: HttpRequest, questionnaire_id: str, score_key: str
         raise Http404("No such instrument")
     published = engine.load(questionnaire)
     rule = next((r for r in published.scores if r.key == score_key), None)
-    if rule is None or not rule.bands:
-        raise Http404("No such score")
+    if rule is None or not rule.bands or rule.bands_fixed:
+        raise Http404("No such score, or its bands are fixed by the instrument's terms")
     current = catalog.scored_instrument(organization.pk, questionnaire)
     bands = next(r for r in current.scores if r.key == score_key).bands
     rows = [_row(band) for band in bands]

@@ -14,7 +14,7 @@ from careway.patients import charts
 from careway.patients.models import Encounter, EpisodeOfCare, Patient
 from careway.patients.queries import current_episodes
 
-from . import catalog, render, schedule, template
+from . import catalog, lace, render, schedule, template
 from .models import Assessment, Response, Score
 
 LIST_LIMIT = 50
@@ -238,3 +238,61 @@ def progress(assessment: Assessment) -> list[SectionProgress]:
                 missing += [text for _, text in render.missing_required(questionnaire, answers)]
         found.append(SectionProgress(section, started, missing))
     return found
+
+
+# --- what the record already holds ---------------------------------------------------------------
+
+LIVE_CONDITION = ("active", "recurrence", "relapse")
+NOT_HAPPENED = (Encounter.Status.CANCELLED, Encounter.Status.ENTERED_IN_ERROR)
+
+
+@dataclass
+class FromRecord:
+    """Answers a questionnaire can take from the chart, and a sentence per answer saying where
+    each came from (shown beside the form, for the nurse to check with the patient)."""
+
+    answers: dict[str, list[dict[str, Any]]]
+    sources: dict[str, str]
+
+
+def lace_from_record(patient: Patient, on: date) -> FromRecord:
+    """The LACE answers the chart holds on the day `on` (see careway/assessments/lace.py): the
+    last inpatient stay begun by then, the codes of the live conditions, and the emergency
+    department visits. An admission is taken as acute when an emergency visit began on its day or
+    the day before; otherwise the record does not say and the nurse is asked."""
+    encounters = list(
+        Encounter.objects.filter(
+            patient=patient,
+            kind__in=[Encounter.Kind.INPATIENT, Encounter.Kind.EMERGENCY],
+            period_start__date__lte=on,
+        )
+        .exclude(status__in=NOT_HAPPENED)
+        .order_by("period_start")
+        .values_list("kind", "period_start", "period_end")
+    )
+    emergency = [timezone.localdate(start) for kind, start, _ in encounters if kind == "EMER"]
+    stays = [(start, end) for kind, start, end in encounters if kind == "IMP"]
+    stay = None
+    if stays:
+        start, end = stays[-1]
+        admitted = timezone.localdate(start)
+        acute = any(0 <= (admitted - day).days <= 1 for day in emergency) or None
+        stay = lace.Stay(admitted, timezone.localdate(end) if end else None, acute)
+    conditions = patient.condition_set.exclude(code="").filter(clinical_status__in=LIVE_CONDITION)
+    codes = list(conditions.exclude(verification_status__in=["refuted", "entered-in-error"]))
+    answers, _, sources = lace.lace_answers(
+        stay,
+        [(c.code_system, c.code) for c in codes] if codes else None,
+        emergency if encounters else None,
+        on,
+    )
+    return FromRecord(answers, sources)
+
+
+# Questionnaires (by canonical url) whose answers Careway proposes from the chart.
+FROM_RECORD = {lace.QUESTIONNAIRE_URL: lace_from_record}
+
+
+def from_record(patient: Patient, questionnaire_url: str, on: date) -> FromRecord | None:
+    fill = FROM_RECORD.get(questionnaire_url)
+    return fill(patient, on) if fill else None

@@ -218,6 +218,7 @@ class Part:
     fields: list[Any]
     errors: dict[str, str]
     result: Any
+    from_record: list[tuple[str, str]]  # (question, where its proposed answer came from)
 
 
 def _parts(
@@ -225,7 +226,10 @@ def _parts(
     section: template.Section,
     posted: dict[str, dict[str, list[dict[str, Any]]]] | None = None,
     errors: dict[str, dict[str, str]] | None = None,
+    raw: Any = None,
 ) -> list[Part]:
+    """Each questionnaire of the section as a form: the saved answers, or after a refused save
+    the posted ones, with `raw` (the request's POST) putting a mistyped value back in its field."""
     responses = queries.responses_by_part(assessment)
     urls = [catalog.shipped_by_id(spec.questionnaire)["url"] for spec in section.parts]
     agency = catalog.entries(assessment.organization_id, urls)
@@ -234,8 +238,19 @@ def _parts(
         entry = agency[url]  # a shipped questionnaire is always in the catalog
         response = responses.get((section.key, entry.url))
         answers = forms.answers_from_response({"item": response.items if response else []})
+        from_record: list[tuple[str, str]] = []
         if posted is not None and entry.url in posted:
             answers = posted[entry.url]
+        elif response is None and not assessment.is_signed:
+            # Not yet answered: propose what the chart holds; saving the section keeps it.
+            found = queries.from_record(assessment.patient, entry.url, assessment.visit_date)
+            if found is not None:
+                answers = found.answers
+                texts = {
+                    f.link_id: f.text
+                    for f in forms.flat_fields(forms.form_fields(entry.questionnaire, {}, ""))
+                }
+                from_record = [(texts.get(k, k), v) for k, v in found.sources.items()]
         prefix = f"q{index}"
         mine = (errors or {}).get(entry.url, {})
         items = forms.response_items(entry.questionnaire, answers)
@@ -246,11 +261,12 @@ def _parts(
                 note=spec.note,
                 prefix=prefix,
                 version=response.version if response else 0,
-                fields=forms.form_fields(entry.questionnaire, answers, prefix, mine),
+                fields=forms.form_fields(entry.questionnaire, answers, prefix, mine, posted=raw),
                 errors=mine,
                 result=engine.score(entry.instrument, {"item": items})
                 if entry.instrument.scorable
                 else None,
+                from_record=from_record,
             )
         )
     return parts
@@ -292,7 +308,9 @@ def _section_context(
     return {
         "assessment": assessment,
         "spec": spec,
-        "parts": _parts(assessment, spec, posted, errors),
+        "parts": _parts(
+            assessment, spec, posted, errors, request.POST if posted is not None else None
+        ),
         "position": index + 1,
         "total": len(sections),
         "previous": sections[index - 1] if index > 0 else None,
@@ -336,7 +354,7 @@ def _save_section(
         posted[questionnaire["url"]] = parsed.answers
         if parsed.errors:
             errors[questionnaire["url"]] = parsed.errors
-        version = _int(request.POST.get(f"q{position}-version", "0"))
+        version = _int(request.POST.get(f"q{position}:version", "0"))
         parts.append(services.SectionAnswers(questionnaire["url"], parsed.answers, version))
     conflict = False
     try:

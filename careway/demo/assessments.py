@@ -29,13 +29,18 @@ def answers_at(
     rng: random.Random,
     measured: dict[str, float] | None = None,
 ) -> dict[str, list[dict[str, Any]]]:
-    """One answer per item, near `level` on each item's scale (options in their given order).
+    """One answer per item, near `level` on each item's scale (0 the best answer, 1 the worst).
     A measurement the scenario knows (its vital signs, by LOINC code) is answered with it. An
     item that raises an urgent alert (PHQ-9's item 9) gets its first, calm answer: the demo
     does not put every patient at risk of self-harm."""
     found: dict[str, list[dict[str, Any]]] = {}
-    calm = {alert.item for alert in engine.load(questionnaire).alerts}
+    instrument = engine.load(questionnaire)
+    calm = {alert.item for alert in instrument.alerts}
     known = measured or {}
+    url = questionnaire.get("url", "")
+    if url not in _WORST_FIRST:
+        _WORST_FIRST[url] = _worst_first(questionnaire, instrument)
+    worst_first = _WORST_FIRST[url]
 
     def walk(items: list[dict[str, Any]]) -> None:
         for item in items:
@@ -45,9 +50,9 @@ def answers_at(
                 key = "valueInteger" if item.get("type") == "integer" else "valueDecimal"
                 value: dict[str, Any] | None = {key: type_of(item)(reading)}
             elif item["linkId"] in calm:
-                value = _value(item, 0.0, random.Random(0))
+                value = _value(item, 0.0, random.Random(0), worst_first)
             else:
-                value = _value(item, level, rng)
+                value = _value(item, level, rng, worst_first)
             if value is not None:
                 found[item["linkId"]] = [value]
             walk(item.get("item", []))
@@ -56,9 +61,41 @@ def answers_at(
     return found
 
 
-def _value(item: dict[str, Any], level: float, rng: random.Random) -> dict[str, Any] | None:
+_WORST_FIRST: dict[str, bool] = {}
+
+
+def _worst_first(questionnaire: dict[str, Any], instrument: engine.Instrument) -> bool:
+    """Whether the instrument lists its worst answers first (Braden: 1 is the worst), told by
+    the engine: every first answer raises a flag and every last one does not."""
+
+    def flags(pick: int) -> list[str]:
+        items = []
+        for item in _choice_items(questionnaire.get("item", [])):
+            value = {k: v for k, v in item["answerOption"][pick].items() if k.startswith("value")}
+            items.append({"linkId": item["linkId"], "answer": [value]})
+        return engine.score(instrument, {"item": items}).flags
+
+    return bool(flags(0)) and not flags(-1)
+
+
+def _choice_items(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    found = []
+    for item in items:
+        if item.get("answerOption"):
+            found.append(item)
+        found += _choice_items(item.get("item", []))
+    return found
+
+
+def _value(
+    item: dict[str, Any], level: float, rng: random.Random, worst_first: bool = False
+) -> dict[str, Any] | None:
     kind = item.get("type")
-    options = item.get("answerOption") or []
+    options = (
+        list(reversed(item.get("answerOption") or []))
+        if worst_first
+        else item.get("answerOption") or []
+    )
     jitter = min(1.0, max(0.0, level + rng.uniform(-0.15, 0.15)))
     if options:
         # A finding (a hazard, a social need) is a real thing found in a home: most demo homes

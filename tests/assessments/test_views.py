@@ -2,11 +2,12 @@
 the caseload's due column, and an agency's instruments."""
 
 import json
+import re
 
 import pytest
 from django.urls import reverse
 
-from careway.assessments import catalog, services, template
+from careway.assessments import catalog, engine, services, template
 from careway.assessments.models import Assessment, BandSetting, Instrument, Response
 from careway.core.models import AuditEvent
 from tests.assessments import fill
@@ -133,12 +134,12 @@ def test_autosave_keeps_the_answers_and_returns_the_new_versions(login, world):
     assessment = start(world)
     section, index = section_with("phq-2")
     client = login(world.cm)
-    data = {**posted(PHQ2, fill.answers(PHQ2, -1), f"q{index}"), f"q{index}-version": "0"}
+    data = {**posted(PHQ2, fill.answers(PHQ2, -1), f"q{index}"), f"q{index}:version": "0"}
     reply = client.post(section_url(world, assessment, section.key), data, HTTP_X_AUTOSAVE="1")
     assert reply.status_code == 200
     assert "Saved at" in reply.content.decode()
     assert (
-        f'id="q{index}-version"' in reply.content.decode() and 'value="1"' in reply.content.decode()
+        f'id="q{index}:version"' in reply.content.decode() and 'value="1"' in reply.content.decode()
     )
     response = Response.objects.get(assessment=assessment, questionnaire_url=PHQ2["url"])
     page = client.get(section_url(world, assessment, section.key)).content.decode()
@@ -152,13 +153,30 @@ def test_a_stale_autosave_is_a_conflict_and_overwrites_nothing(login, world):
     section, index = section_with("phq-2")
     client = login(world.cm)
     url = section_url(world, assessment, section.key)
-    first = {**posted(PHQ2, fill.answers(PHQ2, -1), f"q{index}"), f"q{index}-version": "0"}
+    first = {**posted(PHQ2, fill.answers(PHQ2, -1), f"q{index}"), f"q{index}:version": "0"}
     client.post(url, first, HTTP_X_AUTOSAVE="1")
-    stale = {**posted(PHQ2, fill.answers(PHQ2, 0), f"q{index}"), f"q{index}-version": "0"}
+    stale = {**posted(PHQ2, fill.answers(PHQ2, 0), f"q{index}"), f"q{index}:version": "0"}
     reply = client.post(url, stale, HTTP_X_AUTOSAVE="1")
     assert reply.status_code == 409
     assert "another device" in reply.content.decode()
     assert Response.objects.get(questionnaire_url=PHQ2["url"]).version == 1
+
+
+def test_a_mistyped_number_is_shown_back_with_its_question_and_the_rest_is_kept(login, world):
+    assessment = start(world)
+    section, index = section_with("soc-vitals")
+    vitals = catalog.shipped_by_id("soc-vitals")
+    from careway.assessments import render
+
+    data = posted(vitals, {"heart-rate": [72]}, f"q{index}")
+    data[render.field_name(f"q{index}", "respiratory-rate")] = ["eighteen"]
+    reply = login(world.cm).post(section_url(world, assessment, section.key), data)
+    text = reply.content.decode()
+    assert reply.status_code == 422
+    assert 'value="eighteen"' in text  # what was typed is there to correct, not blanked
+    assert "Respiratory rate" in text
+    saved = Response.objects.get(assessment=assessment, questionnaire_url=vitals["url"])
+    assert any(item["linkId"] == "heart-rate" for item in saved.items)
 
 
 def test_signing_an_incomplete_assessment_lists_what_is_missing(login, world):
@@ -283,3 +301,76 @@ def test_an_agency_sets_its_own_morse_band_edges(login, world):
     assert reply.status_code == 422
     assert BandSetting.objects.get().bands[1]["max"] == 50
     assert login(world.cm).get(url).status_code == 404
+
+
+# --- what the record already holds ------------------------------------------------------------
+
+
+def test_the_lace_questions_come_filled_from_the_record_with_where_each_came_from(login, world):
+    from datetime import UTC, datetime
+
+    from careway.assessments import render
+    from careway.patients import services as chart
+    from careway.patients.models import Encounter
+
+    def encounter(kind, start, end):
+        chart.add_encounter(
+            actor(world.cm),
+            world.patient,
+            {
+                "kind": kind,
+                "type_display": kind,
+                "period_start": datetime(*start, 10, tzinfo=UTC),
+                "period_end": datetime(*end, 15, tzinfo=UTC),
+            },
+        )
+
+    encounter(Encounter.Kind.EMERGENCY, (2026, 10, 2), (2026, 10, 2))  # counts: months before
+    encounter(Encounter.Kind.EMERGENCY, (2026, 11, 20), (2026, 11, 20))  # the admission's own
+    encounter(Encounter.Kind.INPATIENT, (2026, 11, 20), (2026, 11, 25))
+    icd = "http://hl7.org/fhir/sid/icd-10-cm"
+    for code, display in [("I50.9", "Heart failure"), ("E11.9", "Type 2 diabetes")]:
+        chart.add_condition(
+            actor(world.cm), world.patient, {"code_system": icd, "code": code, "display": display}
+        )
+    assessment = start(world)
+    section, index = section_with("lace")
+    page = login(world.cm).get(section_url(world, assessment, section.key)).content.decode()
+
+    def value_of(link_id):
+        name = render.field_name(f"q{index}", link_id)
+        return page.split(f'name="{name}"', 1)[1].split('value="', 1)[1].split('"', 1)[0]
+
+    assert value_of("length-of-stay") == "5"
+    assert value_of("charlson") == "3"  # heart failure 2, diabetes 1
+    assert value_of("ed-visits") == "1"  # the visit that led to the admission does not count
+    emergent = render.field_name(f"q{index}", "emergent")
+    assert re.search(rf'name="{emergent}" value="yes"[^>]*checked', page)
+    assert "From the record" in page and "I50.9" in page
+    # Nothing is saved until the nurse saves the section: the record's answers are a proposal.
+    assert not Response.objects.filter(questionnaire_url=catalog.shipped_by_id("lace")["url"])
+
+
+def test_with_nothing_on_the_record_the_lace_questions_are_asked_empty(login, world):
+    from careway.assessments import render
+
+    assessment = start(world)
+    section, index = section_with("lace")
+    page = login(world.cm).get(section_url(world, assessment, section.key)).content.decode()
+    name = render.field_name(f"q{index}", "length-of-stay")
+    assert 'value=""' in page.split(f'name="{name}"', 1)[1][:400]
+    assert "From the record" not in page
+
+
+def test_fixed_bands_are_shown_as_fixed_and_not_offered_for_editing(login, world):
+    mahc = catalog.shipped_by_id("mahc-10")
+    rule = engine.load(mahc).scores[0]
+    client = login(world.admin)
+    listing = client.get(reverse("instrument_list")).content.decode()
+    edit = reverse("instrument_bands", args=["mahc-10", rule.key])
+    assert edit not in listing
+    assert reverse("instrument_bands", args=["morse-fall-scale", "total"]) in listing
+    assert "fixed by its terms" in listing
+    assert client.get(edit).status_code == 404
+    assert client.post(edit, {"min-0": "0", "max-0": "5"}).status_code == 404
+    assert not BandSetting.objects.exists()

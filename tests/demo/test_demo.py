@@ -229,3 +229,23 @@ def test_demo_blood_pressures_are_panels(demo):
     assert pressures.exists() and not pressures.filter(panel_id__isnull=True).exists()
     per_panel = pressures.values("panel_id").annotate(n=Count("id"))
     assert {row["n"] for row in per_panel} == {2}
+
+
+@pytest.mark.parametrize(
+    "questionnaire_id", ["braden-scale", "phq-9", "katz-adl", "morse-fall-scale"]
+)
+def test_a_demo_patient_who_is_well_scores_well_whichever_way_the_options_run(questionnaire_id):
+    """Braden lists its worst answer first, PHQ-9 its best: a well patient is well on both."""
+    import random
+
+    from careway.assessments import catalog, engine
+    from careway.demo.assessments import answers_at
+
+    questionnaire = catalog.shipped_by_id(questionnaire_id)
+    instrument = engine.load(questionnaire)
+    answers = answers_at(questionnaire, 0.0, random.Random(1))
+    items = [{"linkId": k, "answer": v} for k, v in answers.items()]
+    assert engine.score(instrument, {"item": items}).flags == []
+    worst = answers_at(questionnaire, 1.0, random.Random(1))
+    items = [{"linkId": k, "answer": v} for k, v in worst.items()]
+    assert engine.score(instrument, {"item": items}).flags != []
