@@ -10,7 +10,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from careway.assessments import catalog, engine, services, template
+from careway.assessments import catalog, engine, queries, services, template
 from careway.assessments.services import SectionAnswers
 from careway.core import audit
 from careway.patients.models import EpisodeOfCare, Patient
@@ -199,7 +199,10 @@ def _save(
     parts = []
     for part in section.parts:
         questionnaire = catalog.shipped_by_id(part.questionnaire)
-        parts.append(
-            SectionAnswers(questionnaire["url"], answers_at(questionnaire, level, rng, measured), 0)
-        )
+        answers = answers_at(questionnaire, level, rng, measured)
+        # What the chart holds (LACE's stay, conditions, ED visits) is taken as the page offers it.
+        found = queries.from_record(assessment.patient, questionnaire["url"], assessment.visit_date)
+        if found is not None:
+            answers |= found.answers
+        parts.append(SectionAnswers(questionnaire["url"], answers, 0))
     services.save_section(actor, assessment, section.key, parts)

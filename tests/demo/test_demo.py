@@ -249,3 +249,18 @@ def test_a_demo_patient_who_is_well_scores_well_whichever_way_the_options_run(qu
     worst = answers_at(questionnaire, 1.0, random.Random(1))
     items = [{"linkId": k, "answer": v} for k, v in worst.items()]
     assert engine.score(instrument, {"item": items}).flags != []
+
+
+def test_demo_lace_answers_are_the_ones_the_record_gives(demo):
+    from careway.assessments import catalog, lace, queries
+    from careway.assessments.models import Response
+
+    url = catalog.shipped_by_id("lace")["url"]
+    responses = Response.objects.filter(questionnaire_url=url, assessment__status="signed")
+    assert responses.exists()
+    for response in responses.select_related("assessment__patient"):
+        found = queries.lace_from_record(
+            response.assessment.patient, response.assessment.visit_date
+        )
+        saved = {item["linkId"]: item["answer"] for item in response.items}
+        assert saved[lace.CHARLSON] == found.answers[lace.CHARLSON], response.assessment.patient
