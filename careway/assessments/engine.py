@@ -290,16 +290,21 @@ def load(questionnaire: dict[str, Any]) -> Instrument:
     return instrument
 
 
-def _walk(items: Any, path: str) -> Iterator[tuple[str, dict[str, Any]]]:
+MAX_DEPTH = 20  # levels of nested items; real forms use three or four
+
+
+def _walk(items: Any, path: str, depth: int = 1) -> Iterator[tuple[str, dict[str, Any]]]:
     if not isinstance(items, list):
         raise InstrumentError(path, "must be a list of items")
+    if items and depth > MAX_DEPTH:
+        raise InstrumentError(path, f"items are nested too deeply (more than {MAX_DEPTH} levels)")
     for index, raw in enumerate(items):
         here = f"{path}[{index}]"
         if not isinstance(raw, dict):
             raise InstrumentError(here, "must be an object")
         if raw.get("type") != "group" and raw.get("type") != "display":
             yield here, raw
-        yield from _walk(raw.get("item", []), f"{here}.item")
+        yield from _walk(raw.get("item", []), f"{here}.item", depth + 1)
 
 
 def _item(raw: dict[str, Any], path: str) -> Item:
@@ -664,21 +669,28 @@ def _all_points(item: Item) -> list[float]:
 def answers_of(response: dict[str, Any]) -> dict[str, list[Any]]:
     """Each linkId's answer values (the value[x] of each answer), nested groups included."""
     found: dict[str, list[Any]] = {}
-
-    def walk(items: Iterable[Any]) -> None:
-        for raw in items or []:
-            if not isinstance(raw, dict):
-                continue
-            values = []
-            for answer in raw.get("answer", []) or []:
-                if isinstance(answer, dict):
-                    values += [v for k, v in answer.items() if k.startswith("value")]
-                    walk(answer.get("item", []))
-            if values:
-                found.setdefault(str(raw.get("linkId")), []).extend(values)
-            walk(raw.get("item", []))
-
-    walk(response.get("item", []) if isinstance(response, dict) else [])
+    # Depth-first with a stack of iterators, not recursion: a response nested thousands deep is
+    # read like any other, in document order.
+    stack: list[Iterator[Any]] = [
+        iter((response.get("item") if isinstance(response, dict) else None) or [])
+    ]
+    while stack:
+        raw = next(stack[-1], None)
+        if raw is None:
+            stack.pop()
+            continue
+        if not isinstance(raw, dict):
+            continue
+        values = []
+        nested = []
+        for answer in raw.get("answer", []) or []:
+            if isinstance(answer, dict):
+                values += [v for k, v in answer.items() if k.startswith("value")]
+                nested.append(answer.get("item") or [])
+        if values:
+            found.setdefault(str(raw.get("linkId")), []).extend(values)
+        stack.append(iter(raw.get("item") or []))
+        stack.extend(iter(items) for items in reversed(nested))
     return found
 
 

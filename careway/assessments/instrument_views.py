@@ -81,6 +81,10 @@ def _uploaded_json(request: HttpRequest) -> Any:
         raise ValidationError({"questionnaire": "Questionnaire: choose a JSON file or paste one."})
     try:
         return json.loads(raw)
+    except RecursionError as error:
+        raise ValidationError(
+            {"questionnaire": "Questionnaire: nested too deeply to be a Questionnaire"}
+        ) from error
     except json.JSONDecodeError as error:
         raise ValidationError(
             {"questionnaire": f"Questionnaire: not valid JSON (line {error.lineno}: {error.msg})"}

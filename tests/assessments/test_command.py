@@ -25,7 +25,11 @@ def test_scores_a_response_and_prints_json(tmp_path, capsys):
 
 @pytest.mark.parametrize(
     ("content", "message"),
-    [("{not json", "not valid JSON"), ('{"resourceType": "Patient"}', "expected a FHIR")],
+    [
+        ("{not json", "not valid JSON"),
+        ('{"resourceType": "Patient"}', "expected a FHIR"),
+        ("[" * 100_000 + "]" * 100_000, "nested too deeply"),
+    ],
 )
 def test_bad_files_are_named(tmp_path, content, message):
     q = tmp_path / "q.json"

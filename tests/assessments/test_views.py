@@ -374,3 +374,26 @@ def test_fixed_bands_are_shown_as_fixed_and_not_offered_for_editing(login, world
     assert client.get(edit).status_code == 404
     assert client.post(edit, {"min-0": "0", "max-0": "5"}).status_code == 404
     assert not BandSetting.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "hostile",
+    [
+        "[" * 100_000 + "]" * 100_000,  # nested past any parser's depth
+        json.dumps(
+            {"resourceType": "Questionnaire", "url": "urn:x:deep", "status": "active"}
+        ).replace(
+            '"status"',
+            '"item": '
+            + '[{"linkId": "g", "type": "group", "item": ' * 900
+            + "[]"
+            + "}]" * 900
+            + ', "status"',
+        ),
+    ],
+)
+def test_a_hostile_upload_is_refused_with_a_message_never_an_error(login, world, hostile):
+    reply = login(world.admin).post(reverse("instrument_list"), {"questionnaire_json": hostile})
+    assert reply.status_code == 422
+    assert "nested too deeply" in reply.content.decode()
+    assert not Instrument.objects.exists()

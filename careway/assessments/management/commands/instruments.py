@@ -49,6 +49,8 @@ def _json(path: Path, kind: str) -> dict[str, Any]:
         raise CommandError(f"{path}: cannot read it ({error.strerror})") from None
     except ValueError as error:
         raise CommandError(f"{path}: not valid JSON ({error})") from None
+    except RecursionError:
+        raise CommandError(f"{path}: nested too deeply to be a FHIR {kind}") from None
     if not isinstance(data, dict) or data.get("resourceType") != kind:
         raise CommandError(f"{path}: expected a FHIR {kind}")
     return data
