@@ -397,3 +397,33 @@ def test_a_hostile_upload_is_refused_with_a_message_never_an_error(login, world,
     assert reply.status_code == 422
     assert "nested too deeply" in reply.content.decode()
     assert not Instrument.objects.exists()
+
+
+def test_another_agencys_instruments_and_band_edges_are_its_own(login, world):
+    from careway.core.roles import Role
+    from tests.factories import make_user
+
+    login(world.admin).post(
+        reverse("instrument_list"), {"questionnaire_json": json.dumps(small_questionnaire())}
+    )
+    morse = catalog.shipped_by_id("morse-fall-scale")
+    rule = catalog.scored_instrument(world.org.pk, morse).scores[0]
+    edges = {}
+    for i, band in enumerate(rule.bands):
+        edges[f"min-{i}"], edges[f"max-{i}"] = f"{band.low:g}", f"{band.high:g}"
+    edges["max-1"], edges["min-2"] = "50", "51"
+    bands_url = reverse("instrument_bands", args=["morse-fall-scale", rule.key])
+    assert login(world.admin).post(bands_url, edges).status_code == 302
+
+    other_admin = make_user(world.other_org, None, Role.AGENCY_ADMIN, "admin_other")
+    from django.test import Client
+
+    theirs_client = Client()  # a browser of their own: no messages left from the first admin's
+    theirs_client.force_login(other_admin)
+    page = theirs_client.get(reverse("instrument_list")).content.decode()
+    assert page.count("Morse Fall Scale") and "Sleep check" not in page
+    theirs = catalog.scored_instrument(world.other_org.pk, morse).scores[0]
+    assert [(b.low, b.high) for b in theirs.bands] == [(b.low, b.high) for b in rule.bands]
+    assert small_questionnaire()["url"] not in catalog.entries(
+        world.other_org.pk, [small_questionnaire()["url"]]
+    )
