@@ -18,6 +18,14 @@ pulmonary disease, mild liver or renal disease, any tumour (lymphoma and leukaem
 dementia, connective tissue disease 3; AIDS, moderate or severe liver or renal disease 4;
 metastatic solid tumour 6. Peptic ulcer disease and hemiplegia, Charlson conditions the LACE tool
 does not list, count 0. The more severe form of a condition counts instead of the milder one.
+These are not the original Charlson weights (Charlson ME et al. J Chronic Dis 1987;40:373-383:
+1 each for myocardial infarction, heart failure, peripheral vascular and cerebrovascular disease,
+dementia, chronic pulmonary and connective tissue disease, peptic ulcer, mild liver disease and
+uncomplicated diabetes; 2 for hemiplegia, moderate or severe renal disease, diabetes with end-organ
+damage and any tumour, leukaemia or lymphoma; 3 for moderate or severe liver disease; 6 for
+metastatic solid tumour and AIDS; no mild renal category). Some LACE implementations use those
+instead (for example NCTraCSIDSci/LACE_omop_ordrd, LACE.sql); Careway follows the tool published
+with the index, as reproduced by Wang et al. above.
 
 Which codes make each condition: ICD-10 and ICD-10-CM by code prefix, after the ICD-10 coding
 algorithm of Quan H, Sundararajan V, Halfon P, et al. Coding algorithms for defining comorbidities
