@@ -166,11 +166,16 @@ def _chart(
     rule = None
     if entry is not None:
         rule = next((r for r in entry.instrument.scores if r.key == trend.key), None)
-    bands = [
-        charts.Band(b.low, b.high, b.label)
-        for b in (rule.bands if rule else ())
-        if b.flag  # shade the bands that raise a finding: the ones to stay out of
-    ]
+    bands = _joined(
+        [
+            charts.Band(b.low, b.high, b.label, risk=True)
+            for b in (rule.bands if rule else ())
+            if b.flag  # shade the bands that raise a finding: the ones to stay out of
+        ]
+    )
+    latest = scores[-1]
+    # The score's whole range; a measure with no upper end (seconds) from its floor, or 0.
+    scale = (latest.minimum if latest.minimum is not None else 0.0, latest.maximum)
     series = [
         charts.Series(
             trend.label,
@@ -189,8 +194,24 @@ def _chart(
         end=end,
         bands=bands,
         chart_id=f"trend-{index}",
+        scale=scale,
     )
     return mark_safe(svg)  # noqa: S308  (charts.py escapes every text it draws)
+
+
+def _joined(bands: list[charts.Band]) -> list[charts.Band]:
+    """Neighbouring risk bands as one shaded stretch: Braden's 6-9, 10-12, 13-14 and 15-18 are
+    whole numbers apart, and white stripes between them would read as safe ground."""
+    out: list[charts.Band] = []
+    for band in sorted(bands, key=lambda b: b.low):
+        if out and band.low - out[-1].high <= 1:
+            last = out[-1]
+            out[-1] = charts.Band(
+                last.low, max(last.high, band.high), f"{last.label}; {band.label}", risk=True
+            )
+        else:
+            out.append(band)
+    return out
 
 
 # --- one assessment ------------------------------------------------------------------------------

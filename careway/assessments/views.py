@@ -408,6 +408,11 @@ def _autosave_reply(
         "errors": [m for by_item in errors.values() for m in by_item.values()],
         "conflict": conflict,
         "versions": versions,
+        # The step list beside the form, out of band: it says what is left as answers go in.
+        "progress": queries.progress(assessment),
+        "patient": assessment.patient,
+        "assessment": assessment,
+        "spec": spec,
     }
     return render(request, "assessments/_autosave.html", context, status=409 if conflict else 200)
 

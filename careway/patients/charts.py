@@ -46,11 +46,13 @@ class Series:
 
 @dataclass(frozen=True)
 class Band:
-    """A shaded usual range, for example 60 to 100 beats a minute."""
+    """A shaded range: a usual one (60 to 100 beats a minute), or with `risk` one to stay out
+    of (a score's band that raises a flag)."""
 
     low: float
     high: float
     label: str
+    risk: bool = False
 
 
 def scale(value: float, domain: tuple[float, float], span: tuple[float, float]) -> float:
@@ -72,10 +74,34 @@ def nice_step(span: float, target_ticks: int = 5) -> float:
     return 10 * magnitude
 
 
-def value_domain(series: Sequence[Series], bands: Sequence[Band]) -> tuple[float, float, float]:
-    """The y axis: every reading and every band fits, widened to round ticks. (low, high, step)."""
-    values = [p.value for s in series for p in s.points]
-    values += [edge for band in bands for edge in (band.low, band.high)]
+def value_domain(
+    series: Sequence[Series],
+    bands: Sequence[Band],
+    scale: tuple[float, float | None] | None = None,
+) -> tuple[float, float, float]:
+    """The y axis, widened to round ticks: (low, high, step).
+
+    With `scale` (a score's whole range, Braden 6 to 23) the axis shows all of it, and any
+    reading outside it; a scale with no upper end (None) fixes the floor only. Otherwise it fits
+    every reading and the edges of the bands near them; an edge far beyond the readings ("12
+    seconds or more", written as up to 4000) is left out and its band is cut at the axis."""
+    readings = [p.value for s in series for p in s.points]
+    if scale is not None and scale[1] is not None:
+        values = [scale[0], scale[1], *readings]
+    else:
+        values = list(readings)
+        if readings:
+            near = max(max(readings) - min(readings), abs(max(readings)), 1.0)
+            values += [
+                edge
+                for band in bands
+                for edge in (band.low, band.high)
+                if min(readings) - near <= edge <= max(readings) + near
+            ]
+        else:
+            values = [edge for band in bands for edge in (band.low, band.high)] or [0.0]
+        if scale is not None:  # a known floor only (a timed test starts at 0 seconds)
+            values.append(scale[0])
     low, high = min(values), max(values)
     if low == high:
         pad = max(1.0, abs(low) * 0.1)
@@ -96,8 +122,9 @@ def _number(value: float) -> str:
     return f"{value:.1f}".rstrip("0").rstrip(".")
 
 
-def _date_label(at: datetime) -> str:
-    return f"{at:%b} {at.day}"
+def _date_label(at: datetime, long_span: bool = False) -> str:
+    """ "Sep 1"; over a span of more than a year, "Dec 2026" (two "Dec 4"s would not tell)."""
+    return f"{at:%b %Y}" if long_span else f"{at:%b} {at.day}"
 
 
 def _y_axis(domain: tuple[float, float], step: float, unit: str) -> list[str]:
@@ -124,23 +151,31 @@ def _x_axis(start: datetime, end: datetime, ticks: int = 4) -> list[str]:
         f'<line x1="{PLOT_LEFT}" x2="{PLOT_RIGHT}" y1="{PLOT_BOTTOM}" y2="{PLOT_BOTTOM}" '
         'stroke="#4a5563" stroke-width="1"/>'
     ]
+    long_span = (end - start).days > 366
+    if long_span:  # "Dec 2024" is wider than "Sep 1": fewer labels, so they never touch
+        ticks = min(ticks, 2)
     for i in range(ticks + 1):
         at = start + (end - start) * i / ticks
         x = x_position(at, start, end)
         anchor = "start" if i == 0 else "end" if i == ticks else "middle"
         parts.append(
             f'<text class="tick x-tick" x="{x:.1f}" y="{PLOT_BOTTOM + 22}" '
-            f'text-anchor="{anchor}" font-size="15">{_date_label(at)}</text>'
+            f'text-anchor="{anchor}" font-size="15">{_date_label(at, long_span)}</text>'
         )
     return parts
 
 
 def _band(band: Band, domain: tuple[float, float]) -> str:
-    top = y_position(band.high, domain)
-    bottom = y_position(band.low, domain)
+    """The band shaded, cut at the axis: green for a usual range, amber for a risk band."""
+    low, high = max(band.low, domain[0]), min(band.high, domain[1])
+    if high < low:
+        return ""
+    top = y_position(high, domain)
+    bottom = y_position(low, domain)
+    kind, fill = ("risk-range", "#fff4d6") if band.risk else ("normal-range", "#e6f4ea")
     return (
-        f'<rect class="normal-range" x="{PLOT_LEFT}" y="{top:.1f}" '
-        f'width="{PLOT_RIGHT - PLOT_LEFT}" height="{bottom - top:.1f}" fill="#e6f4ea">'
+        f'<rect class="{kind}" x="{PLOT_LEFT}" y="{top:.1f}" '
+        f'width="{PLOT_RIGHT - PLOT_LEFT}" height="{bottom - top:.1f}" fill="{fill}">'
         f"<title>{escape(band.label)}</title></rect>"
     )
 
@@ -217,6 +252,7 @@ def trend_chart_svg(
     end: datetime,
     bands: Sequence[Band] = (),
     chart_id: str = "chart",
+    scale: tuple[float, float | None] | None = None,
 ) -> str:
     """An SVG line chart of `series` between `start` and `end`, usual ranges shaded."""
     title_id, desc_id = f"{chart_id}-title", f"{chart_id}-desc"
@@ -232,7 +268,7 @@ def trend_chart_svg(
             f'<text class="empty" x="{WIDTH / 2}" y="{HEIGHT / 2}" text-anchor="middle" '
             'font-size="16">No readings in this period</text></svg>'
         )
-    low, high, step = value_domain(series, bands)
+    low, high, step = value_domain(series, bands, scale)
     domain = (low, high)
     parts = [head]
     parts += [_band(band, domain) for band in bands]

@@ -141,6 +141,10 @@ def test_autosave_keeps_the_answers_and_returns_the_new_versions(login, world):
     assert (
         f'id="q{index}:version"' in reply.content.decode() and 'value="1"' in reply.content.decode()
     )
+    # The step list beside the form is sent too: this section is no longer "Not started".
+    steps = reply.content.decode().split('id="assessment-steps"', 1)[1]
+    mine = steps.split(f"/{section.key}/", 1)[1].split("</li>", 1)[0]
+    assert 'hx-swap-oob="true"' in steps.split(">", 1)[0] and "Not started" not in mine
     response = Response.objects.get(assessment=assessment, questionnaire_url=PHQ2["url"])
     page = client.get(section_url(world, assessment, section.key)).content.decode()
     # Reopened later, the section shows what was saved and its score.
@@ -427,3 +431,19 @@ def test_another_agencys_instruments_and_band_edges_are_its_own(login, world):
     assert small_questionnaire()["url"] not in catalog.entries(
         world.other_org.pk, [small_questionnaire()["url"]]
     )
+
+
+def test_a_trend_chart_spans_the_scores_range_and_shades_its_risk_bands_as_one(world):
+    from django.utils import timezone
+
+    from careway.assessments import queries
+
+    assessment = start(world)
+    fill_everything(world, assessment, choice=0)
+    services.sign_assessment(actor(world.cm), assessment, assessment.version)
+    trends = {t.title: t for t in queries.trends(world.patient, timezone.now())}
+    braden = next(t for title, t in trends.items() if title.startswith("Braden"))
+    ticks = [float(v) for v in re.findall(r'class="tick y-tick"[^>]*>([-\d.]+)<', braden.svg)]
+    assert ticks[0] <= 6 and 23 <= ticks[-1] < 30  # Braden runs 6 to 23
+    assert braden.svg.count('class="risk-range"') == 1  # 6-18 as one stretch, no white stripes
+    assert 'class="normal-range"' not in braden.svg

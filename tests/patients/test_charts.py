@@ -152,3 +152,57 @@ def test_two_series_get_a_legend_and_different_markers():
 def test_text_from_data_is_escaped():
     svg, _ = render([Series("<script>", [Point(START, 1)])], title="a</title><script>")
     assert "<script>" not in svg
+
+
+def _ticks(root, kind):
+    return [
+        t.text
+        for t in root.iter("{http://www.w3.org/2000/svg}text")
+        if f"{kind}-tick" in t.get("class", "")
+    ]
+
+
+def test_a_score_axis_runs_over_the_instruments_whole_range():
+    """Braden runs 6 to 23: the axis shows all of it, not just the readings and bands."""
+    _, root = render([Series("Braden", [Point(START, 17)])], [Band(6, 18, "risk")], scale=(6, 23))
+    values = [float(v) for v in _ticks(root, "y")]
+    assert values[0] <= 6 and 23 <= values[-1] < 30
+
+
+def test_a_band_without_a_real_end_is_cut_to_the_readings():
+    """Timed Up and Go: 'higher risk at 12 seconds or more' must not stretch the axis to 4000."""
+    series = [Series("TUG", [Point(START, 14.5), Point(END, 10)])]
+    _, root = render(series, [Band(12, 4000, "risk")])
+    values = [float(v) for v in _ticks(root, "y")]
+    assert values[-1] < 40
+    rect = next(
+        r for r in root.iter("{http://www.w3.org/2000/svg}rect") if "range" in r.get("class")
+    )
+    assert float(rect.get("y")) >= charts.PLOT_TOP - 0.1
+
+
+def test_a_span_of_more_than_a_year_names_the_years():
+    start = datetime(2024, 12, 4, tzinfo=UTC)
+    svg = trend_chart_svg(
+        [Series("PHQ-9", [Point(start + timedelta(days=400), 5)])],
+        title="t",
+        description="d",
+        unit="points",
+        start=start,
+        end=start + timedelta(days=730),
+    )
+    labels = _ticks(ElementTree.fromstring(svg), "x")  # noqa: S314
+    assert labels == ["Dec 2024", "Dec 2025", "Dec 2026"]
+
+
+def test_all_zero_scores_get_a_plain_axis_from_zero():
+    _, root = render([Series("Hazards", [Point(START, 0)])], scale=(0, 10))
+    values = [float(v) for v in _ticks(root, "y")]
+    assert values[0] == 0 and values[-1] == 10 and all(v == int(v) for v in values)
+
+
+def test_a_measure_with_a_floor_but_no_ceiling_starts_at_its_floor():
+    series = [Series("TUG", [Point(START, 14.5)])]
+    _, root = render(series, [Band(12, 4000, "risk")], scale=(0, None))
+    values = [float(v) for v in _ticks(root, "y")]
+    assert values[0] == 0 and 14.5 <= values[-1] < 40

@@ -16,6 +16,15 @@
     var form = document.querySelector("form.assessment-form[hx-post]");
     if (!form) return;
     var pending = false;
+    // Answers changed on this page, and how many of those changes the last good save carried:
+    // a change waits 400 ms (hx-trigger delay) before it is sent, and leaving the page in that
+    // time, or while the save is on its way, would drop it without a word.
+    var changes = 0, saved = 0, submitting = false;
+    form.addEventListener("change", function () { changes++; });
+    form.addEventListener("submit", function () { submitting = true; }); // the answers go with it
+    document.body.addEventListener("htmx:beforeRequest", function (event) {
+      event.detail.requestConfig.carriesChanges = changes;
+    });
     document.body.addEventListener("htmx:sendError", function () {
       pending = true;
       status("Not saved: no connection. Your answers stay on this page and are sent when the connection returns.", true);
@@ -35,11 +44,14 @@
       window.setTimeout(function () { retry(form); }, 5000);
     });
     document.body.addEventListener("htmx:afterRequest", function (event) {
-      if (event.detail.successful) pending = false;
+      if (!event.detail.successful) return;
+      pending = false;
+      saved = Math.max(saved, event.detail.requestConfig.carriesChanges || 0);
     });
     window.addEventListener("online", function () { if (pending) retry(form); });
     window.addEventListener("beforeunload", function (event) {
-      if (pending) { event.preventDefault(); event.returnValue = ""; }
+      if (submitting) return;
+      if (pending || changes > saved) { event.preventDefault(); event.returnValue = ""; }
     });
   });
 })();
