@@ -7,7 +7,15 @@ import sys
 ALIASES = {"import-fhir": "import_fhir"}
 
 
+# The routing engine's commands: a plain library, run without starting Django.
+PLAIN = ("route", "bench")
+
+
 def main() -> None:
+    if sys.argv[1:2] and sys.argv[1] in PLAIN:
+        from careway.routing.cli import main as routing
+
+        sys.exit(routing(sys.argv[1:]))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "careway.settings")
     from django.core.management import execute_from_command_line
 

@@ -1,0 +1,262 @@
+"""The search loop: large neighbourhood search with simulated annealing.
+
+Each iteration copies the current plan, removes a few units with a destroy operator
+(destroy.py), re-times the rest, puts every unplaced unit back (repair.py), re-times the plan
+from scratch (the exact least fixed point, evaluate.State.schedule) and accepts it by the
+simulated-annealing rule. The temperature falls geometrically from `t_start` to `t_end`
+(times the average cost of a visit in the first plan) over a planned number of iterations,
+then the search restarts from the best plan with the temperature raised again.
+
+Determinism. Every decision comes from one `random.Random(seed)`; the clock is read only to
+stop. The planned number of iterations is a function of the problem size and `seconds` alone
+(`planned_iterations`), not of the machine's speed, so the same seed, problem and `seconds`
+give the same sequence of plans, and the result is the same whenever the same number of
+iterations runs. Pass `iterations` to fix that number (tests do) and get an identical result
+on any machine, as long as the time limit does not cut the run short.
+"""
+
+import math
+import random
+import time
+from collections.abc import Callable
+from typing import Any
+
+from .. import feasibility
+from ..model import Problem, Solution
+from . import destroy, repair
+from .construct import construct, order_units
+from .evaluate import Data, State, compile_problem
+
+Progress = Callable[[float, float], None]
+
+DEFAULTS: dict[str, Any] = {
+    "t_start": 5.0,  # times the average cost of a visit in the best plan so far
+    "t_end": 0.03,
+    "q_min": 2,
+    "q_max": 20,  # at most this many units, and at most q_frac of them
+    "q_frac": 0.3,
+    "blink": 0.01,
+    "regret": 0.0,  # the share of repairs by regret insertion (the rest: greedy)
+    "decay": 0.9,  # operator weights: w = decay * w + (1 - decay) * score of the outcome
+    "scores": (25.0, 5.0, 1.0, 0.0),  # new best, better than current, accepted, rejected
+    "adaptive": 1,
+    "rate": 120000.0,  # planned iterations a second, times visits ** -1.33: see below
+}
+
+
+def planned_iterations(n_visits: int, seconds: float, rate: float) -> int:
+    """How many iterations the temperature schedule spans: about what this search manages in
+    `seconds` on the reference machine (measured: `rate` / n ** 1.2 a second, n visits)."""
+    return max(200, int(seconds * rate / max(1, n_visits) ** 1.2))
+
+
+def solve(
+    problem: Problem,
+    seconds: float,
+    seed: int = 0,
+    on_progress: Progress | None = None,
+    initial: Solution | None = None,
+    *,
+    iterations: int | None = None,
+    stats: dict[str, Any] | None = None,
+    **params: Any,
+) -> Solution:
+    """The best plan found in `seconds` (returned within about 0.2 s more), or in `iterations`
+    iterations if that comes first. Visits no plan can include come back unassigned with the
+    reason (feasibility.unplaceable); so does a visit the search could not fit."""
+    began = time.perf_counter()
+    deadline = began + max(0.0, seconds)
+    cfg = {**DEFAULTS, **params}
+    rng = random.Random(seed)
+    d = compile_problem(problem)
+    why = feasibility.unplaceable(problem)
+    reasons = {problem.visit_index[vid]: text for vid, text in why.items()}
+    skip = {d.unit_of[v] for v in reasons}
+    ctx = destroy.Context(d)
+
+    current = _from_solution(d, initial, skip) if initial is not None else construct(d, skip, rng)
+    current_cost = current.cost()
+    best, best_cost = current.copy(), current_cost
+    if on_progress is not None:
+        on_progress(time.perf_counter() - began, best.objective())
+    if stats is not None:
+        stats["initial"] = best_cost
+
+    placeable = [u for u in range(len(d.units)) if u not in skip]
+    n_place = sum(len(d.units[u]) for u in placeable)
+    per_visit = 1.0 / max(1, n_place)
+    plan = iterations or planned_iterations(d.n, seconds, cfg["rate"])
+    t_hi, t_lo = cfg["t_start"], cfg["t_end"]
+    ops = list(destroy.OPERATORS.values())
+    d_has_breaks = any(b >= 0 for b in d.brk)
+    weights = [1.0] * len(ops)
+    scores = cfg["scores"]
+    decay = cfg["decay"]
+    q_cap = max(cfg["q_min"], min(cfg["q_max"], int(cfg["q_frac"] * len(placeable))))
+    it = 0
+    cycle_start = 0
+    while True:
+        if iterations is not None and it >= iterations:
+            break
+        if time.perf_counter() >= deadline:
+            break
+        frac = (it - cycle_start) / plan
+        if frac >= 1.0:  # restart from the best with the temperature raised again
+            cycle_start = it
+            frac = 0.0
+            current, current_cost = best.copy(), best_cost
+        # the temperature is relative to the best plan's cost of a visit (without the
+        # penalty for visits left out)
+        temperature = t_hi * (t_lo / t_hi) ** frac * _soft_cost(best) * per_visit
+        it += 1
+        candidate = current.copy()
+        if cfg["adaptive"]:
+            pick = rng.random() * sum(weights)
+            o = 0
+            while o < len(ops) - 1 and pick >= weights[o]:
+                pick -= weights[o]
+                o += 1
+        else:
+            o = rng.randrange(len(ops))
+        op = ops[o]
+        q = rng.randint(min(cfg["q_min"], q_cap), q_cap)
+        units = op(candidate, rng, q, ctx)
+        visits = [v for u in units for v in d.units[u]]
+        avoid: frozenset[int] = frozenset()
+        touched = {candidate.rk[v] for v in visits}
+        candidate.remove(visits)
+        if op is destroy.routes:  # empty the routes, and keep them empty if possible
+            avoid = frozenset(k for k in touched if candidate.nreal_of(k) == 0)
+        if not candidate.schedule() and not candidate.place_breaks(sorted(touched)):
+            continue  # taking visits out before a break moved it too far: no schedule
+        todo = [u for u in placeable if not candidate.rk[d.units[u][0]] >= 0]
+        todo = _order(d, todo, rng)
+        if rng.random() < cfg["regret"]:
+            repair.regret(candidate, [d.units[u] for u in todo], rng, cfg["blink"], avoid)
+        else:
+            repair.greedy(candidate, [d.units[u] for u in todo], rng, cfg["blink"], avoid)
+        if not candidate.schedule():
+            continue  # pragma: no cover - insertions keep a schedule
+        cost = candidate.cost()
+        outcome = 3
+        if cost < current_cost - 1e-9 or rng.random() < math.exp(
+            (current_cost - cost) / max(temperature, 1e-12)
+        ):
+            outcome = 1 if cost < current_cost - 1e-9 else 2
+            current, current_cost = candidate, cost
+            if cost < best_cost - 1e-9:
+                outcome = 0
+                if d_has_breaks and candidate.place_breaks() and candidate.cost() < cost:
+                    current, current_cost = candidate, candidate.cost()
+                best, best_cost = candidate.copy(), current_cost
+                if on_progress is not None:
+                    on_progress(time.perf_counter() - began, best.objective())
+        weights[o] = decay * weights[o] + (1 - decay) * scores[outcome]
+        if stats is not None and it % 500 == 0:
+            stats.setdefault("trace", []).append((it, temperature, current_cost, best_cost))
+    if stats is not None:
+        stats["iterations"] = it
+        stats["best"] = best_cost
+        stats["weights"] = dict(zip(destroy.OPERATORS, weights, strict=True))
+    return _finish(best, reasons)
+
+
+def _soft_cost(state: State) -> float:
+    """The plan's cost without the penalties for visits left out or out of place."""
+    return state.cost() - state.d.w_unassigned * (state.unassigned + state.pins)
+
+
+def _order(d: Data, units: list[int], rng: random.Random) -> list[int]:
+    """The order to put units back: one of several, at random (SISR's idea)."""
+    r = rng.random()
+    if r < 0.4:
+        rng.shuffle(units)
+        return units
+    if r < 0.6:
+        return order_units(d, units, rng)
+    if r < 0.8:
+        return sorted(units, key=lambda u: (-max(d.D[0][d.loc[v]] for v in d.units[u]), u))
+    return sorted(units, key=lambda u: (-(d.close[d.units[u][0]] - d.open[d.units[u][0]]), u))
+
+
+def _from_solution(d: Data, solution: Solution, skip: set[int]) -> State:
+    """A plan from a given solution: its routes as far as they are valid, the rest inserted."""
+    problem = d.problem
+    state = State(d)
+    for route in solution.routes:
+        if route.clinician not in problem.clinician_index:
+            continue
+        k = problem.clinician_index[route.clinician]
+        for vid in route.visits:
+            v = problem.visit_index.get(vid)
+            if v is None or d.unit_of[v] in skip or state.rk[v] >= 0 or not d.can[v][k]:
+                continue
+            state.R[k].append(v)
+            state.rk[v] = k
+        if d.brk[k] >= 0:
+            state.R[k].remove(d.brk[k])
+            at = len(state.R[k])
+            if "break" in route.visits:
+                at = min(
+                    at,
+                    sum(
+                        1
+                        for x in route.visits[: route.visits.index("break")]
+                        if x in problem.visit_index
+                    ),
+                )
+            state.R[k].insert(at, d.brk[k])
+    # a pair must be whole, simultaneous on two clinicians
+    for a in range(d.n):
+        b = d.partner[a]
+        if (b >= 0 and (state.rk[a] < 0) != (state.rk[b] < 0)) or (
+            b >= 0 and d.simultaneous[a] and state.rk[a] >= 0 and state.rk[a] == state.rk[b]
+        ):
+            state.remove([a, b])
+    if not state.schedule():
+        state = State(d)
+    placeable = [u for u in range(len(d.units)) if u not in skip and state.rk[d.units[u][0]] < 0]
+    repair.greedy(state, [d.units[u] for u in order_units(d, placeable)])
+    state.schedule()
+    return state
+
+
+def _finish(state: State, reasons: dict[int, str]) -> Solution:
+    """The plan as a Solution; a visit still out of its pinned place is left out instead."""
+    d = state.d
+    reasons = dict(reasons)
+    if d.has_pins:
+        while True:
+            out = []
+            for k in range(d.m):
+                real = state.real(k)
+                for i, v in enumerate(real):
+                    if d.pin_pos[v] >= 0 and d.pin_pos[v] != i:
+                        out.append(v)
+            if not out:
+                break
+            for v in list(out):
+                if d.partner[v] >= 0:
+                    out.append(d.partner[v])
+            for v in out:
+                reasons.setdefault(v, "could not be placed at its pinned position")
+            _take_out(state, out, reasons)
+    for v in range(d.n):
+        if state.rk[v] < 0 and v not in reasons:
+            reasons[v] = "no room in any route without breaking a hard rule"
+    return state.to_solution(reasons)
+
+
+def _take_out(state: State, visits: list[int], reasons: dict[int, str]) -> None:
+    """Remove visits and re-time. Taking a visit out before a break moves the break (it is
+    taken where the clinician is), which can leave no schedule: then the breaks are moved,
+    and failing that the routes concerned are emptied, until a schedule exists."""
+    d = state.d
+    touched = {state.rk[v] for v in visits if state.rk[v] >= 0}
+    state.remove(visits)
+    while not state.schedule() and not state.place_breaks(sorted(touched)):
+        more = [x for k in touched for v in state.real(k) for x in d.units[d.unit_of[v]]]
+        for v in more:
+            reasons.setdefault(v, "left out: its route had no schedule once a pinned visit went")
+        touched = {state.rk[v] for v in more if state.rk[v] >= 0}
+        state.remove(more)
