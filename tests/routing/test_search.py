@@ -2,6 +2,7 @@
 be enumerated, keeps pins, explains what it leaves out, repeats itself for a seed, stops on
 time, and never returns a plan the validator rejects."""
 
+import dataclasses
 import itertools
 import json
 import math
@@ -27,7 +28,7 @@ from careway.routing.model import (
     Visit,
     Weights,
 )
-from careway.routing.search import lns, repair
+from careway.routing.search import destroy, lns, repair
 from careway.routing.search.construct import construct
 from careway.routing.search.evaluate import State, compile_problem
 from careway.routing.validate import validate
@@ -329,8 +330,8 @@ def random_day(rng, visits=12, clinicians=3, links=True, extras=True):
         pin_to = None
         pin_pos = None
         if extras and rng.random() < 0.1:
-            pin_to = rng.choice(cl).id
-            pin_pos = rng.choice([None, 0, 1])
+            pin_to = rng.choice([*(c.id for c in cl), None])
+            pin_pos = rng.choice([None, 0, 1]) if pin_to else rng.choice([0, 1])
         vs.append(
             Visit(
                 f"v{i}",
@@ -431,3 +432,72 @@ def test_a_pair_in_crossed_order_is_found_to_have_no_schedule():
     state.insert(first)
     assert state.trial([(ix["b1"], 0, 0), (ix["b2"], 1, 1)]) is None  # crossed
     assert state.trial([(ix["b1"], 0, 1), (ix["b2"], 1, 1)]) is not None  # both after
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.integers(0, 10**9))
+def test_regret_repair_keeps_pairs_whole_and_plans_valid(seed):
+    rng = random.Random(seed)
+    problem = random_day(rng, rng.randint(4, 14), rng.randint(2, 4))
+    solution = lns.solve(problem, 30, seed % 3, iterations=20, regret=1.0)
+    report = validate(problem, solution)
+    assert report.feasible, [v.message for v in report.violations]
+
+
+@pytest.mark.parametrize("name", sorted(destroy.OPERATORS))
+def test_every_destroy_operator_takes_out_whole_pairs_and_spares_pinned_places(name):
+    rng = random.Random(4)
+    problem = random_day(rng, 24, 4)
+    d = compile_problem(problem)
+    state = construct(d, None, rng)
+    frozen = destroy._frozen(state)
+    ctx = destroy.Context(d)
+    for _ in range(20):
+        units = destroy.OPERATORS[name](state, rng, 5, ctx)
+        assert units and len(set(units)) == len(units)
+        for u in units:
+            assert all(state.rk[v] >= 0 and v not in frozen for v in d.units[u])
+        assert {v for u in units for v in d.units[u]} == {
+            x for u in units for v in d.units[u] for x in (v, d.partner[v]) if x >= 0
+        }
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.integers(0, 10**9))
+def test_the_best_place_of_a_pair_is_the_best_of_every_combination(seed):
+    """Branch and bound must not cut the best place: an ordered pair at one address (as in
+    Mankowska's double services), put in one gap, costs the travel once, not twice."""
+    rng = random.Random(seed)
+    problem = random_day(rng, rng.randint(6, 10), rng.randint(1, 3), extras=False)
+    same_place = problem.links and rng.random() < 0.7
+    if same_place:  # the second visit of each pair at its first visit's address
+        at = {v.id: v for v in problem.visits}
+        moved = {link.second: at[link.first].location for link in problem.links}
+        problem = dataclasses.replace(
+            problem,
+            visits=[
+                dataclasses.replace(v, location=moved.get(v.id, v.location)) for v in problem.visits
+            ],
+        )
+    d = compile_problem(problem)
+    state = construct(d, None, random.Random(1))
+    pair = next((u for u in d.units if len(u) == 2), None)
+    if pair is None:
+        return
+    a, b = pair
+    state.remove([a, b])
+    assert state.schedule()
+    found = repair.best_place(state, pair)
+    every = [
+        delta.cost(state)
+        for ka in d.able[a]
+        for pa in range(len(state.R[ka]) + 1)
+        for kb in d.able[b]
+        for pb in range(len(state.R[kb]) + 1)
+        if (delta := state.trial([(a, ka, pa), (b, kb, pb)])) is not None
+    ]
+    if not every:
+        assert found is None
+        return
+    assert found is not None
+    assert found[0] == pytest.approx(min(every), abs=1e-6)

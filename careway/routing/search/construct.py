@@ -27,10 +27,16 @@ def order_units(d: Data, units: list[int], rng: random.Random | None = None) -> 
     return sorted(units, key=key)
 
 
-def construct(d: Data, skip: set[int] | None = None, rng: random.Random | None = None) -> State:
-    """A plan with every unit placed that can be (units in `skip` are left out)."""
+def construct(
+    d: Data,
+    skip: set[int] | None = None,
+    rng: random.Random | None = None,
+    deadline: float | None = None,
+) -> State:
+    """A plan with every unit placed that can be (units in `skip` are left out, and those not
+    reached by `deadline`, a time.perf_counter() value, when the time is that short)."""
     state = State(d)
     units = [u for u in range(len(d.units)) if not (skip and u in skip)]
-    repair.greedy(state, [d.units[u] for u in order_units(d, units, rng)])
+    repair.greedy(state, [d.units[u] for u in order_units(d, units, rng)], deadline=deadline)
     state.schedule()
     return state

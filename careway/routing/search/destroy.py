@@ -19,6 +19,8 @@ removing them would move a pinned visit out of place.
 import random
 from collections.abc import Callable
 
+import numpy as np
+
 from .evaluate import Data, State
 
 
@@ -30,15 +32,13 @@ class Context:
         D = d.D
         n = d.n
         loc = d.loc
-
-        def nearest(v: int) -> list[int]:
-            """The other visits, nearest first (both ways), ties by index."""
-            return sorted(
-                (u for u in range(n) if u != v),
-                key=lambda u: (D[loc[v]][loc[u]] + D[loc[u]][loc[v]], u),
-            )
-
-        self.near = [nearest(v) for v in range(n)]
+        # the other visits, nearest first (both ways), ties by index (a stable sort)
+        at = np.asarray(loc[:n], dtype=int)
+        both = np.asarray(D, dtype=float)[np.ix_(at, at)]
+        both = both + both.T
+        np.fill_diagonal(both, np.inf)
+        order = np.argsort(both, axis=1, kind="stable")[:, : max(0, n - 1)]
+        self.near: list[list[int]] = order.tolist()
         finite = [x for row in D for x in row if x < float("inf")]
         self.scale_d = max(finite) if finite else 1.0
         spans = [d.open[v] for v in range(n)] + [

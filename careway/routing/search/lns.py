@@ -4,8 +4,13 @@ Each iteration copies the current plan, removes a few units with a destroy opera
 (destroy.py), re-times the rest, puts every unplaced unit back (repair.py), re-times the plan
 from scratch (the exact least fixed point, evaluate.State.schedule) and accepts it by the
 simulated-annealing rule. The temperature falls geometrically from `t_start` to `t_end`
-(times the average cost of a visit in the first plan) over a planned number of iterations,
-then the search restarts from the best plan with the temperature raised again.
+(times the average cost of a visit in the best plan so far) over a planned number of
+iterations, then the search restarts from the best plan with the temperature raised again.
+The destroy operator is drawn by adaptive weights (each operator's weight moves towards a
+score for what its last use gave: a new best, a better plan, an accepted one, a rejected one).
+The search stops at the time limit, after `iterations` iterations if given, or once
+max(10000, 500 n) iterations (n visits) have passed without a better plan (a small day is
+solved long before its time is up).
 
 Determinism. Every decision comes from one `random.Random(seed)`; the clock is read only to
 stop. The planned number of iterations is a function of the problem size and `seconds` alone
@@ -40,14 +45,15 @@ DEFAULTS: dict[str, Any] = {
     "decay": 0.9,  # operator weights: w = decay * w + (1 - decay) * score of the outcome
     "scores": (25.0, 5.0, 1.0, 0.0),  # new best, better than current, accepted, rejected
     "adaptive": 1,
+    "floor": 0.0,  # no operator's weight falls below this
     "rate": 120000.0,  # planned iterations a second, times visits ** -1.33: see below
 }
 
 
 def planned_iterations(n_visits: int, seconds: float, rate: float) -> int:
     """How many iterations the temperature schedule spans: about what this search manages in
-    `seconds` on the reference machine (measured: `rate` / n ** 1.2 a second, n visits)."""
-    return max(200, int(seconds * rate / max(1, n_visits) ** 1.2))
+    `seconds` on the reference machine (measured: `rate` / n ** 1.33 a second, n visits)."""
+    return max(200, int(seconds * rate / max(1, n_visits) ** 1.33))
 
 
 def solve(
@@ -61,9 +67,12 @@ def solve(
     stats: dict[str, Any] | None = None,
     **params: Any,
 ) -> Solution:
-    """The best plan found in `seconds` (returned within about 0.2 s more), or in `iterations`
-    iterations if that comes first. Visits no plan can include come back unassigned with the
-    reason (feasibility.unplaceable); so does a visit the search could not fit."""
+    """The best plan found in `seconds` (returned within a fraction of a second more), or in
+    `iterations` iterations if that comes first. Visits no plan can include come back
+    unassigned with the reason (feasibility.unplaceable); so does a visit the search could not
+    fit. `initial`: a plan to start from (what is invalid in it is dropped and re-inserted).
+    `stats`, if given, receives counts (iterations, the final operator weights). Other keyword
+    arguments override DEFAULTS."""
     began = time.perf_counter()
     deadline = began + max(0.0, seconds)
     cfg = {**DEFAULTS, **params}
@@ -74,7 +83,13 @@ def solve(
     skip = {d.unit_of[v] for v in reasons}
     ctx = destroy.Context(d)
 
-    current = _from_solution(d, initial, skip) if initial is not None else construct(d, skip, rng)
+    if initial is not None:
+        current = _from_solution(d, initial, skip, deadline)
+    else:
+        current = construct(d, skip, rng, deadline)
+    if time.perf_counter() > deadline:  # too little time even to place every visit once
+        for v in current.unassigned_visits():
+            reasons.setdefault(v, "not placed: the time limit ran out before the search got to it")
     current_cost = current.cost()
     best, best_cost = current.copy(), current_cost
     if on_progress is not None:
@@ -93,10 +108,14 @@ def solve(
     scores = cfg["scores"]
     decay = cfg["decay"]
     q_cap = max(cfg["q_min"], min(cfg["q_max"], int(cfg["q_frac"] * len(placeable))))
+    patience = max(10000, 500 * n_place)
     it = 0
     cycle_start = 0
-    while True:
+    last_best = 0
+    while placeable:
         if iterations is not None and it >= iterations:
+            break
+        if it - last_best > patience:
             break
         if time.perf_counter() >= deadline:
             break
@@ -146,12 +165,16 @@ def solve(
             current, current_cost = candidate, cost
             if cost < best_cost - 1e-9:
                 outcome = 0
-                if d_has_breaks and candidate.place_breaks() and candidate.cost() < cost:
-                    current, current_cost = candidate, candidate.cost()
+                if d_has_breaks:  # a new best: try its changed routes' breaks elsewhere
+                    changed = touched | {candidate.rk[v] for u in todo for v in d.units[u]}
+                    changed.discard(-1)
+                    candidate.place_breaks(sorted(changed))
+                    current_cost = candidate.cost()
                 best, best_cost = candidate.copy(), current_cost
+                last_best = it
                 if on_progress is not None:
                     on_progress(time.perf_counter() - began, best.objective())
-        weights[o] = decay * weights[o] + (1 - decay) * scores[outcome]
+        weights[o] = max(cfg["floor"], decay * weights[o] + (1 - decay) * scores[outcome])
         if stats is not None and it % 500 == 0:
             stats.setdefault("trace", []).append((it, temperature, current_cost, best_cost))
     if stats is not None:
@@ -179,7 +202,7 @@ def _order(d: Data, units: list[int], rng: random.Random) -> list[int]:
     return sorted(units, key=lambda u: (-(d.close[d.units[u][0]] - d.open[d.units[u][0]]), u))
 
 
-def _from_solution(d: Data, solution: Solution, skip: set[int]) -> State:
+def _from_solution(d: Data, solution: Solution, skip: set[int], deadline: float) -> State:
     """A plan from a given solution: its routes as far as they are valid, the rest inserted."""
     problem = d.problem
     state = State(d)
@@ -216,7 +239,7 @@ def _from_solution(d: Data, solution: Solution, skip: set[int]) -> State:
     if not state.schedule():
         state = State(d)
     placeable = [u for u in range(len(d.units)) if u not in skip and state.rk[d.units[u][0]] < 0]
-    repair.greedy(state, [d.units[u] for u in order_units(d, placeable)])
+    repair.greedy(state, [d.units[u] for u in order_units(d, placeable)], deadline=deadline)
     state.schedule()
     return state
 

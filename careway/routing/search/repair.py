@@ -20,6 +20,7 @@ second-best (in another route) by the most.
 
 import heapq
 import random
+import time
 from collections.abc import Sequence
 
 from .evaluate import INF, Delta, State
@@ -87,10 +88,13 @@ def _best_single(
 
 
 def _singles(
-    state: State, v: int, avoid: frozenset[int]
-) -> list[tuple[float, float, int, int, float, float]]:
+    state: State, v: int, avoid: frozenset[int], cutoff: float = INF
+) -> list[tuple[float, float, int, int, float, float, float]]:
     """(lower bound of its cost alone, lower bound of its share in a pair, clinician,
-    position, base, worst) for every place: see `State.scan`."""
+    position, base, worst, its share when its partner goes in the same gap) for every place:
+    see `State.scan`. In one gap the pair's extra travel is that of one of them alone at
+    least (the triangle inequality), so the other's share is its constant part alone (the
+    credit for placing it, and continuity)."""
     d = state.d
     cur_max = state.late_max
     w_max = d.w_max
@@ -100,9 +104,9 @@ def _singles(
         if k in avoid:
             continue
         c = const + (d.w_cont if d.pref[v] >= 0 and d.pref[v] != k else 0.0)
-        for base, worst, p, tr, _ in state.scan(v, k):
+        for base, worst, p, tr, _ in state.scan(v, k, cutoff):
             cost = base + (w_max * (worst - cur_max) if worst > cur_max else 0.0)
-            out.append((cost, tr + c, k, p, base, worst))
+            out.append((cost, tr + c, k, p, base, worst, c))
     out.sort()
     return out
 
@@ -116,10 +120,6 @@ def _best_pair(
     avoid: frozenset[int],
 ) -> Place | None:
     d = state.d
-    A = _singles(state, a, avoid)
-    B = _singles(state, b, avoid)
-    if not A or not B:
-        return None
     simultaneous = d.simultaneous[a]
     best = INF
     best_delta: Delta | None = None
@@ -144,24 +144,47 @@ def _best_pair(
 
     def bound(a_place: tuple[float, ...], b_place: tuple[float, ...]) -> float:
         """A lower bound on the pair's cost, INF if the places do not go together."""
-        ca, la, ka, pa, base_a, worst_a = a_place
-        cb, lb, kb, pb, base_b, worst_b = b_place
+        ca, la, ka, pa, base_a, worst_a, sa = a_place
+        cb, lb, kb, pb, base_b, worst_b, sb = b_place
         if ka == kb:
             if simultaneous or pa > pb:
                 return INF
             if pa == pb:  # one gap, both visits: the travel is not additive
-                return max(ca, cb) + min(la, lb)
+                return max(ca + sb, cb + sa)
             return ca + lb if ca + lb > cb + la else cb + la  # one route: pushes overlap
         # two routes: each visit's push along its own route is a disjoint part of the cost
         worst = worst_a if worst_a > worst_b else worst_b
         return base_a + base_b + (w_max * (worst - cur_max) if worst > cur_max else 0.0)
 
-    # a first upper bound: the most promising combination of a few best places of each
-    seeds = [(bound(x, y), x, y) for x in A[:6] for y in B[:6]]
-    seeds = [s for s in seeds if s[0] < INF]
-    if seeds:
-        _, x, y = min(seeds, key=lambda s: s[0])
-        evaluate(int(x[2]), int(x[3]), int(y[2]), int(y[3]))
+    # A first upper bound, cheaply: the combination whose estimates (travel and own
+    # lateness, no push) are best, tried exactly. Then each visit's places are timed only
+    # where their travel alone leaves room under it, given the other visit's least travel.
+    qa = [(e, lo, k, p) for k in d.able[a] if k not in avoid for e, lo, p in state.quick(a, k)]
+    qb = [(e, lo, k, p) for k in d.able[b] if k not in avoid for e, lo, p in state.quick(b, k)]
+    if not qa or not qb:
+        return None
+    low_a = min(x[1] for x in qa)
+    low_b = min(y[1] for y in qb)
+    qa.sort()
+    qb.sort()
+    seed = min(
+        (
+            (x[0] + y[0], x, y)
+            for x in qa[:4]
+            for y in qb[:4]
+            if x[2] != y[2] or (not simultaneous and x[3] <= y[3])
+        ),
+        default=None,
+    )
+    if seed is not None:
+        evaluate(seed[1][2], seed[1][3], seed[2][2], seed[2][3])
+    if not simultaneous:  # in one gap with its partner, a visit's share may be its credit
+        low_a = min(low_a, -d.w_unassigned)
+        low_b = min(low_b, -d.w_unassigned)
+    A = _singles(state, a, avoid, best - low_b)
+    B = _singles(state, b, avoid, best - low_a)
+    if not A or not B:
+        return None if best_delta is None else (best, best_delta)
     # Best first. Two routes: the bound is at least base_a + base_b, so combinations come
     # from a merge of both lists in order of that sum (heap `sums`), each with its bound into
     # heap `bounds`; one route (an ordered pair): all such combinations go in `bounds` first.
@@ -197,8 +220,8 @@ def _best_pair(
             heapq.heappush(sums, (A_by[i + 1][4] + B_by[0][4], i + 1, 0))
         if j + 1 < n_b:
             heapq.heappush(sums, (A_by[i][4] + B_by[j + 1][4], i, j + 1))
-        _, _, ka, pa, _, worst_a = A_by[i]
-        _, _, kb, pb, _, worst_b = B_by[j]
+        _, _, ka, pa, _, worst_a, _ = A_by[i]
+        _, _, kb, pb, _, worst_b, _ = B_by[j]
         if ka == kb:
             continue
         worst = worst_a if worst_a > worst_b else worst_b
@@ -217,11 +240,16 @@ def greedy(
     rng: random.Random | None = None,
     blink: float = 0.0,
     avoid: frozenset[int] = frozenset(),
+    deadline: float | None = None,
 ) -> list[tuple[int, ...]]:
     """Insert each unit, in the order given, at its best place (not in the routes in `avoid`
-    unless no other route can take it); returns the units left out."""
-    left = []
-    for unit in units:
+    unless no other route can take it); returns the units left out. Past `deadline` (a
+    time.perf_counter() value) the units not yet placed are left out."""
+    left: list[tuple[int, ...]] = []
+    for i, unit in enumerate(units):
+        if deadline is not None and time.perf_counter() > deadline:
+            left.extend(units[i:])
+            break
         place = best_place(state, unit, rng, blink, avoid)
         if place is None or place[0] >= 0.0:  # leaving it out costs less
             left.append(unit)
@@ -236,53 +264,82 @@ def regret(
     rng: random.Random | None = None,
     blink: float = 0.0,
     avoid: frozenset[int] = frozenset(),
+    k: int = 2,
 ) -> list[tuple[int, ...]]:
-    """Regret-2 insertion: linked pairs first (greedy, in the order given), then at each step
-    the single visit whose best route beats its second-best route by the most (it has the
-    most to lose by waiting), at its best place. A visit's cost in each route is kept between
-    steps and worked out again only for the routes the last insertion changed."""
+    """Regret-k insertion: at each step the unit with the most to lose by waiting goes to its
+    best place. A single visit's regret is what its 2nd .. k-th best routes cost more than its
+    best route; a linked pair's, what its best place in two other routes costs more than its
+    best (a pair as one unit, as everywhere). Costs are kept between steps and worked out again
+    only where the last insertion changed a route the unit could use."""
     d = state.d
-    left = greedy(state, [u for u in units if len(u) == 2], rng, blink, avoid)
-    pending = [u[0] for u in units if len(u) == 1]
-    cache: dict[tuple[int, int], list[tuple[float, float, int, float, bool]]] = {}
     w_max = d.w_max
+    pending = list(units)
+    left: list[tuple[int, ...]] = []
+    single_cache: dict[tuple[int, int], list[tuple[float, float, int, float, bool]]] = {}
+    pair_cache: dict[tuple[int, ...], tuple[float, float]] = {}
     while pending:
         chosen = -1
         chosen_key = (-INF, INF)
         late_max = state.late_max
-        for i, v in enumerate(pending):
-            routes = [k for k in d.able[v] if k not in avoid] or d.able[v]
-            first = second = INF
-            for k in routes:
-                entry = cache.get((v, k))
-                if entry is None:
-                    entry = cache[v, k] = state.scan(v, k)
-                here = INF
-                for base, worst, _, _, _ in entry:
-                    cost = base + (w_max * (worst - late_max) if worst > late_max else 0.0)
-                    if cost < here:
-                        here = cost
-                if here < first:
-                    first, second = here, first
-                elif here < second:
-                    second = here
+        for i, unit in enumerate(pending):
+            if len(unit) == 2:
+                known = pair_cache.get(unit)
+                if known is None:
+                    known = pair_cache[unit] = _pair_regret(state, unit, avoid)
+                first, regret_value = known
+            else:
+                v = unit[0]
+                costs = []
+                for r in [r for r in d.able[v] if r not in avoid] or d.able[v]:
+                    entry = single_cache.get((v, r))
+                    if entry is None:
+                        entry = single_cache[v, r] = state.scan(v, r)
+                    here = INF
+                    for base, worst, _, _, _ in entry:
+                        cost = base + (w_max * (worst - late_max) if worst > late_max else 0.0)
+                        if cost < here:
+                            here = cost
+                    if here < INF:
+                        costs.append(here)
+                if not costs:
+                    continue
+                costs.sort()
+                first = costs[0]
+                regret_value = sum(
+                    (costs[j] if j < len(costs) else INF) - first for j in range(1, k)
+                )
             if first == INF:
                 continue
-            key = (second - first, -first)
+            key = (regret_value, -first)
             if key > chosen_key:
                 chosen, chosen_key = i, key
         if chosen < 0:
-            left.extend((v,) for v in pending)
+            left.extend(pending)
             break
-        v = pending.pop(chosen)
-        place = best_place(state, (v,), rng, blink, avoid)
+        unit = pending.pop(chosen)
+        place = best_place(state, unit, rng, blink, avoid)
         if place is None or place[0] >= 0.0:
-            left.append((v,))
+            left.append(unit)
             continue
         delta = place[1]
         state.insert(delta)
-        assert delta.routes is not None and delta.times is not None
         changed = set(delta.routes) | {state.rk[x] for x in delta.times}
-        for key2 in [key2 for key2 in cache if key2[1] in changed]:
-            del cache[key2]
+        for key2 in [key2 for key2 in single_cache if key2[1] in changed]:
+            del single_cache[key2]
+        for key3 in [u for u in pair_cache if not changed.isdisjoint(d.able[u[0]] + d.able[u[1]])]:
+            del pair_cache[key3]
     return left
+
+
+def _pair_regret(state: State, unit: tuple[int, ...], avoid: frozenset[int]) -> tuple[float, float]:
+    """A pair's best cost, and how much more its best place elsewhere costs (two other
+    routes)."""
+    a, b = unit
+    best = _best_pair(state, a, b, None, 0.0, avoid)
+    if best is None:
+        best = _best_pair(state, a, b, None, 0.0, frozenset())
+        if best is None:
+            return INF, 0.0
+    used = frozenset(best[1].routes)
+    other = _best_pair(state, a, b, None, 0.0, avoid | used)
+    return best[0], (other[0] if other is not None else INF) - best[0]
