@@ -85,16 +85,27 @@ def agency_day(
         links.append(
             {"type": "ordered", "visits": [a["id"], b["id"]], "min_gap": 30, "max_gap": 90}
         )
-    # The rest by discipline in proportion to the room each discipline has left (at 85% of its
-    # clinicians' visit limits), so no discipline is booked past what it can make.
-    room = {
-        s: UTILISATION * DISCIPLINES[s][2] * len(ids) - sum(v["skill"] == s for v in out)
-        for s, ids in by_skill.items()
-    }
+    # The rest by discipline in proportion to the room each discipline has left at 85% of its
+    # clinicians' visit limits; once every discipline is that full, in proportion to the room
+    # left at 100%. No discipline is booked past what its clinicians can make unless the whole
+    # staff cannot make the day (more visits than their limits add up to); then the surplus
+    # goes by share, and the plan leaves it out with the reason.
+    def left(share: float) -> dict[str, float]:
+        return {
+            s: share * DISCIPLINES[s][2] * len(ids) - sum(v["skill"] == s for v in out)
+            for s, ids in by_skill.items()
+        }
+
+    room, full = left(UTILISATION), left(1.0)
     while len(out) < visits:
-        skills = list(room)
-        skill = rng.choices(skills, [max(room[s], 0.1) for s in skills])[0]
+        weights = {s: r for s, r in room.items() if r >= 1} or {
+            s: r for s, r in full.items() if r >= 1
+        }
+        if not weights:
+            weights = {s: float(len(ids)) for s, ids in by_skill.items()}
+        skill = rng.choices(list(weights), list(weights.values()))[0]
         room[skill] -= 1
+        full[skill] -= 1
         out.append(
             _visit(
                 f"visit-{len(out) + 1}", patient(), skill, _window(rng), rng, by_skill, continuity
