@@ -85,6 +85,7 @@ def agency_day(
         links.append(
             {"type": "ordered", "visits": [a["id"], b["id"]], "min_gap": 30, "max_gap": 90}
         )
+
     # The rest by discipline in proportion to the room each discipline has left at 85% of its
     # clinicians' visit limits; once every discipline is that full, in proportion to the room
     # left at 100%. No discipline is booked past what its clinicians can make unless the whole
