@@ -23,7 +23,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from benchmarks.routing_hhcrsp import DATA, published  # noqa: E402
+from benchmarks.routing_hhcrsp import DATA, instance_name, published  # noqa: E402
 
 MARKS = (1, 2, 5, 10, 20, 30, 60, 120)
 COLOURS = ("#0b5cad", "#b3261e", "#1e6b34", "#8a5300", "#6a3d9a", "#00838f", "#4a5563")
@@ -104,18 +104,12 @@ def svg(curves: dict[int, list[tuple[float, float]]], seconds: float, ceiling: f
     return "".join(parts)
 
 
-def instance_of(size: int) -> str:
-    """The first instance of a size (the published set names them by how their best was found:
-    CPLEX up to 75 patients, VNS from 100)."""
-    return f"Instanz{'CPLEX' if size <= 75 else 'VNS'}_HCSRP_{size}_1"
-
-
 def run(task: tuple[int, float]) -> tuple[int, bool, float, list[tuple[float, float]]]:
     size, seconds = task
     from careway.routing.formats import hhcrsp
     from careway.routing.solve import solve
 
-    problem = hhcrsp.read_instance(DATA / "mankowska" / f"{instance_of(size)}.json")
+    problem = hhcrsp.read_instance(DATA / "mankowska" / f"{instance_name(size, 1)}.json")
     result = solve(problem, seconds, seed=0)
     return size, result.feasible, result.report.objective, list(result.progress)
 
@@ -133,7 +127,7 @@ def main() -> None:
     tasks = [(int(s), args.seconds) for s in args.sizes.split(",")]
     with ProcessPoolExecutor(max_workers=max(1, args.jobs)) as pool:
         for size, feasible, objective, progress in pool.map(run, tasks):
-            name = instance_of(size)
+            name = instance_name(size, 1)
             reference = best[name]["cost"]
             row: dict[str, Any] = {"instance": name, "size": size, "feasible": feasible}
             for mark in [m for m in MARKS if m <= args.seconds]:

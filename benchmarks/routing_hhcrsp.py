@@ -49,6 +49,12 @@ def published() -> dict[str, dict[str, float]]:
     return rows
 
 
+def instance_name(size: int, number: int) -> str:
+    """A Mankowska instance by size and number (the published set names each by how its best was
+    found: CPLEX up to 75 patients, VNS from 100)."""
+    return f"Instanz{'CPLEX' if size <= 75 else 'VNS'}_HCSRP_{size}_{number}"
+
+
 def size_of(name: str) -> int:
     match = re.search(r"_(\d+)_\d+$", name)
     return int(match.group(1)) if match else 0

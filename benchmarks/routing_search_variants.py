@@ -26,7 +26,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from benchmarks.routing_hhcrsp import DATA, published  # noqa: E402
+from benchmarks.routing_hhcrsp import DATA, instance_name, published  # noqa: E402
 
 VARIANTS: dict[str, dict[str, Any]] = {
     "defaults": {},
@@ -82,7 +82,7 @@ def main() -> None:
         sys.exit(f"{DATA} is absent: the instances come with ../shared/data")
     variants = dict(parse_variant(v) for v in args.variant) if args.variant else VARIANTS
     names = [
-        f"Instanz{'CPLEX' if size <= 75 else 'VNS'}_HCSRP_{size}_{number}"
+        instance_name(size, number)
         for size in [int(s) for s in args.sizes.split(",")]
         for number in [int(s) for s in args.numbers.split(",")]
     ]
