@@ -20,9 +20,9 @@ from ninja.openapi.schema import OpenAPISchema
 
 from careway.assessments.api import SectionConflict
 from careway.assessments.api import router as assessments_router
+from careway.core.conflicts import VersionConflict
 from careway.patients.api import BadPrecondition, VersionRequired
 from careway.patients.api import router as patients_router
-from careway.patients.services import VersionConflict
 
 logger = logging.getLogger(__name__)
 

@@ -72,9 +72,11 @@ INSTALLED_APPS = [
     "django_tasks",
     "django_tasks_db",
     "careway.core",
+    "careway.toolkit",
     "careway.patients",
-    "careway.fhir",
     "careway.assessments",
+    "careway.fhir",
+    "careway.demo",
 ]
 
 MIDDLEWARE = [
@@ -103,7 +105,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
-                "careway.core.context.navigation",
+                "careway.core.navigation.navigation",
             ],
         },
     },

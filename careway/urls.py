@@ -9,13 +9,12 @@ def healthz(request: HttpRequest) -> HttpResponse:
     return HttpResponse("ok", content_type="text/plain")
 
 
+# One include per app; each app's patterns carry their own prefixes and none overlaps another's.
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
-    path("", include("careway.core.urls")),
-    path("patients/", include("careway.assessments.urls")),
-    path("patients/", include("careway.patients.urls")),
     path("api/v1/", api.urls),
-    path("fhir/R4/", include("careway.fhir.urls")),
-    path("imports/", include("careway.fhir.web_urls")),
-    path("instruments/", include("careway.assessments.web_urls")),
+    path("", include("careway.core.urls")),
+    path("", include("careway.patients.urls")),
+    path("", include("careway.assessments.urls")),
+    path("", include("careway.fhir.urls")),
 ]

@@ -29,28 +29,27 @@ def _fast_password_hashing(settings):
 
 
 def _refuse_write_outside_service(sender, instance, **kwargs):
-    from careway.core.service import in_service
+    from careway.core.writes import in_service
 
     if not in_service():
         raise AssertionError(
             f"{sender.__name__} was written outside a service function: patient data may only "
-            "change through careway/*/services.py, which audits (see careway/core/service.py)"
+            "change through careway/*/services.py, which audits (see careway/core/writes.py)"
         )
 
 
 @pytest.fixture(autouse=True)
 def _patient_writes_only_through_services():
-    """Fail any save or delete of patient data that does not come from a @service function."""
-    from django.apps import apps
+    """Fail any save or delete of patient data that does not come from a @service function.
+
+    Patient data is the patient and every PatientRecord of every installed app, found by type,
+    so a new domain's records are guarded the moment they exist.
+    """
     from django.db.models.signals import pre_delete, pre_save
 
-    models = [
-        model
-        for app in ("patients", "assessments")
-        for model in apps.get_app_config(app).get_models()
-        # An agency's instrument settings are not patient data; their services audit anyway.
-        if model._meta.model_name not in ("instrument", "bandsetting")
-    ]
+    from careway.patients.models import patient_data_models
+
+    models = patient_data_models()
     for model in models:
         pre_save.connect(_refuse_write_outside_service, sender=model)
         pre_delete.connect(_refuse_write_outside_service, sender=model)

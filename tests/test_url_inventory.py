@@ -25,7 +25,6 @@ PATIENT_PAGES = {
     "vitals_create",
     "careteam_add",
     "coverage_create",
-    "assessments",
     "assessment_start",
     "assessment",
     "assessment_sign",

@@ -2,7 +2,7 @@
 and saving one questionnaire of a section as a visit goes.
 
 The same rules as the patient endpoints (careway/patients/api.py): token or session, the patient
-decided by careway.core.access (404 for an assessment that is not the caller's to see, 403 to
+decided by careway.patients.access (404 for an assessment that is not the caller's to see, 403 to
 change one they may only read), reads audited in their transaction, writes through
 careway/assessments/services.py, which audits them. Answers travel as FHIR
 QuestionnaireResponse.item lists, checked against their Questionnaire (every answer to one of
@@ -24,14 +24,15 @@ from django.db.models import Exists, OuterRef, Prefetch
 from django.http import Http404, HttpRequest
 from ninja import Query, Router, Status
 
-from careway.core import access, audit
-from careway.core.access import Action
+from careway.core import audit
 from careway.core.api_auth import READ, WRITE, actor_for
+from careway.core.conflicts import VersionConflict
 from careway.fhir.mapping import Invalid
 from careway.fhir.mapping.questionnaire_response import check_items, resource_id
+from careway.patients import access
+from careway.patients.access import Action
 from careway.patients.api import READ_ERRORS, WRITE_ERRORS, operation, paginate
 from careway.patients.schemas import PageParams
-from careway.patients.services import VersionConflict
 
 from . import catalog, instruments, render, services, template
 from .models import Amendment, Assessment, Finding, Instrument, Response, Score
@@ -106,7 +107,7 @@ def list_assessments(
         .select_related("signed_by")
         .prefetch_related(_current_scores())
         .annotate(has_amendments=_amended())
-        .order_by("-visit_date", "-started_at", "-pk")
+        .order_by("-visit_date", "-created_at", "-pk")
     )
     with transaction.atomic():
         result = paginate(request, rows, page)
@@ -250,7 +251,7 @@ def _summary(assessment: Assessment) -> dict[str, Any]:
         "status": assessment.status,
         "template": assessment.template,
         "visit_date": assessment.visit_date,
-        "started_at": assessment.started_at,
+        "started_at": assessment.created_at,
         "updated_at": assessment.updated_at,
         "signed_at": assessment.signed_at,
         "signed_by": _name(assessment.signed_by),

@@ -6,3 +6,32 @@ class AssessmentsConfig(AppConfig):
     label = "assessments"
     verbose_name = "Assessments"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from careway.core import navigation, permissions
+        from careway.patients import frame
+
+        from . import permissions as assessment_permissions
+        from . import queries, views
+
+        permissions.register(*assessment_permissions.ALL)
+        navigation.NAVIGATION.register(
+            navigation.NavItem(
+                "instruments",
+                "Instruments",
+                "instrument_list",
+                assessment_permissions.INSTRUMENTS_MANAGE,
+                70,
+            )
+        )
+        frame.register_chart_section(views.CHART_SECTION)
+        frame.register_caseload_column(
+            frame.CaseloadColumn(
+                "assessment-due",
+                "Assessment due",
+                order=50,
+                priority=1,
+                cell_template="assessments/caseload/_due.html",
+                add_to_page=queries.add_due,
+            )
+        )

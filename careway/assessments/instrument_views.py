@@ -11,12 +11,13 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
-from careway.core import access, audit
+from careway.core import audit
 from careway.core.models import Organization, User
-from careway.core.roles import Perm
+from careway.core.permissions import require
 
 from . import catalog, engine, instruments, services
 from .models import BandSetting
+from .permissions import INSTRUMENTS_MANAGE
 
 MAX_UPLOAD_BYTES = 2 * 1024 * 1024
 
@@ -24,7 +25,7 @@ MAX_UPLOAD_BYTES = 2 * 1024 * 1024
 def _manager(request: HttpRequest) -> Organization:
     """The agency of someone who manages its instruments; 404 for anyone else."""
     user = cast(User, request.user)
-    access.require(user, Perm.INSTRUMENTS_MANAGE)
+    require(user, INSTRUMENTS_MANAGE)
     if user.organization is None:
         raise Http404("Not found")
     return user.organization

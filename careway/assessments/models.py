@@ -9,13 +9,16 @@ edit of it.
 """
 
 import uuid
+from typing import ClassVar
 
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
 from careway.core.models import Organization
-from careway.patients.models import EpisodeOfCare, Patient, PatientFlag
+from careway.patients.models import EpisodeOfCare, Patient, PatientFlag, PatientRecord
+
+from .permissions import ASSESSMENTS_EDIT
 
 
 class Instrument(models.Model):
@@ -68,7 +71,16 @@ class BandSetting(models.Model):
         ]
 
 
-class Assessment(models.Model):
+class AssessmentRecord(PatientRecord):
+    """A record of the assessments domain: changing one needs assessments.edit."""
+
+    edit_permission: ClassVar[str] = ASSESSMENTS_EDIT.code
+
+    class Meta:
+        abstract = True
+
+
+class Assessment(AssessmentRecord):
     class TimePoint(models.TextChoices):
         START_OF_CARE = "start-of-care", "Start of care"
         RESUMPTION = "resumption-of-care", "Resumption of care"
@@ -82,7 +94,6 @@ class Assessment(models.Model):
         SIGNED = "signed", "Signed"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    organization = models.ForeignKey(Organization, on_delete=models.PROTECT)
     patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="assessments")
     episode = models.ForeignKey(EpisodeOfCare, on_delete=models.PROTECT, related_name="assessments")
     time_point = models.CharField(max_length=20, choices=TimePoint.choices)
@@ -93,13 +104,10 @@ class Assessment(models.Model):
     started_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+"
     )
-    started_at = models.DateTimeField(default=timezone.now)
-    updated_at = models.DateTimeField(default=timezone.now)
     signed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     signed_at = models.DateTimeField(null=True, blank=True)
-    version = models.PositiveIntegerField(default=1)
 
     class Meta:
         indexes = [
@@ -112,20 +120,17 @@ class Assessment(models.Model):
         return self.status == self.Status.SIGNED
 
 
-class Response(models.Model):
+class Response(AssessmentRecord):
     """One questionnaire of one section: a QuestionnaireResponse's items, saved as you go."""
 
-    organization = models.ForeignKey(Organization, on_delete=models.PROTECT)
     assessment = models.ForeignKey(Assessment, on_delete=models.PROTECT, related_name="responses")
     section = models.CharField(max_length=40)
     questionnaire_url = models.CharField(max_length=300)
     questionnaire_version = models.CharField(max_length=40, blank=True)
     items = models.JSONField(default=list, help_text="QuestionnaireResponse.item")
-    version = models.PositiveIntegerField(default=1)
     updated_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+"
     )
-    updated_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         constraints = [
@@ -135,11 +140,10 @@ class Response(models.Model):
         ]
 
 
-class Amendment(models.Model):
+class Amendment(AssessmentRecord):
     """A signed correction to a signed assessment: the new answers of one questionnaire, and why.
     The original Response stays as it was signed."""
 
-    organization = models.ForeignKey(Organization, on_delete=models.PROTECT)
     assessment = models.ForeignKey(Assessment, on_delete=models.PROTECT, related_name="amendments")
     response = models.ForeignKey(Response, on_delete=models.PROTECT, related_name="amendments")
     items = models.JSONField(help_text="The corrected QuestionnaireResponse.item")
@@ -150,11 +154,10 @@ class Amendment(models.Model):
     signed_at = models.DateTimeField(default=timezone.now)
 
 
-class Score(models.Model):
+class Score(AssessmentRecord):
     """One score of a signed assessment, kept for the trend. An amendment that changes it marks
     this one superseded and writes the new one."""
 
-    organization = models.ForeignKey(Organization, on_delete=models.PROTECT)
     patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="scores")
     assessment = models.ForeignKey(Assessment, on_delete=models.PROTECT, related_name="scores")
     response = models.ForeignKey(Response, on_delete=models.PROTECT, related_name="scores")
@@ -180,11 +183,10 @@ class Score(models.Model):
         indexes = [models.Index(fields=["patient", "questionnaire_url", "key", "observed_at"])]
 
 
-class Finding(models.Model):
+class Finding(AssessmentRecord):
     """Something an assessment found (a band with a flag, a hazard, an urgent answer), with the
     flag it raised on the chart."""
 
-    organization = models.ForeignKey(Organization, on_delete=models.PROTECT)
     patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="findings")
     assessment = models.ForeignKey(Assessment, on_delete=models.PROTECT, related_name="findings")
     questionnaire_url = models.CharField(max_length=300)

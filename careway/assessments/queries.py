@@ -78,7 +78,7 @@ def assessments_of(patient: Patient) -> QuerySet[Assessment]:
     return (
         Assessment.objects.filter(patient=patient)
         .select_related("signed_by", "started_by")
-        .order_by("-visit_date", "-started_at")[:LIST_LIMIT]
+        .order_by("-visit_date", "-created_at")[:LIST_LIMIT]
     )
 
 

@@ -15,8 +15,9 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from careway.core import audit
+from careway.core.conflicts import VersionConflict
 from careway.core.models import Organization
-from careway.core.service import service
+from careway.core.writes import service
 from careway.patients import services as patient_services
 from careway.patients.models import (
     LOINC,
@@ -26,7 +27,6 @@ from careway.patients.models import (
     PatientFlag,
     Task,
 )
-from careway.patients.services import VersionConflict
 from careway.patients.vitals import vital_signs
 
 from . import catalog, engine, render, template
@@ -164,6 +164,7 @@ def _keep_response(
             raise VersionConflict(_placeholder(version), version)
         return Response.objects.create(
             organization_id=assessment.organization_id,
+            patient_id=assessment.patient_id,
             assessment=assessment,
             section=section_key,
             questionnaire_url=entry.url,
@@ -520,6 +521,7 @@ def amend_response(
     items = render.response_items(entry.questionnaire, dict(answers))
     amendment = Amendment.objects.create(
         organization_id=assessment.organization_id,
+        patient_id=assessment.patient_id,
         assessment=assessment,
         response=response,
         items=items,
@@ -655,13 +657,14 @@ def record_response(
         status=Assessment.Status.SIGNED,
         visit_date=timezone.localdate(at),
         started_by=actor.user,
-        started_at=at,
+        created_at=at,
         updated_at=at,
         signed_by=actor.user,
         signed_at=at,
     )
     response = Response.objects.create(
         organization_id=patient.organization_id,
+        patient=patient,
         assessment=assessment,
         section=IMPORTED,
         questionnaire_url=entry.url,

@@ -1,30 +1,39 @@
 from django.urls import path
 
-from . import views
+from . import instrument_views, views
 
-# Mounted under patients/ ahead of the patient pages, so /patients/<id>/assessments/ is the
-# chart's Assessments section.
+# The chart's Assessments section itself (/patients/<id>/assessments/) is the patients' chart
+# view showing the section registered in apps.py; these are the pages under it.
 urlpatterns = [
-    path("<uuid:patient_id>/assessments/", views.chart_assessments, name="assessments"),
-    path("<uuid:patient_id>/assessments/new/", views.assessment_start, name="assessment_start"),
     path(
-        "<uuid:patient_id>/assessments/<uuid:assessment_id>/",
+        "patients/<uuid:patient_id>/assessments/new/",
+        views.assessment_start,
+        name="assessment_start",
+    ),
+    path(
+        "patients/<uuid:patient_id>/assessments/<uuid:assessment_id>/",
         views.assessment_overview,
         name="assessment",
     ),
     path(
-        "<uuid:patient_id>/assessments/<uuid:assessment_id>/sign/",
+        "patients/<uuid:patient_id>/assessments/<uuid:assessment_id>/sign/",
         views.assessment_sign,
         name="assessment_sign",
     ),
     path(
-        "<uuid:patient_id>/assessments/<uuid:assessment_id>/amend/<int:response_id>/",
+        "patients/<uuid:patient_id>/assessments/<uuid:assessment_id>/amend/<int:response_id>/",
         views.assessment_amend,
         name="assessment_amend",
     ),
     path(
-        "<uuid:patient_id>/assessments/<uuid:assessment_id>/<slug:section>/",
+        "patients/<uuid:patient_id>/assessments/<uuid:assessment_id>/<slug:section>/",
         views.assessment_section,
         name="assessment_section",
+    ),
+    path("instruments/", instrument_views.instrument_list, name="instrument_list"),
+    path(
+        "instruments/<slug:questionnaire_id>/bands/<slug:score_key>/",
+        instrument_views.instrument_bands,
+        name="instrument_bands",
     ),
 ]

@@ -1,8 +1,10 @@
 """The assessment pages: the chart's Assessments section (what is due, results and trends), an
 assessment's overview and signature, one section at a time for the tablet, and amendments.
 
-Thin views: access through careway.core.access (the same 404 for absent and not yours), writes
-through services (one transaction with their audit event), each read audited.
+Thin views: access through careway.patients.access (the same 404 for absent and not yours),
+writes through services (one transaction with their audit event), each read audited. The chart's
+Assessments section is registered with the patients' chart (careway/patients/frame.py), which
+shows it in its frame; the pages under it show the same frame.
 """
 
 from dataclasses import dataclass
@@ -16,66 +18,73 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 
-from careway.core import access, audit
-from careway.core.access import Action
+from careway.core import audit
+from careway.core.conflicts import VersionConflict
 from careway.core.models import User
+from careway.patients import access
+from careway.patients.access import Action
+from careway.patients.frame import ChartSection, audited_chart_frame
 from careway.patients.models import Patient
-from careway.patients.services import VersionConflict
-from careway.patients.views import _chart_frame, agency_page
+from careway.toolkit.pages import agency_page
 
 from . import catalog, engine, queries, schedule, services, template
 from . import render as forms
 from .models import Assessment, Response
+from .permissions import ASSESSMENTS_EDIT
 
 SECTION = "assessments"
 
 
 def _patient(request: HttpRequest, patient_id: Any, action: Action) -> tuple[audit.Actor, Patient]:
     actor = audit.Actor.from_request(request)
-    return actor, access.get_patient_for(actor, patient_id, action)
+    return actor, access.get_patient_for(actor, patient_id, action, ASSESSMENTS_EDIT)
 
 
-def _assessment(patient: Patient, assessment_id: Any) -> Assessment:
-    return get_object_or_404(
-        Assessment.objects.select_related("episode", "signed_by", "started_by"),
-        pk=assessment_id,
-        patient=patient,
+def _assessment(
+    request: HttpRequest, patient_id: Any, assessment_id: Any, action: Action
+) -> tuple[audit.Actor, Patient, Assessment]:
+    """The assessment of this patient, if the person may `action` it (404 or 403 otherwise)."""
+    actor = audit.Actor.from_request(request)
+    rows = Assessment.objects.select_related("episode", "signed_by", "started_by")
+    assessment = access.get_record_for(
+        actor, Assessment, assessment_id, action, rows.filter(patient_id=patient_id)
     )
+    return actor, assessment.patient, assessment
 
 
 def _audited_frame(
     request: HttpRequest, actor: audit.Actor, patient: Patient, obj: Any, **detail: Any
 ) -> dict[str, Any]:
-    frame = _chart_frame(request, patient, SECTION)
-    audit.record(
-        actor,
-        "patient.view",
-        patient_id=patient.pk,
-        obj=obj,
-        detail={"section": SECTION, **detail},
-    )
+    frame = audited_chart_frame(request, actor, patient, SECTION, obj, **detail)
+    frame["can_assess"] = access.can_edit(cast(User, request.user), patient, ASSESSMENTS_EDIT)
     return frame
 
 
 # --- the chart section ---------------------------------------------------------------------------
 
 
-@agency_page
-def chart_assessments(request: HttpRequest, patient_id: Any) -> HttpResponse:
-    actor, patient = _patient(request, patient_id, Action.VIEW)
+def section_context(request: HttpRequest, patient: Patient) -> dict[str, Any]:
+    """The chart's Assessments section: what is due, the assessments, the score trends."""
     today = timezone.localdate()
-    with transaction.atomic():
-        due = queries.due_for_patients([patient.pk], today).get(patient.pk, [])
-        context = {
-            "assessments": list(queries.assessments_of(patient)),
-            "due": due,
-            "trends": queries.trends(patient, timezone.localtime()),
-            "time_points": Assessment.TimePoint.choices,
-            "suggested_time_point": _suggested_time_point(due),
-            "today": today,
-        }
-        context |= _audited_frame(request, actor, patient, patient)
-    return render(request, "assessments/chart_assessments.html", context)
+    due = queries.due_for_patients([patient.pk], today).get(patient.pk, [])
+    return {
+        "assessments": list(queries.assessments_of(patient)),
+        "due": due,
+        "trends": queries.trends(patient, timezone.localtime()),
+        "time_points": Assessment.TimePoint.choices,
+        "suggested_time_point": _suggested_time_point(due),
+        "today": today,
+        "can_assess": access.can_edit(cast(User, request.user), patient, ASSESSMENTS_EDIT),
+    }
+
+
+CHART_SECTION = ChartSection(
+    SECTION,
+    "Assessments",
+    order=60,
+    context=section_context,
+    template="assessments/chart_assessments.html",
+)
 
 
 def _suggested_time_point(due: list[schedule.Due]) -> str:
@@ -87,7 +96,7 @@ def _suggested_time_point(due: list[schedule.Due]) -> str:
 def assessment_start(request: HttpRequest, patient_id: Any) -> HttpResponse:
     actor, patient = _patient(request, patient_id, Action.EDIT)
     if request.method != "POST":  # the form is on the Assessments section
-        return redirect("assessments", patient_id=patient.pk)
+        return redirect("chart_section", patient_id=patient.pk, section=SECTION)
     try:
         visit_date = _date(request.POST.get("visit_date", ""))
         assessment = services.start_assessment(
@@ -96,7 +105,7 @@ def assessment_start(request: HttpRequest, patient_id: Any) -> HttpResponse:
     except ValidationError as error:
         for message in _messages_of(error):
             messages.error(request, message)
-        return redirect("assessments", patient_id=patient.pk)
+        return redirect("chart_section", patient_id=patient.pk, section=SECTION)
     first = template.comprehensive().sections_for(assessment.time_point)[0]
     return redirect(
         "assessment_section", patient_id=patient.pk, assessment_id=assessment.pk, section=first.key
@@ -123,8 +132,7 @@ def _messages_of(error: ValidationError) -> list[str]:
 
 @agency_page
 def assessment_overview(request: HttpRequest, patient_id: Any, assessment_id: Any) -> HttpResponse:
-    actor, patient = _patient(request, patient_id, Action.VIEW)
-    assessment = _assessment(patient, assessment_id)
+    actor, patient, assessment = _assessment(request, patient_id, assessment_id, Action.VIEW)
     with transaction.atomic():
         context = _overview_context(assessment)
         context |= _audited_frame(request, actor, patient, assessment)
@@ -176,8 +184,7 @@ def _signed_responses(assessment: Assessment) -> list[SignedPart]:
 
 @agency_page
 def assessment_sign(request: HttpRequest, patient_id: Any, assessment_id: Any) -> HttpResponse:
-    actor, patient = _patient(request, patient_id, Action.EDIT)
-    assessment = _assessment(patient, assessment_id)
+    actor, patient, assessment = _assessment(request, patient_id, assessment_id, Action.EDIT)
     if request.method != "POST":  # the signature button is on the assessment's page
         return redirect("assessment", patient_id=patient.pk, assessment_id=assessment.pk)
     try:
@@ -285,8 +292,7 @@ def assessment_section(
     request: HttpRequest, patient_id: Any, assessment_id: Any, section: str
 ) -> HttpResponse:
     action = Action.EDIT if request.method == "POST" else Action.VIEW
-    actor, patient = _patient(request, patient_id, action)
-    assessment = _assessment(patient, assessment_id)
+    actor, patient, assessment = _assessment(request, patient_id, assessment_id, action)
     spec, index, sections = _section_or_404(assessment, section)
     if request.method == "POST":
         return _save_section(request, actor, patient, assessment, spec, index, sections)
@@ -318,7 +324,7 @@ def _section_context(
         "progress": queries.progress(assessment),
         "beside": _beside(assessment.patient, spec.chart),
         "editable": not assessment.is_signed
-        and access.can_edit(cast(User, request.user), assessment.patient),
+        and access.can_edit(cast(User, request.user), assessment.patient, ASSESSMENTS_EDIT),
     }
 
 
@@ -424,8 +430,7 @@ def _autosave_reply(
 def assessment_amend(
     request: HttpRequest, patient_id: Any, assessment_id: Any, response_id: int
 ) -> HttpResponse:
-    actor, patient = _patient(request, patient_id, Action.EDIT)
-    assessment = _assessment(patient, assessment_id)
+    actor, patient, assessment = _assessment(request, patient_id, assessment_id, Action.EDIT)
     response = get_object_or_404(Response, pk=response_id, assessment=assessment)
     if not assessment.is_signed:
         return redirect(

@@ -8,7 +8,7 @@ head row, which numbers events without gaps and links each to the hash of the on
 
 import hashlib
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -325,3 +325,36 @@ def _events_in_order(chain_id: int, batch: int) -> Iterator[AuditEvent]:
             return
         yield from rows
         last = rows[-1].seq
+
+
+# --- naming the patients of events ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PatientDirectory:
+    """How the audit pages name a patient that events refer to by id, and find one by what an
+    auditor types (an MRN), without core knowing what a patient is: careway/patients registers
+    its directory when it is installed."""
+
+    describe: Callable[[int, list[Any]], dict[Any, str]]
+    find: Callable[[int, str], list[Any]]
+
+
+_directory: list[PatientDirectory] = []
+
+
+def register_patient_directory(directory: PatientDirectory) -> None:
+    _directory[:] = [directory]
+
+
+def describe_patients(organization_id: int, patient_ids: Iterable[Any]) -> dict[Any, str]:
+    """'Family, Given (MRN ...)' by patient id, for the ids the agency has."""
+    wanted = list(dict.fromkeys(pid for pid in patient_ids if pid))
+    if not wanted or not _directory:
+        return {}
+    return _directory[0].describe(organization_id, wanted)
+
+
+def find_patients(organization_id: int, text: str) -> list[Any]:
+    """The ids of the agency's patients an auditor's search names (a whole MRN)."""
+    return _directory[0].find(organization_id, text) if _directory else []

@@ -1,4 +1,4 @@
-"""Input for the sign-in, people, audit and emergency-access pages.
+"""Input for the sign-in, people and audit pages.
 
 Forms only parse and check what was typed; the organization a row belongs to always comes from
 the signed-in person, never from the form.
@@ -11,7 +11,6 @@ from zoneinfo import ZoneInfo
 from django import forms
 from django.contrib.auth.password_validation import password_validators_help_texts
 from django.core.exceptions import ValidationError
-from django.core.validators import MaxValueValidator
 
 from .models import AuditEvent, Branch, Organization, User
 from .roles import Discipline, Role
@@ -170,35 +169,3 @@ class AuditFilterForm(forms.Form):
             for name, value in self.cleaned_data.items()
             if value not in (None, "") and name != "sort"
         }
-
-
-class BreakGlassForm(forms.Form):
-    mrn = forms.CharField(
-        label="Patient MRN",
-        max_length=40,
-        help_text="The exact medical record number, as on the referral or the patient's papers.",
-        widget=forms.TextInput(attrs={"autocomplete": "off"}),
-    )
-    reason = forms.CharField(
-        min_length=15,
-        error_messages={
-            "min_length": "Give a reason of at least 15 characters (this has %(show_value)d).",
-            "required": "Give the reason you need this chart now.",
-        },
-        max_length=1000,
-        widget=forms.Textarea(attrs={"rows": 3}),
-        help_text="Why you need this chart now. Your supervisor reads this. At least 15 "
-        "characters.",
-    )
-    minutes = forms.IntegerField(min_value=1, label="Minutes of access")
-
-    def __init__(self, *args: Any, organization: Organization, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        limit = organization.break_glass_max_minutes
-        minutes = self.fields["minutes"]
-        minutes.initial = limit
-        minutes.widget.attrs["max"] = limit
-        minutes.validators.append(
-            MaxValueValidator(limit, message=f"Choose {limit} minutes or fewer.")
-        )
-        minutes.help_text = f"Up to {limit} minutes of read-only access."

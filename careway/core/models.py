@@ -1,4 +1,8 @@
-"""Agencies, their people, access grants and the audit trail."""
+"""Agencies, their people, their sign-in and notices, and the audit trail.
+
+Nothing here knows a patient by more than an id: the patient and everything about them live in
+careway/patients and the domains built on it.
+"""
 
 import hashlib
 
@@ -6,7 +10,8 @@ from django.contrib.auth.models import AbstractUser, UserManager
 from django.db import models
 from django.utils import timezone
 
-from .roles import Discipline, Perm, Role, permissions_for
+from .permissions import Permission, code_of, permissions_for
+from .roles import Discipline, Role
 
 
 class Organization(models.Model):
@@ -83,11 +88,12 @@ class User(AbstractUser):
         return {m.role for m in self.active_memberships()}
 
     @property
-    def permissions(self) -> frozenset[Perm]:
+    def permissions(self) -> frozenset[str]:
+        """The codes of the permissions this person's active roles hold."""
         return permissions_for(self.roles)
 
-    def has_perm_code(self, perm: Perm) -> bool:
-        return self.is_active and perm in self.permissions
+    def has_perm_code(self, permission: Permission | str) -> bool:
+        return self.is_active and code_of(permission) in self.permissions
 
     @property
     def primary_role(self) -> str:
@@ -176,25 +182,6 @@ class ApiToken(models.Model):
         return scope in self.scopes
 
 
-class BreakGlassGrant(models.Model):
-    """Emergency, time-limited read access to a chart the user could not otherwise see."""
-
-    organization = models.ForeignKey(Organization, on_delete=models.PROTECT)
-    user = models.ForeignKey(User, on_delete=models.PROTECT, related_name="break_glass_grants")
-    patient = models.ForeignKey(
-        "patients.Patient", on_delete=models.PROTECT, related_name="break_glass_grants"
-    )
-    reason = models.TextField()
-    granted_at = models.DateTimeField(default=timezone.now)
-    expires_at = models.DateTimeField()
-
-    class Meta:
-        indexes = [models.Index(fields=["user", "expires_at"])]
-
-    def is_current(self) -> bool:
-        return self.expires_at > timezone.now()
-
-
 class Notification(models.Model):
     """A message for one user inside Careway (for example: a colleague broke the glass)."""
 
@@ -202,7 +189,11 @@ class Notification(models.Model):
     recipient = models.ForeignKey(User, on_delete=models.CASCADE, related_name="notifications")
     subject = models.CharField(max_length=200)
     body = models.TextField()
-    patient = models.ForeignKey("patients.Patient", on_delete=models.PROTECT, null=True, blank=True)
+    # The patient it is about, by id only (as the audit trail names patients).
+    patient_id = models.UUIDField(null=True, blank=True)
+    # Where to look, as its sender's page says it (a chart); a notice need not have one.
+    link = models.CharField(max_length=300, blank=True)
+    link_label = models.CharField(max_length=60, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     read_at = models.DateTimeField(null=True, blank=True)
 

@@ -1,10 +1,8 @@
-"""Roles and what each may do, declared in one place.
+"""The roles an agency gives its people, and the disciplines of its clinicians.
 
-A permission here is a capability of the role; whether a person may use it on a given patient is
-decided by `careway.core.access`, which adds the care-team and branch rules on top.
+What each role may do is declared with the permissions themselves (careway/core/permissions.py
+and each domain's permissions.py).
 """
-
-from enum import StrEnum
 
 from django.db import models
 
@@ -28,52 +26,5 @@ class Discipline(models.TextChoices):
     HHA = "HHA", "Home health aide"
 
 
-class Perm(StrEnum):
-    CHART_VIEW = "chart.view"
-    CHART_EDIT = "chart.edit"
-    PATIENT_CREATE = "patient.create"
-    SUPERVISE_BRANCH = "branch.supervise"
-    BREAK_GLASS = "chart.break_glass"
-    AUDIT_VIEW = "audit.view"
-    USERS_MANAGE = "users.manage"
-    RECORDS_IMPORT = "records.import"
-    INSTRUMENTS_MANAGE = "instruments.manage"
-
-
-ROLE_PERMISSIONS: dict[str, frozenset[Perm]] = {
-    # Admins bring an agency's records in (FHIR import) without reading charts afterwards.
-    Role.AGENCY_ADMIN: frozenset({Perm.USERS_MANAGE, Perm.RECORDS_IMPORT, Perm.INSTRUMENTS_MANAGE}),
-    Role.SUPERVISOR: frozenset(
-        {
-            Perm.CHART_VIEW,
-            Perm.CHART_EDIT,
-            Perm.PATIENT_CREATE,
-            Perm.SUPERVISE_BRANCH,
-            Perm.BREAK_GLASS,
-            Perm.INSTRUMENTS_MANAGE,
-        }
-    ),
-    Role.CASE_MANAGER: frozenset(
-        {
-            Perm.CHART_VIEW,
-            Perm.CHART_EDIT,
-            Perm.PATIENT_CREATE,
-            Perm.BREAK_GLASS,
-            Perm.RECORDS_IMPORT,
-        }
-    ),
-    Role.CLINICIAN: frozenset({Perm.CHART_VIEW, Perm.CHART_EDIT, Perm.BREAK_GLASS}),
-    # Schedulers need the patient's address and contacts to plan visits, never to change a chart.
-    Role.SCHEDULER: frozenset({Perm.CHART_VIEW}),
-    Role.AUDITOR: frozenset({Perm.AUDIT_VIEW}),
-}
-
 # Roles that must use two-factor sign-in whatever the agency's setting.
 TWO_FACTOR_REQUIRED_ROLES = frozenset({Role.AGENCY_ADMIN, Role.SUPERVISOR, Role.AUDITOR})
-
-
-def permissions_for(roles: set[str]) -> frozenset[Perm]:
-    granted: set[Perm] = set()
-    for role in roles:
-        granted |= ROLE_PERMISSIONS.get(role, frozenset())
-    return frozenset(granted)

@@ -1,6 +1,6 @@
 """Every change to people, sign-in state and access grants, as named, audited actions.
 
-Each `do_*` function runs in one transaction: it changes the rows and appends the audit event, so
+Each service function runs in one transaction: it changes the rows and appends the audit event, so
 the two commit or roll back together (the pattern of zulip's `do_change_full_name`). Views and
 commands check permissions first (`access.require`) and pass objects of the actor's own agency.
 """
@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from datetime import timedelta
 from functools import partial
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import pyotp
 import segno
@@ -22,14 +21,11 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from careway.patients.models import Patient
-
 from . import audit
 from .models import (
     ApiToken,
     AuditEvent,
     Branch,
-    BreakGlassGrant,
     Membership,
     Notification,
     Organization,
@@ -37,7 +33,7 @@ from .models import (
     UserSession,
 )
 from .roles import TWO_FACTOR_REQUIRED_ROLES, Role
-from .service import service
+from .writes import service
 
 TOTP_ISSUER = "Careway"
 
@@ -203,7 +199,7 @@ def verify_totp(actor: audit.Actor, user: User, code: str) -> bool:
 
 
 @service
-def do_enrol_two_factor(
+def enrol_two_factor(
     actor: audit.Actor, user: User, secret: str, code: str, *, during_sign_in: bool
 ) -> bool:
     """Confirm a new secret with a code from the app; replaces any earlier one.
@@ -231,7 +227,7 @@ def do_enrol_two_factor(
 
 
 @service
-def do_reset_two_factor(actor: audit.Actor, user: User) -> None:
+def reset_two_factor(actor: audit.Actor, user: User) -> None:
     """Remove a user's authenticator (lost phone); they set up a new one at their next sign-in."""
     User.objects.filter(pk=user.pk).update(
         totp_secret="", totp_confirmed_at=None, totp_last_counter=0
@@ -256,7 +252,7 @@ def live_session_count(user: User) -> int:
 
 
 @service
-def do_end_all_sessions(actor: audit.Actor, user: User) -> int:
+def end_all_sessions(actor: audit.Actor, user: User) -> int:
     """Sign `user` out of every browser ("sign out everywhere")."""
     ended = _end_sessions(user)
     audit.record(actor, "user.sessions_end", obj=user, detail={"sessions_ended": ended})
@@ -264,7 +260,7 @@ def do_end_all_sessions(actor: audit.Actor, user: User) -> int:
 
 
 @service
-def do_change_password(actor: audit.Actor, user: User, new_password: str, keep_session: str) -> int:
+def change_password(actor: audit.Actor, user: User, new_password: str, keep_session: str) -> int:
     """Set a new (already validated) password and end the user's other sessions."""
     user.set_password(new_password)
     user.save(update_fields=["password"])
@@ -302,7 +298,7 @@ def _check_same_agency(actor: audit.Actor, *objects: Any) -> None:
 
 
 @service
-def do_create_user(actor: audit.Actor, data: dict[str, str], password: str, role: RoleSpec) -> User:
+def create_user(actor: audit.Actor, data: dict[str, str], password: str, role: RoleSpec) -> User:
     """Create a person in the actor's agency with one role and a checked initial password."""
     _check_same_agency(actor, role.branch)
     user = User(organization_id=actor.organization_id, **data)
@@ -335,7 +331,7 @@ def _grant(user: User, spec: RoleSpec) -> None:
 
 
 @service
-def do_change_roles(
+def change_roles(
     actor: audit.Actor,
     user: User,
     *,
@@ -360,7 +356,7 @@ def do_change_roles(
 
 
 @service
-def do_deactivate_user(actor: audit.Actor, user: User) -> None:
+def deactivate_user(actor: audit.Actor, user: User) -> None:
     """Stop a person signing in: end their sessions and revoke their API tokens.
 
     Tokens are revoked, not only refused while inactive, so reactivating someone does not bring
@@ -383,117 +379,55 @@ def do_deactivate_user(actor: audit.Actor, user: User) -> None:
 
 
 @service
-def do_reactivate_user(actor: audit.Actor, user: User) -> None:
+def reactivate_user(actor: audit.Actor, user: User) -> None:
     _check_same_agency(actor, user)
     User.objects.filter(pk=user.pk).update(is_active=True, failed_login_count=0, locked_until=None)
     audit.record(actor, "user.reactivate", obj=user)
 
 
 @service
-def do_unlock_user(actor: audit.Actor, user: User) -> None:
+def unlock_user(actor: audit.Actor, user: User) -> None:
     _check_same_agency(actor, user)
     User.objects.filter(pk=user.pk).update(failed_login_count=0, locked_until=None)
     audit.record(actor, "user.unlock", obj=user)
 
 
-# --- Break-the-glass -----------------------------------------------------------------------
+# --- Notifications -------------------------------------------------------------------------
 
 
-def find_patient_by_mrn(actor: audit.Actor, mrn: str) -> Patient | None:
-    """Look a patient up by exact MRN within the actor's agency, for emergency access only.
+def notify(
+    organization_id: int,
+    recipients: Iterable[User],
+    subject: str,
+    body: str,
+    patient_id: Any = None,
+    link: str = "",
+    link_label: str = "",
+) -> list[Notification]:
+    """Leave a notice in Careway for each recipient, and email each that something happened.
 
-    This is the one lookup that must reach past the care-team rule (that is what breaking the
-    glass means); it stays inside the agency, and an MRN that matches nobody is audited.
+    Called inside the caller's service (its transaction and audit event); the emails go after
+    commit, so a worker never picks up a notice that is not there yet.
     """
-    patient = (
-        Patient.objects.select_related("branch")
-        .filter(organization_id=actor.organization_id, mrn=mrn)
-        .first()
-    )
-    if patient is None:
-        audit.record(
-            actor,
-            "patient.break_glass",
-            outcome=AuditEvent.Outcome.FAILURE,
-            detail={"mrn": mrn[:40], "why": "no patient with this MRN"},
-        )
-    return patient
-
-
-def _branch_supervisors(patient: Patient) -> list[User]:
-    return list(
-        User.objects.filter(
-            is_active=True,
-            memberships__active=True,
-            memberships__role=Role.SUPERVISOR,
-            memberships__branch_id=patient.branch_id,
-        )
-        .distinct()
-        .order_by("pk")
-    )
-
-
-@service
-def do_break_glass(
-    actor: audit.Actor, patient: Patient, reason: str, minutes: int
-) -> BreakGlassGrant:
-    """Open a chart for `minutes` of reading, audit it and tell the branch's supervisors."""
     from .tasks import email_notification
 
-    user = actor.user
-    org = patient.organization
-    if user is None or patient.organization_id != user.organization_id:
-        raise ValidationError("That patient belongs to another agency.")
-    reason = reason.strip()
-    if len(reason) < 15:
-        raise ValidationError({"reason": "Give a reason of at least 15 characters."})
-    if not 1 <= minutes <= org.break_glass_max_minutes:
-        raise ValidationError(
-            {"minutes": f"Choose between 1 and {org.break_glass_max_minutes} minutes."}
-        )
-    now = timezone.now()
-    grant = BreakGlassGrant.objects.create(
-        organization_id=patient.organization_id,
-        user=user,
-        patient=patient,
-        reason=reason,
-        granted_at=now,
-        expires_at=now + timedelta(minutes=minutes),
-    )
-    notices = _notify_supervisors(user, patient, grant)
-    audit.record(
-        actor,
-        "patient.break_glass",
-        patient_id=patient.pk,
-        obj=grant,
-        reason=reason,
-        detail={"minutes": minutes, "notified": [n.recipient_id for n in notices]},
+    notices = Notification.objects.bulk_create(
+        [
+            Notification(
+                organization_id=organization_id,
+                recipient=recipient,
+                subject=subject,
+                body=body,
+                patient_id=patient_id,
+                link=link,
+                link_label=link_label,
+            )
+            for recipient in recipients
+        ]
     )
     for notice in notices:
-        # After commit, so a worker never picks up a notification that is not there yet.
         transaction.on_commit(partial(email_notification.enqueue, notice.pk))
-    return grant
-
-
-def _notify_supervisors(user: User, patient: Patient, grant: BreakGlassGrant) -> list[Notification]:
-    zone = ZoneInfo(patient.organization.timezone)
-    until = grant.expires_at.astimezone(zone).strftime("%H:%M %Z")
-    body = (
-        f"{user.display_name} ({user.username}) used emergency access to open the chart of "
-        f"patient MRN {patient.mrn} at {patient.branch.name}, until {until}.\n"
-        f"Reason given: {grant.reason}"
-    )
-    notices = [
-        Notification(
-            organization_id=patient.organization_id,
-            recipient=supervisor,
-            subject=f"Emergency access by {user.display_name}",
-            body=body,
-            patient=patient,
-        )
-        for supervisor in _branch_supervisors(patient)
-    ]
-    return Notification.objects.bulk_create(notices)
+    return notices
 
 
 def mark_notifications_read(user: User, ids: Iterable[int] | None = None) -> int:

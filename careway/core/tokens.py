@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from . import audit, rows
 from .models import ApiToken, Membership, User
-from .service import service
+from .writes import service
 
 TOKEN_PREFIX = "cw_"  # noqa: S105 (a public marker, not a secret)
 # Stored so a person can tell their tokens apart; long enough to be useful, far too short to guess.

@@ -54,10 +54,10 @@ def _create_person(actor: audit.Actor, branch: Branch, person: dict[str, Any]) -
     )
     data = {k: person[k] for k in ("username", "first_name", "last_name")}
     data["email"] = f"{person['username']}@demo.careway.invalid"
-    user = people_services.do_create_user(actor, data, content.demo_password(), role)
+    user = people_services.create_user(actor, data, content.demo_password(), role)
     if secret := person.get("totp_secret"):
         # The documented secret, confirmed with its current code as a person would with the app.
-        confirmed = people_services.do_enrol_two_factor(
+        confirmed = people_services.enrol_two_factor(
             actor, user, secret, pyotp.TOTP(secret).now(), during_sign_in=False
         )
         if not confirmed:

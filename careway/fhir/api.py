@@ -3,7 +3,7 @@ update of Patient and Observation, and create of QuestionnaireResponse.
 
 The same rules hold here as everywhere in Careway. A request acts as the user of its bearer token
 (scope fhir:read to read, fhir:write to write); it sees only the patients that user may see
-(careway.core.access), and anything else, another agency's patient or their records, answers 404
+(careway.patients.access), and anything else, another agency's patient or their records, answers 404
 exactly as what does not exist, while searches simply leave it out, counts included. Every read
 and search is audited with the patients shown; every write goes through a service in
 careway/patients/services.py, which audits it and keeps the version it replaces. Records become
@@ -46,13 +46,14 @@ from django.views.decorators.csrf import csrf_exempt
 
 from careway.assessments import services as assessment_services
 from careway.assessments.models import Response
-from careway.core import access, audit, tokens
-from careway.core.access import Action
+from careway.core import audit, tokens
+from careway.core.conflicts import VersionConflict
 from careway.core.models import AuditEvent, Branch, Organization, User
-from careway.core.roles import Perm
-from careway.patients import history, services
+from careway.core.permissions import Permission
+from careway.patients import access, history, services
+from careway.patients.access import Action
 from careway.patients.models import Encounter, Observation, Patient
-from careway.patients.services import VersionConflict
+from careway.patients.permissions import PATIENT_CREATE
 
 from . import mapping, search
 from .mapping import Invalid, NotSupported
@@ -828,7 +829,7 @@ def _create(
     if not _writable(resource.name):
         raise _not_writable(resource)
     if resource.model is Patient:
-        _require_permission(actor, Perm.PATIENT_CREATE, "patient.create")
+        _require_permission(actor, PATIENT_CREATE, "patient.create")
         incoming = _incoming(request, resource)
         patient = services.create_patient(actor, _only_branch(_user(actor)), incoming.rows[0])
         return _written(request, resource, patient, [], 201)
@@ -875,7 +876,7 @@ def _response_refused(error: ValidationError, name: str) -> FhirError:
     return FhirError(422, "business-rule", message, where.get(field, ""))
 
 
-def _require_permission(actor: audit.Actor, perm: Perm, action: str) -> None:
+def _require_permission(actor: audit.Actor, perm: Permission, action: str) -> None:
     # Registering a patient is a capability of the role: without it the answer is 403 (no
     # patient's existence is at stake), and the refusal is audited.
     if not _user(actor).has_perm_code(perm):

@@ -1,7 +1,7 @@
 """Bulk export (FHIR Bulk Data `Patient/$export`): NDJSON files of everything a user may see.
 
 A job is made by the kick-off request and run by a background task (careway/fhir/tasks.py). It
-takes the patients the requesting user may see when it starts (careway.core.access), walks them
+takes the patients the requesting user may see when it starts (careway.patients.access), walks them
 in chunks, and writes one NDJSON file per resource type under DATA_DIR/exports/<job id>/, each
 line mapped by careway.fhir.mapping exactly as the FHIR API serves it. Memory stays flat: one chunk
 of patients and their records at a time.
@@ -28,8 +28,9 @@ from django.db.models import Exists, Model, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from careway.assessments.models import Amendment, Response, Score
-from careway.core import access, audit
-from careway.core.service import service
+from careway.core import audit
+from careway.core.writes import service
+from careway.patients import access
 from careway.patients.models import (
     Allergy,
     Condition,
@@ -58,9 +59,7 @@ EXPIRY = timedelta(hours=24)
 
 def _responses(patient_ids: list[Any]) -> QuerySet:
     return with_context(
-        Response.objects.filter(assessment__patient_id__in=patient_ids).order_by(
-            "assessment__patient_id", "pk"
-        )
+        Response.objects.filter(patient_id__in=patient_ids).order_by("patient_id", "pk")
     )
 
 

@@ -1112,7 +1112,7 @@ class BatchImporter:
         stored = dict(
             Response.objects.filter(
                 organization_id=self.organization.pk, pk__in=[i.record_id for i in updates]
-            ).values_list("pk", "assessment__patient_id")
+            ).values_list("pk", "patient_id")
         )
         for item in updates:
             if stored.get(item.record_id) != item.resolved.get("patient_id"):

@@ -627,12 +627,10 @@ class ResponseStatusParam(TokenParam):
         }.get(code, MATCH_NONE)
 
 
-def with_patient_and_time(responses: QuerySet) -> QuerySet:
-    """Responses as the API reads them: what writing them needs, their patient's id (a
-    Response reaches its patient through its assessment) and when they were authored."""
+def with_authored_time(responses: QuerySet) -> QuerySet:
+    """Responses as the API reads them: what writing them needs and when they were authored."""
     latest = Amendment.objects.filter(response=OuterRef("pk")).order_by("-signed_at", "-pk")
     return questionnaire_response.with_context(responses).annotate(
-        patient_id=F("assessment__patient_id"),
         authored_at=Coalesce(
             Subquery(latest.values("signed_at")[:1]),
             F("assessment__signed_at"),
@@ -962,8 +960,7 @@ RESOURCE_TYPES: dict[str, ResourceType] = {
             Response,
             order=("-authored_at", "-id"),
             locate=locate_response,
-            scope=with_patient_and_time,
-            patient_path="assessment__patient_id",
+            scope=with_authored_time,
             includes=("patient", "subject"),
             sort_description="most recently authored first",
             versioned=False,

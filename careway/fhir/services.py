@@ -26,9 +26,9 @@ from careway.assessments import services as assessment_services
 from careway.assessments.models import Response
 from careway.core import audit
 from careway.core.models import AuditEvent, Branch, Organization, User
-from careway.core.roles import Perm, Role
-from careway.core.service import service
+from careway.core.roles import Role
 from careway.core.tables import RowWriter, TableShape, reserve_ids
+from careway.core.writes import service
 from careway.patients import history
 from careway.patients.models import (
     Allergy,
@@ -39,6 +39,7 @@ from careway.patients.models import (
 )
 
 from .models import ImportRun, SourceRecord
+from .permissions import RECORDS_IMPORT
 
 REFERRAL_SOURCE = "FHIR import"
 # Parents before the rows that point at them (the constraints are deferred; this keeps it plain).
@@ -130,7 +131,7 @@ def check_may_import(actor: audit.Actor, organization: Organization, branch: Bra
         allowed = (
             user.is_active
             and user.organization_id == organization.pk
-            and user.has_perm_code(Perm.RECORDS_IMPORT)
+            and user.has_perm_code(RECORDS_IMPORT)
         )
     if allowed:
         return

@@ -19,7 +19,7 @@ from django.core.files.uploadedfile import UploadedFile
 
 from careway.core import audit
 from careway.core.models import Branch
-from careway.core.service import service
+from careway.core.writes import service
 
 from .importer import FILE_SUFFIXES
 from .models import ImportRun

@@ -13,13 +13,14 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
-from careway.core import access, audit
+from careway.core import audit
 from careway.core.models import User
-from careway.core.roles import Perm
+from careway.core.permissions import require
 
 from . import tasks, uploads
 from .forms import ImportForm
 from .models import ImportRun
+from .permissions import RECORDS_IMPORT
 
 RECENT_RUNS = 20
 
@@ -28,7 +29,7 @@ RECENT_RUNS = 20
 @require_http_methods(["GET", "POST"])
 def import_list(request: HttpRequest) -> HttpResponse:
     user = cast(User, request.user)
-    access.require(user, Perm.RECORDS_IMPORT)
+    require(user, RECORDS_IMPORT)
     form = ImportForm(request.POST or None, request.FILES or None, user=user)
     if request.method == "POST" and form.is_valid():
         actor = audit.Actor.from_request(request)
@@ -49,7 +50,7 @@ def import_list(request: HttpRequest) -> HttpResponse:
 
 def _run_for(request: HttpRequest, run_id: Any) -> ImportRun:
     user = cast(User, request.user)
-    access.require(user, Perm.RECORDS_IMPORT)
+    require(user, RECORDS_IMPORT)
     run = (
         ImportRun.objects.filter(pk=run_id, organization_id=user.organization_id or 0)
         .select_related("branch", "started_by")

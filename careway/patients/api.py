@@ -1,6 +1,6 @@
 """The patient registry and clinical record as JSON, under /api/v1/patients.
 
-Handlers are thin: authenticate (careway.core.api_auth), decide access (careway.core.access: 404
+Handlers are thin: authenticate (careway.core.api_auth), decide access (careway.patients.access: 404
 for a patient that is not the caller's, 403 for read-only access), read and audit in one
 transaction, or call the service in careway/patients/services.py that validates, writes and
 audits. Errors become problem details in careway/api.py.
@@ -15,14 +15,16 @@ from django.db.models import Q, QuerySet
 from django.http import HttpRequest, HttpResponse
 from ninja import Header, Query, Router, Schema, Status
 
-from careway.core import access, audit
-from careway.core.access import Action
+from careway.core import audit
 from careway.core.api_auth import READ, WRITE, acting_user, actor_for, auth_for
 from careway.core.models import AuditEvent, Branch, User
-from careway.core.roles import Perm
+from careway.core.permissions import Permission
+from careway.patients import access
+from careway.patients.access import Action
 
 from . import services
 from .models import Allergy, Condition, Medication, Observation, Patient
+from .permissions import PATIENT_CREATE
 from .schemas import (
     AllergyCreate,
     AllergyOut,
@@ -158,7 +160,7 @@ def get_patient(request: HttpRequest, patient_id: uuid.UUID, response: HttpRespo
 def create_patient(request: HttpRequest, payload: PatientCreate, response: HttpResponse) -> Status:
     """Register a patient, with you as their primary case manager."""
     actor, user = actor_for(request), acting_user(request)
-    _require_permission(actor, user, Perm.PATIENT_CREATE, "patient.create")
+    _require_permission(actor, user, PATIENT_CREATE, "patient.create")
     branch = _branch_for(user, payload.branch_id)
     patient = services.create_patient(actor, branch, payload.model_dump(exclude={"branch_id"}))
     response["ETag"] = etag(patient.version)
@@ -166,7 +168,7 @@ def create_patient(request: HttpRequest, payload: PatientCreate, response: HttpR
     return Status(201, patient)
 
 
-def _require_permission(actor: audit.Actor, user: User, perm: Perm, action: str) -> None:
+def _require_permission(actor: audit.Actor, user: User, perm: Permission, action: str) -> None:
     # A documented API answers a role's missing capability with 403: no patient's existence is
     # at stake, and the client learns why its call failed.
     if not user.has_perm_code(perm):

@@ -5,19 +5,18 @@ which writes and audits. Ownership fields (organization, patient, version) are n
 except `version`, which travels in a hidden input so that a stale edit is caught as a conflict.
 """
 
-import json
 from collections.abc import Iterable
 from datetime import timedelta
 from typing import Any
 
 from django import forms
 from django.core.exceptions import ValidationError
-from django.core.serializers.json import DjangoJSONEncoder
-from django.forms.models import model_to_dict
+from django.core.validators import MaxValueValidator
 from django.utils import timezone
 
-from careway.core.models import Branch, Membership, User
+from careway.core.models import Branch, Membership, Organization, User
 from careway.core.roles import Role
+from careway.toolkit.forms import CarewayForm, VersionedForm
 
 from .models import (
     ICD10CM,
@@ -39,145 +38,6 @@ DATE_WIDGET = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 DATETIME_WIDGET = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
 # Staff roles that can be named on a care team (admins and auditors do not read charts).
 CARE_TEAM_ROLES = (Role.SUPERVISOR, Role.CASE_MANAGER, Role.CLINICIAN, Role.SCHEDULER)
-
-
-class CarewayForm:
-    """What every form here shares: fieldsets, the error summary, errors from services."""
-
-    fieldsets: tuple[tuple[str, tuple[str, ...]], ...] = ()
-    model_field_names: tuple[str, ...] = ()
-    # Where a service's name for a field differs from the form's.
-    service_field_aliases: dict[str, str] = {}
-
-    def grouped_fields(self) -> list[tuple[str, list[forms.BoundField]]]:
-        visible = self.visible_fields()
-        if not self.fieldsets:
-            return [("", visible)]
-        by_name = {f.name: f for f in visible}
-        return [
-            (legend, [by_name[name] for name in names if name in by_name])
-            for legend, names in self.fieldsets
-        ]
-
-    def error_summary(self) -> list[tuple[str, str]]:
-        """(anchor, message) for the summary at the top: each links to its field."""
-        items = [("", str(message)) for message in self.non_field_errors()]
-        in_page_order = [field for _, fields in self.grouped_fields() for field in fields]
-        for field in in_page_order:
-            # A group of radio buttons has no single id: link to its first option.
-            anchor = field.id_for_label or f"{field.auto_id}_0"
-            items.extend((anchor, _naming(field, message)) for message in field.errors)
-        return items
-
-    def apply_service_errors(self, error: ValidationError) -> None:
-        """Show a service's ValidationError on the fields it names, the rest at the top."""
-        if not hasattr(error, "error_dict"):
-            self.add_error(None, error)
-            return
-        for name, problems in error.error_dict.items():
-            for problem in problems:
-                self.add_error(self._field_for(name, problem), problem)
-
-    def _field_for(self, name: str, problem: ValidationError) -> str | None:
-        name = self.service_field_aliases.get(name, name)
-        if name in self.fields:
-            return name
-        # Unique checks across fields (organization + MRN) arrive without a field: name the one
-        # the person typed.
-        unique_check = (getattr(problem, "params", None) or {}).get("unique_check", ())
-        typed = [field for field in unique_check if field in self.fields]
-        return typed[0] if typed else None
-
-    def service_data(self) -> dict[str, Any]:
-        return {name: self.cleaned_data[name] for name in self.model_field_names}
-
-
-def _naming(field: forms.BoundField, message: str) -> str:
-    """The message as the summary shows it: prefixed with the field unless it names it."""
-    name = str(field.label).split(" (")[0]
-    return message if name.lower() in message.lower() else f"{field.label}: {message}"
-
-
-class VersionedForm(CarewayForm):
-    """An edit form that knows where the person started.
-
-    The hidden `version` says which saved version they started from; the hidden `original` holds
-    the values they saw then. A save sends only the fields they changed, so when someone else's
-    save came in between (a VersionConflict), the form shown again carries their changes on top of
-    what is saved now, and saving it deliberately undoes nothing the other person did.
-    """
-
-    ORIGINAL = "original"
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[call-arg]
-        self.fields[self.ORIGINAL] = forms.CharField(widget=forms.HiddenInput, required=False)
-        if self.is_bound:
-            self.initial.update(self._started_from())
-        else:
-            self.initial[self.ORIGINAL] = self._snapshot(self.instance)
-
-    def _snapshot(self, instance: Any) -> str:
-        values = model_to_dict(instance, fields=self.model_field_names)
-        return json.dumps(values, cls=DjangoJSONEncoder)
-
-    def _started_from(self) -> dict[str, Any]:
-        """The values the person saw, as fields' Python values; {} when the page sent none."""
-        try:
-            raw = json.loads(self.data.get(self.add_prefix(self.ORIGINAL)) or "{}")
-        except ValueError:
-            return {}
-        started = {}
-        for name in self.model_field_names:
-            if name in raw:
-                try:
-                    started[name] = self.fields[name].to_python(raw[name])
-                except ValidationError:
-                    continue
-        return started
-
-    def changed_model_fields(self) -> list[str]:
-        return [name for name in self.changed_data if name in self.model_field_names]
-
-    def service_data(self) -> dict[str, Any]:
-        return {name: self.cleaned_data[name] for name in self.changed_model_fields()}
-
-    def rebased_on(self, current: Any) -> forms.BaseForm:
-        """What is saved now with this person's changes on top, aimed at the saved version."""
-        mine = self.service_data()
-        return type(self)(instance=current, initial={**mine, "version": current.version})
-
-    def differences_from(self, current: Any) -> list[tuple[str, str, str]]:
-        """(label, your change, what is saved now) for each field either person changed."""
-        mine = set(self.changed_model_fields())
-        rows = []
-        for name in self.model_field_names:
-            field, theirs = self.fields[name], getattr(current, name)
-            if name in mine:
-                yours = self.cleaned_data.get(name)
-                if _blank_if_none(yours) != _blank_if_none(theirs):
-                    rows.append((str(field.label), _display(field, yours), _display(field, theirs)))
-            elif _blank_if_none(self.initial.get(name)) != _blank_if_none(theirs):
-                unchanged_by_you = "(you did not change this)"
-                rows.append((str(field.label), unchanged_by_you, _display(field, theirs)))
-        return rows
-
-
-def _blank_if_none(value: Any) -> Any:
-    return "" if value is None else value
-
-
-def _display(field: forms.Field, value: Any) -> str:
-    if isinstance(field, forms.BooleanField):
-        return "Yes" if value else "No"
-    if value in (None, ""):
-        return "(blank)"
-    choices = dict(getattr(field, "choices", ()) or ())
-    if value in choices:
-        return str(choices[value])
-    if hasattr(value, "strftime"):
-        return f"{value:%b} {value.day}, {value.year}"
-    return str(value)
 
 
 PATIENT_FIELDSETS = (
@@ -647,18 +507,6 @@ def colleagues_in(organization_id: int):
 class CaseloadFilterForm(forms.Form):
     """The caseload's search, filters and sort, read from the query string."""
 
-    SORTS = {
-        "name": ("family_name", "given_name", "pk"),
-        "age": ("-birth_date", "family_name", "pk"),
-        "diagnosis": ("primary_diagnosis", "family_name", "pk"),
-        "day": ("-episode_start", "family_name", "pk"),
-    }
-    SORT_LABELS = {
-        "name": "name",
-        "age": "age",
-        "diagnosis": "primary diagnosis",
-        "day": "episode day",
-    }
     EPISODES = [("open", "Active episodes"), ("closed", "Discharged"), ("all", "All")]
     UNFILTERED = {"q": "", "flag": "", "episodes": "open"}
 
@@ -667,9 +515,17 @@ class CaseloadFilterForm(forms.Form):
     episodes = forms.ChoiceField(label="Episodes", choices=EPISODES, required=False)
     sort = forms.CharField(required=False, widget=forms.HiddenInput)
 
-    def __init__(self, *args: Any, flag_choices: Iterable[tuple[str, str]] = (), **kwargs: Any):
+    def __init__(
+        self,
+        *args: Any,
+        flag_choices: Iterable[tuple[str, str]] = (),
+        sorts: Iterable[str] = ("name",),
+        **kwargs: Any,
+    ):
         super().__init__(*args, **kwargs)
         self.fields["flag"].choices = [("", "Any flag"), *flag_choices]
+        # The columns it may sort by: the name, and each sortable column the page shows.
+        self.sorts = frozenset(sorts)
 
     def value(self, name: str, default: str = "") -> str:
         """The cleaned value, or the default when absent or not valid (a stale bookmark)."""
@@ -687,4 +543,36 @@ class CaseloadFilterForm(forms.Form):
         raw = self.value("sort", "name")
         descending = raw.startswith("-")
         column = raw.lstrip("-")
-        return (column, descending) if column in self.SORTS else ("name", False)
+        return (column, descending) if column in self.sorts else ("name", False)
+
+
+class BreakGlassForm(CarewayForm, forms.Form):
+    mrn = forms.CharField(
+        label="Patient MRN",
+        max_length=40,
+        help_text="The exact medical record number, as on the referral or the patient's papers.",
+        widget=forms.TextInput(attrs={"autocomplete": "off"}),
+    )
+    reason = forms.CharField(
+        min_length=15,
+        error_messages={
+            "min_length": "Give a reason of at least 15 characters (this has %(show_value)d).",
+            "required": "Give the reason you need this chart now.",
+        },
+        max_length=1000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="Why you need this chart now. Your supervisor reads this. At least 15 "
+        "characters.",
+    )
+    minutes = forms.IntegerField(min_value=1, label="Minutes of access")
+
+    def __init__(self, *args: Any, organization: Organization, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        limit = organization.break_glass_max_minutes
+        minutes = self.fields["minutes"]
+        minutes.initial = limit
+        minutes.widget.attrs["max"] = limit
+        minutes.validators.append(
+            MaxValueValidator(limit, message=f"Choose {limit} minutes or fewer.")
+        )
+        minutes.help_text = f"Up to {limit} minutes of read-only access."

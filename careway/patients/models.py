@@ -1,12 +1,14 @@
-"""The patient registry, the episode of care and its team, and the clinical record.
+"""The patient registry, the episode of care and its team, and the clinical record; the base of
+every patient record in Careway; emergency access grants.
 
-Every row carries `organization` so that every query can be scoped to one agency. Editable rows
-carry `version`: a save that names an older version is a conflict, never an overwrite. Nothing here
-is hard-deleted: records are marked inactive or entered-in-error.
+Every row carries `organization` so that every query can be scoped to one agency. Records carry
+`version`: a save that names an older version is a conflict, never an overwrite. Nothing here is
+hard-deleted: records are marked inactive or entered-in-error.
 """
 
 import uuid
 from datetime import date
+from typing import ClassVar
 
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
@@ -14,6 +16,8 @@ from django.db import models
 from django.utils import timezone
 
 from careway.core.models import Branch, Organization
+
+from .permissions import CHART_EDIT
 
 
 class Sex(models.TextChoices):
@@ -122,7 +126,32 @@ class Patient(models.Model):
         return self.age_on(timezone.localdate())
 
 
-class Coverage(models.Model):
+class PatientRecord(models.Model):
+    """What every record of a patient shares, whichever part of Careway keeps it.
+
+    The agency it belongs to (every query is scoped by it), the patient, a version (a save that
+    names an older one is a conflict, never an overwrite) and when it was made and last changed.
+    Every domain's patient data subclasses this: the tests' write guard, bulk export and
+    `careway.patients.access.get_record_for` find patient data by this type. `edit_permission`
+    is what a person needs, on top of seeing the chart, to change such a record (a domain sets
+    its own, so that a scheduler may one day change visits without changing the chart).
+    """
+
+    organization = models.ForeignKey(Organization, on_delete=models.PROTECT)
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT)
+    version = models.PositiveIntegerField(default=1)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    edit_permission: ClassVar[str] = CHART_EDIT.code
+
+    class Meta:
+        abstract = True
+
+
+class Coverage(PatientRecord):
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="coverages")
+
     class Kind(models.TextChoices):
         MEDICARE = "medicare", "Medicare (traditional)"
         MEDICARE_ADVANTAGE = "medicare_advantage", "Medicare Advantage"
@@ -132,13 +161,10 @@ class Coverage(models.Model):
         SELF_PAY = "self_pay", "Self pay"
         OTHER = "other", "Other"
 
-    organization = models.ForeignKey(Organization, on_delete=models.PROTECT)
-    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="coverages")
     kind = models.CharField(max_length=20, choices=Kind.choices)
     payer_name = models.CharField(max_length=120)
     member_id = models.CharField(max_length=40, blank=True)
     priority = models.PositiveSmallIntegerField(default=1, help_text="1 is the primary payer.")
-    version = models.PositiveIntegerField(default=1)
     start_date = models.DateField(null=True, blank=True)
     end_date = models.DateField(null=True, blank=True)
     active = models.BooleanField(default=True)
@@ -150,7 +176,7 @@ class Coverage(models.Model):
         return self.payer_name
 
 
-class RelatedPerson(models.Model):
+class RelatedPerson(PatientRecord):
     """A family member, caregiver or other contact of the patient."""
 
     class Relationship(models.TextChoices):
@@ -166,9 +192,7 @@ class RelatedPerson(models.Model):
         HEALTHCARE_AGENT = "agent", "Healthcare agent (POA)"
         OTHER = "other", "Other"
 
-    organization = models.ForeignKey(Organization, on_delete=models.PROTECT)
     patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="contacts")
-    version = models.PositiveIntegerField(default=1)
     name = models.CharField(max_length=200)
     relationship = models.CharField(max_length=20, choices=Relationship.choices)
     phone = models.CharField(max_length=30, blank=True)
@@ -183,7 +207,6 @@ class RelatedPerson(models.Model):
     )
     notes = models.TextField(blank=True)
     active = models.BooleanField(default=True)
-    updated_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         ordering = ["-is_primary_caregiver", "name"]
@@ -192,7 +215,7 @@ class RelatedPerson(models.Model):
         return self.name
 
 
-class EpisodeOfCare(models.Model):
+class EpisodeOfCare(PatientRecord):
     """A period of home health care: the 'case', from referral to discharge."""
 
     class Status(models.TextChoices):
@@ -202,7 +225,6 @@ class EpisodeOfCare(models.Model):
         DISCHARGED = "discharged", "Discharged"
         CANCELLED = "cancelled", "Cancelled (not admitted)"
 
-    organization = models.ForeignKey(Organization, on_delete=models.PROTECT)
     patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="episodes")
     branch = models.ForeignKey(Branch, on_delete=models.PROTECT)
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.REFERRED)
@@ -211,7 +233,6 @@ class EpisodeOfCare(models.Model):
     start_of_care = models.DateField(null=True, blank=True)
     discharge_date = models.DateField(null=True, blank=True)
     discharge_reason = models.CharField(max_length=200, blank=True)
-    version = models.PositiveIntegerField(default=1)
 
     class Meta:
         indexes = [models.Index(fields=["patient", "status"])]
@@ -222,7 +243,7 @@ class EpisodeOfCare(models.Model):
         return (today - self.start_of_care).days + 1
 
 
-class CareTeamMember(models.Model):
+class CareTeamMember(PatientRecord):
     """A staff member or a related person with a role in one episode of care."""
 
     class TeamRole(models.TextChoices):
@@ -235,7 +256,6 @@ class CareTeamMember(models.Model):
         PHYSICIAN = "physician", "Physician"
         CAREGIVER = "caregiver", "Family caregiver"
 
-    organization = models.ForeignKey(Organization, on_delete=models.PROTECT)
     patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="care_team")
     episode = models.ForeignKey(EpisodeOfCare, on_delete=models.PROTECT, related_name="care_team")
     user = models.ForeignKey(
@@ -282,15 +302,12 @@ class CareTeamMember(models.Model):
         return self.external_name
 
 
-class CodedRecord(models.Model):
-    """What every clinical record shares: tenancy, patient, a coded concept, provenance, version."""
+class CodedRecord(PatientRecord):
+    """A clinical record of a coded concept, with who recorded it and when (its provenance)."""
 
-    organization = models.ForeignKey(Organization, on_delete=models.PROTECT)
-    patient = models.ForeignKey(Patient, on_delete=models.PROTECT)
     code_system = models.CharField(max_length=100, blank=True)
     code = models.CharField(max_length=40, blank=True)
     display = models.CharField(max_length=300, help_text="The concept in words.")
-    version = models.PositiveIntegerField(default=1)
     recorded_at = models.DateTimeField(default=timezone.now)
     recorded_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
@@ -454,7 +471,9 @@ class Observation(CodedRecord):
         ]
 
 
-class Encounter(models.Model):
+class Encounter(PatientRecord):
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="encounters")
+
     class Kind(models.TextChoices):
         HOME = "HH", "Home visit"
         AMBULATORY = "AMB", "Office visit"
@@ -469,8 +488,6 @@ class Encounter(models.Model):
         CANCELLED = "cancelled", "Cancelled"
         ENTERED_IN_ERROR = "entered-in-error", "Entered in error"
 
-    organization = models.ForeignKey(Organization, on_delete=models.PROTECT)
-    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="encounters")
     episode = models.ForeignKey(
         EpisodeOfCare, on_delete=models.PROTECT, null=True, blank=True, related_name="encounters"
     )
@@ -484,7 +501,6 @@ class Encounter(models.Model):
     practitioner = models.CharField(max_length=200, blank=True)
     period_start = models.DateTimeField()
     period_end = models.DateTimeField(null=True, blank=True)
-    version = models.PositiveIntegerField(default=1)
 
     class Meta:
         indexes = [models.Index(fields=["patient", "-period_start"])]
@@ -566,21 +582,20 @@ class PastGoal(CodedRecord):
         indexes = [models.Index(fields=["patient", "lifecycle_status"])]
 
 
-class RecordVersion(models.Model):
+class RecordVersion(PatientRecord):
     """A record as it was before a change: what FHIR vread and _history show for old versions.
 
     Written by the update services just before they change a versioned record, so the live row
-    is always the newest version and every earlier one is here.
+    is always the newest version and every earlier one is here; `created_at` is when it was
+    replaced.
     """
 
-    organization = models.ForeignKey(Organization, on_delete=models.PROTECT)
     patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="+")
     record_type = models.CharField(max_length=60, help_text="app_label.model")
     record_id = models.CharField(max_length=40)
-    version = models.PositiveIntegerField()
+    version = models.PositiveIntegerField(help_text="The version of the record kept here.")
     data = models.JSONField(help_text="The record's fields, by attribute name.")
     valid_from = models.DateTimeField(null=True, blank=True)
-    replaced_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         constraints = [
@@ -590,7 +605,7 @@ class RecordVersion(models.Model):
         ]
 
 
-class PatientFlag(models.Model):
+class PatientFlag(PatientRecord):
     """The one way any part of Careway raises something for the caseload and the chart."""
 
     class Severity(models.TextChoices):
@@ -598,7 +613,6 @@ class PatientFlag(models.Model):
         WARNING = "warning", "Needs attention"
         URGENT = "urgent", "Urgent"
 
-    organization = models.ForeignKey(Organization, on_delete=models.PROTECT)
     patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="flags")
     kind = models.CharField(max_length=40, help_text="A short code, for example high-fall-risk.")
     label = models.CharField(max_length=100)
@@ -612,17 +626,17 @@ class PatientFlag(models.Model):
         indexes = [models.Index(fields=["patient", "active"])]
 
 
-class Task(models.Model):
+class Task(PatientRecord):
     """Something a person must do for a patient: the case manager's worklist (an urgent answer
     in an assessment, later the care plan's interventions)."""
+
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="tasks")
 
     class Status(models.TextChoices):
         OPEN = "open", "Open"
         DONE = "done", "Done"
         CANCELLED = "cancelled", "Cancelled"
 
-    organization = models.ForeignKey(Organization, on_delete=models.PROTECT)
-    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="tasks")
     assigned_to = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
@@ -634,7 +648,6 @@ class Task(models.Model):
     due_date = models.DateField(null=True, blank=True)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
     source = models.CharField(max_length=100, blank=True)
-    created_at = models.DateTimeField(default=timezone.now)
     completed_at = models.DateTimeField(null=True, blank=True)
     completed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
@@ -642,3 +655,31 @@ class Task(models.Model):
 
     class Meta:
         indexes = [models.Index(fields=["patient", "status"])]
+
+
+class BreakGlassGrant(models.Model):
+    """Emergency, time-limited read access to a chart the user could not otherwise see."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.PROTECT)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="break_glass_grants"
+    )
+    patient = models.ForeignKey(
+        Patient, on_delete=models.PROTECT, related_name="break_glass_grants"
+    )
+    reason = models.TextField()
+    granted_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["user", "expires_at"])]
+
+    def is_current(self) -> bool:
+        return self.expires_at > timezone.now()
+
+
+def patient_data_models() -> list[type[models.Model]]:
+    """The patient and every kind of patient record of the installed apps, found by type."""
+    from django.apps import apps
+
+    return [Patient, *(m for m in apps.get_models() if issubclass(m, PatientRecord))]

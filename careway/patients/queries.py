@@ -1,16 +1,15 @@
 """Read-side queries of the patient pages: the caseload, the banner and each chart section.
 
-Every function starts from a patient the caller got from `careway.core.access` (or from
+Every function starts from a patient the caller got from `careway.patients.access` (or from
 `access.visible_patients`) and uses a fixed number of queries whatever the number of rows:
 annotations and subqueries for the caseload, Prefetch for related lists, bounded slices elsewhere.
 """
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from django.conf.locale import LANG_INFO
-from django.core.paginator import Page, Paginator
 from django.db.models import (
     Case,
     Exists,
@@ -28,9 +27,10 @@ from django.db.models import (
 )
 from django.utils import timezone
 
-from careway.core import access
 from careway.core.models import Membership, User
+from careway.toolkit.pages import paginate
 
+from . import access
 from .models import (
     Allergy,
     CareTeamMember,
@@ -47,7 +47,6 @@ from .models import (
 from .vitals import VitalSign, all_codes, sign_for_code
 
 CASELOAD_PAGE_SIZE = 50
-SECTION_PAGE_SIZE = 25
 OPEN_EPISODE = (
     EpisodeOfCare.Status.REFERRED,
     EpisodeOfCare.Status.ACTIVE,
@@ -104,11 +103,7 @@ def caseload(
         .annotate(
             episode_status=Subquery(episode.values("status")[:1]),
             episode_start=Subquery(episode.values("start_of_care")[:1]),
-            primary_diagnosis=Subquery(
-                primary_diagnoses().filter(patient=OuterRef("pk")).values("display")[:1]
-            ),
         )
-        .prefetch_related(Prefetch("flags", queryset=active_flags(), to_attr="active_flags"))
     )
     if episodes == "open":
         patients = patients.filter(episode_status__in=OPEN_EPISODE)
@@ -118,6 +113,29 @@ def caseload(
         flagged = PatientFlag.objects.filter(patient=OuterRef("pk"), active=True, kind=flag)
         patients = patients.filter(Exists(flagged))
     return _search(patients, q)
+
+
+def with_primary_diagnosis(patients: QuerySet[Patient]) -> QuerySet[Patient]:
+    """The caseload's diagnosis column: `primary_diagnosis`, in the caseload's own query."""
+    return patients.annotate(
+        primary_diagnosis=Subquery(
+            primary_diagnoses().filter(patient=OuterRef("pk")).values("display")[:1]
+        )
+    )
+
+
+def with_active_flags(patients: QuerySet[Patient]) -> QuerySet[Patient]:
+    """The caseload's flags column: `active_flags`, the most severe first (one more query)."""
+    return patients.prefetch_related(
+        Prefetch("flags", queryset=active_flags(), to_attr="active_flags")
+    )
+
+
+def add_episode_days(patients: list[Patient], today: date) -> None:
+    """The caseload's episode column: `episode_day`, the day of care the episode is on."""
+    for patient in patients:
+        start = patient.episode_start  # type: ignore[attr-defined]
+        patient.episode_day = (today - start).days + 1 if start and start <= today else None  # type: ignore[attr-defined]
 
 
 def _search(patients: QuerySet[Patient], q: str) -> QuerySet[Patient]:
@@ -152,13 +170,6 @@ def caseload_flag_kinds(user: User) -> list[tuple[str, str]]:
         .order_by("label")
     )
     return [(row["kind"], row["label"]) for row in rows]
-
-
-def paginate(rows: Any, page: Any, per_page: int = SECTION_PAGE_SIZE) -> Page:
-    """One page of rows, read now: inside the caller's transaction, beside its audit event."""
-    page = Paginator(rows, per_page).get_page(page)
-    page.object_list = list(page.object_list)
-    return page
 
 
 # --- The banner -----------------------------------------------------------------------------

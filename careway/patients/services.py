@@ -1,26 +1,33 @@
-"""Every write to the registry and the clinical record, as named use cases.
+"""Every write to the registry and the clinical record, and emergency access, as named use cases.
 
 Each function runs in one transaction: it validates, writes, and appends the audit event. Callers
-(pages, the JSON API, imports, the demo) check access first with `careway.core.access` and pass the
-patient they were given. Fields that fix ownership (organization, patient, version, ids) are never
-taken from the caller's data.
+(pages, the JSON API, imports, the demo) check access first with `careway.patients.access` and
+pass the patient they were given. Fields that fix ownership (organization, patient, version, ids)
+are never taken from the caller's data.
 """
 
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
+from datetime import timedelta
 from typing import Any, TypeVar, cast
+from zoneinfo import ZoneInfo
 
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.urls import reverse
 from django.utils import timezone
 
 from careway.core import audit
-from careway.core.models import Branch, User
-from careway.core.service import service
+from careway.core.conflicts import VersionConflict
+from careway.core.models import AuditEvent, Branch, User
+from careway.core.roles import Role
+from careway.core.services import notify
+from careway.core.writes import service
 
 from . import history, vitals
 from .models import (
     Allergy,
+    BreakGlassGrant,
     CareTeamMember,
     Condition,
     Coverage,
@@ -51,18 +58,6 @@ PROTECTED_FIELDS = frozenset(
         "recorded_by_id",
     }
 )
-
-
-class VersionConflict(Exception):
-    """The record changed since the caller read it; nothing was written."""
-
-    def __init__(self, current: Any, expected_version: int):
-        self.current = current
-        self.expected_version = expected_version
-        super().__init__(
-            f"This record was changed by someone else (now version {current.version}, "
-            f"you edited version {expected_version})"
-        )
 
 
 def editable_fields(model: type[models.Model]) -> set[str]:
@@ -368,3 +363,90 @@ def end_care_team_membership(actor: audit.Actor, member: CareTeamMember) -> Care
     member.save(update_fields=["active", "is_primary_case_manager", "end_date"])
     audit.record(actor, "careteam.remove", patient_id=member.patient_id, obj=member)
     return member
+
+
+# --- Emergency access (break the glass) ------------------------------------------------------
+
+
+def find_patient_by_mrn(actor: audit.Actor, mrn: str) -> Patient | None:
+    """Look a patient up by exact MRN within the actor's agency, for emergency access only.
+
+    This is the one lookup that must reach past the care-team rule (that is what breaking the
+    glass means); it stays inside the agency, and an MRN that matches nobody is audited.
+    """
+    patient = (
+        Patient.objects.select_related("branch", "organization")
+        .filter(organization_id=actor.organization_id or 0, mrn=mrn)
+        .first()
+    )
+    if patient is None:
+        audit.record(
+            actor,
+            "patient.break_glass",
+            outcome=AuditEvent.Outcome.FAILURE,
+            detail={"mrn": mrn[:40], "why": "no patient with this MRN"},
+        )
+    return patient
+
+
+def _branch_supervisors(patient: Patient) -> list[User]:
+    return list(
+        User.objects.filter(
+            is_active=True,
+            memberships__active=True,
+            memberships__role=Role.SUPERVISOR,
+            memberships__branch_id=patient.branch_id,
+        )
+        .distinct()
+        .order_by("pk")
+    )
+
+
+@service
+def open_emergency_access(
+    actor: audit.Actor, patient: Patient, reason: str, minutes: int
+) -> BreakGlassGrant:
+    """Open a chart for `minutes` of reading, audit it and tell the branch's supervisors."""
+    user = actor.user
+    org = patient.organization
+    if user is None or patient.organization_id != user.organization_id:
+        raise ValidationError("That patient belongs to another agency.")
+    reason = reason.strip()
+    if len(reason) < 15:
+        raise ValidationError({"reason": "Give a reason of at least 15 characters."})
+    if not 1 <= minutes <= org.break_glass_max_minutes:
+        raise ValidationError(
+            {"minutes": f"Choose between 1 and {org.break_glass_max_minutes} minutes."}
+        )
+    now = timezone.now()
+    grant = BreakGlassGrant.objects.create(
+        organization_id=patient.organization_id,
+        user=user,
+        patient=patient,
+        reason=reason,
+        granted_at=now,
+        expires_at=now + timedelta(minutes=minutes),
+    )
+    until = grant.expires_at.astimezone(ZoneInfo(org.timezone)).strftime("%H:%M %Z")
+    notices = notify(
+        patient.organization_id,
+        _branch_supervisors(patient),
+        subject=f"Emergency access by {user.display_name}",
+        body=(
+            f"{user.display_name} ({user.username}) used emergency access to open the chart of "
+            f"patient MRN {patient.mrn} at {patient.branch.name}, until {until}.\n"
+            f"Reason given: {grant.reason}"
+        ),
+        patient_id=patient.pk,
+        link=reverse("chart", kwargs={"patient_id": patient.pk}),
+        link_label="Open the chart",
+    )
+    audit.record(
+        actor,
+        "patient.break_glass",
+        patient_id=patient.pk,
+        obj=grant,
+        reason=reason,
+        detail={"minutes": minutes, "notified": [n.recipient_id for n in notices]},
+    )
+    return grant

@@ -108,7 +108,7 @@ def test_a_patients_assessments_list_the_latest_visit_first_with_their_scores(wo
 
 
 def _by_visit(assessment: Assessment):
-    return (-assessment.visit_date.toordinal(), -assessment.started_at.timestamp())
+    return (-assessment.visit_date.toordinal(), -assessment.created_at.timestamp())
 
 
 def test_listing_is_audited_as_a_view_of_the_patients_assessments(world, api_as):

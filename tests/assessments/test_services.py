@@ -8,9 +8,9 @@ from careway.assessments import catalog, services, template
 from careway.assessments.models import Amendment, Assessment, Finding, Response, Score
 from careway.assessments.services import SectionAnswers
 from careway.core import audit
+from careway.core.conflicts import VersionConflict
 from careway.core.models import AuditEvent
 from careway.patients.models import EpisodeOfCare, PatientFlag, Task
-from careway.patients.services import VersionConflict
 from tests.assessments import fill
 
 pytestmark = pytest.mark.django_db

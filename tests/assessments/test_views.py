@@ -49,7 +49,7 @@ def posted(questionnaire, answers, prefix):
 
 
 def test_member_sees_what_is_due_and_can_start(login, world):
-    page = login(world.cm).get(reverse("assessments", args=[world.patient.pk]))
+    page = login(world.cm).get(reverse("chart_section", args=[world.patient.pk, "assessments"]))
     assert page.status_code == 200
     text = page.content.decode()
     # The demo world's start of care was 12 days ago: the start-of-care assessment is overdue.
@@ -58,7 +58,9 @@ def test_member_sees_what_is_due_and_can_start(login, world):
 
 
 def test_read_only_member_sees_the_section_without_the_start_form(login, world):
-    page = login(world.scheduler).get(reverse("assessments", args=[world.patient.pk]))
+    page = login(world.scheduler).get(
+        reverse("chart_section", args=[world.patient.pk, "assessments"])
+    )
     assert page.status_code == 200
     assert reverse("assessment_start", args=[world.patient.pk]) not in page.content.decode()
 
@@ -68,7 +70,7 @@ def test_not_visible_is_404_on_every_assessment_page_and_write(login, world, who
     assessment = start(world)
     client = login(getattr(world, who))
     pages = [
-        reverse("assessments", args=[world.patient.pk]),
+        reverse("chart_section", args=[world.patient.pk, "assessments"]),
         reverse("assessment", args=[world.patient.pk, assessment.pk]),
         section_url(world, assessment, first_section(assessment).key),
     ]
@@ -207,7 +209,9 @@ def test_signing_a_complete_assessment_locks_it_and_shows_its_results(login, wor
     text = reply.content.decode()
     assert "Assessment signed" in text and "High" in text
     assert Assessment.objects.get().status == "signed"
-    chart = client.get(reverse("assessments", args=[world.patient.pk])).content.decode()
+    chart = client.get(
+        reverse("chart_section", args=[world.patient.pk, "assessments"])
+    ).content.decode()
     assert "<svg" in chart and "first score" in chart
     caseload = client.get(reverse("caseload")).content.decode()
     assert "Recertification" in caseload

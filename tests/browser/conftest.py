@@ -132,7 +132,7 @@ def _empty_audit_table_before_flush(transactional_db):
 
     if connection.vendor != "sqlite":
         return
-    triggers = import_module("careway.core.migrations.0003_audit_append_only")
+    triggers = import_module("careway.core.migrations.0001_squashed_0003_audit_append_only")
     with connection.cursor() as cursor:
         for sql in triggers.SQLITE_REVERSE:
             cursor.execute(sql)

@@ -131,7 +131,9 @@ def test_account_notifications_and_emergency_access(live_server, new_page, full_
         recipient=w.cm_other,
         subject="Emergency access to a chart",
         body="Someone opened a chart with emergency access.",
-        patient=w.patient,
+        patient_id=w.patient.pk,
+        link=f"/patients/{w.patient.pk}/",
+        link_label="Open the chart",
     )
     page = new_page(TABLET)
     sign_in(page, base, w.cm_other)

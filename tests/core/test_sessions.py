@@ -131,7 +131,7 @@ def test_deactivation_ends_every_session_and_token(signed_in, world):
     other = _second_browser()
     token = _token(world.cm)
     assert UserSession.objects.filter(user=world.cm).count() == 2
-    services.do_deactivate_user(audit.Actor(user=world.admin), world.cm)
+    services.deactivate_user(audit.Actor(user=world.admin), world.cm)
     assert signed_in.get(ACCOUNT).status_code == 302
     assert other.get(ACCOUNT).status_code == 302
     assert not UserSession.objects.filter(user=world.cm).exists()

@@ -2,10 +2,11 @@ import pytest
 from django.core.management import call_command
 from django.db.models import Count
 
-from careway.core import access, audit
+from careway.core import audit
 from careway.core.models import AuditEvent, Membership
 from careway.core.roles import Role
 from careway.demo import bulk
+from careway.patients import access
 from careway.patients.models import (
     CareTeamMember,
     Condition,

@@ -7,10 +7,11 @@ from django.core.management import call_command
 from django.db.models import Count, Min
 from django.utils import timezone
 
-from careway.core import access, audit
+from careway.core import audit
 from careway.core.models import AuditEvent, Membership, Organization, User
 from careway.core.roles import TWO_FACTOR_REQUIRED_ROLES, Discipline, Role
 from careway.demo import build, content
+from careway.patients import access
 from careway.patients.models import (
     ICD10CM,
     LOINC,

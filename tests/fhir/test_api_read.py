@@ -71,7 +71,7 @@ def bulk_export_stand_in(request):
 urlpatterns = [
     urls.path("fhir/R4/$export", bulk_export_stand_in),
     urls.path("fhir/R4/Patient/$export", bulk_export_stand_in),
-    urls.path("fhir/R4/", urls.include("careway.fhir.urls")),
+    urls.path("", urls.include("careway.fhir.urls")),
 ]
 
 

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from careway.core import audit
-from careway.core.service import service
+from careway.core.writes import service
 from careway.fhir import codes
 from careway.fhir.mapping import Invalid, from_fhir, resource_type_of, to_fhir
 from careway.patients import services

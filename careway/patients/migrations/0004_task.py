@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('core', '0003_audit_append_only'),
+        ('core', '0001_squashed_0003_audit_append_only'),
         ('patients', '0003_coverage_version'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]

@@ -9,9 +9,12 @@ from django.core.management import call_command
 from django.urls import reverse
 from django.utils import timezone
 
-from careway.core import access, audit, services
-from careway.core.models import AuditEvent, BreakGlassGrant, Notification
+from careway.core import audit
+from careway.core.models import AuditEvent, Notification
 from careway.core.roles import Role
+from careway.patients import access
+from careway.patients import services as patient_services
+from careway.patients.models import BreakGlassGrant
 from tests.conftest import require_service
 from tests.factories import make_user
 
@@ -91,7 +94,7 @@ def test_break_glass_grants_audits_notifies_and_emails(
     )
     assert event.detail == {"minutes": 30, "notified": [world.supervisor.pk]}
     notice = Notification.objects.get()
-    assert (notice.recipient, notice.patient) == (world.supervisor, world.patient)
+    assert (notice.recipient, notice.patient_id) == (world.supervisor, world.patient.pk)
     assert REASON in notice.body and world.patient.mrn in notice.body
 
     assert len(mail.outbox) == 1
@@ -109,13 +112,17 @@ def test_every_supervisor_of_the_branch_is_told_and_only_they(world, settings):
     make_user(world.org, None, Role.AGENCY_ADMIN, "admin_second")
     other_branch = world.org.branches.create(name="Riverbend north")
     make_user(world.org, other_branch, Role.SUPERVISOR, "sup_north", "RN")
-    services.do_break_glass(audit.Actor(user=world.cm_other), world.patient, REASON, 10)
+    patient_services.open_emergency_access(
+        audit.Actor(user=world.cm_other), world.patient, REASON, 10
+    )
     recipients = set(Notification.objects.values_list("recipient_id", flat=True))
     assert recipients == {world.supervisor.pk, second.pk}
 
 
 def test_the_grant_expires(world):
-    grant = services.do_break_glass(audit.Actor(user=world.cm_other), world.patient, REASON, 5)
+    grant = patient_services.open_emergency_access(
+        audit.Actor(user=world.cm_other), world.patient, REASON, 5
+    )
     assert access.visible_patients(world.cm_other).filter(pk=world.patient.pk).exists()
     assert access.break_glass_grant_for(world.cm_other, world.patient) == grant
     BreakGlassGrant.objects.update(expires_at=timezone.now() - timedelta(seconds=1))
@@ -153,7 +160,9 @@ def test_nothing_is_enqueued_when_the_grant_rolls_back(
 
     settings.TASKS = IMMEDIATE
     with django_capture_on_commit_callbacks() as callbacks, pytest.raises(ValidationError):
-        services.do_break_glass(audit.Actor(user=world.cm_other), world.patient, "too short", 5)
+        patient_services.open_emergency_access(
+            audit.Actor(user=world.cm_other), world.patient, "too short", 5
+        )
     assert callbacks == [] and written() == (0, 0, 0)
 
 
@@ -222,7 +231,9 @@ def test_someone_who_can_already_see_the_chart_gets_no_grant(login, world):
 @pytest.fixture
 def told(world, settings):
     settings.TASKS = IMMEDIATE
-    services.do_break_glass(audit.Actor(user=world.cm_other), world.patient, REASON, 15)
+    patient_services.open_emergency_access(
+        audit.Actor(user=world.cm_other), world.patient, REASON, 15
+    )
     return world
 
 
@@ -266,7 +277,7 @@ def test_notifications_query_count_is_constant(
     with django_assert_max_num_queries(20) as few:
         client.get(reverse("notifications"))
     for _ in range(5):
-        services.do_break_glass(audit.Actor(user=told.rn), told.patient, REASON, 15)
+        patient_services.open_emergency_access(audit.Actor(user=told.rn), told.patient, REASON, 15)
     with django_assert_max_num_queries(len(few.captured_queries)):
         client.get(reverse("notifications"))
 

@@ -1,8 +1,10 @@
 import pytest
 from django.core.exceptions import PermissionDenied
 
-from careway.core import access, audit
-from careway.core.models import AuditEvent, BreakGlassGrant
+from careway.core import audit
+from careway.core.models import AuditEvent
+from careway.patients import access
+from careway.patients.models import BreakGlassGrant
 from tests.factories import make_patient
 
 pytestmark = pytest.mark.django_db

@@ -1,28 +1,35 @@
-"""The one place that decides who may see or change which patient.
+"""The one place that decides who may see or change which patient, and any record of theirs.
 
 Staff see a patient when they are on the care team of one of the patient's episodes, when they
 supervise the patient's branch, or while a break-the-glass grant of theirs is current. Everything
 else, including another agency's patients, is answered exactly as a patient that does not exist
 (404), and the denied attempt is audited. Seeing a chart does not mean changing it: that needs the
-chart.edit permission of the role, and break-the-glass gives read access only.
+edit permission of the record's domain (chart.edit for the chart itself, assessments.edit for an
+assessment, ...), and break-the-glass gives read access only.
+
+Every domain asks here: `get_patient_for` for a patient, `get_record_for` for any record of one
+(a PatientRecord), `visible_patients` for lists.
 """
 
 import uuid
 from enum import StrEnum
 from functools import cache
-from typing import Any
+from typing import Any, TypeVar
 
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection
 from django.db.models import Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
 
-from careway.patients.models import CareTeamMember, Patient
+from careway.core import audit, rows
+from careway.core.models import AuditEvent, Branch, User
+from careway.core.permissions import Permission
 
-from . import audit, rows
-from .models import AuditEvent, Branch, BreakGlassGrant, User
-from .roles import Perm
+from .models import BreakGlassGrant, CareTeamMember, Patient, PatientRecord
+from .permissions import CHART_EDIT, CHART_VIEW
+
+R = TypeVar("R", bound=PatientRecord)
 
 
 class Action(StrEnum):
@@ -55,13 +62,14 @@ def _reads_charts(user: User | None) -> bool:
         and user.is_authenticated
         and user.is_active
         and user.organization_id
-        and user.has_perm_code(Perm.CHART_VIEW)
+        and user.has_perm_code(CHART_VIEW)
     )
 
 
-def can_edit(user: User, patient: Patient) -> bool:
-    """Whether `user` may change this (visible) chart: a break-the-glass grant never lets them."""
-    if not user.has_perm_code(Perm.CHART_EDIT):
+def can_edit(user: User, patient: Patient, permission: Permission | str = CHART_EDIT) -> bool:
+    """Whether `user` may change this (visible) patient's records that need `permission`: a
+    break-the-glass grant never lets them."""
+    if not user.has_perm_code(permission):
         return False
     if patient.branch_id in user.supervised_branch_ids():
         return True
@@ -139,12 +147,19 @@ def _parse_id(patient_id: Any) -> uuid.UUID | None:
         return None
 
 
-def get_patient_for(actor: audit.Actor, patient_id: Any, action: Action = Action.VIEW) -> Patient:
+def get_patient_for(
+    actor: audit.Actor,
+    patient_id: Any,
+    action: Action = Action.VIEW,
+    permission: Permission | str = CHART_EDIT,
+) -> Patient:
     """Return the patient if `actor` may perform `action` on them; otherwise raise.
 
     Not visible (absent, other agency, not on the team): NotVisible (404), with the attempt
-    audited. Visible but not editable: PermissionDenied (403), audited too. Call it before the
-    service's transaction, so that a denial is recorded even though the action never starts.
+    audited. Visible but not theirs to change (`permission` is what an EDIT needs: the chart's
+    own, or the domain's whose record is changed): PermissionDenied (403), audited too. Call it
+    before the service's transaction, so that a denial is recorded even though the action never
+    starts.
     """
     user = actor.user
     pid = _parse_id(patient_id)
@@ -152,10 +167,46 @@ def get_patient_for(actor: audit.Actor, patient_id: Any, action: Action = Action
     if user is None or patient is None:
         _audit_denied(actor, pid, action, "not visible")
         raise NotVisible("No such patient")
-    if action == Action.EDIT and not can_edit(user, patient):
+    if action == Action.EDIT and not can_edit(user, patient, permission):
         _audit_denied(actor, pid, action, "read-only access")
         raise PermissionDenied("You may read this chart but not change it")
     return patient
+
+
+def get_record_for(
+    actor: audit.Actor,
+    model: type[R],
+    record_id: Any,
+    action: Action = Action.VIEW,
+    rows: QuerySet[R] | None = None,
+) -> R:
+    """The record of `model` with this id, if `actor` may `action` its patient; else raise.
+
+    The same answers as get_patient_for, audited the same way: a record that does not exist, is
+    another agency's or belongs to a patient the actor may not see is NotVisible (404); one the
+    actor may only read is PermissionDenied (403) for EDIT, which needs the model's
+    `edit_permission`. `rows` narrows where to look (a queryset of `model`, with its
+    select_related); the record comes back with its patient set.
+    """
+    organization_id = actor.organization_id
+    found = None
+    if organization_id is not None and _valid_key(model, record_id):
+        source = rows if rows is not None else model._default_manager.all()
+        found = source.filter(pk=record_id, organization_id=organization_id).first()
+    patient = get_patient_for(
+        actor, found.patient_id if found else None, action, model.edit_permission
+    )
+    assert found is not None  # get_patient_for raised otherwise
+    type(found).patient.field.set_cached_value(found, patient)
+    return found
+
+
+def _valid_key(model: type[PatientRecord], record_id: Any) -> bool:
+    try:
+        model._meta.pk.to_python(record_id)
+    except (ValidationError, TypeError, ValueError):
+        return False
+    return True
 
 
 def _audit_denied(actor: audit.Actor, pid: uuid.UUID | None, action: str, why: str) -> None:
@@ -168,9 +219,3 @@ def _audit_denied(actor: audit.Actor, pid: uuid.UUID | None, action: str, why: s
         outcome=AuditEvent.Outcome.DENIED,
         detail={"why": why},
     )
-
-
-def require(user: User, perm: Perm) -> None:
-    """For pages that are not about one patient (user admin, audit): deny with 404."""
-    if not (user.is_authenticated and user.has_perm_code(perm)):
-        raise Http404("Not found")
