@@ -25,14 +25,12 @@ from django.http import Http404, HttpRequest
 from ninja import Query, Router, Status
 
 from careway.core import audit
-from careway.core.api_auth import READ, WRITE, actor_for
-from careway.core.conflicts import VersionConflict
 from careway.fhir.mapping import Invalid
 from careway.fhir.mapping.questionnaire_response import check_items, resource_id
 from careway.patients import access
 from careway.patients.access import Action
-from careway.patients.api import READ_ERRORS, WRITE_ERRORS, operation, paginate
-from careway.patients.schemas import PageParams
+from careway.toolkit.api import READ_ERRORS, WRITE_ERRORS, PageParams, operation, paginate
+from careway.toolkit.auth import READ, WRITE, actor_for
 
 from . import catalog, instruments, render, services, template
 from .models import Amendment, Assessment, Finding, Instrument, Response, Score
@@ -51,30 +49,11 @@ IMPORTED_TITLE = "Received from another system"
 SECTION = "assessments"
 
 
-class SectionConflict(Exception):
-    """The answers were saved from elsewhere since the client read them (HTTP 409)."""
-
-    def __init__(self, current_version: int):
-        self.current_version = current_version
-        super().__init__(
-            "These answers were saved on another device since you read them. Read them again, "
-            f"apply your change to version {current_version}, and send that."
-        )
-
-
 def _assessment_for(actor: audit.Actor, assessment_id: uuid.UUID, action: Action) -> Assessment:
     """The assessment, if `actor` may `action` its patient: else 404 (absent, another agency's,
     not theirs to see) or 403 (theirs to read only), audited as every denial is."""
-    organization_id = actor.user.organization_id if actor.user else None
-    patient_id = (
-        Assessment.objects.filter(pk=assessment_id, organization_id=organization_id or 0)
-        .values_list("patient_id", flat=True)
-        .first()
-    )
-    patient = access.get_patient_for(actor, patient_id, action)
-    assessment = Assessment.objects.select_related("signed_by").get(pk=assessment_id)
-    assessment.patient = patient
-    return assessment
+    rows = Assessment.objects.select_related("signed_by")
+    return access.get_record_for(actor, Assessment, assessment_id, action, rows)
 
 
 def _amended() -> Exists:
@@ -201,10 +180,8 @@ def save_section(
         raise ValidationError({bad.path: bad.reason}) from None
     answers = render.answers_from_response({"item": items})
     part = services.SectionAnswers(payload.questionnaire_url, answers, payload.version)
-    try:
-        (saved,) = services.save_section(actor, assessment, spec.key, [part])
-    except VersionConflict as conflict:
-        raise SectionConflict(conflict.current.version) from None
+    # A stale version raises VersionConflict: 409 with the current version (toolkit/api.py).
+    (saved,) = services.save_section(actor, assessment, spec.key, [part])
     response = Response.objects.select_related("updated_by").get(pk=saved.pk)
     title = str(questionnaire.get("title") or questionnaire.get("url") or "")
     # Version 0 saved without a conflict: there were no answers before, and now there are.

@@ -46,7 +46,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 from careway.assessments import services as assessment_services
 from careway.assessments.models import Response
-from careway.core import audit, tokens
+from careway.core import audit
 from careway.core.conflicts import VersionConflict
 from careway.core.models import AuditEvent, Branch, Organization, User
 from careway.core.permissions import Permission
@@ -54,6 +54,7 @@ from careway.patients import access, history, services
 from careway.patients.access import Action
 from careway.patients.models import Encounter, Observation, Patient
 from careway.patients.permissions import PATIENT_CREATE
+from careway.toolkit.auth import TokenRefused, bearer_token, user_for_token
 
 from . import mapping, search
 from .mapping import Invalid, NotSupported
@@ -312,10 +313,10 @@ def _mapping_module(name: str) -> Any:
 
 def authenticate(request: HttpRequest, scope: str) -> audit.Actor:
     """The actor of a request with a bearer token holding `scope`: 401 without one, 403 when the
-    token lacks the scope. Only tokens count here; a browser session does not."""
-    scheme, _, raw = request.headers.get("Authorization", "").partition(" ")
-    raw = raw.strip()
-    if scheme.lower() != "bearer" or not raw:
+    token lacks the scope (careway/toolkit/auth.py, as for /api/v1). Only tokens count here; a
+    browser session does not."""
+    raw = bearer_token(request)
+    if raw is None:
         raise FhirError(
             401,
             "login",
@@ -323,30 +324,17 @@ def authenticate(request: HttpRequest, scope: str) -> audit.Actor:
             headers={"WWW-Authenticate": WWW_AUTHENTICATE},
         )
     try:
-        token = tokens.authenticate(raw)
-    except tokens.TokenRejected as rejected:
-        _audit_rejected(request, rejected)
+        user = user_for_token(request, raw, scope, via="fhir")
+    except TokenRefused as refused:
+        if refused.status == 403:
+            raise FhirError(403, "forbidden", refused.reason) from None
         raise FhirError(
             401,
             "login",
-            rejected.reason,
+            refused.reason,
             headers={"WWW-Authenticate": f'{WWW_AUTHENTICATE}, error="invalid_token"'},
         ) from None
-    if not token.has_scope(scope):
-        raise FhirError(403, "forbidden", f"This token lacks the {scope} scope.")
-    return audit.Actor(user=token.user, client_address=audit.client_address(request), via="fhir")
-
-
-def _audit_rejected(request: HttpRequest, rejected: tokens.TokenRejected) -> None:
-    token = rejected.token
-    audit.record(
-        audit.Actor(user=None, client_address=audit.client_address(request), via="fhir"),
-        "token.rejected",
-        obj=token,
-        organization_id=token.organization_id if token else None,
-        outcome=AuditEvent.Outcome.DENIED,
-        reason=rejected.reason,
-    )
+    return audit.Actor(user=user, client_address=audit.client_address(request), via="fhir")
 
 
 def _user(actor: audit.Actor) -> User:

@@ -1,6 +1,6 @@
 """The patient registry and clinical record as JSON, under /api/v1/patients.
 
-Handlers are thin: authenticate (careway.core.api_auth), decide access (careway.patients.access: 404
+Handlers are thin: authenticate (careway.toolkit.auth), decide access (careway.patients.access: 404
 for a patient that is not the caller's, 403 for read-only access), read and audit in one
 transaction, or call the service in careway/patients/services.py that validates, writes and
 audits. Errors become problem details in careway/api.py.
@@ -13,14 +13,25 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest, HttpResponse
-from ninja import Header, Query, Router, Schema, Status
+from ninja import Query, Router, Schema, Status
 
 from careway.core import audit
-from careway.core.api_auth import READ, WRITE, acting_user, actor_for, auth_for
 from careway.core.models import AuditEvent, Branch, User
 from careway.core.permissions import Permission
 from careway.patients import access
 from careway.patients.access import Action
+from careway.toolkit.api import (
+    IF_MATCH,
+    READ_ERRORS,
+    UPDATE_ERRORS,
+    WRITE_ERRORS,
+    PageParams,
+    etag,
+    expected_version,
+    operation,
+    paginate,
+)
+from careway.toolkit.auth import READ, WRITE, acting_user, actor_for
 
 from . import services
 from .models import Allergy, Condition, Medication, Observation, Patient
@@ -39,73 +50,15 @@ from .schemas import (
     ObservationFilters,
     ObservationOut,
     ObservationPage,
-    PageParams,
     PatientCreate,
     PatientFilters,
     PatientOut,
     PatientPage,
     PatientPatch,
     PatientReplace,
-    Problem,
 )
 
 router = Router(tags=["patients"])
-
-READ_ERRORS = (401, 403, 404, 422)
-WRITE_ERRORS = (400, *READ_ERRORS, 409)
-UPDATE_ERRORS = (*WRITE_ERRORS, 412, 428)
-IF_MATCH = Header(
-    None,
-    alias="If-Match",
-    description='The version you read, as its ETag: "<version>". Or send version in the body.',
-)
-
-
-class VersionRequired(Exception):
-    """An update that does not say which version it was made against (HTTP 428)."""
-
-
-class BadPrecondition(Exception):
-    """An If-Match header or version that cannot be understood (HTTP 400)."""
-
-    def __init__(self, field: str, message: str):
-        self.field = field
-        super().__init__(message)
-
-
-def operation(scope: str, ok: dict[int, Any], errors: tuple[int, ...]) -> dict[str, Any]:
-    """Route options: who may call it (scope), what it answers, and which problems it documents."""
-    return {
-        "auth": auth_for(scope),
-        "response": {**ok, **dict.fromkeys(errors, Problem)},
-        "openapi_extra": {"x-careway-scope": scope},
-    }
-
-
-def etag(version: int) -> str:
-    return f'"{version}"'
-
-
-def paginate(request: HttpRequest, rows: QuerySet, page: PageParams) -> dict[str, Any]:
-    """One page of `rows` with the total and links to the pages either side."""
-    count = rows.count()
-    end = page.offset + page.limit
-    return {
-        "count": count,
-        "next": _page_url(request, end, page.limit) if end < count else None,
-        "previous": (
-            _page_url(request, max(page.offset - page.limit, 0), page.limit)
-            if page.offset > 0
-            else None
-        ),
-        "items": list(rows[page.offset : end]),
-    }
-
-
-def _page_url(request: HttpRequest, offset: int, limit: int) -> str:
-    query = request.GET.copy()
-    query["offset"], query["limit"] = str(offset), str(limit)
-    return request.build_absolute_uri(f"{request.path}?{query.urlencode()}")
 
 
 def filter_patients(patients: QuerySet[Patient], filters: PatientFilters) -> QuerySet[Patient]:
@@ -228,26 +181,6 @@ def _update_patient(
     patient = services.update_patient(actor, patient, data, expected)
     response["ETag"] = etag(patient.version)
     return patient
-
-
-def expected_version(if_match: str | None, body_version: int | None) -> int:
-    """The version the client edited, from If-Match or the body; they must agree if both."""
-    header_version = _parse_if_match(if_match) if if_match is not None else None
-    if header_version is not None and body_version is not None and header_version != body_version:
-        raise BadPrecondition("version", "The body's version and If-Match name different versions.")
-    version = header_version or body_version
-    if version is None:
-        raise VersionRequired("Send the version you read, as If-Match or as version in the body.")
-    return version
-
-
-def _parse_if_match(value: str) -> int:
-    tag = value.strip()
-    if len(tag) >= 2 and tag[0] == tag[-1] == '"':
-        tag = tag[1:-1]
-    if not (tag.isascii() and tag.isdigit() and 1 <= len(tag) <= 10 and int(tag) >= 1):
-        raise BadPrecondition("If-Match", 'Send the ETag you read, for example "3".')
-    return int(tag)
 
 
 def _list_section(

@@ -288,11 +288,6 @@ AllergyPage = page_schema("AllergyPage", AllergyOut)
 ObservationPage = page_schema("ObservationPage", ObservationOut)
 
 
-class PageParams(Schema):
-    limit: int = Field(50, ge=1, le=200, description="How many items per page.")
-    offset: int = Field(0, ge=0, le=1_000_000_000, description="How many items to skip.")
-
-
 class PatientFilters(Schema):
     q: SearchText | None = Field(None, description="Part of the name or of the MRN.")
     name: SearchText | None = Field(
@@ -308,20 +303,3 @@ class ObservationFilters(Schema):
     code: SearchText | None = Field(None, description="The exact code, for example a LOINC code.")
     date_from: date | None = Field(None, description="Taken on or after this day (UTC).")
     date_to: date | None = Field(None, description="Taken on or before this day (UTC).")
-
-
-class FieldError(Schema):
-    field: str = Field(..., description="The field, header or parameter at fault.")
-    message: str
-
-
-class Problem(Schema):
-    """An error, as RFC 9457 problem details."""
-
-    type: str = Field(..., description="A URI naming the kind of problem.")
-    title: str
-    status: int
-    detail: str
-    errors: list[FieldError] = Field(
-        default_factory=list, description="Each bad field and what is wrong with it."
-    )
