@@ -251,7 +251,7 @@ def _django_errors(exc: DjangoValidationError) -> tuple[list[dict[str, str]], bo
             fields = _unique_fields(error) if name == NON_FIELD_ERRORS else [name]
             messages = error.messages
             if error.code == "unique_together" and fields:
-                model = error.params["model_class"]._meta
+                model = (error.params or {})["model_class"]._meta
                 label = " and ".join(str(model.get_field(f).verbose_name) for f in fields)
                 messages = [f"Another {model.verbose_name} of your agency has this {label}."]
             for field in fields or [""]:
