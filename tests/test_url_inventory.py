@@ -30,6 +30,7 @@ PATIENT_PAGES = {
     "assessment_sign",
     "assessment_section",
     "assessment_amend",
+    "example_note_create",
 }
 SIGNED_IN_PAGES = {
     "home",
