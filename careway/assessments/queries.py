@@ -10,9 +10,9 @@ from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.safestring import mark_safe
 
-from careway.patients import charts
 from careway.patients.models import Encounter, EpisodeOfCare, Patient
 from careway.patients.queries import current_episodes
+from careway.toolkit import trend_charts
 
 from . import catalog, lace, render, schedule, template
 from .models import Assessment, Response, Score
@@ -168,7 +168,7 @@ def _chart(
         rule = next((r for r in entry.instrument.scores if r.key == trend.key), None)
     bands = _joined(
         [
-            charts.Band(b.low, b.high, b.label, risk=True)
+            trend_charts.Band(b.low, b.high, b.label, risk=True)
             for b in (rule.bands if rule else ())
             if b.flag  # shade the bands that raise a finding: the ones to stay out of
         ]
@@ -177,15 +177,15 @@ def _chart(
     # The score's whole range; a measure with no upper end (seconds) from its floor, or 0.
     scale = (latest.minimum if latest.minimum is not None else 0.0, latest.maximum)
     series = [
-        charts.Series(
+        trend_charts.Series(
             trend.label,
             [
-                charts.Point(timezone.localtime(s.observed_at), s.value, bool(s.flag))
+                trend_charts.Point(timezone.localtime(s.observed_at), s.value, bool(s.flag))
                 for s in scores
             ],
         )
     ]
-    svg = charts.trend_chart_svg(
+    svg = trend_charts.trend_chart_svg(
         series,
         title=f"{trend.label}, last two years",
         description=trend.description,
@@ -196,17 +196,17 @@ def _chart(
         chart_id=f"trend-{index}",
         scale=scale,
     )
-    return mark_safe(svg)  # noqa: S308  (charts.py escapes every text it draws)
+    return mark_safe(svg)  # noqa: S308  (trend_charts.py escapes every text it draws)
 
 
-def _joined(bands: list[charts.Band]) -> list[charts.Band]:
+def _joined(bands: list[trend_charts.Band]) -> list[trend_charts.Band]:
     """Neighbouring risk bands as one shaded stretch: Braden's 6-9, 10-12, 13-14 and 15-18 are
     whole numbers apart, and white stripes between them would read as safe ground."""
-    out: list[charts.Band] = []
+    out: list[trend_charts.Band] = []
     for band in sorted(bands, key=lambda b: b.low):
         if out and band.low - out[-1].high <= 1:
             last = out[-1]
-            out[-1] = charts.Band(
+            out[-1] = trend_charts.Band(
                 last.low, max(last.high, band.high), f"{last.label}; {band.label}", risk=True
             )
         else:

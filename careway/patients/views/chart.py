@@ -13,11 +13,12 @@ from django.utils import timezone
 from django.utils.safestring import mark_safe
 
 from careway.core import audit
-from careway.patients import access, charts, queries
+from careway.patients import access, queries
 from careway.patients.access import Action
 from careway.patients.frame import ChartSection, audited_chart_frame, sections_for
 from careway.patients.models import Patient
 from careway.patients.vitals import VitalChart, vital_charts
+from careway.toolkit import trend_charts
 from careway.toolkit.pages import agency_page
 
 
@@ -114,10 +115,10 @@ def vital_panel(
         return None
     description = _describe_vitals(spec, mine)
     series = [
-        charts.Series(
+        trend_charts.Series(
             sign.short_label,
             [
-                charts.Point(timezone.localtime(r.at), r.value, bool(r.flag))
+                trend_charts.Point(timezone.localtime(r.at), r.value, bool(r.flag))
                 for r in mine
                 if r.sign == sign
             ],
@@ -125,11 +126,13 @@ def vital_panel(
         for sign in spec.signs
     ]
     bands = [
-        charts.Band(s.reference_low, s.reference_high, f"Usual adult range of {s.label.lower()}")
+        trend_charts.Band(
+            s.reference_low, s.reference_high, f"Usual adult range of {s.label.lower()}"
+        )
         for s in spec.signs
         if s.has_reference
     ]
-    svg = charts.trend_chart_svg(
+    svg = trend_charts.trend_chart_svg(
         series,
         title=f"{spec.title}, last 90 days",
         description=description,
@@ -139,7 +142,7 @@ def vital_panel(
         bands=bands,
         chart_id=f"chart-{spec.key}",
     )
-    # The SVG escapes every text it draws from data (see charts.py).
+    # The SVG escapes every text it draws from data (see careway/toolkit/trend_charts.py).
     return VitalPanel(spec, mark_safe(svg), _rows_by_time(spec, mine), description)  # noqa: S308
 
 

@@ -6,8 +6,8 @@ from xml.etree import ElementTree
 
 import pytest
 
-from careway.patients import charts
-from careway.patients.charts import Band, Point, Series, trend_chart_svg
+from careway.toolkit import trend_charts
+from careway.toolkit.trend_charts import Band, Point, Series, trend_chart_svg
 
 START = datetime(2026, 9, 1, tzinfo=UTC)
 END = START + timedelta(days=90)
@@ -39,25 +39,25 @@ def circles(root):
 def test_points_are_placed_by_time_and_value():
     points = [Point(START, 60), Point(START + timedelta(days=45), 80), Point(END, 100)]
     _, root = render([Series("Pulse", points)])
-    low, high, _ = charts.value_domain([Series("Pulse", points)], [])
+    low, high, _ = trend_charts.value_domain([Series("Pulse", points)], [])
     placed = circles(root)
     assert [x for x, _ in placed] == [
-        charts.PLOT_LEFT,
-        pytest.approx((charts.PLOT_LEFT + charts.PLOT_RIGHT) / 2, abs=0.1),
-        charts.PLOT_RIGHT,
+        trend_charts.PLOT_LEFT,
+        pytest.approx((trend_charts.PLOT_LEFT + trend_charts.PLOT_RIGHT) / 2, abs=0.1),
+        trend_charts.PLOT_RIGHT,
     ]
     # Higher values are drawn higher up (smaller y), in proportion.
     ys = [y for _, y in placed]
     assert ys[0] > ys[1] > ys[2]
-    expected_middle = charts.PLOT_BOTTOM - (80 - low) / (high - low) * (
-        charts.PLOT_BOTTOM - charts.PLOT_TOP
+    expected_middle = trend_charts.PLOT_BOTTOM - (80 - low) / (high - low) * (
+        trend_charts.PLOT_BOTTOM - trend_charts.PLOT_TOP
     )
     assert ys[1] == pytest.approx(expected_middle, abs=0.1)
 
 
 def test_the_value_axis_covers_every_reading_and_the_usual_range():
     series = [Series("Pulse", [Point(START, 130)])]
-    low, high, step = charts.value_domain(series, [Band(60, 100, "usual")])
+    low, high, step = trend_charts.value_domain(series, [Band(60, 100, "usual")])
     assert low <= 60 and high >= 130
     assert step in (5, 10, 20)
 
@@ -102,12 +102,12 @@ def test_a_single_point_is_drawn_without_a_line():
     assert len(circles(root)) == 1
     assert "<polyline" not in svg
     ((x, y),) = circles(root)
-    assert charts.PLOT_LEFT < x < charts.PLOT_RIGHT
-    assert charts.PLOT_TOP <= y <= charts.PLOT_BOTTOM
+    assert trend_charts.PLOT_LEFT < x < trend_charts.PLOT_RIGHT
+    assert trend_charts.PLOT_TOP <= y <= trend_charts.PLOT_BOTTOM
 
 
 def test_a_single_value_gets_a_range_around_it():
-    low, high, _ = charts.value_domain([Series("Weight", [Point(START, 150)])], [])
+    low, high, _ = trend_charts.value_domain([Series("Weight", [Point(START, 150)])], [])
     assert low < 150 < high
 
 
@@ -116,9 +116,11 @@ def test_usual_range_is_shaded_between_its_limits():
     rect = next(
         r for r in root.iter("{http://www.w3.org/2000/svg}rect") if r.get("class") == "normal-range"
     )
-    low, high, _ = charts.value_domain([Series("Pulse", [Point(START, 72)])], [Band(60, 100, "u")])
-    top = charts.y_position(100, (low, high))
-    bottom = charts.y_position(60, (low, high))
+    low, high, _ = trend_charts.value_domain(
+        [Series("Pulse", [Point(START, 72)])], [Band(60, 100, "u")]
+    )
+    top = trend_charts.y_position(100, (low, high))
+    bottom = trend_charts.y_position(60, (low, high))
     assert float(rect.get("y")) == pytest.approx(top, abs=0.1)
     assert float(rect.get("height")) == pytest.approx(bottom - top, abs=0.1)
 
@@ -178,7 +180,7 @@ def test_a_band_without_a_real_end_is_cut_to_the_readings():
     rect = next(
         r for r in root.iter("{http://www.w3.org/2000/svg}rect") if "range" in r.get("class")
     )
-    assert float(rect.get("y")) >= charts.PLOT_TOP - 0.1
+    assert float(rect.get("y")) >= trend_charts.PLOT_TOP - 0.1
 
 
 def test_a_span_of_more_than_a_year_names_the_years():
