@@ -1,7 +1,13 @@
 import os
 import socket
+from collections.abc import Callable
+from pathlib import Path
 
 import pytest
+
+# Real external data beside the repository (Synthea bundles, Solomon and Mankowska instances,
+# FHIR questionnaires), each with its license. CI has it; a user's machine may not.
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 
 def _reachable(host: str, port: int) -> bool:
@@ -20,6 +26,24 @@ def require_service(name: str, host: str, port: int) -> None:
     if os.environ.get("CI") == "true":
         pytest.fail(f"{message}, and CI=true requires it")
     pytest.skip(f"{message}; start it to run this test")
+
+
+def require_shared_data(*parts: str) -> Path:
+    """A file or folder of ../shared/data: skip, saying why, when it is absent; fail under
+    CI=true, where the data is always there and a missing file is a broken set-up."""
+    path = SHARED_DATA.joinpath(*parts)
+    if path.exists():
+        return path
+    message = f"{path} is absent (../shared/data sits beside the repository in CI)"
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{message}, and CI=true requires it")
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Callable[..., Path]:
+    """`shared_data("synthea")`: the path of that part of ../shared/data (see above)."""
+    return require_shared_data
 
 
 @pytest.fixture(autouse=True)

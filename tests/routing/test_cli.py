@@ -11,12 +11,6 @@ from careway.routing.cli import main
 
 ROOT = Path(__file__).parents[2]
 EXAMPLES = ROOT / "docs" / "routing" / "examples"
-DATA = ROOT.parent / "shared" / "data"
-
-
-def needs_data():
-    if not DATA.is_dir():
-        pytest.skip("../shared/data is absent (it is beside the repository in CI)")
 
 
 def run(capsys, *argv):
@@ -111,9 +105,8 @@ def test_the_careway_command_runs_routing_without_django(tmp_path):
     assert "missing.json: cannot read it" in reply.stderr and "Traceback" not in reply.stderr
 
 
-def test_bench_hhcrsp_prints_a_line_and_writes_the_published_format(capsys, tmp_path):
-    needs_data()
-    instance = DATA / "hhcrsp" / "mankowska" / "InstanzCPLEX_HCSRP_10_1.json"
+def test_bench_hhcrsp_prints_a_line_and_writes_the_published_format(capsys, tmp_path, shared_data):
+    instance = shared_data("hhcrsp", "mankowska", "InstanzCPLEX_HCSRP_10_1.json")
     status, out, _ = run(
         capsys, "bench", "hhcrsp", str(instance), "--seconds", "2", "--solutions", str(tmp_path)
     )
@@ -141,9 +134,8 @@ def test_bench_hhcrsp_prints_a_line_and_writes_the_published_format(capsys, tmp_
     assert validate(problem, written).objective == pytest.approx(line["cost"], abs=0.01)
 
 
-def test_bench_vrptw_writes_every_customer_once(capsys, tmp_path):
-    needs_data()
-    instance = DATA / "vrptw" / "solomon" / "C101.txt"
+def test_bench_vrptw_writes_every_customer_once(capsys, tmp_path, shared_data):
+    instance = shared_data("vrptw", "solomon", "C101.txt")
     status, out, _ = run(
         capsys, "bench", "vrptw", str(instance), "--seconds", "2", "--solutions", str(tmp_path)
     )

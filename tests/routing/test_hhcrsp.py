@@ -3,15 +3,15 @@ every published best solution re-scored by the validator to its row of mankowska
 
 import copy
 import json
-from pathlib import Path
 
 import pytest
 
 from careway.routing.formats import hhcrsp
 from careway.routing.model import ORDERED, SIMULTANEOUS, ProblemError, Route, Solution
 from careway.routing.validate import validate
+from tests.conftest import SHARED_DATA
 
-DATA = Path(__file__).parents[2].parent / "shared" / "data" / "hhcrsp"
+DATA = SHARED_DATA / "hhcrsp"
 TABLE = DATA / "mankowska_best.md"
 
 
@@ -29,9 +29,8 @@ def published_rows():
 
 
 @pytest.mark.parametrize("row", published_rows())
-def test_every_published_solution_rescores_to_its_row(row):
-    if row is None:
-        pytest.skip(f"{TABLE} is absent (../shared/data is beside the repository in CI)")
+def test_every_published_solution_rescores_to_its_row(row, shared_data):
+    shared_data("hhcrsp", "mankowska_best.md")
     instance, distance, worst, total, cost, solution = row
     problem = hhcrsp.read_instance(DATA / "mankowska" / instance)
     path = DATA / "solutions" / "mankowska" / solution
@@ -47,9 +46,8 @@ def test_every_published_solution_rescores_to_its_row(row):
         assert report.terms["unassigned"] == 0
 
 
-def test_a_written_solution_reads_back_to_the_same_plan():
-    if not TABLE.is_file():
-        pytest.skip(f"{TABLE} is absent (../shared/data is beside the repository in CI)")
+def test_a_written_solution_reads_back_to_the_same_plan(shared_data):
+    shared_data("hhcrsp", "mankowska_best.md")
     instance, solution = (
         "InstanzCPLEX_HCSRP_25_1.json",
         "sol-InstanzCPLEX_HCSRP_25_1-594983811.json",

@@ -8,7 +8,6 @@ import json
 import math
 import random
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -32,8 +31,6 @@ from careway.routing.search import destroy, lns, repair
 from careway.routing.search.construct import construct
 from careway.routing.search.evaluate import State, compile_problem
 from careway.routing.validate import validate
-
-DATA = Path(__file__).parents[2].parent / "shared" / "data" / "hhcrsp"
 
 
 def matrix(points):
@@ -286,11 +283,10 @@ def test_an_initial_plan_is_improved_not_lost():
     assert validate(problem, better).objective <= start + 1e-9
 
 
-@pytest.mark.skipif(not DATA.exists(), reason="the Mankowska instances are not here")
-def test_a_small_mankowska_instance_reaches_the_published_best():
+def test_a_small_mankowska_instance_reaches_the_published_best(shared_data):
     from careway.routing.formats.hhcrsp import read_instance
 
-    problem = read_instance(DATA / "mankowska" / "InstanzCPLEX_HCSRP_10_1.json")
+    problem = read_instance(shared_data("hhcrsp", "mankowska", "InstanzCPLEX_HCSRP_10_1.json"))
     solution = lns.solve(problem, 30, 0, iterations=1500)
     report = validate(problem, solution)
     assert report.feasible

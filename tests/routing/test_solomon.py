@@ -1,15 +1,12 @@
 """Reading Solomon's VRPTW text format, and writing a plan back as customer numbers."""
 
 import math
-from pathlib import Path
 
 import pytest
 
 from careway.routing.formats import solomon
 from careway.routing.model import ProblemError, Route, Solution
 from careway.routing.validate import validate
-
-DATA = Path(__file__).parents[2].parent / "shared" / "data" / "vrptw" / "solomon"
 
 TINY = """TINY1
 
@@ -60,9 +57,8 @@ def test_solution_json_lists_customer_numbers_in_visiting_order():
     assert report.terms["travel"] == pytest.approx(5 + 5 + 10 + 10 + 10)
 
 
-@pytest.mark.skipif(not DATA.exists(), reason="../shared/data/vrptw is not there")
-def test_reading_c101():
-    problem = solomon.read_instance(DATA / "C101.txt")
+def test_reading_c101(shared_data):
+    problem = solomon.read_instance(shared_data("vrptw", "solomon", "C101.txt"))
     assert problem.name == "C101"
     assert len(problem.clinicians) == 25
     assert {c.capacity for c in problem.clinicians} == {200}
