@@ -336,7 +336,8 @@ class PatientDirectory:
     auditor types (an MRN), without core knowing what a patient is: careway/patients registers
     its directory when it is installed."""
 
-    describe: Callable[[int, list[Any]], dict[Any, str]]
+    # (name, identifier as staff know it), by patient id: ("Hale, Margaret", "MRN RB-10040").
+    describe: Callable[[int, list[Any]], dict[Any, tuple[str, str]]]
     find: Callable[[int, str], list[Any]]
 
 
@@ -347,8 +348,10 @@ def register_patient_directory(directory: PatientDirectory) -> None:
     _directory[:] = [directory]
 
 
-def describe_patients(organization_id: int, patient_ids: Iterable[Any]) -> dict[Any, str]:
-    """'Family, Given (MRN ...)' by patient id, for the ids the agency has."""
+def describe_patients(
+    organization_id: int, patient_ids: Iterable[Any]
+) -> dict[Any, tuple[str, str]]:
+    """(name, identifier) by patient id, for the ids the agency has."""
     wanted = list(dict.fromkeys(pid for pid in patient_ids if pid))
     if not wanted or not _directory:
         return {}

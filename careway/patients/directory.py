@@ -9,11 +9,11 @@ from typing import Any
 from .models import Patient
 
 
-def describe_patients(organization_id: int, patient_ids: list[Any]) -> dict[Any, str]:
+def describe_patients(organization_id: int, patient_ids: list[Any]) -> dict[Any, tuple[str, str]]:
     rows = Patient.objects.filter(organization_id=organization_id, pk__in=patient_ids).values_list(
         "pk", "family_name", "given_name", "mrn"
     )
-    return {pk: f"{family}, {given} (MRN {mrn})" for pk, family, given, mrn in rows}
+    return {pk: (f"{family}, {given}", f"MRN {mrn}") for pk, family, given, mrn in rows}
 
 
 def find_patients(organization_id: int, text: str) -> list[Any]:

@@ -83,7 +83,7 @@ def audit_log(request: HttpRequest) -> HttpResponse:
     names = audit.describe_patients(organization_id, [e.patient_id for e in page])
     for event in page:
         event.detail_text = json.dumps(event.detail, sort_keys=True) if event.detail else ""
-        event.patient_name = names.get(event.patient_id, "")
+        event.patient_name, event.patient_identifier = names.get(event.patient_id, ("", ""))
     sort = form.sort_key() if form.is_bound and form.is_valid() else "-time"
     context = {
         "form": form,
