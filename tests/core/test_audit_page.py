@@ -51,9 +51,7 @@ def test_everyone_else_gets_404_and_nothing_is_exported(login, world, who):
 def test_events_name_their_patient_through_the_directory_patients_registers(login, world):
     audit.record(audit.Actor(user=world.cm), "patient.view", patient_id=world.patient.pk)
     # An event about a patient of another agency never shows that patient's name here.
-    audit.record(
-        audit.Actor(user=world.cm), "patient.view", patient_id=world.outsider_patient.pk
-    )
+    audit.record(audit.Actor(user=world.cm), "patient.view", patient_id=world.outsider_patient.pk)
     html = login(world.auditor).get(reverse("audit_log")).content.decode()
     assert "Hale, Margaret" in html and f"MRN {world.patient.mrn}" in html
     assert "Berg, Otto" not in html and world.outsider_patient.mrn not in html
