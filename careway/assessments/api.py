@@ -28,14 +28,22 @@ from careway.core import audit
 from careway.core.api_auth import READ, WRITE, actor_for
 from careway.core.conflicts import VersionConflict
 from careway.fhir.mapping import Invalid
-from careway.fhir.mapping.questionnaire_response import check_items, resource_id
+from careway.fhir.mapping.questionnaire_response import check_items
 from careway.patients import access
 from careway.patients.access import Action
 from careway.patients.api import READ_ERRORS, WRITE_ERRORS, operation, paginate
 from careway.patients.schemas import PageParams
 
 from . import catalog, instruments, render, services, template
-from .models import Amendment, Assessment, Finding, Instrument, Response, Score
+from .models import (
+    Amendment,
+    Assessment,
+    Finding,
+    Instrument,
+    Response,
+    Score,
+    questionnaire_response_id,
+)
 from .schemas import (
     AssessmentOut,
     AssessmentPage,
@@ -397,7 +405,7 @@ def _response(response: Response, title: str, amendments: list[Amendment]) -> di
     latest = max(amendments, key=lambda a: (a.signed_at, a.pk), default=None)
     return {
         "id": response.pk,
-        "fhir_id": resource_id(response.pk),
+        "fhir_id": questionnaire_response_id(response.pk),
         "section": response.section,
         "questionnaire_url": response.questionnaire_url,
         "questionnaire_version": response.questionnaire_version,

@@ -1,15 +1,16 @@
 """QuestionnaireResponse <-> careway.assessments.Response (one questionnaire's answers in an
 assessment), and the check that answers fit their Questionnaire.
 
-Out. One resource per Response: id `qr-<pk>` (a prefix, so it is never taken for a number of
-another type); `questionnaire` is the canonical `url|version` the answers were given to; `status`
-in-progress while the assessment is a draft, completed once it is signed, amended once an
-amendment corrects it; `subject` the patient; `authored` when the answers last changed in
-substance (the latest amendment's signature, else the assessment's signature, else the last save
-of the draft) and `author` who did that, by name (Careway serves no Practitioner); `item` the
-answers as they stand (the latest amendment's, else the original ones: as
-careway.assessments.services.effective_items). Each current score of the response is an
-Observation of its own (score.py), derived from this resource.
+Out. One resource per Response: id `qr-<pk>` (careway.assessments.models
+questionnaire_response_id: a prefix, so it is never taken for a number of another type);
+`questionnaire` is the canonical `url|version` the answers were given to; `status` in-progress
+while the assessment is a draft, completed once it is signed, amended once an amendment corrects
+it; `subject` the patient; `authored` when the answers last changed in substance (the latest
+amendment's signature, else the assessment's signature, else the last save of the draft) and
+`author` who did that, by name (Careway serves no Practitioner); `item` the answers as they stand
+(the latest amendment's, else the original ones: as careway.assessments.services.effective_items).
+Each current score of the response is an Observation of its own (score.py), derived from this
+resource.
 
 In. Only a completed (or amended) response is taken in: Careway files it as a signed
 one-questionnaire assessment of its own and scores it (assessments.services.record_response),
@@ -36,13 +37,12 @@ from typing import Any
 from django.db.models import Prefetch, QuerySet
 
 from careway.assessments import catalog, render
-from careway.assessments.models import Amendment, Response
+from careway.assessments.models import Amendment, Response, questionnaire_response_id
 
 from . import Incoming, Invalid, Mapping, register
 from . import common as c
 
 PATH = "QuestionnaireResponse"
-ID_PREFIX = "qr-"
 STATUSES = frozenset({"in-progress", "completed", "amended", "entered-in-error", "stopped"})
 TAKEN_STATUSES = frozenset({"completed", "amended"})
 ELEMENTS = {
@@ -65,12 +65,8 @@ class Unprocessable(Invalid):
         super().__init__(path, reason)
 
 
-def resource_id(pk: Any) -> str:
-    return f"{ID_PREFIX}{pk}"
-
-
 def reference_to(pk: Any) -> str:
-    return f"QuestionnaireResponse/{resource_id(pk)}"
+    return f"QuestionnaireResponse/{questionnaire_response_id(pk)}"
 
 
 # --- out -----------------------------------------------------------------------------------------
@@ -111,7 +107,7 @@ def response_to_fhir(record: Response) -> dict[str, Any]:
     return c.drop_empty(
         {
             "resourceType": "QuestionnaireResponse",
-            "id": resource_id(record.pk),
+            "id": questionnaire_response_id(record.pk),
             "meta": {"lastUpdated": c.instant(authored)},
             "questionnaire": canonical,
             "status": status,
