@@ -27,14 +27,13 @@ from ninja import Query, Router, Status
 from careway.core import audit
 from careway.core.api_auth import READ, WRITE, actor_for
 from careway.core.conflicts import VersionConflict
-from careway.fhir.mapping import Invalid
-from careway.fhir.mapping.questionnaire_response import check_items
 from careway.patients import access
 from careway.patients.access import Action
 from careway.patients.api import READ_ERRORS, WRITE_ERRORS, operation, paginate
 from careway.patients.schemas import PageParams
 
-from . import catalog, instruments, render, services, template
+from . import catalog, instruments, services, template
+from .answers import AnswersRefused, check_items
 from .models import (
     Amendment,
     Assessment,
@@ -44,6 +43,7 @@ from .models import (
     Score,
     questionnaire_response_id,
 )
+from .questionnaires import answers_from_response
 from .schemas import (
     AssessmentOut,
     AssessmentPage,
@@ -205,9 +205,9 @@ def save_section(
     questionnaire = _part_of(spec, payload.questionnaire_url)
     try:
         items = check_items(questionnaire, payload.items, "items", completed=False)
-    except Invalid as bad:
-        raise ValidationError({bad.path: bad.reason}) from None
-    answers = render.answers_from_response({"item": items})
+    except AnswersRefused as refused:
+        raise ValidationError({refused.path: refused.reason}) from None
+    answers = answers_from_response({"item": items})
     part = services.SectionAnswers(payload.questionnaire_url, answers, payload.version)
     try:
         (saved,) = services.save_section(actor, assessment, spec.key, [part])

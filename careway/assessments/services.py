@@ -29,8 +29,9 @@ from careway.patients.models import (
 )
 from careway.patients.vitals import vital_signs
 
-from . import catalog, engine, render, template
+from . import catalog, engine, template
 from .models import Amendment, Assessment, BandSetting, Finding, Instrument, Response, Score
+from .questionnaires import answers_from_response, missing_required, response_items
 
 OPEN_EPISODE = (EpisodeOfCare.Status.REFERRED, EpisodeOfCare.Status.ACTIVE)
 SEVERITY_ORDER = {"urgent": 0, "warning": 1, "info": 2}
@@ -132,7 +133,7 @@ def save_section(
                 {"questionnaire": f"{part.questionnaire_url} is not part of '{section.title}'"}
             )
         entry = _entry(assessment, part.questionnaire_url)
-        items = render.response_items(entry.questionnaire, dict(part.answers))
+        items = response_items(entry.questionnaire, dict(part.answers))
         saved.append(_keep_response(actor, locked, section_key, entry, items, part.version))
         _raise_urgent(actor, locked, entry, items)
     now = timezone.now()
@@ -229,8 +230,8 @@ def missing_for_signature(assessment: Assessment) -> list[Missing]:
             response = responses.get((section.key, questionnaire["url"]))
             if not part.required:
                 continue
-            answers = render.answers_from_response({"item": response.items if response else []})
-            for _link, text in render.missing_required(questionnaire, answers):
+            answers = answers_from_response({"item": response.items if response else []})
+            for _link, text in missing_required(questionnaire, answers):
                 missing.append(Missing(section.key, section.title, text))
     return missing
 
@@ -518,7 +519,7 @@ def amend_response(
     if not reason.strip():
         raise ValidationError({"reason": "Say why the answers are corrected."})
     entry = _entry(assessment, response.questionnaire_url)
-    items = render.response_items(entry.questionnaire, dict(answers))
+    items = response_items(entry.questionnaire, dict(answers))
     amendment = Amendment.objects.create(
         organization_id=assessment.organization_id,
         patient_id=assessment.patient_id,

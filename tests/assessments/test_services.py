@@ -6,6 +6,7 @@ from django.utils import timezone
 
 from careway.assessments import catalog, services, template
 from careway.assessments.models import Amendment, Assessment, Finding, Response, Score
+from careway.assessments.questionnaires import response_items
 from careway.assessments.services import SectionAnswers
 from careway.core import audit
 from careway.core.conflicts import VersionConflict
@@ -245,6 +246,4 @@ def test_a_response_from_elsewhere_is_filed_signed_and_scored(world):
 
 
 def _items(answers):
-    from careway.assessments import render
-
-    return render.response_items(PHQ9, answers)
+    return response_items(PHQ9, answers)
