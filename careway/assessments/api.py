@@ -5,9 +5,10 @@ The same rules as the patient endpoints (careway/patients/api.py): token or sess
 decided by careway.patients.access (404 for an assessment that is not the caller's to see, 403 to
 change one they may only read), reads audited in their transaction, writes through
 careway/assessments/services.py, which audits them. Answers travel as FHIR
-QuestionnaireResponse.item lists, checked against their Questionnaire (every answer to one of
-its questions, of its type, among its options) before they are saved; the error names the item
-at fault. A save made from a stale version answers 409 with the current version.
+QuestionnaireResponse.item lists; the service checks them against their Questionnaire (every
+answer to one of its questions, of its type, among its options: careway/assessments/answers.py)
+before it saves them, and the error (422) names the item at fault as the client sent it. A save
+made from a stale version answers 409 with the current version.
 
 Signing is not here: a signature is the clinician's, given on the assessment page after
 reviewing every section. A finished response from another system comes in as a FHIR
@@ -33,7 +34,6 @@ from careway.patients.api import READ_ERRORS, WRITE_ERRORS, operation, paginate
 from careway.patients.schemas import PageParams
 
 from . import catalog, instruments, services, template
-from .answers import AnswersRefused, check_items
 from .models import (
     Amendment,
     Assessment,
@@ -43,7 +43,6 @@ from .models import (
     Score,
     questionnaire_response_id,
 )
-from .questionnaires import answers_from_response
 from .schemas import (
     AssessmentOut,
     AssessmentPage,
@@ -203,12 +202,7 @@ def save_section(
     assessment = _assessment_for(actor, assessment_id, Action.EDIT)
     spec = _section_of(assessment, section)
     questionnaire = _part_of(spec, payload.questionnaire_url)
-    try:
-        items = check_items(questionnaire, payload.items, "items", completed=False)
-    except AnswersRefused as refused:
-        raise ValidationError({refused.path: refused.reason}) from None
-    answers = answers_from_response({"item": items})
-    part = services.SectionAnswers(payload.questionnaire_url, answers, payload.version)
+    part = services.SectionItems(payload.questionnaire_url, payload.items, payload.version)
     try:
         (saved,) = services.save_section(actor, assessment, spec.key, [part])
     except VersionConflict as conflict:
