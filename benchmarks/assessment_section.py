@@ -79,15 +79,15 @@ def summary(samples: list[float]) -> dict[str, float | int]:
 
 def section_post(section, rng: random.Random, versions: dict[str, str]) -> dict[str, list[str]]:
     """What the browser's form posts for this section with every item answered (a random option,
-    or either end of a number's range), through the renderer's own field names and values."""
-    from careway.assessments import catalog, render
+    or either end of a number's range), through the form's own field names and values."""
+    from careway.assessments import catalog, form
 
     data: dict[str, list[str]] = {}
     for index, part in enumerate(section.parts):
         questionnaire = catalog.shipped_by_id(part.questionnaire)
         answers = random_answers(questionnaire, rng)
         prefix = f"q{index}"
-        for field in render.flat_fields(render.form_fields(questionnaire, answers, prefix)):
+        for field in form.flat_fields(form.form_fields(questionnaire, answers, prefix)):
             for name, value in field.posted_values():
                 data.setdefault(name, []).append(value)
         data[f"{prefix}:version"] = [versions.get(f"{prefix}:version", "0")]

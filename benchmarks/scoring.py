@@ -8,7 +8,7 @@ once as Careway does.
 Whole assessment: a complete start-of-care assessment is every questionnaire of every section
 the comprehensive template asks at start of care (careway/assessments/template.py), each answered
 on every item with a random valid answer (tests/assessments/fill.py, the answer sets the tests
-sign with), kept as the section page keeps it (render.response_items). It is scored as
+sign with), kept as the section page keeps it (questionnaires.response_items). It is scored as
 `services.sign_assessment` scores it: each response through `engine.score` with the instrument
 the agency's catalog gives (a shipped instrument without band edges is `instruments.instrument`,
 loaded once per process); a second figure adds what signing also works out in Python for each
@@ -86,13 +86,14 @@ def complete_assessment(rng: random.Random) -> list[tuple[str, list[dict[str, An
     """(questionnaire url, QuestionnaireResponse.item) for every questionnaire of every section
     of a start-of-care assessment, every item answered (a random option, or the low or the high
     end of a number's range), as the section page stores it."""
-    from careway.assessments import catalog, render, template
+    from careway.assessments import catalog, template
+    from careway.assessments.questionnaires import response_items
 
     responses = []
     for section in template.comprehensive().sections_for(TIME_POINT):
         for part in section.parts:
             questionnaire = catalog.shipped_by_id(part.questionnaire)
-            items = render.response_items(questionnaire, random_answers(questionnaire, rng))
+            items = response_items(questionnaire, random_answers(questionnaire, rng))
             responses.append((str(questionnaire["url"]), items))
     return responses
 

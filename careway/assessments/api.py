@@ -5,9 +5,10 @@ The same rules as the patient endpoints (careway/patients/api.py): token or sess
 decided by careway.patients.access (404 for an assessment that is not the caller's to see, 403 to
 change one they may only read), reads audited in their transaction, writes through
 careway/assessments/services.py, which audits them. Answers travel as FHIR
-QuestionnaireResponse.item lists, checked against their Questionnaire (every answer to one of
-its questions, of its type, among its options) before they are saved; the error names the item
-at fault. A save made from a stale version answers 409 with the current version.
+QuestionnaireResponse.item lists; the service checks them against their Questionnaire (every
+answer to one of its questions, of its type, among its options: careway/assessments/answers.py)
+before it saves them, and the error (422) names the item at fault as the client sent it. A save
+made from a stale version answers 409 with the current version.
 
 Signing is not here: a signature is the clinician's, given on the assessment page after
 reviewing every section. A finished response from another system comes in as a FHIR
@@ -25,15 +26,21 @@ from django.http import Http404, HttpRequest
 from ninja import Query, Router, Status
 
 from careway.core import audit
-from careway.fhir.mapping import Invalid
-from careway.fhir.mapping.questionnaire_response import check_items, resource_id
 from careway.patients import access
 from careway.patients.access import Action
 from careway.toolkit.api import READ_ERRORS, WRITE_ERRORS, PageParams, operation, paginate
 from careway.toolkit.auth import READ, WRITE, actor_for
 
-from . import catalog, instruments, render, services, template
-from .models import Amendment, Assessment, Finding, Instrument, Response, Score
+from . import catalog, instruments, services, template
+from .models import (
+    Amendment,
+    Assessment,
+    Finding,
+    Instrument,
+    Response,
+    Score,
+    questionnaire_response_id,
+)
 from .schemas import (
     AssessmentOut,
     AssessmentPage,
@@ -174,12 +181,7 @@ def save_section(
     assessment = _assessment_for(actor, assessment_id, Action.EDIT)
     spec = _section_of(assessment, section)
     questionnaire = _part_of(spec, payload.questionnaire_url)
-    try:
-        items = check_items(questionnaire, payload.items, "items", completed=False)
-    except Invalid as bad:
-        raise ValidationError({bad.path: bad.reason}) from None
-    answers = render.answers_from_response({"item": items})
-    part = services.SectionAnswers(payload.questionnaire_url, answers, payload.version)
+    part = services.SectionItems(payload.questionnaire_url, payload.items, payload.version)
     # A stale version raises VersionConflict: 409 with the current version (toolkit/api.py).
     (saved,) = services.save_section(actor, assessment, spec.key, [part])
     response = Response.objects.select_related("updated_by").get(pk=saved.pk)
@@ -374,7 +376,7 @@ def _response(response: Response, title: str, amendments: list[Amendment]) -> di
     latest = max(amendments, key=lambda a: (a.signed_at, a.pk), default=None)
     return {
         "id": response.pk,
-        "fhir_id": resource_id(response.pk),
+        "fhir_id": questionnaire_response_id(response.pk),
         "section": response.section,
         "questionnaire_url": response.questionnaire_url,
         "questionnaire_version": response.questionnaire_version,

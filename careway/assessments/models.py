@@ -9,7 +9,7 @@ edit of it.
 """
 
 import uuid
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from django.conf import settings
 from django.db import models
@@ -138,6 +138,16 @@ class Response(AssessmentRecord):
                 fields=["assessment", "section", "questionnaire_url"], name="response_unique"
             )
         ]
+
+
+# A response's id as a FHIR QuestionnaireResponse, which the JSON API shows too: a prefix, so it is
+# never taken for the number of a resource of another type.
+QUESTIONNAIRE_RESPONSE_ID_PREFIX = "qr-"
+
+
+def questionnaire_response_id(pk: Any) -> str:
+    """The id of the Response with this primary key as a QuestionnaireResponse: `qr-<pk>`."""
+    return f"{QUESTIONNAIRE_RESPONSE_ID_PREFIX}{pk}"
 
 
 class Amendment(AssessmentRecord):

@@ -14,8 +14,9 @@ from careway.patients.models import Encounter, EpisodeOfCare, Patient
 from careway.patients.queries import current_episodes
 from careway.toolkit import trend_charts
 
-from . import catalog, lace, render, schedule, template
+from . import catalog, lace, schedule, template
 from .models import Assessment, Response, Score
+from .questionnaires import answers_from_response, missing_required
 
 LIST_LIMIT = 50
 TREND_DAYS = 730
@@ -255,8 +256,8 @@ def progress(assessment: Assessment) -> list[SectionProgress]:
             response = responses.get((section.key, questionnaire["url"]))
             started = started or bool(response and response.items)
             if part.required:
-                answers = render.answers_from_response({"item": response.items if response else []})
-                missing += [text for _, text in render.missing_required(questionnaire, answers)]
+                answers = answers_from_response({"item": response.items if response else []})
+                missing += [text for _, text in missing_required(questionnaire, answers)]
         found.append(SectionProgress(section, started, missing))
     return found
 

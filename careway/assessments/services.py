@@ -1,12 +1,18 @@
-"""Every write of an assessment: start, save a section as you go, sign, amend; and an agency's
-instrument uploads and band edges. Each runs in one transaction with its audit event.
+"""Every write of an assessment: start, save a section as you go, sign, amend, file a response
+from elsewhere; and an agency's instrument uploads and band edges. Each runs in one transaction
+with its audit event.
+
+Answers are checked against their Questionnaire (careway/assessments/answers.py) wherever they
+arrive, whoever calls: the page, the JSON API, a FHIR import. A refusal is a ValidationError
+naming the item at fault, and nothing is written.
 
 An urgent answer (PHQ-9 item 9 above zero) raises its flag and a task for the case manager the
 moment it is saved, not at signing: the patient is in front of the nurse now. Everything else a
 section finds becomes a flag when the assessment is signed.
 """
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from typing import Any
@@ -29,8 +35,10 @@ from careway.patients.models import (
 )
 from careway.patients.vitals import vital_signs
 
-from . import catalog, engine, render, template
+from . import catalog, engine, template
+from .answers import AnswersRefused, check_answers, check_items
 from .models import Amendment, Assessment, BandSetting, Finding, Instrument, Response, Score
+from .questionnaires import answers_from_response, missing_required
 
 OPEN_EPISODE = (EpisodeOfCare.Status.REFERRED, EpisodeOfCare.Status.ACTIVE)
 SEVERITY_ORDER = {"urgent": 0, "warning": 1, "info": 2}
@@ -41,10 +49,21 @@ FLAG_LABEL_LIMIT = 100
 @dataclass(frozen=True)
 class SectionAnswers:
     """What the section page posts for one questionnaire: its answers (linkId -> value[x]
-    dicts) and the version of the saved response the page was showing (0: none saved yet)."""
+    dicts) and the version of the saved response the page was showing (0: none saved yet). A
+    refusal names the question: `item.where(linkId='9').answer[0].valueCoding`."""
 
     questionnaire_url: str
     answers: Mapping[str, list[dict[str, Any]]]
+    version: int
+
+
+@dataclass(frozen=True)
+class SectionItems:
+    """The same as the JSON API takes it: the answers as QuestionnaireResponse.item, so a
+    refusal names the element as the client sent it (`items[2].answer[0].valueCoding`)."""
+
+    questionnaire_url: str
+    items: Any
     version: int
 
 
@@ -116,24 +135,27 @@ def save_section(
     actor: audit.Actor,
     assessment: Assessment,
     section_key: str,
-    parts: Sequence[SectionAnswers],
+    parts: Sequence[SectionAnswers | SectionItems],
 ) -> list[Response]:
-    """Keep what was entered in one section. A stale version (another device saved the same
-    questionnaire since this page loaded) is a conflict; nothing is written then."""
+    """Keep what was entered in one section. Answers that do not fit their Questionnaire are
+    refused, naming the item; a stale version (another device saved the same questionnaire
+    since this page loaded) is a conflict. Nothing is written then."""
     locked = Assessment.objects.select_for_update().get(pk=assessment.pk)
     if locked.is_signed:
         raise ValidationError("This assessment is signed: correct it with an amendment.")
     section = template.comprehensive().section(section_key)
     allowed = {_url_of(part.questionnaire) for part in section.parts}
-    saved = []
+    checked = []
     for part in parts:
         if part.questionnaire_url not in allowed:
             raise ValidationError(
                 {"questionnaire": f"{part.questionnaire_url} is not part of '{section.title}'"}
             )
         entry = _entry(assessment, part.questionnaire_url)
-        items = render.response_items(entry.questionnaire, dict(part.answers))
-        saved.append(_keep_response(actor, locked, section_key, entry, items, part.version))
+        checked.append((entry, _checked_part(entry, part), part.version))
+    saved = []
+    for entry, items, version in checked:
+        saved.append(_keep_response(actor, locked, section_key, entry, items, version))
         _raise_urgent(actor, locked, entry, items)
     now = timezone.now()
     Assessment.objects.filter(pk=locked.pk).update(updated_at=now, version=locked.version + 1)
@@ -146,6 +168,27 @@ def save_section(
         detail={"section": section_key},
     )
     return saved
+
+
+def _checked_part(
+    entry: catalog.Entry, part: SectionAnswers | SectionItems
+) -> list[dict[str, Any]]:
+    """The part's answers as QuestionnaireResponse.item, checked against the Questionnaire."""
+    with _refusal_named():
+        if isinstance(part, SectionItems):
+            return check_items(entry.questionnaire, part.items, "items")
+        return check_answers(entry.questionnaire, part.answers)
+
+
+@contextmanager
+def _refusal_named() -> Iterator[None]:
+    """Answers refused by the check become a ValidationError on the element at fault."""
+    try:
+        yield
+    except AnswersRefused as refused:
+        raise ValidationError(
+            {refused.path: ValidationError(refused.reason, code=refused.code)}
+        ) from None
 
 
 def _keep_response(
@@ -229,8 +272,8 @@ def missing_for_signature(assessment: Assessment) -> list[Missing]:
             response = responses.get((section.key, questionnaire["url"]))
             if not part.required:
                 continue
-            answers = render.answers_from_response({"item": response.items if response else []})
-            for _link, text in render.missing_required(questionnaire, answers):
+            answers = answers_from_response({"item": response.items if response else []})
+            for _link, text in missing_required(questionnaire, answers):
                 missing.append(Missing(section.key, section.title, text))
     return missing
 
@@ -518,7 +561,8 @@ def amend_response(
     if not reason.strip():
         raise ValidationError({"reason": "Say why the answers are corrected."})
     entry = _entry(assessment, response.questionnaire_url)
-    items = render.response_items(entry.questionnaire, dict(answers))
+    with _refusal_named():
+        items = check_answers(entry.questionnaire, answers)
     amendment = Amendment.objects.create(
         organization_id=assessment.organization_id,
         patient_id=assessment.patient_id,
@@ -632,7 +676,8 @@ def record_response(
     episode: EpisodeOfCare | None = None,
 ) -> Response:
     """A completed QuestionnaireResponse from another system (the FHIR API, an import): kept
-    as a signed one-questionnaire assessment of its own, scored and flagged like any other."""
+    as a signed one-questionnaire assessment of its own, scored and flagged like any other.
+    Its items are checked as completed answers (every required question answered)."""
     entry = catalog.entry(patient.organization_id, questionnaire_url)
     if entry is None:
         raise ValidationError(
@@ -641,6 +686,8 @@ def record_response(
                 "upload the Questionnaire first"
             }
         )
+    with _refusal_named():
+        items = check_items(entry.questionnaire, items, "items", completed=True)
     if episode is None:
         episode = (
             EpisodeOfCare.objects.filter(patient=patient).order_by("-start_of_care", "-pk").first()

@@ -27,10 +27,11 @@ from careway.patients.frame import ChartSection, audited_chart_frame
 from careway.patients.models import Patient
 from careway.toolkit.pages import agency_page
 
-from . import catalog, engine, queries, schedule, services, template
-from . import render as forms
+from . import catalog, engine, form, queries, schedule, services, template
+from .answers import parse
 from .models import Assessment, Response
 from .permissions import ASSESSMENTS_EDIT
+from .questionnaires import answers_from_response, response_items
 
 SECTION = "assessments"
 
@@ -244,7 +245,7 @@ def _parts(
     for index, (spec, url) in enumerate(zip(section.parts, urls, strict=True)):
         entry = agency[url]  # a shipped questionnaire is always in the catalog
         response = responses.get((section.key, entry.url))
-        answers = forms.answers_from_response({"item": response.items if response else []})
+        answers = answers_from_response({"item": response.items if response else []})
         from_record: list[tuple[str, str]] = []
         if posted is not None and entry.url in posted:
             answers = posted[entry.url]
@@ -255,12 +256,12 @@ def _parts(
                 answers = found.answers
                 texts = {
                     f.link_id: f.text
-                    for f in forms.flat_fields(forms.form_fields(entry.questionnaire, {}, ""))
+                    for f in form.flat_fields(form.form_fields(entry.questionnaire, {}, ""))
                 }
                 from_record = [(texts.get(k, k), v) for k, v in found.sources.items()]
         prefix = f"q{index}"
         mine = (errors or {}).get(entry.url, {})
-        items = forms.response_items(entry.questionnaire, answers)
+        items = response_items(entry.questionnaire, answers)
         parts.append(
             Part(
                 entry=entry,
@@ -268,7 +269,7 @@ def _parts(
                 note=spec.note,
                 prefix=prefix,
                 version=response.version if response else 0,
-                fields=forms.form_fields(entry.questionnaire, answers, prefix, mine, posted=raw),
+                fields=form.form_fields(entry.questionnaire, answers, prefix, mine, posted=raw),
                 errors=mine,
                 result=engine.score(entry.instrument, {"item": items})
                 if entry.instrument.scorable
@@ -356,7 +357,7 @@ def _save_section(
     parts = []
     for position, part_spec in enumerate(spec.parts):
         questionnaire = catalog.shipped_by_id(part_spec.questionnaire)
-        parsed = forms.parse(questionnaire, request.POST, f"q{position}")
+        parsed = parse(questionnaire, request.POST, f"q{position}")
         posted[questionnaire["url"]] = parsed.answers
         if parsed.errors:
             errors[questionnaire["url"]] = parsed.errors
@@ -442,11 +443,11 @@ def assessment_amend(
     entry = catalog.entry(assessment.organization_id, response.questionnaire_url)
     if entry is None:
         raise Http404("This instrument is no longer available")
-    answers = forms.answers_from_response({"item": services.effective_items(response)})
+    answers = answers_from_response({"item": services.effective_items(response)})
     errors: dict[str, str] = {}
     reason = ""
     if request.method == "POST":
-        parsed = forms.parse(entry.questionnaire, request.POST, "a")
+        parsed = parse(entry.questionnaire, request.POST, "a")
         answers, errors = parsed.answers, dict(parsed.errors)
         reason = request.POST.get("reason", "")
         if not reason.strip():
@@ -461,7 +462,7 @@ def assessment_amend(
         "assessment": assessment,
         "response": response,
         "entry": entry,
-        "fields": forms.form_fields(entry.questionnaire, answers, "a", errors),
+        "fields": form.form_fields(entry.questionnaire, answers, "a", errors),
         "errors": errors,
         "reason": reason,
     }

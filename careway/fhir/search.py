@@ -22,7 +22,13 @@ from django.db import models
 from django.db.models import Exists, F, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 
-from careway.assessments.models import Amendment, Assessment, Response, Score
+from careway.assessments.models import (
+    QUESTIONNAIRE_RESPONSE_ID_PREFIX,
+    Amendment,
+    Assessment,
+    Response,
+    Score,
+)
 from careway.patients.models import (
     Allergy,
     Condition,
@@ -511,7 +517,7 @@ def _prefixed_int(ident: str, prefix: str) -> int | None:
 
 def locate_response(ident: str) -> Q | None:
     """A QuestionnaireResponse's id is `qr-<pk>`."""
-    pk = _prefixed_int(ident, questionnaire_response.ID_PREFIX)
+    pk = _prefixed_int(ident, QUESTIONNAIRE_RESPONSE_ID_PREFIX)
     return Q(pk=pk) if pk is not None else None
 
 

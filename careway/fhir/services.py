@@ -21,9 +21,9 @@ from django.db import connection, models
 from django.utils import timezone
 from psycopg.types.json import Jsonb
 
-from careway.assessments import render
 from careway.assessments import services as assessment_services
 from careway.assessments.models import Response
+from careway.assessments.questionnaires import answers_from_response
 from careway.core import audit
 from careway.core.models import AuditEvent, Branch, Organization, User
 from careway.core.roles import Role
@@ -405,7 +405,7 @@ def _amend_responses(actor: audit.Actor, plan: BatchPlan) -> None:
         items = update.rows[0]["items"]
         if assessment_services.effective_items(response) == items:
             continue
-        answers = render.answers_from_response({"item": items})
+        answers = answers_from_response({"item": items})
         assessment_services.amend_response(actor, response, answers, IMPORT_AMENDMENT)
         update.changed = True
 

@@ -10,8 +10,9 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from careway.assessments import catalog, render, services, template
+from careway.assessments import catalog, services, template
 from careway.assessments.models import Assessment, Response, Score
+from careway.assessments.questionnaires import response_items
 from careway.core import audit
 from careway.core.models import AuditEvent
 from tests.api.conftest import problem_fields
@@ -46,7 +47,7 @@ def items_of(questionnaire: dict, points: list[int]) -> list[dict]:
 
 
 def signed(user, patient, points=POINTS_16, when=AUTHORED, questionnaire=PHQ9) -> Response:
-    items = render.response_items(questionnaire, page_answers(questionnaire, points))
+    items = response_items(questionnaire, page_answers(questionnaire, points))
     return services.record_response(
         audit.Actor(user=user), patient, questionnaire["url"], items, when
     )

@@ -6,6 +6,7 @@ from django.utils import timezone
 
 from careway.assessments import catalog, services, template
 from careway.assessments.models import Amendment, Assessment, Finding, Response, Score
+from careway.assessments.questionnaires import response_items
 from careway.assessments.services import SectionAnswers
 from careway.core import audit
 from careway.core.conflicts import VersionConflict
@@ -125,6 +126,54 @@ def test_a_questionnaire_that_is_not_in_the_section_is_refused(world):
         )
 
 
+def not_an_option(answers, link_id):
+    """The answers with `link_id` answered by a code its options do not have."""
+    coding = dict(answers[link_id][0]["valueCoding"], code="LA-nonsense")
+    return {**answers, link_id: [{"valueCoding": coding}]}
+
+
+def test_answers_that_do_not_fit_the_questionnaire_are_refused_naming_the_item(world):
+    assessment = start(world)
+    version = assessment.version
+    cases = [
+        (
+            not_an_option(phq9_answers(1), "2"),
+            "item.where(linkId='2').answer[0].valueCoding",
+            ("question 2 (Over the last 2 weeks", "not one of its answers"),
+        ),
+        (
+            {**phq9_answers(1), "nine": [{"valueInteger": 1}]},
+            "item.where(linkId='nine')",
+            ("'nine' is not an item of",),
+        ),
+    ]
+    for answers, field, words in cases:
+        with pytest.raises(ValidationError) as error:
+            save(world, assessment, PHQ9, answers)
+        assert list(error.value.message_dict) == [field]
+        assert all(w in error.value.message_dict[field][0] for w in words)
+    assessment.refresh_from_db()
+    assert assessment.version == version
+    assert not Response.objects.exists()
+    assert not AuditEvent.objects.filter(action="assessment.save").exists()
+
+
+def test_one_part_that_does_not_fit_refuses_the_whole_section_and_writes_nothing(world):
+    assessment = start(world)
+    section = next(s for s in template.comprehensive().sections if len(s.parts) > 1)
+    urls = [catalog.shipped_by_id(part.questionnaire)["url"] for part in section.parts]
+    parts = [
+        SectionAnswers(url, fill.answers(catalog.shipped_by_id(part.questionnaire)), 0)
+        for url, part in zip(urls, section.parts, strict=True)
+    ]
+    parts[-1] = SectionAnswers(urls[-1], {"no-such-item": [{"valueString": "x"}]}, 0)
+    with pytest.raises(ValidationError) as error:
+        services.save_section(actor(world.cm), assessment, section.key, parts)
+    assert list(error.value.message_dict) == ["item.where(linkId='no-such-item')"]
+    assert not Response.objects.exists()
+    assert not PatientFlag.objects.exists() and not Task.objects.exists()
+
+
 def test_phq9_item_9_above_zero_raises_an_urgent_flag_and_task_the_moment_it_is_saved(world):
     assessment = start(world)
     save(world, assessment, PHQ9, phq9_answers(0, item9=1))
@@ -202,6 +251,20 @@ def test_an_amendment_keeps_the_original_and_supersedes_its_scores(world):
     assert AuditEvent.objects.filter(action="assessment.amend", patient_id=world.patient.pk)
 
 
+def test_an_amendment_that_does_not_fit_the_questionnaire_is_refused_and_writes_nothing(world):
+    assessment = start(world)
+    fill_everything(world, assessment)
+    services.sign_assessment(actor(world.cm), assessment, assessment.version)
+    response = Response.objects.get(assessment=assessment, questionnaire_url=PHQ9["url"])
+    scores = list(Score.objects.filter(response=response).values_list("pk", "current"))
+    answers = not_an_option(fill.answers(PHQ9, 0), "3")
+    with pytest.raises(ValidationError) as error:
+        services.amend_response(actor(world.cm), response, answers, "Read back wrongly")
+    assert list(error.value.message_dict) == ["item.where(linkId='3').answer[0].valueCoding"]
+    assert not Amendment.objects.exists()
+    assert list(Score.objects.filter(response=response).values_list("pk", "current")) == scores
+
+
 def test_a_draft_is_edited_not_amended(world):
     assessment = start(world)
     [response] = save(world, assessment, PHQ2, fill.answers(PHQ2, 0))
@@ -244,7 +307,13 @@ def test_a_response_from_elsewhere_is_filed_signed_and_scored(world):
     assert "questionnaire" in error.value.message_dict
 
 
-def _items(answers):
-    from careway.assessments import render
+def test_a_response_from_elsewhere_must_answer_every_required_question(world):
+    partial = _items({k: v for k, v in phq9_answers(2).items() if k != "9"})
+    with pytest.raises(ValidationError) as error:
+        services.record_response(actor(world.cm), world.patient, PHQ9["url"], partial, None)
+    assert list(error.value.message_dict) == ["items.where(linkId='9')"]
+    assert not Assessment.objects.exists() and not Score.objects.exists()
 
-    return render.response_items(PHQ9, answers)
+
+def _items(answers):
+    return response_items(PHQ9, answers)

@@ -11,8 +11,10 @@ from typing import Any
 
 import pytest
 
-from careway.assessments import engine, instruments, render, template
+from careway.assessments import engine, form, instruments, template
+from careway.assessments.answers import parse
 from careway.assessments.models import Assessment, Finding, Response
+from careway.assessments.questionnaires import missing_required
 from careway.patients import vitals
 from careway.patients.models import PatientFlag
 
@@ -35,7 +37,7 @@ OURS = [
     "soc-history", "soc-problems", "soc-medications", "soc-vitals", "soc-nutrition", "soc-skin",
     "soc-pain", "soc-home", "soc-caregivers", "soc-advance-care", "soc-goals",
 ]  # fmt: skip
-# The item types the assessment's form renderer draws.
+# The item types the assessment's form draws.
 RENDERED_TYPES = {
     "group", "display", "boolean", "choice", "open-choice", "integer", "decimal", "string",
     "text", "date", "dateTime", "quantity",
@@ -175,14 +177,14 @@ def test_what_a_signed_assessment_must_have_is_required(qid, must):
 @pytest.mark.parametrize("qid", OURS)
 def test_the_section_page_draws_every_item(qid):
     q = questionnaire(qid)
-    drawn = [f.link_id for f in render.flat_fields(render.form_fields(q, {}, "q0"))]
+    drawn = [f.link_id for f in form.flat_fields(form.form_fields(q, {}, "q0"))]
     assert drawn == [item["linkId"] for item in every_item(q["item"])]
 
 
 def test_stay_details_are_missing_for_signature_only_after_a_stay():
     history = questionnaire("soc-history")
-    without = {link for link, _ in render.missing_required(history, {"inpatient-stay": [False]})}
-    with_stay = {link for link, _ in render.missing_required(history, {"inpatient-stay": [True]})}
+    without = {link for link, _ in missing_required(history, {"inpatient-stay": [False]})}
+    with_stay = {link for link, _ in missing_required(history, {"inpatient-stay": [True]})}
     details = {"admission-date", "discharge-date", "emergent-admission"}
     assert not details & without
     assert details <= with_stay
@@ -192,10 +194,10 @@ def test_stay_details_are_missing_for_signature_only_after_a_stay():
 def test_a_typing_slip_in_a_reading_is_caught_and_the_rest_kept():
     vitals_form = questionnaire("soc-vitals")
     posted = {
-        render.field_name("q0", "systolic"): "1300",
-        render.field_name("q0", "temperature"): "98.6",
+        form.field_name("q0", "systolic"): "1300",
+        form.field_name("q0", "temperature"): "98.6",
     }
-    parsed = render.parse(vitals_form, posted, "q0")
+    parsed = parse(vitals_form, posted, "q0")
     assert "40 to 280" in parsed.errors["systolic"]
     assert "systolic" not in parsed.answers
     assert parsed.answers["temperature"] == [{"valueDecimal": 98.6}]

@@ -35,11 +35,11 @@ def section_with(questionnaire_id):
 
 
 def posted(questionnaire, answers, prefix):
-    """What the browser posts for these answers (the renderer's own field names)."""
-    from careway.assessments import render
+    """What the browser posts for these answers (the form's own field names)."""
+    from careway.assessments import form
 
     data = {}
-    for field in render.flat_fields(render.form_fields(questionnaire, answers, prefix)):
+    for field in form.flat_fields(form.form_fields(questionnaire, answers, prefix)):
         for name, value in field.posted_values():
             data.setdefault(name, []).append(value)
     return data
@@ -172,10 +172,10 @@ def test_a_mistyped_number_is_shown_back_with_its_question_and_the_rest_is_kept(
     assessment = start(world)
     section, index = section_with("soc-vitals")
     vitals = catalog.shipped_by_id("soc-vitals")
-    from careway.assessments import render
+    from careway.assessments import form
 
     data = posted(vitals, {"heart-rate": [72]}, f"q{index}")
-    data[render.field_name(f"q{index}", "respiratory-rate")] = ["eighteen"]
+    data[form.field_name(f"q{index}", "respiratory-rate")] = ["eighteen"]
     reply = login(world.cm).post(section_url(world, assessment, section.key), data)
     text = reply.content.decode()
     assert reply.status_code == 422
@@ -317,7 +317,7 @@ def test_an_agency_sets_its_own_morse_band_edges(login, world):
 def test_the_lace_questions_come_filled_from_the_record_with_where_each_came_from(login, world):
     from datetime import UTC, datetime
 
-    from careway.assessments import render
+    from careway.assessments import form
     from careway.patients import services as chart
     from careway.patients.models import Encounter
 
@@ -346,13 +346,13 @@ def test_the_lace_questions_come_filled_from_the_record_with_where_each_came_fro
     page = login(world.cm).get(section_url(world, assessment, section.key)).content.decode()
 
     def value_of(link_id):
-        name = render.field_name(f"q{index}", link_id)
+        name = form.field_name(f"q{index}", link_id)
         return page.split(f'name="{name}"', 1)[1].split('value="', 1)[1].split('"', 1)[0]
 
     assert value_of("length-of-stay") == "5"
     assert value_of("charlson") == "3"  # heart failure 2, diabetes 1
     assert value_of("ed-visits") == "1"  # the visit that led to the admission does not count
-    emergent = render.field_name(f"q{index}", "emergent")
+    emergent = form.field_name(f"q{index}", "emergent")
     assert re.search(rf'name="{emergent}" value="yes"[^>]*checked', page)
     assert "From the record" in page and "I50.9" in page
     # Nothing is saved until the nurse saves the section: the record's answers are a proposal.
@@ -360,12 +360,12 @@ def test_the_lace_questions_come_filled_from_the_record_with_where_each_came_fro
 
 
 def test_with_nothing_on_the_record_the_lace_questions_are_asked_empty(login, world):
-    from careway.assessments import render
+    from careway.assessments import form
 
     assessment = start(world)
     section, index = section_with("lace")
     page = login(world.cm).get(section_url(world, assessment, section.key)).content.decode()
-    name = render.field_name(f"q{index}", "length-of-stay")
+    name = form.field_name(f"q{index}", "length-of-stay")
     assert 'value=""' in page.split(f'name="{name}"', 1)[1][:400]
     assert "From the record" not in page
 

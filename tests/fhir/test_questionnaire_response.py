@@ -12,8 +12,9 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from careway.assessments import catalog, render, services
+from careway.assessments import catalog, services
 from careway.assessments.models import Amendment, Assessment, Response, Score
+from careway.assessments.questionnaires import response_items
 from careway.core import audit
 from careway.core.models import AuditEvent
 from careway.core.roles import Role
@@ -60,7 +61,7 @@ def page_answers(questionnaire: dict, points: list[int]) -> dict[str, list[dict]
 def file_response(user, patient, points: list[int], authored=AUTHORED, questionnaire=PHQ9):
     """A completed response, filed as a signed assessment with its answers as Careway keeps
     them."""
-    items = render.response_items(questionnaire, page_answers(questionnaire, points))
+    items = response_items(questionnaire, page_answers(questionnaire, points))
     return services.record_response(
         audit.Actor(user=user), patient, questionnaire["url"], items, authored
     )

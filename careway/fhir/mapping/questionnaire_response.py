@@ -1,15 +1,16 @@
 """QuestionnaireResponse <-> careway.assessments.Response (one questionnaire's answers in an
-assessment), and the check that answers fit their Questionnaire.
+assessment).
 
-Out. One resource per Response: id `qr-<pk>` (a prefix, so it is never taken for a number of
-another type); `questionnaire` is the canonical `url|version` the answers were given to; `status`
-in-progress while the assessment is a draft, completed once it is signed, amended once an
-amendment corrects it; `subject` the patient; `authored` when the answers last changed in
-substance (the latest amendment's signature, else the assessment's signature, else the last save
-of the draft) and `author` who did that, by name (Careway serves no Practitioner); `item` the
-answers as they stand (the latest amendment's, else the original ones: as
-careway.assessments.services.effective_items). Each current score of the response is an
-Observation of its own (score.py), derived from this resource.
+Out. One resource per Response: id `qr-<pk>` (careway.assessments.models
+questionnaire_response_id: a prefix, so it is never taken for a number of another type);
+`questionnaire` is the canonical `url|version` the answers were given to; `status` in-progress
+while the assessment is a draft, completed once it is signed, amended once an amendment corrects
+it; `subject` the patient; `authored` when the answers last changed in substance (the latest
+amendment's signature, else the assessment's signature, else the last save of the draft) and
+`author` who did that, by name (Careway serves no Practitioner); `item` the answers as they stand
+(the latest amendment's, else the original ones: as careway.assessments.services.effective_items).
+Each current score of the response is an Observation of its own (score.py), derived from this
+resource.
 
 In. Only a completed (or amended) response is taken in: Careway files it as a signed
 one-questionnaire assessment of its own and scores it (assessments.services.record_response),
@@ -17,32 +18,29 @@ as if it had been signed here. A draft from elsewhere has nobody here to finish 
 `from_fhir` reads the structure (Invalid, naming the element, for what is not a
 QuestionnaireResponse); `prepare(organization_id, row)` then checks it against the agency's
 instruments and raises Unprocessable (a kind of Invalid: HTTP 422 in the API) for a
-Questionnaire the agency does not have, an answer to no question of it, an answer of the wrong
-type or not among the options, or a required answer missing. The answers it passes on are
-rebuilt in the Questionnaire's shape (its groups, its option codings), exactly as the assessment
-page would have saved them, so an answer reads the same whichever way it came. A version other
-than the agency's is accepted when the answers fit the agency's version, which scores them; the
-response then names the agency's version. The author and an encounter are not taken in: the
-importing user signs.
+Questionnaire the agency does not have, or for answers that do not fit it. That check is the
+assessments' own (careway/assessments/answers.py check_items: an answer to no question of it, of
+the wrong type or not among the options, a required answer missing); its refusal keeps the
+element and the issue type. The answers it passes on are rebuilt in the Questionnaire's shape
+(its groups, its option codings), exactly as the assessment page would have saved them, so an
+answer reads the same whichever way it came. A version other than the agency's is accepted when
+the answers fit the agency's version, which scores them; the response then names the agency's
+version. The author and an encounter are not taken in: the importing user signs.
 """
 
-import math
-import re
-from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date, datetime, time
 from typing import Any
 
 from django.db.models import Prefetch, QuerySet
 
-from careway.assessments import catalog, render
-from careway.assessments.models import Amendment, Response
+from careway.assessments import catalog
+from careway.assessments.answers import AnswersRefused, check_items
+from careway.assessments.models import Amendment, Response, questionnaire_response_id
 
 from . import Incoming, Invalid, Mapping, register
 from . import common as c
 
 PATH = "QuestionnaireResponse"
-ID_PREFIX = "qr-"
 STATUSES = frozenset({"in-progress", "completed", "amended", "entered-in-error", "stopped"})
 TAKEN_STATUSES = frozenset({"completed", "amended"})
 ELEMENTS = {
@@ -51,9 +49,6 @@ ELEMENTS = {
     "authored": f"{PATH}.authored",
     "items": f"{PATH}.item",
 }
-_DATE = re.compile(r"\d{4}(-(0[1-9]|1[0-2])(-(0[1-9]|[12]\d|3[01]))?)?")
-_TIME = re.compile(r"([01]\d|2[0-3]):[0-5]\d:([0-5]\d|60)(\.\d+)?")
-_INT32 = (-(2**31), 2**31 - 1)
 
 
 class Unprocessable(Invalid):
@@ -65,12 +60,8 @@ class Unprocessable(Invalid):
         super().__init__(path, reason)
 
 
-def resource_id(pk: Any) -> str:
-    return f"{ID_PREFIX}{pk}"
-
-
 def reference_to(pk: Any) -> str:
-    return f"QuestionnaireResponse/{resource_id(pk)}"
+    return f"QuestionnaireResponse/{questionnaire_response_id(pk)}"
 
 
 # --- out -----------------------------------------------------------------------------------------
@@ -111,7 +102,7 @@ def response_to_fhir(record: Response) -> dict[str, Any]:
     return c.drop_empty(
         {
             "resourceType": "QuestionnaireResponse",
-            "id": resource_id(record.pk),
+            "id": questionnaire_response_id(record.pk),
             "meta": {"lastUpdated": c.instant(authored)},
             "questionnaire": canonical,
             "status": status,
@@ -185,271 +176,11 @@ def prepare(organization_id: int, row: dict[str, Any]) -> Prepared:
             "Questionnaire first",
             "not-found",
         )
-    items = check_items(entry.questionnaire, row["items"], f"{PATH}.item", completed=True)
+    try:
+        items = check_items(entry.questionnaire, row["items"], f"{PATH}.item", completed=True)
+    except AnswersRefused as refused:
+        raise Unprocessable(refused.path, refused.reason, refused.code) from None
     return Prepared(entry, items)
-
-
-# --- answers against their Questionnaire ----------------------------------------------------------
-
-ANSWER_KEYS = {
-    "boolean": ("valueBoolean",),
-    "decimal": ("valueDecimal",),
-    "integer": ("valueInteger",),
-    "date": ("valueDate",),
-    "dateTime": ("valueDateTime",),
-    "time": ("valueTime",),
-    "string": ("valueString",),
-    "text": ("valueString",),
-    "url": ("valueUri",),
-    "quantity": ("valueQuantity",),
-    "attachment": ("valueAttachment",),
-    "reference": ("valueReference",),
-}
-
-
-def check_items(
-    questionnaire: dict[str, Any], items: Any, path: str, *, completed: bool
-) -> list[dict[str, Any]]:
-    """QuestionnaireResponse.item checked against the Questionnaire and rebuilt in its shape.
-
-    Every answer must be to a question of the Questionnaire, of the question's type, one only
-    unless it repeats, and for a choice one of its options (an open choice may be text). With
-    `completed`, every required question enableWhen asks must be answered. Unprocessable names
-    the first element at fault (its path as given, e.g. `QuestionnaireResponse.item[2].answer[0]`).
-    """
-    questions = {str(q.get("linkId")): q for q in _all_questions(questionnaire.get("item"))}
-    title = str(questionnaire.get("title") or questionnaire.get("url") or "the Questionnaire")
-    if not isinstance(items, list):
-        raise Unprocessable(path, "must be a list of items", "structure")
-    answers: dict[str, list[dict[str, Any]]] = {}
-    for where, link_id, values in _answered(items, path, questions, title):
-        answers.setdefault(link_id, []).extend(values)
-        question = questions[link_id]
-        if len(answers[link_id]) > 1 and not question.get("repeats"):
-            raise Unprocessable(where, f"{_named(question)}: give one answer only", "value")
-    if completed:
-        missing = render.missing_required(questionnaire, answers)
-        if missing:
-            link_id, text = missing[0]
-            more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
-            raise Unprocessable(
-                f"{path}.where(linkId='{link_id}')",
-                f"required, and not answered: {text}{more}",
-                "required",
-            )
-    return render.response_items(questionnaire, answers)
-
-
-def _all_questions(items: Any) -> Iterator[dict[str, Any]]:
-    for item in items or []:
-        if isinstance(item, dict):
-            yield item
-            yield from _all_questions(item.get("item"))
-
-
-def _named(question: dict[str, Any]) -> str:
-    text = " ".join(str(question.get("text") or "").split())
-    label = text if len(text) <= 80 else text[:79].rstrip() + "\u2026"
-    return f"question {question.get('linkId')}" + (f" ({label})" if label else "")
-
-
-def _answered(
-    items: list[Any], path: str, questions: dict[str, dict[str, Any]], title: str
-) -> Iterator[tuple[str, str, list[dict[str, Any]]]]:
-    """(path, linkId, value[x] dicts) of every answered item, nested ones included."""
-    for index, raw in enumerate(items):
-        here = f"{path}[{index}]"
-        if not isinstance(raw, dict):
-            raise Unprocessable(here, "must be an object", "structure")
-        link_id = raw.get("linkId")
-        if not isinstance(link_id, str) or not link_id:
-            raise Unprocessable(
-                f"{here}.linkId", "missing: which question is answered?", "required"
-            )
-        question = questions.get(link_id)
-        if question is None:
-            raise Unprocessable(f"{here}.linkId", f"{link_id!r} is not an item of {title}", "value")
-        answers = raw.get("answer")
-        if answers is not None:
-            if not isinstance(answers, list):
-                raise Unprocessable(f"{here}.answer", "must be a list of answers", "structure")
-            values = []
-            for number, answer in enumerate(answers):
-                at = f"{here}.answer[{number}]"
-                values.append(_answer(question, answer, at))
-                if isinstance(answer, dict) and answer.get("item") is not None:
-                    nested = answer["item"]
-                    if not isinstance(nested, list):
-                        raise Unprocessable(f"{at}.item", "must be a list of items", "structure")
-                    yield from _answered(nested, f"{at}.item", questions, title)
-            if values:
-                yield here, link_id, values
-        children = raw.get("item")
-        if children is not None:
-            if not isinstance(children, list):
-                raise Unprocessable(f"{here}.item", "must be a list of items", "structure")
-            yield from _answered(children, f"{here}.item", questions, title)
-
-
-def _answer(question: dict[str, Any], answer: Any, at: str) -> dict[str, Any]:
-    """The answer's value[x], checked against the question (and, for a choice, the option it
-    is, as the Questionnaire writes it)."""
-    if not isinstance(answer, dict):
-        raise Unprocessable(at, "must be an object", "structure")
-    keys = [k for k in answer if k.startswith("value")]
-    if len(keys) != 1:
-        raise Unprocessable(at, "give exactly one value[x]", "structure")
-    key = keys[0]
-    value = answer[key]
-    kind = str(question.get("type") or "")
-    here = f"{at}.{key}"
-    _check_storable(value, here)
-    if kind in ("group", "display"):
-        raise Unprocessable(at, f"{_named(question)} is a {kind}: it takes no answer", "value")
-    if kind in ("choice", "open-choice"):
-        return _choice(question, key, value, here, open_choice=kind == "open-choice")
-    expected = ANSWER_KEYS.get(kind)
-    if expected is None:
-        raise Unprocessable(here, f"{_named(question)} has a type Careway cannot check", "value")
-    if key not in expected:
-        raise Unprocessable(
-            here, f"{_named(question)} is a {kind} question: answer it with {expected[0]}", "value"
-        )
-    _check_value(key, value, here)
-    return {key: value}
-
-
-def _choice(
-    question: dict[str, Any], key: str, value: Any, here: str, *, open_choice: bool
-) -> dict[str, Any]:
-    options = [
-        {k: v for k, v in option.items() if k.startswith("value")}
-        for option in question.get("answerOption") or []
-        if isinstance(option, dict)
-    ]
-    if open_choice and key == "valueString":
-        _check_value(key, value, here)
-        return {key: value}
-    if not options:
-        # Answers from a value set Careway does not expand: any coding is taken as given.
-        if key != "valueCoding":
-            raise Unprocessable(here, f"{_named(question)}: answer with a valueCoding", "value")
-        _check_value(key, value, here)
-        return {key: value}
-    kinds = list(dict.fromkeys(k for option in options for k in option))
-    if key not in kinds:
-        raise Unprocessable(
-            here,
-            f"{_named(question)}: answer with {' or '.join(kinds)}, one of its options",
-            "value",
-        )
-    _check_value(key, value, here)
-    for option in options:
-        if key in option and _same_option(key, value, option[key]):
-            return dict(option)
-    shown = ", ".join(_option_words(o) for o in options[:12])
-    raise Unprocessable(
-        here, f"{_named(question)}: not one of its answers ({shown})", "code-invalid"
-    )
-
-
-def _same_option(key: str, given: Any, option: Any) -> bool:
-    if key != "valueCoding":
-        return bool(given == option and type(given) is type(option))
-    if not isinstance(given, dict) or not isinstance(option, dict):
-        return False
-    if given.get("code") is None and option.get("code") is None:
-        return bool(given.get("display")) and given.get("display") == option.get("display")
-    systems = (given.get("system"), option.get("system"))
-    same_system = systems[0] == systems[1] or None in systems
-    return same_system and given.get("code") == option.get("code")
-
-
-def _option_words(option: dict[str, Any]) -> str:
-    value = next(iter(option.values()), "")
-    if isinstance(value, dict):
-        return str(value.get("code") or value.get("display") or "")
-    return str(value)
-
-
-def _check_value(key: str, value: Any, here: str) -> None:
-    """The value is of the JSON type its value[x] needs, and within what FHIR allows."""
-    ok = True
-    if key == "valueBoolean":
-        ok = isinstance(value, bool)
-    elif key == "valueInteger":
-        ok = isinstance(value, int) and not isinstance(value, bool)
-        ok = ok and _INT32[0] <= value <= _INT32[1]
-    elif key == "valueDecimal":
-        ok = isinstance(value, int | float) and not isinstance(value, bool)
-        ok = ok and math.isfinite(value)
-    elif key in ("valueString", "valueUri"):
-        ok = isinstance(value, str) and bool(value.strip())
-    elif key == "valueDate":
-        ok = isinstance(value, str) and _date_ok(value)
-    elif key == "valueDateTime":
-        ok = isinstance(value, str) and _datetime_ok(value)
-    elif key == "valueTime":
-        ok = isinstance(value, str) and bool(_TIME.fullmatch(value)) and _time_ok(value)
-    elif key in ("valueCoding", "valueAttachment", "valueReference"):
-        ok = isinstance(value, dict) and bool(value)
-        if ok and key == "valueCoding":
-            ok = isinstance(value.get("code", ""), str) and isinstance(value.get("system", ""), str)
-    elif key == "valueQuantity":
-        number = value.get("value") if isinstance(value, dict) else None
-        ok = isinstance(number, int | float) and not isinstance(number, bool)
-        ok = ok and math.isfinite(number)  # type: ignore[arg-type]
-    else:
-        ok = False
-    if not ok:
-        raise Unprocessable(here, f"not a valid {key}", "value")
-
-
-def _check_storable(value: Any, here: str) -> None:
-    """Text no database column can hold (NUL, unpaired surrogates) is refused, naming where."""
-    if isinstance(value, str):
-        if "\x00" in value:
-            raise Unprocessable(here, "contains a NUL character", "value")
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            raise Unprocessable(here, "is not valid Unicode text", "value") from None
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            _check_storable(key, here)
-            _check_storable(item, f"{here}.{key}")
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            _check_storable(item, f"{here}[{index}]")
-
-
-def _date_ok(text: str) -> bool:
-    if not _DATE.fullmatch(text):
-        return False
-    if len(text) == 10:
-        try:
-            date.fromisoformat(text)
-        except ValueError:
-            return False
-    return True
-
-
-def _datetime_ok(text: str) -> bool:
-    if len(text) <= 10:
-        return _date_ok(text)
-    try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return False
-    return moment.tzinfo is not None
-
-
-def _time_ok(text: str) -> bool:
-    try:
-        time.fromisoformat(text)
-    except ValueError:
-        return False
-    return True
 
 
 register(Mapping("QuestionnaireResponse", Response, response_from_fhir, response_to_fhir))

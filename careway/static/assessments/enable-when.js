@@ -1,7 +1,7 @@
 // Questions asked only after another answer (FHIR enableWhen): show or hide them as answers
 // change. Progressive enhancement: without this script every question shows, with the condition
 // written under it, and the server ignores answers to questions the conditions leave out
-// (careway/assessments/render.py evaluates them the same way as the scoring engine).
+// (careway/assessments/questionnaires.py evaluates them the same way as the scoring engine).
 //
 // Each conditional item carries data-enable-when='{"behavior": "all"|"any", "conditions":
 // [{"q": input name, "op": "=", "kind": "token"|"number"|"text", "value": ...}]}'.

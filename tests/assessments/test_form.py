@@ -1,8 +1,8 @@
 """The Questionnaire form: what a nurse answers on the tablet is what is saved and scored.
 
 Every test goes through the page the way a browser does: the fields are drawn with the real
-template, the HTML is read back into what a browser would post (checked radios, typed text), and
-`render.parse` turns that into answers."""
+template (careway/assessments/form.py), the HTML is read back into what a browser would post
+(checked radios, typed text), and `answers.parse` turns that into answers."""
 
 import json
 import re
@@ -18,10 +18,13 @@ from django.template.loader import render_to_string
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from careway.assessments import engine, render
+from careway.assessments import engine, form
+from careway.assessments.answers import Parsed, parse
+from careway.assessments.questionnaires import UNIT_OPTION, answers_from_response, response_items
 from tests.assessments import fill
+from tests.assessments.every_kind import ALL_ANSWERS, EVERYTHING
 
-CONTENT = Path(render.__file__).resolve().parent / "content"
+CONTENT = Path(form.__file__).resolve().parent / "content"
 SHIPPED = sorted(CONTENT.glob("*.json"))
 SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "questionnaires"
 EXTERNAL = ["AHC-HRSN-questionnaire.json", "PRAPARE-questionnaire.json"]
@@ -100,7 +103,7 @@ class Page(HTMLParser):
 
 
 def draw(questionnaire, answers, prefix="q0", errors=None, posted=None) -> str:
-    fields = render.form_fields(questionnaire, answers, prefix, errors, posted=posted)
+    fields = form.form_fields(questionnaire, answers, prefix, errors, posted=posted)
     return render_to_string("assessments/_questionnaire.html", {"fields": fields})
 
 
@@ -118,10 +121,10 @@ def as_post(pairs: list[tuple[str, str]]) -> QueryDict:
     return post
 
 
-def submit(questionnaire, answers, prefix="q0") -> render.Parsed:
+def submit(questionnaire, answers, prefix="q0") -> Parsed:
     """Draw the form with these answers, post it untouched, read it back."""
     page = read(draw(questionnaire, answers, prefix))
-    return render.parse(questionnaire, as_post(page.posted), prefix)
+    return parse(questionnaire, as_post(page.posted), prefix)
 
 
 def plain(answers):
@@ -161,12 +164,12 @@ def test_every_shipped_questionnaire_round_trips_through_the_page(path, choice):
     assert parsed.errors == {}
     # What the page gives back is every answer the form asks for, unchanged.
     assert parsed.answers == asked(questionnaire, answers)
-    response = {"item": render.response_items(questionnaire, parsed.answers)}
+    response = {"item": response_items(questionnaire, parsed.answers)}
     assert engine.answers_of(response) == plain(parsed.answers)
-    assert render.answers_from_response(response) == parsed.answers
+    assert answers_from_response(response) == parsed.answers
     # ...and it scores as the answers filled in directly do.
     instrument = engine.load(questionnaire)
-    direct_items = render.response_items(questionnaire, asked(questionnaire, answers))
+    direct_items = response_items(questionnaire, asked(questionnaire, answers))
     direct = engine.score(instrument, {"item": direct_items})
     assert engine.score(instrument, response).as_dict() == direct.as_dict()
 
@@ -179,9 +182,7 @@ def test_a_scored_instrument_scores_the_same_after_the_page(path):
         pytest.skip(f"{path.name} defines no score")
     worst = fill.answers(questionnaire, -1)
     parsed = submit(questionnaire, worst)
-    result = engine.score(
-        instrument, {"item": render.response_items(questionnaire, parsed.answers)}
-    )
+    result = engine.score(instrument, {"item": response_items(questionnaire, parsed.answers)})
     assert result.why_not == ""
     assert all(s.value is not None for s in result.scores.values()), result.as_dict()
 
@@ -216,7 +217,7 @@ def test_external_questionnaires_render_every_item_with_a_label(name):
     questionnaire = load(SHARED / name)
     html = draw(questionnaire, {})
     page = sound_html(html)
-    fields = list(render.flat_fields(render.form_fields(questionnaire, {}, "q0")))
+    fields = list(form.flat_fields(form.form_fields(questionnaire, {}, "q0")))
     for item in fill.items_of(questionnaire):
         field = next(f for f in fields if f.link_id == item["linkId"])
         # The question is on the page under its own words, and it can be answered.
@@ -228,198 +229,16 @@ def test_external_questionnaires_render_every_item_with_a_label(name):
     assert (parsed.errors, parsed.answers) == ({}, asked(questionnaire, answers))
 
 
-# --- a form with every kind of item -----------------------------------------------------------
-
-UNIT = fill.UNIT
-EVERYTHING: dict[str, Any] = {
-    "resourceType": "Questionnaire",
-    "url": "urn:test:everything",
-    "item": [
-        {"linkId": "intro", "type": "display", "text": "Ask the patient, not the family."},
-        {
-            "linkId": "vitals",
-            "type": "group",
-            "text": "Readings",
-            "item": [
-                {
-                    "linkId": "pulse",
-                    "type": "integer",
-                    "text": "Heart rate",
-                    "required": True,
-                    "extension": [
-                        {"url": UNIT, "valueCoding": {"code": "/min", "display": "beats/min"}},
-                        {"url": fill.MIN_VALUE, "valueInteger": 20},
-                        {"url": fill.MAX_VALUE, "valueInteger": 250},
-                    ],
-                },
-                {
-                    "linkId": "temp",
-                    "type": "decimal",
-                    "text": "Temperature",
-                    "extension": [
-                        {"url": fill.MIN_VALUE, "valueDecimal": 85},
-                        {"url": fill.MAX_VALUE, "valueDecimal": 110},
-                    ],
-                },
-                {
-                    "linkId": "fast",
-                    "type": "display",
-                    "text": "Pulse above 100",
-                    "enableWhen": [{"question": "pulse", "operator": ">", "answerInteger": 100}],
-                },
-            ],
-        },
-        {"linkId": "smokes", "type": "boolean", "text": "Smokes", "required": True},
-        {
-            "linkId": "packs",
-            "type": "decimal",
-            "text": "Packs a day",
-            "required": True,
-            "enableWhen": [{"question": "smokes", "operator": "=", "answerBoolean": True}],
-        },
-        {
-            "linkId": "color",
-            "type": "choice",
-            "text": "Skin colour",
-            "answerOption": [
-                {"valueCoding": {"system": "urn:s", "code": "pink", "display": "Pink"}},
-                {"valueCoding": {"system": "urn:s", "code": "pale", "display": "Pale"}},
-            ],
-        },
-        {
-            "linkId": "pale-where",
-            "type": "string",
-            "text": "Where pale",
-            "maxLength": 20,
-            "enableWhen": [
-                {
-                    "question": "color",
-                    "operator": "=",
-                    "answerCoding": {"system": "urn:s", "code": "pale"},
-                }
-            ],
-            "item": [
-                {
-                    "linkId": "pale-help",
-                    "type": "display",
-                    "text": "Lips, nail beds or skin",
-                    "extension": [
-                        {
-                            "url": render.ITEM_CONTROL,
-                            "valueCodeableConcept": {"coding": [{"code": "help"}]},
-                        }
-                    ],
-                }
-            ],
-        },
-        {
-            "linkId": "aids",
-            "type": "open-choice",
-            "text": "Walking aids",
-            "repeats": True,
-            "answerOption": [{"valueString": "Cane"}, {"valueString": "Walker"}],
-        },
-        {
-            "linkId": "lives",
-            "type": "open-choice",
-            "text": "Lives with",
-            "answerOption": [{"valueString": "Alone"}, {"valueString": "Spouse"}],
-        },
-        {
-            "linkId": "stairs",
-            "type": "choice",
-            "text": "Steps to the door",
-            "answerOption": [{"valueInteger": 0}, {"valueInteger": 3}, {"valueInteger": 10}],
-        },
-        {
-            "linkId": "visit-day",
-            "type": "choice",
-            "text": "Preferred first visit",
-            "answerOption": [{"valueDate": "2025-04-01"}, {"valueDate": "2025-04-02"}],
-        },
-        {"linkId": "notes", "type": "text", "text": "Notes", "maxLength": 200},
-        {"linkId": "places", "type": "string", "text": "Places", "repeats": True},
-        {"linkId": "born", "type": "date", "text": "Date of birth"},
-        {"linkId": "seen", "type": "dateTime", "text": "Seen at"},
-        {"linkId": "meds-at", "type": "time", "text": "Medicines taken at"},
-        {
-            "linkId": "weight",
-            "type": "quantity",
-            "text": "Weight",
-            "extension": [
-                {"url": render.UNIT_OPTION, "valueCoding": {"system": "urn:u", "code": "kg"}},
-                {"url": render.UNIT_OPTION, "valueCoding": {"system": "urn:u", "code": "lb"}},
-            ],
-        },
-        {"linkId": "girth", "type": "quantity", "text": "Calf girth"},
-        {
-            "linkId": "county",
-            "type": "choice",
-            "text": "County",
-            "answerValueSet": "http://example.org/ValueSet/counties",
-        },
-        {"linkId": "site", "type": "url", "text": "Pharmacy web site"},
-        {"linkId": "mrn", "type": "string", "text": "Record number", "readOnly": True},
-        {
-            "linkId": "calc",
-            "type": "integer",
-            "text": "Calculated",
-            "extension": [{"url": render.HIDDEN, "valueBoolean": True}],
-        },
-        {
-            "linkId": "either",
-            "type": "string",
-            "text": "Asked for smokers or pale skin",
-            "enableBehavior": "any",
-            "enableWhen": [
-                {"question": "smokes", "operator": "=", "answerBoolean": True},
-                {"question": "color", "operator": "exists", "answerBoolean": True},
-            ],
-        },
-        {
-            "linkId": "smoker-group",
-            "type": "group",
-            "text": "Smoking history",
-            "enableWhen": [{"question": "smokes", "operator": "=", "answerBoolean": True}],
-            "item": [{"linkId": "years", "type": "integer", "text": "Years smoked"}],
-        },
-    ],
-}
-
-ALL_ANSWERS = {
-    "pulse": [{"valueInteger": 72}],
-    "temp": [{"valueDecimal": 98.6}],
-    "smokes": [{"valueBoolean": True}],
-    "packs": [{"valueDecimal": 0.5}],
-    "color": [{"valueCoding": {"system": "urn:s", "code": "pale", "display": "Pale"}}],
-    "pale-where": [{"valueString": "Nail beds"}],
-    "aids": [{"valueString": "Walker"}, {"valueString": "Grab bars"}],
-    "lives": [{"valueString": "Daughter"}],
-    "stairs": [{"valueInteger": 3}],
-    "visit-day": [{"valueDate": "2025-04-02"}],
-    "notes": [{"valueString": "Lives upstairs.\nKey under the mat."}],
-    "places": [{"valueString": "Kitchen"}, {"valueString": "Porch"}],
-    "born": [{"valueDate": "1941-02-03"}],
-    "seen": [{"valueDateTime": "2025-03-31T14:30:00Z"}],
-    "meds-at": [{"valueTime": "08:00:00"}],
-    "weight": [{"valueQuantity": {"value": 61.5, "unit": "kg", "system": "urn:u", "code": "kg"}}],
-    "girth": [{"valueQuantity": {"value": 33, "unit": "cm"}}],
-    "county": [{"valueCoding": {"display": "Dane"}}],
-    "site": [{"valueUri": "https://pharmacy.example.org/"}],
-    "mrn": [{"valueString": "MRN-001"}],
-    "calc": [{"valueInteger": 4}],
-    "either": [{"valueString": "yes"}],
-    "years": [{"valueInteger": 30}],
-}
+# --- a form with every kind of item (tests/assessments/every_kind.py) -----------------------------
 
 
 def test_every_kind_of_item_round_trips_through_the_page():
     parsed = submit(EVERYTHING, ALL_ANSWERS)
     assert parsed.errors == {}
     assert parsed.answers == ALL_ANSWERS
-    response = {"item": render.response_items(EVERYTHING, parsed.answers)}
+    response = {"item": response_items(EVERYTHING, parsed.answers)}
     assert engine.answers_of(response) == plain(ALL_ANSWERS)
-    assert render.answers_from_response(response) == ALL_ANSWERS
+    assert answers_from_response(response) == ALL_ANSWERS
 
 
 def test_the_form_nests_groups_and_keeps_help_units_and_limits():
@@ -454,7 +273,7 @@ def test_yes_no_and_choices_are_large_labelled_radio_buttons():
     assert re.search(r'<label class="q-option" for="id_q0-smokes:0"><input type="radio"[^>]*'
                      r'value="true"> <span>Yes</span></label>', yes_no)  # fmt: skip
     assert re.search(r'value="false" checked> <span>No</span>', yes_no)
-    css = (Path(render.__file__).parents[1] / "static/assessments/questionnaire.css").read_text()
+    css = (Path(form.__file__).parents[1] / "static/assessments/questionnaire.css").read_text()
     assert "min-height: var(--touch)" in css and ":has(input:checked)" in css
     assert ":has(input:focus-visible)" in css
 
@@ -464,11 +283,11 @@ def test_posted_values_are_what_the_page_posts(path):
     """Tests elsewhere post a form through Field.posted_values without drawing it."""
     questionnaire = load(path) if path else EVERYTHING
     answers = fill.answers(questionnaire, -1) if path else ALL_ANSWERS
-    fields = render.flat_fields(render.form_fields(questionnaire, answers, "q0"))
+    fields = form.flat_fields(form.form_fields(questionnaire, answers, "q0"))
     claimed = sorted(pair for f in fields for pair in f.posted_values())
     page = read(draw(questionnaire, answers))
     assert claimed == sorted(pair for pair in page.posted if pair[1])
-    assert render.parse(questionnaire, as_post(claimed), "q0") == submit(questionnaire, answers)
+    assert parse(questionnaire, as_post(claimed), "q0") == submit(questionnaire, answers)
 
 
 # --- errors name the question and keep the rest --------------------------------------------------
@@ -498,7 +317,7 @@ def posted_for(answers, **typed):
     ],
 )
 def test_an_error_names_the_question_and_keeps_every_other_answer(typed, link, message):
-    parsed = render.parse(EVERYTHING, posted_for(ALL_ANSWERS, **typed), "q0")
+    parsed = parse(EVERYTHING, posted_for(ALL_ANSWERS, **typed), "q0")
     assert list(parsed.errors) == [link]
     assert parsed.errors[link].startswith(message)
     assert parsed.answers == {k: v for k, v in ALL_ANSWERS.items() if k != link}
@@ -506,7 +325,7 @@ def test_an_error_names_the_question_and_keeps_every_other_answer(typed, link, m
 
 def test_the_error_shows_beside_its_field_with_what_was_typed():
     post = posted_for(ALL_ANSWERS, pulse=["300"])
-    parsed = render.parse(EVERYTHING, post, "q0")
+    parsed = parse(EVERYTHING, post, "q0")
     html = draw(EVERYTHING, parsed.answers, errors=parsed.errors, posted=post)
     sound_html(html)
     pulse = re.search(r'<input type="number" id="id_q0-pulse"[^>]*>', html).group(0)
@@ -517,38 +336,10 @@ def test_the_error_shows_beside_its_field_with_what_was_typed():
 
 
 def test_a_choice_error_is_described_on_its_fieldset():
-    parsed = render.parse(EVERYTHING, posted_for(ALL_ANSWERS, color=["purple"]), "q0")
+    parsed = parse(EVERYTHING, posted_for(ALL_ANSWERS, color=["purple"]), "q0")
     html = draw(EVERYTHING, parsed.answers, errors=parsed.errors)
     fieldset = re.search(r'<fieldset class="[^"]*has-error" id="id_q0-color"[^>]*>', html).group(0)
     assert 'aria-describedby="id_q0-color:error"' in fieldset
-
-
-def test_required_is_not_an_error_when_saving_but_is_listed_for_signing():
-    parsed = render.parse(EVERYTHING, as_post([]), "q0")
-    assert (parsed.answers, parsed.errors) == ({}, {})
-    missing = render.missing_required(EVERYTHING, {})
-    assert missing == [("pulse", "Heart rate"), ("smokes", "Smokes")]
-    # Packs a day is required only of a smoker.
-    smoker = {"pulse": [{"valueInteger": 80}], "smokes": [{"valueBoolean": True}]}
-    assert render.missing_required(EVERYTHING, smoker) == [("packs", "Packs a day")]
-    assert render.missing_required(EVERYTHING, {**smoker, "packs": [{"valueDecimal": 1}]}) == []
-
-
-def test_a_required_group_needs_one_answer_inside():
-    questionnaire = {
-        "resourceType": "Questionnaire",
-        "item": [
-            {
-                "linkId": "housing",
-                "type": "group",
-                "text": "Living situation",
-                "required": True,
-                "item": [{"linkId": "where", "type": "string", "text": "Where"}],
-            }
-        ],
-    }
-    assert render.missing_required(questionnaire, {}) == [("housing", "Living situation")]
-    assert render.missing_required(questionnaire, {"where": [{"valueString": "flat"}]}) == []
 
 
 # --- enableWhen -----------------------------------------------------------------------------------
@@ -571,7 +362,7 @@ def test_answers_to_questions_not_asked_are_dropped():
 
 def test_a_bad_answer_to_a_disabled_question_is_no_error():
     post = posted_for({**ALL_ANSWERS, "smokes": [{"valueBoolean": False}]}, packs=["lots"])
-    assert "packs" not in render.parse(EVERYTHING, post, "q0").errors
+    assert "packs" not in parse(EVERYTHING, post, "q0").errors
 
 
 def test_an_answer_that_hangs_on_a_mistyped_one_is_kept():
@@ -588,7 +379,7 @@ def test_an_answer_that_hangs_on_a_mistyped_one_is_kept():
         ],
     }
     post = as_post([("q0-falls", "two"), ("q0-how", "Tripped on a rug")])
-    parsed = render.parse(questionnaire, post, "q0")
+    parsed = parse(questionnaire, post, "q0")
     assert parsed.errors == {"falls": "Falls this year: enter a whole number"}
     assert parsed.answers == {"how": [{"valueString": "Tripped on a rug"}]}
 
@@ -618,7 +409,7 @@ def test_a_question_whose_controller_is_not_asked_is_not_asked_either():
         "c": [{"valueString": "x"}],
     }
     assert submit(questionnaire, answers).answers == {"a": [{"valueBoolean": False}]}
-    fields = {f.link_id: f for f in render.form_fields(questionnaire, answers, "q0")}
+    fields = {f.link_id: f for f in form.form_fields(questionnaire, answers, "q0")}
     assert (fields["b"].enabled, fields["c"].enabled) == (False, False)
 
 
@@ -646,11 +437,11 @@ def test_conditional_items_carry_their_conditions_for_the_script_and_in_words():
 
 
 def test_the_script_reads_the_conditions_the_page_writes():
-    script = (Path(render.__file__).parents[1] / "static/assessments/enable-when.js").read_text()
+    script = (Path(form.__file__).parents[1] / "static/assessments/enable-when.js").read_text()
     for key in ('"data-enable-when"', "condition.q", "condition.op", "condition.kind",
                 "condition.value", "rule.behavior", "data-lines", "data-other-of"):  # fmt: skip
         assert key in script, key
-    assert render.OTHER in script  # the "Other" radio's value
+    assert form.OTHER in script  # the "Other" radio's value
 
 
 # --- names, ids and escaping ------------------------------------------------------------------
@@ -688,7 +479,7 @@ def test_item_text_and_link_ids_are_escaped_and_names_stay_distinct():
     assert "<script" not in html and "<img" not in html and "<b>" not in html
     assert "&lt;script&gt;alert(&#x27;t&#x27;)&lt;/script&gt; Falls?" in html
     sound_html(html)
-    names = {f.name for f in render.flat_fields(render.form_fields(questionnaire, {}, "q0"))}
+    names = {f.name for f in form.flat_fields(form.form_fields(questionnaire, {}, "q0"))}
     assert len(names) == 4 and all(re.fullmatch(r"q0-[A-Za-z0-9._~-]+", n) for n in names)
     parsed = submit(questionnaire, answers)
     assert (parsed.errors, parsed.answers) == ({}, answers)
@@ -698,38 +489,14 @@ def test_two_questionnaires_on_one_page_do_not_share_names_or_ids():
     first = draw(EVERYTHING, ALL_ANSWERS, prefix="q0")
     second = draw(EVERYTHING, ALL_ANSWERS, prefix="q1")
     sound_html(first + second)
-    assert render.parse(EVERYTHING, as_post(read(first).posted), "q1").answers == {}
+    assert parse(EVERYTHING, as_post(read(first).posted), "q1").answers == {}
 
 
-# --- answers in, answers out ------------------------------------------------------------------
-
-
-def test_response_items_nest_like_the_questionnaire():
-    items = render.response_items(EVERYTHING, {"pulse": [{"valueInteger": 70}], "nope": [1]})
-    assert items == [
-        {
-            "linkId": "vitals",
-            "text": "Readings",
-            "item": [{"linkId": "pulse", "text": "Heart rate", "answer": [{"valueInteger": 70}]}],
-        }
-    ]
-
-
-def test_bare_values_as_the_engine_reads_them_are_accepted_too():
-    bare = {"pulse": [72], "temp": [98.6], "smokes": [True], "color": [{"code": "pink"}]}
-    items = render.response_items(EVERYTHING, bare)
-    assert render.answers_from_response({"item": items}) == {
-        "pulse": [{"valueInteger": 72}],
-        "temp": [{"valueDecimal": 98.6}],
-        "smokes": [{"valueBoolean": True}],
-        "color": [{"valueCoding": {"code": "pink"}}],
-    }
-    fields = {f.link_id: f for f in render.flat_fields(render.form_fields(EVERYTHING, bare, "q"))}
-    assert [o.checked for o in fields["color"].options] == [True, False]
+# --- answers the form cannot show ---------------------------------------------------------------
 
 
 def test_an_answer_the_form_cannot_show_is_named_not_hidden():
-    fields = render.form_fields(
+    fields = form.form_fields(
         EVERYTHING, {"color": [{"valueCoding": {"code": "grey", "display": "Grey"}}]}, "q0"
     )
     color = next(f for f in fields if f.link_id == "color")
@@ -769,7 +536,7 @@ def values_for(item) -> st.SearchStrategy[list[dict[str, Any]]]:
         labels = {str(next(iter(o.values()))) for o in options} | {
             o.get("valueCoding", {}).get("code") for o in options
         }
-        other = text.filter(lambda s: s not in labels and s != render.OTHER)
+        other = text.filter(lambda s: s not in labels and s != form.OTHER)
         if repeats:
             picked = st.lists(st.sampled_from(range(len(options))), unique=True).map(sorted)
             written = (
@@ -817,7 +584,7 @@ def values_for(item) -> st.SearchStrategy[list[dict[str, Any]]]:
 
 
 def quantity_units(item) -> st.SearchStrategy[dict[str, Any]]:
-    units = [e["valueCoding"] for e in item.get("extension", []) if e["url"] == render.UNIT_OPTION]
+    units = [e["valueCoding"] for e in item.get("extension", []) if e["url"] == UNIT_OPTION]
     if units:
         return st.sampled_from(units).map(
             lambda u: {
@@ -833,11 +600,11 @@ def check_round_trip(questionnaire, answers):
     parsed = submit(questionnaire, answers)
     assert parsed.errors == {}
     assert parsed.answers == asked(questionnaire, answers)
-    response = {"item": render.response_items(questionnaire, parsed.answers)}
+    response = {"item": response_items(questionnaire, parsed.answers)}
     assert engine.answers_of(response) == plain(parsed.answers)
     instrument = engine.load(questionnaire)
     if instrument.scorable:
-        direct = {"item": render.response_items(questionnaire, asked(questionnaire, answers))}
+        direct = {"item": response_items(questionnaire, asked(questionnaire, answers))}
         assert (
             engine.score(instrument, response).as_dict()
             == engine.score(instrument, direct).as_dict()
@@ -866,7 +633,7 @@ def test_any_answer_set_to_the_form_with_every_kind_of_item_round_trips(data):
 
 # --- in a browser: the script, the keyboard, axe-core ------------------------------------------
 
-STATIC = Path(render.__file__).resolve().parents[1] / "static"
+STATIC = Path(form.__file__).resolve().parents[1] / "static"
 
 
 def standalone(questionnaire, answers, errors=None) -> str:
@@ -924,7 +691,7 @@ def test_in_a_browser_questions_appear_and_go_as_answers_change(browser):
     by_id(page, "id_q0-lives:other").fill("Son")
     assert by_id(page, "id_q0-lives:other-option").is_checked()
     # What the browser posts reads back; the hidden smoker's answer is dropped by the server.
-    parsed = render.parse(EVERYTHING, browser_post(page), "q0")
+    parsed = parse(EVERYTHING, browser_post(page), "q0")
     assert parsed.errors == {}
     assert parsed.answers == {
         "pulse": [{"valueInteger": 80}],
