@@ -4,7 +4,6 @@ why it cannot be scored (they carry no scores) instead of guessing. Careway's ow
 uses the same LOINC codes as the LOINC form."""
 
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,17 +12,13 @@ from django.core.management.base import CommandError
 
 from careway.assessments import engine, instruments
 from tests.assessments import fill
+from tests.conftest import require_shared_data
 
-# Where tests/fhir and tests/assessments find the shared data: beside the repository.
-QUESTIONNAIRES = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "questionnaires"
 EXTERNAL = ["AHC-HRSN-questionnaire.json", "PRAPARE-questionnaire.json"]
 
 
 def external(name: str) -> dict[str, Any]:
-    path = QUESTIONNAIRES / name
-    if not path.exists():
-        pytest.skip(f"{path} is absent (../shared/data/questionnaires is not checked out)")
-    return json.loads(path.read_text())
+    return json.loads(require_shared_data("questionnaires", name).read_text())
 
 
 def answered(questionnaire: dict[str, Any], choice: int) -> dict[str, Any]:
@@ -60,7 +55,8 @@ def test_the_command_says_why_it_cannot_score_it(name, tmp_path, capsys):
     response = tmp_path / "response.json"
     response.write_text(json.dumps(answered(questionnaire, -1)))
     with pytest.raises(CommandError, match="Cannot score: the Questionnaire defines no score"):
-        call_command("instruments", "score", str(QUESTIONNAIRES / name), str(response))
+        path = require_shared_data("questionnaires", name)
+        call_command("instruments", "score", str(path), str(response))
     assert json.loads(capsys.readouterr().out)["scored"] is False
 
 

@@ -26,7 +26,6 @@ from tests.assessments.every_kind import ALL_ANSWERS, EVERYTHING
 
 CONTENT = Path(form.__file__).resolve().parent / "content"
 SHIPPED = sorted(CONTENT.glob("*.json"))
-SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "questionnaires"
 EXTERNAL = ["AHC-HRSN-questionnaire.json", "PRAPARE-questionnaire.json"]
 
 
@@ -211,10 +210,8 @@ def test_every_shipped_form_is_sound_html(path):
 
 
 @pytest.mark.parametrize("name", EXTERNAL)
-def test_external_questionnaires_render_every_item_with_a_label(name):
-    if not (SHARED / name).exists():
-        pytest.skip(f"{SHARED / name} is absent (../shared/data/questionnaires is not checked out)")
-    questionnaire = load(SHARED / name)
+def test_external_questionnaires_render_every_item_with_a_label(name, shared_data):
+    questionnaire = load(shared_data("questionnaires", name))
     html = draw(questionnaire, {})
     page = sound_html(html)
     fields = list(form.flat_fields(form.form_fields(questionnaire, {}, "q0")))
@@ -757,7 +754,7 @@ def test_without_javascript_every_question_shows_with_its_condition(browser):
 
 
 @pytest.mark.parametrize("viewport", ["TABLET", "PHONE"])
-def test_in_a_browser_axe_finds_no_serious_violation(browser, viewport):
+def test_in_a_browser_axe_finds_no_serious_violation(browser, viewport, shared_data):
     from tests.browser import conftest
 
     forms = [
@@ -765,7 +762,7 @@ def test_in_a_browser_axe_finds_no_serious_violation(browser, viewport):
         (EVERYTHING, {}, {"pulse": "Heart rate: enter a number"}),
     ]
     forms += [(load(path), {}, None) for path in SHIPPED]
-    forms += [(load(SHARED / name), {}, None) for name in EXTERNAL if (SHARED / name).exists()]
+    forms += [(load(shared_data("questionnaires", name)), {}, None) for name in EXTERNAL]
     page = open_page(browser, "<!doctype html><title>x</title>", getattr(conftest, viewport))
     for questionnaire, answers, errors in forms:
         page.set_content(standalone(questionnaire, answers, errors))

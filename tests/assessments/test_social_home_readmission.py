@@ -5,7 +5,6 @@ from the record (careway/assessments/lace.py)."""
 
 import json
 from datetime import date, datetime
-from pathlib import Path
 
 import pytest
 from django.core.management import call_command
@@ -16,7 +15,6 @@ from careway.assessments import engine, instruments, lace
 from tests.assessments import fill
 
 LOINC = "http://loinc.org"
-SYNTHEA = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "synthea"
 ICD = lace.ICD10CM
 SCT = lace.SNOMED
 
@@ -500,12 +498,11 @@ def test_the_response_from_the_record_is_a_questionnaire_response_for_lace():
     assert answers[lace.CHARLSON] == [{"valueInteger": 2}]
 
 
-@pytest.mark.skipif(not SYNTHEA.exists(), reason="shared/data/synthea is absent")
-def test_lace_worked_example_from_a_synthea_record():
+def test_lace_worked_example_from_a_synthea_record(shared_data):
     # Luis Miguel Delarosa: active emphysema (2) and colon cancer (2), Charlson 4 (5 points);
     # an inpatient stay of 2 to 3 March 2021 (1 day, 1 point); his only ED visit, in 2016, is
     # outside the 6 months (0). The record does not say whether the admission was acute.
-    (path,) = SYNTHEA.glob("Luis_Miguel_Delarosa_*.json")
+    (path,) = shared_data("synthea").glob("Luis_Miguel_Delarosa_*.json")
     resources = [e["resource"] for e in json.loads(path.read_text())["entry"]]
     active = [
         (r["code"]["coding"][0]["system"], r["code"]["coding"][0]["code"])
@@ -531,10 +528,9 @@ def test_lace_worked_example_from_a_synthea_record():
     assert (result.scores["total"].value, result.scores["total"].band.label) == (9, "Moderate risk")
 
 
-@pytest.mark.skipif(not SYNTHEA.exists(), reason="shared/data/synthea is absent")
-def test_every_synthea_condition_is_mapped_or_named():
+def test_every_synthea_condition_is_mapped_or_named(shared_data):
     unmapped = set()
-    for path in SYNTHEA.glob("*.json"):
+    for path in shared_data("synthea").glob("*.json"):
         for entry in json.loads(path.read_text())["entry"]:
             resource = entry["resource"]
             if resource["resourceType"] == "Condition":
