@@ -56,6 +56,7 @@ from careway.patients.models import Encounter, Observation, Patient
 from careway.patients.permissions import PATIENT_CREATE
 
 from . import mapping, search
+from .errors import FhirError
 from .mapping import Invalid, NotSupported
 from .mapping import score as score_mapping
 from .mapping.questionnaire_response import Unprocessable, prepare
@@ -73,25 +74,6 @@ WRITABLE = ("Patient", "Observation", "QuestionnaireResponse")
 CREATE_ONLY = frozenset({"QuestionnaireResponse"})
 WWW_AUTHENTICATE = 'Bearer realm="careway"'
 MAX_VERSION = 2**31 - 1
-
-
-class FhirError(Exception):
-    """An answer other than success: HTTP status, OperationOutcome issue code, and the element or
-    parameter at fault."""
-
-    def __init__(
-        self,
-        status: int,
-        code: str,
-        diagnostics: str,
-        expression: str = "",
-        headers: dict[str, str] | None = None,
-    ):
-        self.status = status
-        self.code = code
-        self.expression = expression
-        self.headers = headers or {}
-        super().__init__(diagnostics)
 
 
 def operation_outcome(
