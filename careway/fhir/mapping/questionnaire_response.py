@@ -201,7 +201,7 @@ def prepare(organization_id: int, row: dict[str, Any]) -> Prepared:
     return Prepared(entry, items)
 
 
-# --- answers against their Questionnaire ---------------------------------------------------------
+# --- answers against their Questionnaire ----------------------------------------------------------
 
 ANSWER_KEYS = {
     "boolean": ("valueBoolean",),
