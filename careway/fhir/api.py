@@ -1,5 +1,10 @@
-"""The FHIR R4 REST API under /fhir/R4/: capability statement, read, vread, search, create and
-update of Patient and Observation, and create of QuestionnaireResponse.
+"""The FHIR R4 REST API under /fhir/R4/: capability statement, read, vread and search of the types
+whose mapping declares a search, and create (and update) of those that declare a write: today
+Patient and Observation are created and updated, QuestionnaireResponse only created.
+
+Nothing here knows a resource type: each one's declaration (careway/fhir/mapping/<type>.py, see
+careway/fhir/mapping/__init__.py) says how it is searched, read and written, and this module does
+the rest the same way for every type.
 
 The same rules hold here as everywhere in Careway. A request acts as the user of its bearer token
 (scope fhir:read to read, fhir:write to write); it sees only the patients that user may see
@@ -12,20 +17,20 @@ import reads. Errors are OperationOutcome resources naming the element or parame
 
 Assessments. Each questionnaire's answers in an assessment are a QuestionnaireResponse, and each
 current score an Observation (category survey) derived from it: searched with the chart's own
-Observations (search.ResourceType.also), read-only, never updated here. A completed
-QuestionnaireResponse may be created: careway/assessments/services.py files it as a signed
-assessment and scores it; answers that do not fit the agency's Questionnaire answer 422 naming
-the element.
+Observations (a further declaration of Observation, mapping/score.py), read-only, never updated
+here. A completed QuestionnaireResponse may be created: careway/assessments/services.py files it
+as a signed assessment and scores it; answers that do not fit the agency's Questionnaire answer
+422 naming the element.
 """
 
 import json
 import logging
 import math
 import uuid
-from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import datetime
 from functools import wraps
-from importlib import import_module
 from typing import Any
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -44,22 +49,19 @@ from django.utils import timezone
 from django.utils.http import http_date
 from django.views.decorators.csrf import csrf_exempt
 
-from careway.assessments import services as assessment_services
-from careway.assessments.models import Response
 from careway.core import audit
 from careway.core.conflicts import VersionConflict
-from careway.core.models import AuditEvent, Branch, Organization, User
+from careway.core.models import AuditEvent, Organization, User
 from careway.core.permissions import Permission
-from careway.patients import access, history, services
+from careway.patients import access, history
 from careway.patients.access import Action
-from careway.patients.models import Encounter, Observation, Patient
-from careway.patients.permissions import PATIENT_CREATE
+from careway.patients.models import Patient
 from careway.toolkit.auth import TokenRefused, bearer_token, user_for_token
 
 from . import mapping, search
-from .mapping import Invalid, NotSupported
-from .mapping import score as score_mapping
-from .mapping.questionnaire_response import Unprocessable, prepare
+from .errors import FhirError
+from .mapping import Invalid, Located, NotSupported, ResourceDeclaration, Write, Written
+from .mapping.questionnaire_response import Unprocessable
 
 logger = logging.getLogger(__name__)
 
@@ -69,30 +71,8 @@ FHIR_JSON = "application/fhir+json"
 PLAIN_JSON = "application/json"
 JSON_FORMATS = frozenset({"json", PLAIN_JSON, FHIR_JSON})
 FHIR_VERSION = "4.0.1"
-WRITABLE = ("Patient", "Observation", "QuestionnaireResponse")
-# Created, never replaced: a signed QuestionnaireResponse is corrected by an amendment in Careway.
-CREATE_ONLY = frozenset({"QuestionnaireResponse"})
 WWW_AUTHENTICATE = 'Bearer realm="careway"'
 MAX_VERSION = 2**31 - 1
-
-
-class FhirError(Exception):
-    """An answer other than success: HTTP status, OperationOutcome issue code, and the element or
-    parameter at fault."""
-
-    def __init__(
-        self,
-        status: int,
-        code: str,
-        diagnostics: str,
-        expression: str = "",
-        headers: dict[str, str] | None = None,
-    ):
-        self.status = status
-        self.code = code
-        self.expression = expression
-        self.headers = headers or {}
-        super().__init__(diagnostics)
 
 
 def operation_outcome(
@@ -264,7 +244,7 @@ def _as_fhir_error(exc: Exception) -> FhirError:
             headers={"ETag": f'W/"{version}"'},
         )
     if isinstance(exc, ValidationError):
-        return _validation_error(exc)
+        return _validation_error(exc, {})
     if isinstance(exc, RequestDataTooBig):
         return FhirError(413, "too-long", "The body is larger than Careway accepts.")
     if isinstance(exc, DataError | OverflowError):
@@ -279,8 +259,9 @@ def _as_fhir_error(exc: Exception) -> FhirError:
 _UNIQUE = ("unique", "unique_together")
 
 
-def _validation_error(exc: ValidationError) -> FhirError:
-    """A service refused the data: name the element of the first field at fault."""
+def _validation_error(exc: ValidationError, elements: Mapping[str, str]) -> FhirError:
+    """A service refused the data: name the first field at fault, and its element (`elements`:
+    those of the type being written)."""
     if not hasattr(exc, "error_dict"):
         return FhirError(400, "invalid", " ".join(exc.messages))
     name, errors = next(iter(exc.error_dict.items()))
@@ -290,22 +271,17 @@ def _validation_error(exc: ValidationError) -> FhirError:
         fields = list((error.params or {}).get("unique_check", ()))
         name = next((f for f in fields if f not in ("organization", "patient")), "")
     message = " ".join(error.messages)
-    return FhirError(400, code, f"{name}: {message}" if name else message, _element_of(name))
+    element = elements.get(name, "")
+    return FhirError(400, code, f"{name}: {message}" if name else message, element)
 
 
-def _element_of(field_name: str) -> str:
-    for module in ("patient", "observation"):
-        elements = getattr(_mapping_module(module), "ELEMENTS", {})
-        if field_name in elements:
-            return elements[field_name]
-    return ""
-
-
-def _mapping_module(name: str) -> Any:
+@contextmanager
+def _elements_named(resource: ResourceDeclaration) -> Iterator[None]:
+    """While writing `resource`: a service's ValidationError names the element at fault."""
     try:
-        return import_module(f"careway.fhir.mapping.{name}")
-    except ImportError:
-        return None
+        yield
+    except ValidationError as error:
+        raise _validation_error(error, resource.elements) from None
 
 
 # --- who is asking ------------------------------------------------------------------------------
@@ -345,27 +321,35 @@ def _user(actor: audit.Actor) -> User:
 # --- resource types served ----------------------------------------------------------------------
 
 
-def served_types() -> dict[str, search.ResourceType]:
-    """The resource types this API serves: declared in search.py and rendered by the mapping."""
-    _load_mappings()
+def served_types() -> dict[str, ResourceDeclaration]:
+    """The resource types this API serves: those whose declaration says how to search them and
+    how to write them as FHIR, in the order of the declarations."""
     return {
-        name: resource
-        for name, resource in search.RESOURCE_TYPES.items()
-        if name in mapping.REGISTRY and mapping.REGISTRY[name].to_fhir is not None
+        declared.name: declared
+        for declared in mapping.declarations()
+        if declared.search is not None and declared.to_fhir is not None
     }
 
 
-def _load_mappings() -> None:
-    # The per-type mapping modules register themselves when the mapping package loads them.
-    _mapping_module("resources")
+def _search_of(resource: ResourceDeclaration) -> search.SearchDeclaration:
+    assert resource.search is not None  # every type served has one (served_types)
+    return resource.search
 
 
-def _writable(name: str) -> bool:
-    registered = mapping.REGISTRY.get(name)
-    return name in WRITABLE and registered is not None and registered.from_fhir is not None
+def _sources(
+    resource: ResourceDeclaration,
+) -> list[tuple[ResourceDeclaration, search.SearchDeclaration]]:
+    """The declarations of the records served as a type, each with how its rows are searched:
+    the type's own first, then further ones (an assessment's scores among Observations)."""
+    return [(s, s.search) for s in mapping.sources(resource.name) if s.search is not None]
 
 
-def _resource_type(name: str) -> search.ResourceType:
+def _write_of(resource: ResourceDeclaration) -> Write | None:
+    """How this API writes the type; None when it is read-only here."""
+    return resource.write if resource.from_fhir is not None else None
+
+
+def _resource_type(name: str) -> ResourceDeclaration:
     resource = served_types().get(name)
     if resource is None:
         raise FhirError(
@@ -382,7 +366,7 @@ def _base_url(request: HttpRequest) -> str:
     return request.build_absolute_uri(metadata_path[: -len("metadata")])
 
 
-def _render(resource: search.ResourceType, record: models.Model, members: Sequence[Any]) -> dict:
+def _render(resource: ResourceDeclaration, record: models.Model, members: Sequence[Any]) -> dict:
     return mapping.to_fhir(resource.name, record, members=members)
 
 
@@ -448,40 +432,50 @@ def unknown_endpoint(request: HttpRequest) -> HttpResponse:
 
 
 def _locate(
-    actor: audit.Actor, resource: search.ResourceType, ident: str, action: Action
-) -> tuple[models.Model, list[Any], Patient]:
-    """The record (and a panel's members) behind one id, if `actor` may `action` its patient.
+    actor: audit.Actor, resource: ResourceDeclaration, ident: str, action: Action
+) -> tuple[ResourceDeclaration, Located]:
+    """The record (and a group's members) behind one id, if `actor` may `action` its patient, and
+    the declaration of the records it is one of (the type's own, or a further one's).
 
     Anything else is NotVisible (404), audited by access.get_patient_for like every denial.
     """
-    if resource.model is Patient:
-        where = resource.by_id(ident)
+    declared = _search_of(resource)
+    if declared.of_patients:
+        where = declared.by_id(ident)
         patient = access.get_patient_for(actor, ident if where is not None else None, action)
-        return patient, [], patient
-    found: list[Any] = []
-    for source in (resource, *resource.also):
-        where = source.by_id(ident)
+        return resource, Located(patient, [], patient)
+    source, found = _rows_with_id(actor, resource, ident)
+    if not found:
+        access.get_patient_for(actor, None, action)  # audits the attempt and raises
+    patient = access.get_patient_for(actor, found[0].patient_id, action)
+    members = found if source.group_of(found[0]) is not None else []
+    return source, Located(found[0], members, patient)
+
+
+def _rows_with_id(
+    actor: audit.Actor, resource: ResourceDeclaration, ident: str
+) -> tuple[ResourceDeclaration, list[Any]]:
+    """The agency's rows of the resource `ident` names (several for a group), from the first of
+    the type's sources that has it."""
+    for source, declared in _sources(resource):
+        where = declared.by_id(ident)
         if where is None:
             continue
-        rows = source.scope(
+        rows = declared.scope(
             source.model._default_manager.filter(organization_id=actor.organization_id)
         )
         found = list(rows.filter(where).order_by("pk"))
         if found:
-            break
-    if not found:
-        access.get_patient_for(actor, None, action)  # audits the attempt and raises
-    patient = access.get_patient_for(actor, found[0].patient_id, action)
-    members = found if getattr(found[0], "panel_id", None) else []
-    return found[0], members, patient
+            return source, found
+    return resource, []
 
 
 def _read(
-    request: HttpRequest, actor: audit.Actor, resource: search.ResourceType, ident: str
+    request: HttpRequest, actor: audit.Actor, resource: ResourceDeclaration, ident: str
 ) -> HttpResponse:
-    record, members, patient = _locate(actor, resource, ident, Action.VIEW)
-    rendered = _render(resource, record, members)
-    _audit_view(actor, patient, record, f"{resource.name}/{rendered['id']}")
+    _, stored = _locate(actor, resource, ident, Action.VIEW)
+    rendered = _render(resource, stored.record, stored.members)
+    _audit_view(actor, stored.patient, stored.record, f"{resource.name}/{rendered['id']}")
     return _respond(request, rendered, headers=_version_headers(rendered))
 
 
@@ -499,18 +493,19 @@ def _audit_view(actor: audit.Actor, patient: Patient, record: models.Model, what
 def _vread(
     request: HttpRequest,
     actor: audit.Actor,
-    resource: search.ResourceType,
+    resource: ResourceDeclaration,
     ident: str,
     version_id: str,
 ) -> HttpResponse:
-    if not resource.versioned:
+    if not _search_of(resource).versioned:
         raise FhirError(
             404,
             "not-supported",
             f"{resource.name} has no versions of its own: read it whole with {resource.name}/<id>.",
         )
-    record, members, patient = _locate(actor, resource, ident, Action.VIEW)
-    if not isinstance(record, resource.model):
+    source, stored = _locate(actor, resource, ident, Action.VIEW)
+    record, members, patient = stored.record, stored.members, stored.patient
+    if not _search_of(source).versioned:
         raise FhirError(
             404,
             "not-supported",
@@ -577,26 +572,26 @@ def _agency_zone(organization_id: int) -> Callable[[], ZoneInfo]:
 
 
 def _search(
-    request: HttpRequest, actor: audit.Actor, resource: search.ResourceType
+    request: HttpRequest, actor: audit.Actor, resource: ResourceDeclaration
 ) -> HttpResponse:
     user = _user(actor)
     organization_id = user.organization_id or 0
     context = search.Context(zone=_agency_zone(organization_id), organization_id=organization_id)
     query = list(request.GET.lists())
     lenient = _lenient(request)
-    parsed = search.parse(resource, query, context, lenient=lenient)
-    sources = [(resource, parsed)]
-    sources += [
-        (more, search.parse(more, query, context, lenient=lenient)) for more in resource.also
+    searches = [
+        (source, search.parse(resource.name, declared, query, context, lenient=lenient))
+        for source, declared in _sources(resource)
     ]
+    parsed = searches[0][1]
     with transaction.atomic():
-        total, page = _page(user, sources, parsed)
-        members = _panel_members(resource, page, organization_id)
+        total, page = _page(user, searches, parsed)
+        members = _group_members(resource, page, organization_id)
         included = _included_patients(parsed, page, organization_id)
-        shown = list(dict.fromkeys(_patient_id_of(resource, row) for row in page))
+        shown = list(dict.fromkeys(_patient_id_of(parsed, row) for row in page))
         audit.record_many(
             actor,
-            "patient.list" if resource.model is Patient else "patient.view",
+            "patient.list" if parsed.declared.of_patients else "patient.view",
             shown,
             detail={"resource": resource.name, "search": parsed.searched_by},
         )
@@ -605,10 +600,12 @@ def _search(
 
 
 def _page(
-    user: User, sources: list[tuple[search.ResourceType, search.Search]], parsed: search.Search
+    user: User,
+    searches: list[tuple[ResourceDeclaration, search.Search]],
+    parsed: search.Search,
 ) -> tuple[int, list[Any]]:
     """The total and the requested page of a search over one or more sources of rows."""
-    found = [(source, matching_rows(user, source, p)) for source, p in sources]
+    found = [(p.declared, matching_rows(user, source, p)) for source, p in searches]
     counts = [rows.count() for _, rows in found]
     total = sum(counts)
     if not parsed.count or parsed.offset >= total:
@@ -616,19 +613,19 @@ def _page(
     present = [pair for pair, count in zip(found, counts, strict=True) if count]
     window = slice(parsed.offset, parsed.offset + parsed.count)
     if len(present) == 1:
-        source, rows = present[0]
-        return total, list(rows.order_by(*source.order)[window])
+        declared, rows = present[0]
+        return total, list(rows.order_by(*declared.order)[window])
     return total, _merged_page(present, window)
 
 
-def _merged_page(present: list[tuple[search.ResourceType, Any]], window: slice) -> list[Any]:
+def _merged_page(present: list[tuple[search.SearchDeclaration, Any]], window: slice) -> list[Any]:
     """One page across sources ordered alike, (-time, -id): their keys merged in the database,
     then each source's rows of the page read by id."""
     keys = [
         rows.order_by()
-        .annotate(merge_at=F(source.order[0].lstrip("-")), merge_source=Value(index))
+        .annotate(merge_at=F(declared.order[0].lstrip("-")), merge_source=Value(index))
         .values_list("merge_at", "merge_source", "id")
-        for index, (source, rows) in enumerate(present)
+        for index, (declared, rows) in enumerate(present)
     ]
     merged = keys[0].union(*keys[1:], all=True).order_by("-merge_at", "merge_source", "-id")
     picked = [(int(index), pk) for _, index, pk in merged[window]]
@@ -643,12 +640,13 @@ def _merged_page(present: list[tuple[search.ResourceType, Any]], window: slice) 
     return [rows_by_key[key] for key in picked]
 
 
-def matching_rows(user: User, resource: search.ResourceType, parsed: search.Search) -> Any:
-    """The rows of the search, only ever among the patients `user` may see.
+def matching_rows(user: User, resource: ResourceDeclaration, parsed: search.Search) -> Any:
+    """The rows of `resource` the search finds (`parsed` from its search declaration), only ever
+    among the patients `user` may see.
 
     Patients named in the search are first narrowed to the visible ones, so that the rows are
     then looked up by patient id (the indexes lead with it)."""
-    rows = resource.scope(
+    rows = parsed.declared.scope(
         resource.model._default_manager.filter(organization_id=user.organization_id)
     )
     visible = access.visible_patients(user)
@@ -657,27 +655,29 @@ def matching_rows(user: User, resource: search.ResourceType, parsed: search.Sear
         patients = visible.values("pk")
     else:
         patients = list(visible.filter(pk__in=parsed.patient_ids).values_list("pk", flat=True))
-    rows = rows.filter(**{f"{resource.patient_path}__in": patients})
+    rows = rows.filter(**{f"{parsed.declared.patient_path}__in": patients})
     for where in parsed.filters:
         rows = rows.filter(where)
     return resource.one_per_resource(rows)
 
 
-def _patient_id_of(resource: search.ResourceType, row: Any) -> uuid.UUID:
-    return row.pk if resource.model is Patient else row.patient_id
+def _patient_id_of(parsed: search.Search, row: Any) -> uuid.UUID:
+    return row.pk if parsed.declared.of_patients else row.patient_id
 
 
-def _panel_members(
-    resource: search.ResourceType, page: list[Any], organization_id: int
+def _group_members(
+    resource: ResourceDeclaration, page: list[Any], organization_id: int
 ) -> dict[Any, list[Any]]:
-    """Every member of the panels on the page, by panel, in one query."""
-    panels = {row.panel_id for row in page if getattr(row, "panel_id", None)}
-    if resource.model is not Observation or not panels:
+    """Every member of the groups (panels) on the page, by group, in one query."""
+    groups = {group for row in page if (group := resource.group_of(row)) is not None}
+    if not groups:
         return {}
     grouped: dict[Any, list[Any]] = {}
-    members = Observation.objects.filter(organization_id=organization_id, panel_id__in=panels)
+    members = resource.model._default_manager.filter(
+        organization_id=organization_id, **{f"{resource.grouped_by}__in": groups}
+    )
     for member in members.order_by("pk"):
-        grouped.setdefault(member.panel_id, []).append(member)
+        grouped.setdefault(resource.group_of(member), []).append(member)
     return grouped
 
 
@@ -696,7 +696,7 @@ def _included_patients(
 
 def _searchset(
     request: HttpRequest,
-    resource: search.ResourceType,
+    resource: ResourceDeclaration,
     parsed: search.Search,
     total: int,
     page: list[Any],
@@ -706,7 +706,7 @@ def _searchset(
     base = _base_url(request)
     entries = []
     for row in page:
-        rendered = _render(resource, row, members.get(getattr(row, "panel_id", None), []))
+        rendered = _render(resource, row, members.get(resource.group_of(row), []))
         entries.append(_entry(base, rendered, "match"))
     patients = served_types().get("Patient")
     for patient in included:
@@ -762,7 +762,7 @@ def _links(request: HttpRequest, url: str, parsed: search.Search, total: int) ->
 # --- create and update --------------------------------------------------------------------------
 
 
-def _incoming(request: HttpRequest, resource: search.ResourceType) -> mapping.Incoming:
+def _incoming(request: HttpRequest, resource: ResourceDeclaration) -> mapping.Incoming:
     body = _read_body(request)
     kind = body.get("resourceType")
     if kind != resource.name:
@@ -772,37 +772,45 @@ def _incoming(request: HttpRequest, resource: search.ResourceType) -> mapping.In
             f"resourceType: this endpoint takes a {resource.name}, not {kind!r}.",
             "resourceType",
         )
-    if score_mapping.derived_from_response(body):
-        raise Unprocessable(
-            "Observation.derivedFrom",
-            "this is a score of a QuestionnaireResponse, which Careway works out from the "
-            "response itself: send the QuestionnaireResponse instead",
-        )
+    for source in mapping.sources(resource.name):
+        if source.refuse is not None:
+            source.refuse(body)
     incoming = mapping.from_fhir(body)
     ident = body.get("id")
     incoming.source_id = ident if isinstance(ident, str) else ""
     return incoming
 
 
-def _not_writable(resource: search.ResourceType) -> FhirError:
+def _not_writable(resource: ResourceDeclaration) -> FhirError:
     return FhirError(
         405,
         "not-supported",
-        f"{resource.name} is read-only here; Careway takes in Patient and Observation, and "
-        "creates QuestionnaireResponse.",
+        f"{resource.name} is read-only here; Careway {_what_is_written()}.",
         headers={"Allow": "GET"},
     )
 
 
+def _what_is_written() -> str:
+    """The types this API writes, in words ("takes in Patient and Observation, and creates
+    QuestionnaireResponse")."""
+    writes = [(t.name, w) for t in served_types().values() if (w := _write_of(t)) is not None]
+    updated = [name for name, write in writes if write.update is not None]
+    created = [name for name, write in writes if write.update is None]
+    said = [f"takes in {_in_words(updated)}"] if updated else []
+    if created:
+        said.append(f"creates {_in_words(created)}")
+    return ", and ".join(said)
+
+
+def _in_words(names: list[str]) -> str:
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+
+
 def _written(
-    request: HttpRequest,
-    resource: search.ResourceType,
-    record: Any,
-    members: Sequence[Any],
-    status: int,
+    request: HttpRequest, resource: ResourceDeclaration, written: Written, status: int
 ) -> HttpResponse:
     """The resource as written, with its version headers and where this version lives."""
-    rendered = _render(resource, record, members)
+    rendered = _render(resource, written.record, written.members)
     headers = _version_headers(rendered)
     version = rendered.get("meta", {}).get("versionId", "")
     headers["Location"] = f"{_base_url(request)}{resource.name}/{rendered['id']}"
@@ -812,143 +820,27 @@ def _written(
 
 
 def _create(
-    request: HttpRequest, actor: audit.Actor, resource: search.ResourceType
+    request: HttpRequest, actor: audit.Actor, resource: ResourceDeclaration
 ) -> HttpResponse:
-    if not _writable(resource.name):
+    write = _write_of(resource)
+    if write is None:
         raise _not_writable(resource)
-    if resource.model is Patient:
-        _require_permission(actor, PATIENT_CREATE, "patient.create")
-        incoming = _incoming(request, resource)
-        patient = services.create_patient(actor, _only_branch(_user(actor)), incoming.rows[0])
-        return _written(request, resource, patient, [], 201)
-    if resource.model is Response:
-        return _create_response(request, actor, resource)
+    if write.create_permission is not None:
+        _require_permission(actor, write.create_permission)
     incoming = _incoming(request, resource)
-    patient = _subject(actor, incoming.subject, Action.EDIT)
-    rows = _observation_rows(incoming, patient)
-    if len(rows) == 1 and not rows[0].get("panel_code"):
-        saved = [services.record_observation(actor, patient, rows[0])]
-    else:
-        panel = uuid.uuid4()
-        saved = services.record_observations(
-            actor, patient, [{**r, "panel_id": panel} for r in rows]
-        )
-    return _written(request, resource, saved[0], saved if saved[0].panel_id else [], 201)
+    with _elements_named(resource):
+        written = write.create(actor, incoming)
+    return _written(request, resource, written, 201)
 
 
-def _create_response(
-    request: HttpRequest, actor: audit.Actor, resource: search.ResourceType
-) -> HttpResponse:
-    """A completed QuestionnaireResponse from elsewhere: filed as a signed assessment of its
-    patient and scored (careway/assessments/services.py record_response)."""
-    incoming = _incoming(request, resource)
-    patient = _subject(actor, incoming.subject, Action.EDIT, f"{resource.name}.subject")
-    row = incoming.rows[0]
-    _check_times({"authored": row["authored"]}, f"{resource.name}.authored")
-    prepared = prepare(patient.organization_id, row)
-    try:
-        saved = assessment_services.record_response(
-            actor, patient, prepared.entry.url, prepared.items, row["authored"]
-        )
-    except ValidationError as error:
-        raise _response_refused(error, resource.name) from None
-    record = resource.scope(Response.objects.filter(pk=saved.pk)).get()
-    return _written(request, resource, record, [], 201)
-
-
-def _response_refused(error: ValidationError, name: str) -> FhirError:
-    fields = getattr(error, "message_dict", {})
-    where = {"episode": f"{name}.subject", "questionnaire": f"{name}.questionnaire"}
-    field = next((f for f in fields if f in where), "")
-    message = " ".join(fields[field]) if field else " ".join(error.messages)
-    return FhirError(422, "business-rule", message, where.get(field, ""))
-
-
-def _require_permission(actor: audit.Actor, perm: Permission, action: str) -> None:
-    # Registering a patient is a capability of the role: without it the answer is 403 (no
-    # patient's existence is at stake), and the refusal is audited.
+def _require_permission(actor: audit.Actor, perm: Permission) -> None:
+    # Creating some types is a capability of the role (registering a patient): without it the
+    # answer is 403 (no patient's existence is at stake), and the refusal is audited.
     if not _user(actor).has_perm_code(perm):
         audit.record(
-            actor, action, outcome=AuditEvent.Outcome.DENIED, detail={"why": f"lacks {perm}"}
+            actor, perm.code, outcome=AuditEvent.Outcome.DENIED, detail={"why": f"lacks {perm}"}
         )
         raise PermissionDenied("Your role may not do this.")
-
-
-def _only_branch(user: User) -> Branch:
-    branches = {m.branch_id: m for m in user.active_memberships() if m.branch_id}
-    if len(branches) != 1:
-        raise FhirError(
-            400,
-            "business-rule",
-            "You work in several branches (or none), and a FHIR Patient does not say which one "
-            "registers them: register this patient in Careway or through /api/v1 instead.",
-            "Patient",
-        )
-    return Branch.objects.get(pk=next(iter(branches)))
-
-
-def _subject(
-    actor: audit.Actor, reference: str, action: Action, element: str = "Observation.subject"
-) -> Patient:
-    """The patient an incoming record is about: `Patient/<id>` of a patient the actor may change."""
-    if not reference:
-        raise FhirError(400, "required", "subject: give the patient as Patient/<id>.", element)
-    kind, _, ident = reference.rstrip("/").rpartition("/")
-    if kind.rpartition("/")[2] != "Patient":
-        raise FhirError(
-            400,
-            "invalid",
-            f"subject: {reference!r} must refer to a Careway patient as Patient/<id>.",
-            element,
-        )
-    return access.get_patient_for(actor, ident, action)
-
-
-def _observation_rows(incoming: mapping.Incoming, patient: Patient) -> list[dict[str, Any]]:
-    """The incoming rows as the service takes them: provenance is the server's, and the
-    encounter, when named, must be one of this patient's."""
-    encounter = _encounter_of(incoming.references.get("encounter", ""), patient)
-    rows = []
-    for row in incoming.rows:
-        row = {k: v for k, v in row.items() if k not in ("recorded_at", "panel_id")}
-        _check_times(row)
-        row["encounter"] = encounter
-        rows.append(row)
-    return rows
-
-
-def _check_times(row: dict[str, Any], element: str = "") -> None:
-    """Refuse a time that has no UTC form (year 1 east of Greenwich, year 9999 west of it):
-    Careway stores UTC, and such a record could be stored but never read back."""
-    for name, value in row.items():
-        if isinstance(value, datetime):
-            try:
-                value.astimezone(UTC)
-            except OverflowError:
-                element = element or _element_of(name) or name
-                raise FhirError(
-                    400, "invalid", f"{element}: outside the range of times Careway keeps.", element
-                ) from None
-
-
-def _encounter_of(reference: str, patient: Patient) -> int | None:
-    if not reference:
-        return None
-    kind, _, ident = reference.rstrip("/").rpartition("/")
-    where = search.locate_by_int(ident) if kind.rpartition("/")[2] == "Encounter" else None
-    found = None
-    if where is not None:
-        found = (
-            Encounter.objects.filter(where, patient=patient).values_list("pk", flat=True).first()
-        )
-    if found is None:
-        raise FhirError(
-            400,
-            "invalid",
-            f"encounter: {reference!r} is not an encounter of this patient (Encounter/<id>).",
-            "Observation.encounter",
-        )
-    return found
 
 
 def _expected_version(request: HttpRequest) -> int:
@@ -970,25 +862,24 @@ def _expected_version(request: HttpRequest) -> int:
 
 
 def _update(
-    request: HttpRequest, actor: audit.Actor, resource: search.ResourceType, ident: str
+    request: HttpRequest, actor: audit.Actor, resource: ResourceDeclaration, ident: str
 ) -> HttpResponse:
-    if not _writable(resource.name):
+    write = _write_of(resource)
+    if write is None:
         raise _not_writable(resource)
-    record, members, patient = _locate(actor, resource, ident, Action.EDIT)
-    if resource.name in CREATE_ONLY:
+    source, stored = _locate(actor, resource, ident, Action.EDIT)
+    if write.update is None:
         raise FhirError(
             405,
             "not-supported",
-            f"{resource.name} is created, never replaced, here: correct a signed response with "
-            "an amendment in Careway.",
+            f"{resource.name} is created, never replaced, here: {write.instead}.",
             headers={"Allow": "GET"},
         )
-    if not isinstance(record, resource.model):
+    if source is not resource:
         raise FhirError(
             405,
             "not-supported",
-            f"{resource.name}/{ident} is a score worked out from a QuestionnaireResponse; it "
-            "changes when that response is amended in Careway.",
+            f"{resource.name}/{ident} is {source.read_only_because}.",
             headers={"Allow": "GET"},
         )
     expected = _expected_version(request)
@@ -1001,39 +892,9 @@ def _update(
             f"({ident}).",
             f"{resource.name}.id",
         )
-    if resource.model is Patient:
-        updated = services.update_patient(actor, patient, incoming.rows[0], expected)
-        return _written(request, resource, updated, [], 200)
-    if _subject(actor, incoming.subject, Action.EDIT).pk != patient.pk:
-        raise FhirError(
-            400,
-            "invalid",
-            "subject: an observation cannot move to another patient.",
-            "Observation.subject",
-        )
-    current = members or [record]
-    changes = _pair_with_members(current, _observation_rows(incoming, patient))
-    saved = services.update_observations(actor, current, changes, expected)
-    return _written(request, resource, saved[0], saved if members else [], 200)
-
-
-def _pair_with_members(current: list[Any], rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Each incoming row for the stored member of the same code (a panel keeps its members)."""
-
-    def key(system: str, code: str) -> tuple[str, str]:
-        return (system, code)
-
-    by_code = {key(r.get("code_system", ""), r.get("code", "")): r for r in rows}
-    stored = [key(m.code_system, m.code) for m in current]
-    if len(by_code) != len(rows) or set(by_code) != set(stored):
-        raise FhirError(
-            400,
-            "not-supported",
-            "component: an update keeps the measurements the observation was taken with (the "
-            "same codes); record a new observation to add or remove one.",
-            "Observation.component",
-        )
-    return [by_code[k] for k in stored]
+    with _elements_named(resource):
+        written = write.update(actor, stored, incoming, expected)
+    return _written(request, resource, written, 200)
 
 
 # --- capability statement -----------------------------------------------------------------------
@@ -1077,18 +938,6 @@ def capability_statement(request: HttpRequest) -> dict[str, Any]:
     }
 
 
-CAPABILITY_NOTES = {
-    "Observation": [
-        "An assessment's scores are Observations too (category survey, id score-<n>, "
-        "derivedFrom their QuestionnaireResponse): read and searched here, never updated."
-    ],
-    "QuestionnaireResponse": [
-        "One per questionnaire of an assessment (id qr-<n>). Create takes a completed response "
-        "to a Questionnaire of the agency, files it as a signed assessment and scores it; "
-        "answers that do not fit the Questionnaire answer 422 naming the element."
-    ],
-}
-
 # Bulk Data export, listed only when a route serves it (it is not one of this module's views).
 EXPORT_OPERATIONS = {
     "$export": "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/export",
@@ -1112,32 +961,33 @@ def _operations(system: bool = False, resource_type: str = "") -> dict[str, Any]
     return {"operation": found} if found else {}
 
 
-def _capability(resource: search.ResourceType) -> dict[str, Any]:
+def _capability(resource: ResourceDeclaration) -> dict[str, Any]:
+    declared = _search_of(resource)
     interactions = (
-        ["read", "vread", "search-type"] if resource.versioned else ["read", "search-type"]
+        ["read", "vread", "search-type"] if declared.versioned else ["read", "search-type"]
     )
-    writable = _writable(resource.name)
-    updatable = writable and resource.name not in CREATE_ONLY
-    if writable:
+    write = _write_of(resource)
+    updatable = write is not None and write.update is not None
+    if write is not None:
         interactions += ["create", "update"] if updatable else ["create"]
-    notes = [f"Search results come {resource.sort_description}."]
+    notes = [f"Search results come {declared.sort_description}."]
     if updatable:
         notes.append('An update needs If-Match: W/"<version>"; a stale version answers 412.')
-    notes += CAPABILITY_NOTES.get(resource.name, [])
+    notes += [note for source in mapping.sources(resource.name) for note in source.notes]
     entry: dict[str, Any] = {
         "type": resource.name,
         "documentation": " ".join(notes),
         "interaction": [{"code": code} for code in interactions],
-        "versioning": "versioned" if resource.versioned else "no-version",
-        "readHistory": resource.versioned,
+        "versioning": "versioned" if declared.versioned else "no-version",
+        "readHistory": declared.versioned,
         "updateCreate": False,
         "conditionalCreate": False,
         "conditionalUpdate": False,
         "conditionalDelete": "not-supported",
-        "searchInclude": [f"{resource.name}:{p}" for p in resource.includes],
+        "searchInclude": [f"{resource.name}:{p}" for p in declared.includes],
         "searchParam": [
             {"name": name, "type": param.type, "documentation": param.description}
-            for name, param in resource.params.items()
+            for name, param in declared.params.items()
         ],
     }
     if not entry["searchInclude"]:

@@ -6,9 +6,12 @@ in chunks, and writes one NDJSON file per resource type under DATA_DIR/exports/<
 line mapped by careway.fhir.mapping exactly as the FHIR API serves it. Memory stays flat: one chunk
 of patients and their records at a time.
 
-Assessments go out as QuestionnaireResponse (one per questionnaire of an assessment, drafts
-included, as in-progress) and, in the Observation file, their current scores (careway.fhir
-.mapping.score), so that an import of the export files them again and works out the same scores.
+What it writes is declared per resource type (careway/fhir/mapping/<type>.py): the types that
+declare an `Export`, in the order of their declarations; each type's rows for a chunk of patients,
+and which of them changed since `_since`. Further records served as a type go in its file after
+its own: an assessment's current scores in the Observation file (careway.fhir.mapping.score), so
+that an import of the export files the QuestionnaireResponses again and works out the same scores.
+Rows that together are one resource (an Observation panel) are written as one.
 
 It is a disclosure: each exported patient gets a `patient.export` audit event naming the job.
 Files expire (EXPIRY after the job ends); they are deleted then, or when the client deletes the
@@ -24,83 +27,19 @@ from typing import Any
 import orjson
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
-from django.db.models import Exists, Model, OuterRef, Q, QuerySet
+from django.db.models import QuerySet
 from django.utils import timezone
 
-from careway.assessments.models import Amendment, Response, Score
 from careway.core import audit
 from careway.core.writes import service
 from careway.patients import access
-from careway.patients.models import (
-    Allergy,
-    Condition,
-    Coverage,
-    Encounter,
-    EpisodeOfCare,
-    Immunization,
-    Medication,
-    Observation,
-    PastCarePlan,
-    PastGoal,
-    Patient,
-    Procedure,
-    RelatedPerson,
-)
 
 from . import mapping
-from .mapping.episode import with_members
-from .mapping.questionnaire_response import with_context
-from .mapping.score import with_questionnaire_ids
+from .mapping import ResourceDeclaration
 from .models import ExportJob
 
 CHUNK = 500
 EXPIRY = timedelta(hours=24)
-
-
-def _responses(patient_ids: list[Any]) -> QuerySet:
-    return with_context(
-        Response.objects.filter(patient_id__in=patient_ids).order_by("patient_id", "pk")
-    )
-
-
-def _scores(patient_ids: list[Any]) -> QuerySet:
-    scores = Score.objects.filter(patient_id__in=patient_ids, current=True)
-    return with_questionnaire_ids(scores.order_by("patient_id", "pk"))
-
-
-def _rows(model: type[Model], **filters: Any) -> Callable[[list[Any]], QuerySet]:
-    def query(patient_ids: list[Any]) -> QuerySet:
-        return model._default_manager.filter(patient_id__in=patient_ids, **filters).order_by(
-            "patient_id", "pk"
-        )
-
-    return query
-
-
-# Resource type -> the rows of a chunk of patients. Patient first, as the Bulk Data spec shows it.
-EXPORTS: dict[str, Callable[[list[Any]], QuerySet]] = {
-    "Patient": lambda ids: Patient.objects.filter(pk__in=ids).order_by("pk"),
-    "RelatedPerson": _rows(RelatedPerson),
-    "Coverage": _rows(Coverage),
-    "EpisodeOfCare": lambda ids: with_members(_rows(EpisodeOfCare)(ids)),
-    "CareTeam": lambda ids: with_members(_rows(EpisodeOfCare)(ids)),
-    "Condition": _rows(Condition),
-    "MedicationRequest": _rows(Medication, kind=Medication.Kind.REQUEST),
-    "MedicationStatement": _rows(Medication, kind=Medication.Kind.STATEMENT),
-    "AllergyIntolerance": _rows(Allergy),
-    "Encounter": _rows(Encounter),
-    "Observation": _rows(Observation),
-    "QuestionnaireResponse": _responses,
-    "Immunization": _rows(Immunization),
-    "Procedure": _rows(Procedure),
-    "CarePlan": _rows(PastCarePlan),
-    "Goal": _rows(PastGoal),
-}
-TIME_FIELDS = {
-    "Patient": "updated_at",
-    "RelatedPerson": "updated_at",
-    "Encounter": "period_start",
-}
 
 
 def export_dir(job: ExportJob) -> Path:
@@ -112,9 +51,8 @@ def file_path(job: ExportJob, resource_type: str) -> Path:
 
 
 def available_types() -> list[str]:
-    """The types that can be exported: those the mapping can write."""
-    mapping._load()
-    return [t for t in EXPORTS if t in mapping.REGISTRY and mapping.REGISTRY[t].to_fhir]
+    """The types that can be exported: those that declare an export and are written as FHIR."""
+    return [d.name for d in mapping.declarations() if d.export is not None and d.to_fhir]
 
 
 @service
@@ -182,46 +120,26 @@ def run(job: ExportJob, on_progress: Callable[[int, int], None] | None = None) -
 
 
 def _resources(resource_type: str, chunk: list[Any], since: datetime | None) -> Iterator[dict]:
-    rows = EXPORTS[resource_type](chunk)
-    if since is not None:
-        rows = _changed_since(rows, resource_type, since)
-    if resource_type == "Observation":
-        yield from _observations(rows)
-        scores = _scores(chunk)
-        if since is not None:
-            scores = scores.filter(observed_at__gt=since)
-        for score in scores.iterator(chunk_size=2000):
-            yield mapping.to_fhir("Observation", score)
-        return
+    for source in mapping.sources(resource_type):
+        if source.export is None:
+            continue
+        rows = source.export.rows(chunk)
+        if since is not None and source.export.changed_since is not None:
+            rows = rows.filter(source.export.changed_since(since))
+        yield from _written(source, rows)
+
+
+def _written(source: ResourceDeclaration, rows: QuerySet) -> Iterator[dict]:
+    """One resource per row, and one per group of rows (a panel, its members written together)."""
+    groups: dict[Any, list[Any]] = {}
     for record in rows.iterator(chunk_size=2000):
-        yield mapping.to_fhir(resource_type, record)
-
-
-def _changed_since(rows: QuerySet, resource_type: str, since: datetime) -> QuerySet:
-    if resource_type == "QuestionnaireResponse":
-        # Saved (a draft), signed or amended since.
-        amended = Amendment.objects.filter(response=OuterRef("pk"), signed_at__gt=since)
-        return rows.filter(
-            Q(updated_at__gt=since) | Q(assessment__signed_at__gt=since) | Q(Exists(amended))
-        )
-    # Records without a change time are filtered by when they were recorded.
-    field = TIME_FIELDS.get(resource_type)
-    if field is None:
-        names = {f.name for f in rows.model._meta.fields}
-        field = "recorded_at" if "recorded_at" in names else None
-    return rows.filter(**{f"{field}__gt": since}) if field else rows
-
-
-def _observations(rows: QuerySet) -> Iterator[dict]:
-    """One resource per observation, and one per panel (its members written together)."""
-    panels: dict[Any, list[Observation]] = {}
-    for observation in rows.iterator(chunk_size=2000):
-        if observation.panel_id is None:
-            yield mapping.to_fhir("Observation", observation)
+        group = source.group_of(record)
+        if group is None:
+            yield mapping.to_fhir(source.name, record)
         else:
-            panels.setdefault(observation.panel_id, []).append(observation)
-    for members in panels.values():
-        yield mapping.to_fhir("Observation", members[0], members)
+            groups.setdefault(group, []).append(record)
+    for members in groups.values():
+        yield mapping.to_fhir(source.name, members[0], members)
 
 
 def _audit_disclosure(actor: audit.Actor, job: ExportJob, patient_ids: Iterable[Any]) -> None:

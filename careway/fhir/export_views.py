@@ -26,7 +26,8 @@ from django.views.decorators.csrf import csrf_exempt
 from careway.core import audit
 
 from . import export, tasks
-from .api import READ_SCOPE, FhirError, _failure, _respond, authenticate, endpoint
+from .api import READ_SCOPE, _failure, _respond, authenticate, endpoint
+from .errors import FhirError
 from .mapping.common import parse_datetime
 from .models import ExportJob
 

@@ -16,7 +16,8 @@ How much is written at once
   record, and half a record is worse than none). The other files still import.
 - An NDJSON file imports BATCH_LINES lines per transaction; a bad line is reported and skipped,
   the rest import.
-Resource types outside TAKEN_IN are counted and listed in the report, never written.
+Resource types whose mapping declares no `from_fhir` (careway.fhir.mapping.taken_in) are counted
+and listed in the report, never written.
 
 What makes it idempotent
 Each resource is remembered as a SourceRecord: (agency, resource type, source key) -> the record
@@ -76,24 +77,6 @@ from . import codes, mapping, services
 from .mapping import Incoming, Invalid, NotSupported, questionnaire_response, score
 from .models import ImportRun, SourceRecord
 
-TAKEN_IN = frozenset(
-    {
-        "Patient",
-        "RelatedPerson",
-        "Condition",
-        "MedicationRequest",
-        "MedicationStatement",
-        "AllergyIntolerance",
-        "Observation",
-        "Encounter",
-        "Immunization",
-        "Procedure",
-        "CarePlan",
-        "Goal",
-        "Coverage",
-        "QuestionnaireResponse",
-    }
-)
 # How the report counts Observations that are an assessment's scores (worked out again, not kept).
 DERIVED_SCORE = "Observation (derived score)"
 BUNDLE_TYPES = ("transaction", "collection")
@@ -708,6 +691,7 @@ class BatchImporter:
         self.run, self.report = run, report
         self.case_manager = services.primary_case_manager(actor)
         self.mrn_system = codes.mrn_system(organization.pk)
+        self.taken_in = mapping.taken_in()
 
     def import_batch(self, batch: Batch) -> None:
         for problem in batch.problems:
@@ -762,7 +746,7 @@ class BatchImporter:
             self._fail(item, file, Invalid("resourceType", "missing: a resource must say its type"))
         elif not isinstance(rid, str):
             self._fail(item, file, Invalid(f"{kind}.id", "wrong type: expected a string"))
-        elif item.resource_type not in TAKEN_IN:
+        elif item.resource_type not in self.taken_in:
             item.state = NOT_TAKEN_IN
         elif score.derived_from_response(resource):
             item.state, item.derived = NOT_TAKEN_IN, True
@@ -1052,7 +1036,7 @@ class BatchImporter:
             # this agency's and the same patient's; otherwise there is nothing to link to.
             owner = found.episodes[ref.resource_id]
             return Target("EpisodeOfCare", EpisodeOfCare, int(ref.resource_id), patient_id=owner)
-        if ref.resource_type and ref.resource_type not in TAKEN_IN:
+        if ref.resource_type and ref.resource_type not in self.taken_in:
             return Target(ref.resource_type, None, None)
         if ref.is_identifier and ref.system == self.mrn_system and ref.value in found.mrns:
             return Target("Patient", Patient, found.mrns[ref.value])

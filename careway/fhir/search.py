@@ -1,8 +1,11 @@
-"""FHIR R4 search: the parameters each resource type answers, parsed into database filters.
+"""FHIR R4 search: the generic machinery that reads a request's query into database filters.
 
-The API (careway/fhir/api.py) hands a request's query to `parse()` and gets back a `Search`: the
-filters, the patients the search is restricted to, paging and `_include`. What is declared here
-is exactly what the CapabilityStatement lists, so nothing is advertised that does not work.
+Each resource type declares what it answers in its mapping module (careway/fhir/mapping/<type>.py):
+a SearchDeclaration with its parameters (the Param classes here, or its own), order, ids and scope.
+The API (careway/fhir/api.py) hands a request's query and that declaration to `parse()` and gets
+back a `Search`: the filters, the patients the search is restricted to, paging and `_include`.
+What is declared is exactly what the CapabilityStatement lists, so nothing is advertised that does
+not work.
 
 Values follow FHIR's rules: a comma inside one parameter means OR, a parameter repeated means AND,
 `\\,` `\\|` and `\\\\` escape. Dates take a prefix (eq, ne, gt, lt, ge, le) and any precision from
@@ -18,31 +21,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta, timezone, tzinfo
 from typing import Any
 
-from django.db import models
-from django.db.models import Exists, F, OuterRef, Q, QuerySet, Subquery
-from django.db.models.functions import Coalesce
-
-from careway.assessments.models import (
-    QUESTIONNAIRE_RESPONSE_ID_PREFIX,
-    Amendment,
-    Assessment,
-    Response,
-    Score,
-)
-from careway.patients.models import (
-    Allergy,
-    Condition,
-    Encounter,
-    EpisodeOfCare,
-    Medication,
-    Observation,
-    Patient,
-    RelatedPerson,
-)
-
-from . import codes
-from .mapping import questionnaire_response, score
-from .mapping.episode import with_members
+from django.db.models import Q, QuerySet
 
 DEFAULT_COUNT = 50
 MAX_COUNT = 500
@@ -91,7 +70,7 @@ def split_values(raw: str) -> list[str]:
     return parts
 
 
-def _split_token(value: str) -> tuple[str | None, str]:
+def split_token(value: str) -> tuple[str | None, str]:
     """`system|code` as (system, code); `code` alone as (None, code); `|code` as ("", code)."""
     index = _unescaped_bar(value)
     if index < 0:
@@ -121,7 +100,7 @@ def _check_text(param: str, value: str) -> str:
     return value
 
 
-def _alternatives(param: str, raw: str) -> list[str]:
+def alternatives(param: str, raw: str) -> list[str]:
     values = [_check_text(param, v) for v in split_values(raw)]
     if any(not v for v in values):
         raise SearchError(param, f"{param}: give a value (an empty alternative is not a search).")
@@ -302,7 +281,7 @@ class StringParam(Param):
     def to_q(self, name: str, modifier: str, raw: str, context: Context) -> Q:
         lookup = {"": "istartswith", "exact": "exact", "contains": "icontains"}[modifier]
         found = Q()
-        for value in _alternatives(name, raw):
+        for value in alternatives(name, raw):
             for field_name in self.fields:
                 found |= Q(**{f"{field_name}__{lookup}": value})
         return found
@@ -328,12 +307,12 @@ class TokenParam(Param):
 
     def to_q(self, name: str, modifier: str, raw: str, context: Context) -> Q:
         found = Q(pk__in=[])
-        for value in _alternatives(name, raw):
+        for value in alternatives(name, raw):
             found |= self._one(name, value)
         return found
 
     def _one(self, name: str, value: str) -> Q:
-        system, code = _split_token(value)
+        system, code = split_token(value)
         code = code.replace("\\|", "|")
         if system is not None and self.system and system != self.system:
             return Q(pk__in=[])  # every stored code has the element's one system
@@ -366,7 +345,7 @@ class DateParam(Param):
 
     def to_q(self, name: str, modifier: str, raw: str, context: Context) -> Q:
         found = Q(pk__in=[])
-        for value in _alternatives(name, raw):
+        for value in alternatives(name, raw):
             searched = parse_date(name, value, context.zone, days_only=self.days_only)
             found |= date_filter(searched, self.start_field, self.end_field)
         return found
@@ -384,7 +363,7 @@ class PatientParam(Param):
     modifiers = frozenset({"", "Patient"})
 
     def patient_ids(self, name: str, raw: str) -> set[uuid.UUID]:
-        return {parse_patient_reference(name, value) for value in _alternatives(name, raw)}
+        return {parse_patient_reference(name, value) for value in alternatives(name, raw)}
 
 
 def parse_patient_reference(name: str, value: str) -> uuid.UUID:
@@ -409,122 +388,11 @@ class IdParam(Param):
 
     def to_q(self, name: str, modifier: str, raw: str, context: Context) -> Q:
         found = Q(pk__in=[])
-        for value in _alternatives(name, raw):
+        for value in alternatives(name, raw):
             where = self.locate(value)
             if where is not None:
                 found |= where
         return found
-
-
-@dataclass(frozen=True)
-class IdentifierParam(Param):
-    """Patient.identifier: the agency's MRN, Medicare number (MBI) or Medicaid number."""
-
-    description: str = "An identifier: system|value, or the value in any system."
-    type = "token"
-    modifiers = frozenset({""})
-
-    def to_q(self, name: str, modifier: str, raw: str, context: Context) -> Q:
-        fields_by_system = {
-            codes.mrn_system(context.organization_id): "mrn",
-            codes.US_MBI: "medicare_number",
-            codes.MEDICAID: "medicaid_number",
-        }
-        found = Q(pk__in=[])
-        for value in _alternatives(name, raw):
-            system, ident = _split_token(value)
-            ident = ident.replace("\\|", "|")
-            if not ident:
-                raise SearchError(name, f"{name}: give the identifier's value after the '|'.")
-            if system is None or system == "":
-                fields = ["mrn", "medicare_number", "medicaid_number"]
-            else:
-                fields = [fields_by_system[system]] if system in fields_by_system else []
-            for field_name in fields:
-                found |= Q(**{field_name: ident})
-        return found
-
-
-# --- resource types -----------------------------------------------------------------------------
-
-
-def _int_id(ident: str) -> int | None:
-    if ident.isascii() and ident.isdigit() and len(ident) <= 19 and 0 < int(ident) <= MAX_INT_ID:
-        return int(ident)
-    return None
-
-
-def _uuid_id(ident: str) -> uuid.UUID | None:
-    if len(ident) != 36:
-        return None
-    try:
-        return uuid.UUID(ident)
-    except ValueError:
-        return None
-
-
-def locate_by_int(ident: str) -> Q | None:
-    pk = _int_id(ident)
-    return Q(pk=pk) if pk is not None else None
-
-
-def locate_patient(ident: str) -> Q | None:
-    pk = _uuid_id(ident)
-    return Q(pk=pk) if pk is not None else None
-
-
-def locate_observation(ident: str) -> Q | None:
-    """A panel is one Observation whose id is its panel_id; any other row's id is its number."""
-    panel = _uuid_id(ident)
-    if panel is not None:
-        return Q(panel_id=panel)
-    pk = _int_id(ident)
-    return Q(pk=pk, panel_id__isnull=True) if pk is not None else None
-
-
-def observation_code_q(system: str | None, code: str) -> Q:
-    """Observation.code: a panel's code is its panel_code (LOINC), any other row's its code."""
-    single = Q(panel_id__isnull=True)
-    panel = Q(panel_id__isnull=False)
-    if code:
-        single &= Q(code=code)
-        panel &= Q(panel_code=code)
-    if system is not None:
-        single &= Q(code_system=system)
-        panel &= Q() if system == codes.LOINC else Q(pk__in=[])
-    return single | panel
-
-
-@dataclass(frozen=True)
-class ObservationCodeParam(Param):
-    description: str = "The observation's code: system|code or code (LOINC for vital signs)."
-    type = "token"
-    modifiers = frozenset({""})
-
-    def to_q(self, name: str, modifier: str, raw: str, context: Context) -> Q:
-        found = Q(pk__in=[])
-        for value in _alternatives(name, raw):
-            system, code = _split_token(value)
-            if not code and not system:
-                raise SearchError(name, f"{name}: give a code, or system|code.")
-            found |= observation_code_q(system, code.replace("\\|", "|"))
-        return found
-
-
-def _prefixed_int(ident: str, prefix: str) -> int | None:
-    return _int_id(ident[len(prefix) :]) if ident.startswith(prefix) else None
-
-
-def locate_response(ident: str) -> Q | None:
-    """A QuestionnaireResponse's id is `qr-<pk>`."""
-    pk = _prefixed_int(ident, QUESTIONNAIRE_RESPONSE_ID_PREFIX)
-    return Q(pk=pk) if pk is not None else None
-
-
-def locate_score(ident: str) -> Q | None:
-    """A score's Observation id is `score-<pk>`."""
-    pk = _prefixed_int(ident, score.ID_PREFIX)
-    return Q(pk=pk) if pk is not None else None
 
 
 MATCH_ALL = Q(pk__isnull=False)  # Q() would vanish when OR-ed with the first alternative
@@ -539,7 +407,7 @@ class FixedTokenParam(TokenParam):
     fixed: str = ""
 
     def _one(self, name: str, value: str) -> Q:
-        system, code = _split_token(value)
+        system, code = split_token(value)
         code = code.replace("\\|", "|")
         if system is not None and system not in ("", self.system):
             return MATCH_NONE
@@ -553,150 +421,53 @@ class FixedTokenParam(TokenParam):
         return MATCH_ALL if code == self.fixed else MATCH_NONE
 
 
-@dataclass(frozen=True)
-class ScoreCodeParam(Param):
-    """A score's code: its LOINC code where it has one, or Careway's score code
-    `<Questionnaire id>/<key>` (system urn:careway:fhir:CodeSystem:score)."""
-
-    description: str = "The observation's code: system|code or code (LOINC for vital signs)."
-    type = "token"
-    modifiers = frozenset({""})
-
-    def to_q(self, name: str, modifier: str, raw: str, context: Context) -> Q:
-        found = MATCH_NONE
-        for value in _alternatives(name, raw):
-            system, code = _split_token(value)
-            code = code.replace("\\|", "|")
-            if not code and not system:
-                raise SearchError(name, f"{name}: give a code, or system|code.")
-            found |= self._one(system, code, context)
-        return found
-
-    def _one(self, system: str | None, code: str, context: Context) -> Q:
-        if system == codes.SCORE:
-            return self._careway(code, context) if code else MATCH_ALL
-        coded = Q(code=code) if code else ~Q(code="")
-        if system is None:
-            return coded | self._careway(code, context)
-        if system == "":
-            return MATCH_NONE  # a score's code always has its system
-        return coded & Q(code_system=system)
-
-    def _careway(self, code: str, context: Context) -> Q:
-        ident, _, key = code.rpartition("/")
-        if not ident or not key:
-            return MATCH_NONE
-        return Q(questionnaire_url__in=score.urls_of(context.organization_id, ident), key=key)
+# --- ids ----------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class CanonicalParam(Param):
-    """QuestionnaireResponse.questionnaire: the Questionnaire's canonical URL, `url|version` for
-    one version."""
-
-    description: str = "The Questionnaire answered: its canonical URL, or url|version."
-    type = "reference"
-    modifiers = frozenset({""})
-
-    def to_q(self, name: str, modifier: str, raw: str, context: Context) -> Q:
-        found = MATCH_NONE
-        for value in _alternatives(name, raw):
-            url, bar, version = value.partition("|")
-            match = Q(questionnaire_url=url)
-            if bar:
-                match &= Q(questionnaire_version=version)
-            found |= match
-        return found
+def int_id(ident: str) -> int | None:
+    """The number an id is, when it is a whole number a database key can hold."""
+    if ident.isascii() and ident.isdigit() and len(ident) <= 19 and 0 < int(ident) <= MAX_INT_ID:
+        return int(ident)
+    return None
 
 
-def _amended() -> Exists:
-    return Exists(Amendment.objects.filter(response=OuterRef("pk")))
+def uuid_id(ident: str) -> uuid.UUID | None:
+    if len(ident) != 36:
+        return None
+    try:
+        return uuid.UUID(ident)
+    except ValueError:
+        return None
 
 
-@dataclass(frozen=True)
-class ResponseStatusParam(TokenParam):
-    """QuestionnaireResponse.status: in-progress (a draft assessment), completed (signed),
-    amended (signed, then corrected); Careway has no stopped or entered-in-error responses."""
-
-    def _one(self, name: str, value: str) -> Q:
-        system, code = _split_token(value)
-        if system and system != self.system:
-            return MATCH_NONE
-        if self.codes is None or code not in self.codes:
-            choices = ", ".join(self.codes or ())
-            raise SearchError(name, f"{name}: {code!r} is not one of {choices}.", "code-invalid")
-        signed = Q(assessment__status=Assessment.Status.SIGNED)
-        return {
-            "in-progress": Q(assessment__status=Assessment.Status.DRAFT),
-            "completed": signed & ~Q(_amended()),
-            "amended": signed & Q(_amended()),
-        }.get(code, MATCH_NONE)
+def locate_by_int(ident: str) -> Q | None:
+    pk = int_id(ident)
+    return Q(pk=pk) if pk is not None else None
 
 
-def with_authored_time(responses: QuerySet) -> QuerySet:
-    """Responses as the API reads them: what writing them needs and when they were authored."""
-    latest = Amendment.objects.filter(response=OuterRef("pk")).order_by("-signed_at", "-pk")
-    return questionnaire_response.with_context(responses).annotate(
-        authored_at=Coalesce(
-            Subquery(latest.values("signed_at")[:1]),
-            F("assessment__signed_at"),
-            F("updated_at"),
-        ),
-    )
+def locate_prefixed(prefix: str) -> Callable[[str], Q | None]:
+    """Ids written `<prefix><pk>` (qr-12, score-7): a prefix keeps them from ever being taken for
+    the number of a record of another kind."""
+
+    def locate(ident: str) -> Q | None:
+        pk = int_id(ident[len(prefix) :]) if ident.startswith(prefix) else None
+        return Q(pk=pk) if pk is not None else None
+
+    return locate
 
 
-def current_scores(rows: QuerySet) -> QuerySet:
-    return score.with_questionnaire_ids(rows.filter(current=True))
+# --- what a resource type declares --------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class ResourceType:
-    """One FHIR resource type as Careway serves it: its rows, order, id and search parameters."""
-
-    name: str
-    model: type[models.Model]
-    order: tuple[str, ...]
-    params: Mapping[str, Param]
-    locate: Callable[[str], Q | None] = locate_by_int
-    # The rows of this type among the model's (MedicationRequest: the orders).
-    scope: Callable[[QuerySet], QuerySet] = lambda rows: rows
-    # In a search, the one row that stands for each resource (an Observation panel's first).
-    one_per_resource: Callable[[QuerySet], QuerySet] = lambda rows: rows
-    # The path from a row to its patient's id ("pk" for Patient itself).
-    patient_path: str = "patient_id"
-    includes: tuple[str, ...] = ()
-    sort_description: str = ""
-    # False when the resource is assembled from several records and has no version of its own.
-    versioned: bool = True
-    # Further records served as this type, searched and read with it (an Observation may be a
-    # vital sign or an assessment's score). Each declares the same parameters, and every source
-    # of a type is ordered by (-time, -id), so that one page can take rows from each in turn.
-    also: tuple["ResourceType", ...] = ()
-
-    def by_id(self, ident: str) -> Q | None:
-        return self.locate(ident) if FHIR_ID.fullmatch(ident) else None
-
-
-def _with_patient(params: Mapping[str, Param], *, subject: bool = True) -> dict[str, Param]:
+def with_patient(params: Mapping[str, Param], *, subject: bool = True) -> dict[str, Param]:
+    """A record type's parameters, after `patient` (and `subject`, where the resource names its
+    patient so)."""
     reference = PatientParam()
     named = {"patient": reference, **({"subject": reference} if subject else {})}
     return {**named, **params}
 
 
-def _medication_kind(kind: str) -> Callable[[QuerySet], QuerySet]:
-    return lambda rows: rows.filter(kind=kind)
-
-
-def _observations_one_per_resource(rows: QuerySet) -> QuerySet:
-    # A panel's members are one resource: keep only its first row (its lowest id). For rows
-    # outside a panel the EXISTS compares with NULL and finds nothing, so every such row stays.
-    earlier_member = Observation.objects.filter(
-        panel_id=OuterRef("panel_id"), pk__lt=OuterRef("pk")
-    )
-    return rows.filter(~Exists(earlier_member))
-
-
-def _codes(*pairs: tuple[str, str]) -> dict[str, list[str]]:
+def value_set(*pairs: tuple[str, str]) -> dict[str, list[str]]:
     """FHIR code -> stored values, for value sets where some stored values differ in spelling."""
     mapping: dict[str, list[str]] = {}
     for fhir_code, stored in pairs:
@@ -706,345 +477,39 @@ def _codes(*pairs: tuple[str, str]) -> dict[str, list[str]]:
     return mapping
 
 
-def _same(*names: str) -> list[tuple[str, str]]:
+def stored_as_is(*names: str) -> list[tuple[str, str]]:
     return [(name, name) for name in names]
 
 
-def _unstored(*names: str) -> list[tuple[str, str]]:
+def not_stored(*names: str) -> list[tuple[str, str]]:
     return [(name, "") for name in names]
 
 
-CONDITION_CLINICAL = _codes(
-    *_same("active", "recurrence", "relapse", "inactive", "remission", "resolved")
-)
-CONDITION_CATEGORY = _codes(*_same("problem-list-item", "encounter-diagnosis", "health-concern"))
-# Codes outside Careway's own choices are kept as written by import, so every code of the value
-# set is searched as itself.
-MEDICATION_REQUEST_STATUS = _codes(
-    *_same(
-        "active",
-        "on-hold",
-        "cancelled",
-        "completed",
-        "entered-in-error",
-        "stopped",
-        "draft",
-        "unknown",
-    )
-)
-MEDICATION_STATEMENT_STATUS = _codes(
-    *_same(
-        "active",
-        "completed",
-        "entered-in-error",
-        "intended",
-        "stopped",
-        "on-hold",
-        "unknown",
-        "not-taken",
-    )
-)
-ALLERGY_CLINICAL = _codes(*_same("active", "inactive", "resolved"))
-OBSERVATION_CATEGORY = _codes(
-    *_same(
-        "social-history",
-        "vital-signs",
-        "imaging",
-        "laboratory",
-        "procedure",
-        "survey",
-        "exam",
-        "therapy",
-        "activity",
-    )
-)
-ENCOUNTER_STATUS = _codes(
-    *_same(
-        "planned",
-        "arrived",
-        "triaged",
-        "in-progress",
-        "onleave",
-        "finished",
-        "cancelled",
-        "entered-in-error",
-        "unknown",
-    )
-)
-EPISODE_STATUS = _codes(
-    ("planned", EpisodeOfCare.Status.REFERRED),
-    ("active", EpisodeOfCare.Status.ACTIVE),
-    ("onhold", EpisodeOfCare.Status.ON_HOLD),
-    ("finished", EpisodeOfCare.Status.DISCHARGED),
-    ("cancelled", EpisodeOfCare.Status.CANCELLED),
-    *_unstored("waitlist", "entered-in-error"),
-)
-TEAM_STATUS = _codes(
-    ("proposed", EpisodeOfCare.Status.REFERRED),
-    ("active", EpisodeOfCare.Status.ACTIVE),
-    ("suspended", EpisodeOfCare.Status.ON_HOLD),
-    ("inactive", EpisodeOfCare.Status.DISCHARGED),
-    ("inactive", EpisodeOfCare.Status.CANCELLED),
-    *_unstored("entered-in-error"),
-)
-GENDER = _codes(*_same("male", "female", "other", "unknown"))
+@dataclass(frozen=True)
+class SearchDeclaration:
+    """How the API reads and searches one resource type's rows: their order, ids, scope and
+    search parameters (part of the type's declaration, careway/fhir/mapping/__init__.py)."""
 
+    order: tuple[str, ...]
+    params: Mapping[str, Param]
+    locate: Callable[[str], Q | None] = locate_by_int
+    # The rows of this type among the model's (MedicationRequest: the orders), with what writing
+    # them needs read along.
+    scope: Callable[[QuerySet], QuerySet] = lambda rows: rows
+    # The path from a row to its patient's id ("pk" for Patient itself).
+    patient_path: str = "patient_id"
+    includes: tuple[str, ...] = ()
+    sort_description: str = ""
+    # False when the resource is assembled from several records and has no version of its own.
+    versioned: bool = True
 
-def _coded_record_code(description: str) -> TokenParam:
-    return TokenParam("code", system_field="code_system", description=description)
+    @property
+    def of_patients(self) -> bool:
+        """Whether the rows are the patients themselves rather than records of a patient."""
+        return self.patient_path == "pk"
 
-
-QUESTIONNAIRE_RESPONSE_STATUS = _codes(
-    *_same("in-progress", "completed", "amended"), *_unstored("entered-in-error", "stopped")
-)
-
-# An assessment's scores, served as Observations beside the chart's own (see ResourceType.also).
-SCORE_OBSERVATIONS = ResourceType(
-    "Observation",
-    Score,
-    order=("-observed_at", "-id"),
-    locate=locate_score,
-    scope=current_scores,
-    includes=("patient", "subject"),
-    sort_description="most recently taken first",
-    versioned=False,
-    params=_with_patient(
-        {
-            "_id": IdParam(locate=locate_score),
-            "category": FixedTokenParam(
-                "category",
-                system=codes.OBSERVATION_CATEGORY,
-                codes=OBSERVATION_CATEGORY,
-                description="vital-signs, laboratory, survey or social-history.",
-                fixed="survey",
-            ),
-            "code": ScoreCodeParam(),
-            "date": DateParam(
-                "observed_at", description="When it was taken (eq, ne, gt, lt, ge, le)."
-            ),
-        }
-    ),
-)
-
-RESOURCE_TYPES: dict[str, ResourceType] = {
-    rt.name: rt
-    for rt in [
-        ResourceType(
-            "Patient",
-            Patient,
-            order=("family_name", "given_name", "id"),
-            locate=locate_patient,
-            patient_path="pk",
-            sort_description="by family name, then given name",
-            params={
-                "_id": IdParam(locate=locate_patient),
-                "name": StringParam(
-                    ("given_name", "middle_name", "family_name", "preferred_name"),
-                    "Any part of the name, from its start.",
-                ),
-                "family": StringParam(("family_name",), "The family (last) name, from its start."),
-                "given": StringParam(
-                    ("given_name", "middle_name"), "A given (first or middle) name, from its start."
-                ),
-                "birthdate": DateParam("birth_date", days_only=True, description="Date of birth."),
-                "gender": TokenParam("sex", codes=GENDER, description="Administrative gender."),
-                "identifier": IdentifierParam(),
-            },
-        ),
-        ResourceType(
-            "RelatedPerson",
-            RelatedPerson,
-            order=("name", "id"),
-            includes=("patient",),
-            sort_description="by name",
-            params=_with_patient({"_id": IdParam(locate=locate_by_int)}, subject=False),
-        ),
-        ResourceType(
-            "Condition",
-            Condition,
-            order=("-recorded_at", "-id"),
-            includes=("patient", "subject"),
-            sort_description="most recently recorded first",
-            params=_with_patient(
-                {
-                    "_id": IdParam(locate=locate_by_int),
-                    "clinical-status": TokenParam(
-                        "clinical_status",
-                        system=codes.CONDITION_CLINICAL,
-                        codes=CONDITION_CLINICAL,
-                        description="active, recurrence, relapse, inactive, remission, resolved.",
-                    ),
-                    "category": TokenParam(
-                        "category",
-                        codes=CONDITION_CATEGORY,
-                        description="problem-list-item, encounter-diagnosis or health-concern.",
-                    ),
-                    "code": _coded_record_code("The condition: system|code or code."),
-                }
-            ),
-        ),
-        ResourceType(
-            "MedicationRequest",
-            Medication,
-            order=("-recorded_at", "-id"),
-            scope=_medication_kind(Medication.Kind.REQUEST),
-            includes=("patient", "subject"),
-            sort_description="most recently recorded first",
-            params=_with_patient(
-                {
-                    "_id": IdParam(locate=locate_by_int),
-                    "status": TokenParam(
-                        "status", codes=MEDICATION_REQUEST_STATUS, description="The order's status."
-                    ),
-                }
-            ),
-        ),
-        ResourceType(
-            "MedicationStatement",
-            Medication,
-            order=("-recorded_at", "-id"),
-            scope=_medication_kind(Medication.Kind.STATEMENT),
-            includes=("patient", "subject"),
-            sort_description="most recently recorded first",
-            params=_with_patient(
-                {
-                    "_id": IdParam(locate=locate_by_int),
-                    "status": TokenParam(
-                        "status",
-                        codes=MEDICATION_STATEMENT_STATUS,
-                        description="Whether the patient takes it.",
-                    ),
-                }
-            ),
-        ),
-        ResourceType(
-            "AllergyIntolerance",
-            Allergy,
-            order=("-recorded_at", "-id"),
-            includes=("patient",),
-            sort_description="most recently recorded first",
-            params=_with_patient(
-                {
-                    "_id": IdParam(locate=locate_by_int),
-                    "clinical-status": TokenParam(
-                        "clinical_status",
-                        system=codes.ALLERGY_CLINICAL,
-                        codes=ALLERGY_CLINICAL,
-                        description="active, inactive or resolved.",
-                    ),
-                },
-                subject=False,
-            ),
-        ),
-        ResourceType(
-            "Observation",
-            Observation,
-            order=("-effective_at", "-id"),
-            locate=locate_observation,
-            one_per_resource=_observations_one_per_resource,
-            includes=("patient", "subject"),
-            sort_description="most recently taken first",
-            also=(SCORE_OBSERVATIONS,),
-            params=_with_patient(
-                {
-                    "_id": IdParam(locate=locate_observation),
-                    "category": TokenParam(
-                        "category",
-                        system=codes.OBSERVATION_CATEGORY,
-                        codes=OBSERVATION_CATEGORY,
-                        description="vital-signs, laboratory, survey or social-history.",
-                    ),
-                    "code": ObservationCodeParam(),
-                    "date": DateParam(
-                        "effective_at", description="When it was taken (eq, ne, gt, lt, ge, le)."
-                    ),
-                }
-            ),
-        ),
-        ResourceType(
-            "QuestionnaireResponse",
-            Response,
-            order=("-authored_at", "-id"),
-            locate=locate_response,
-            scope=with_authored_time,
-            includes=("patient", "subject"),
-            sort_description="most recently authored first",
-            versioned=False,
-            params=_with_patient(
-                {
-                    "_id": IdParam(locate=locate_response),
-                    "questionnaire": CanonicalParam(),
-                    "authored": DateParam(
-                        "authored_at",
-                        description="When the answers were last given or corrected "
-                        "(eq, ne, gt, lt, ge, le).",
-                    ),
-                    "status": ResponseStatusParam(
-                        "status",
-                        system="http://hl7.org/fhir/questionnaire-answers-status",
-                        codes=QUESTIONNAIRE_RESPONSE_STATUS,
-                        description="in-progress (a draft), completed (signed) or amended.",
-                    ),
-                }
-            ),
-        ),
-        ResourceType(
-            "Encounter",
-            Encounter,
-            order=("-period_start", "-id"),
-            includes=("patient", "subject"),
-            sort_description="most recent first",
-            params=_with_patient(
-                {
-                    "_id": IdParam(locate=locate_by_int),
-                    "date": DateParam(
-                        "period_start",
-                        "period_end",
-                        description="When it took place (its period; eq, ne, gt, lt, ge, le).",
-                    ),
-                    "status": TokenParam(
-                        "status", codes=ENCOUNTER_STATUS, description="The encounter's status."
-                    ),
-                }
-            ),
-        ),
-        ResourceType(
-            "EpisodeOfCare",
-            EpisodeOfCare,
-            order=("-id",),
-            scope=with_members,
-            includes=("patient",),
-            sort_description="most recently opened first",
-            params=_with_patient(
-                {
-                    "_id": IdParam(locate=locate_by_int),
-                    "status": TokenParam(
-                        "status", codes=EPISODE_STATUS, description="The episode's status."
-                    ),
-                },
-                subject=False,
-            ),
-        ),
-        # One CareTeam per episode of care (the same id): its members are the episode's team.
-        ResourceType(
-            "CareTeam",
-            EpisodeOfCare,
-            order=("-id",),
-            scope=with_members,
-            includes=("patient", "subject"),
-            sort_description="most recently opened first",
-            versioned=False,
-            params=_with_patient(
-                {
-                    "_id": IdParam(locate=locate_by_int),
-                    "status": TokenParam(
-                        "status", codes=TEAM_STATUS, description="The team's status."
-                    ),
-                }
-            ),
-        ),
-    ]
-}
+    def by_id(self, ident: str) -> Q | None:
+        return self.locate(ident) if FHIR_ID.fullmatch(ident) else None
 
 
 # --- a whole search -----------------------------------------------------------------------------
@@ -1052,9 +517,11 @@ RESOURCE_TYPES: dict[str, ResourceType] = {
 
 @dataclass
 class Search:
-    """A parsed search: what to filter by, which patients at most, and which page."""
+    """A parsed search of one resource type: what to filter by, which patients at most, and which
+    page."""
 
-    resource: ResourceType
+    resource_name: str
+    declared: SearchDeclaration
     filters: list[Q] = field(default_factory=list)
     # None: any patient the caller may see. A set: only these (still narrowed to the visible).
     patient_ids: set[uuid.UUID] | None = None
@@ -1072,18 +539,20 @@ class Search:
 
 
 def parse(
-    resource: ResourceType,
+    resource_name: str,
+    declared: SearchDeclaration,
     query: Iterable[tuple[str, list[str]]],
     context: Context,
     *,
     lenient: bool = False,
 ) -> Search:
-    """Read a search's query parameters (as (key, values) pairs) into a Search.
+    """Read a search's query parameters (as (key, values) pairs) into a Search of the type
+    `resource_name`, as its SearchDeclaration `declared` allows.
 
     Unknown parameters raise SearchError naming them, or are skipped (and listed in `ignored`)
     when `lenient`; bad values always raise.
     """
-    search = Search(resource)
+    search = Search(resource_name, declared)
     for key, values in query:
         for raw in values:
             if _apply_one(search, key, raw, context, lenient):
@@ -1099,19 +568,19 @@ def _apply_one(search: Search, key: str, raw: str, context: Context, lenient: bo
         setattr(search, name[1:], _non_negative(key, raw, name))
         return True
     if name == "_include":
-        search.includes.append(_include(search.resource, key, raw))
+        search.includes.append(_include(search, raw))
         return True
     if name == "_format":
         return False  # answered by the API's content negotiation, not a filter
-    param = search.resource.params.get(name)
+    param = search.declared.params.get(name)
     if param is None:
         if lenient:
             search.ignored.append(key)
             return False
-        known = ", ".join(sorted(search.resource.params))
+        known = ", ".join(sorted(search.declared.params))
         raise SearchError(
             key,
-            f"Careway cannot search {search.resource.name} by {name!r}; it can by {known}.",
+            f"Careway cannot search {search.resource_name} by {name!r}; it can by {known}.",
             "not-supported",
         )
     if modifier not in param.modifiers:
@@ -1121,8 +590,8 @@ def _apply_one(search: Search, key: str, raw: str, context: Context, lenient: bo
     if isinstance(param, PatientParam):
         ids = param.patient_ids(key, raw)
         search.patient_ids = ids if search.patient_ids is None else search.patient_ids & ids
-    elif isinstance(param, IdParam) and search.resource.patient_path == "pk":
-        ids = {pid for v in _alternatives(key, raw) if (pid := _uuid_id(v)) is not None}
+    elif isinstance(param, IdParam) and search.declared.of_patients:
+        ids = {pid for v in alternatives(key, raw) if (pid := uuid_id(v)) is not None}
         search.patient_ids = ids if search.patient_ids is None else search.patient_ids & ids
     else:
         search.filters.append(param.to_q(key, modifier, raw, context))
@@ -1139,14 +608,15 @@ def _non_negative(key: str, raw: str, name: str) -> int:
     return min(value, MAX_OFFSET)
 
 
-def _include(resource: ResourceType, key: str, raw: str) -> str:
+def _include(search: Search, raw: str) -> str:
+    name, includes = search.resource_name, search.declared.includes
     source, _, rest = raw.partition(":")
     param, _, target = rest.partition(":")
-    if source != resource.name or param not in resource.includes or target not in ("", "Patient"):
-        allowed = ", ".join(f"{resource.name}:{p}" for p in resource.includes) or "nothing"
+    if source != name or param not in includes or target not in ("", "Patient"):
+        allowed = ", ".join(f"{name}:{p}" for p in includes) or "nothing"
         raise SearchError(
             "_include",
-            f"_include: {raw!r} is not supported; {resource.name} can include {allowed}.",
+            f"_include: {raw!r} is not supported; {name} can include {allowed}.",
             "not-supported",
         )
-    return f"{resource.name}:{param}"
+    return f"{name}:{param}"

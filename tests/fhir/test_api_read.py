@@ -43,14 +43,14 @@ def test_metadata_needs_no_token_and_lists_what_is_served(client):
     assert set(by_type) == set(api.served_types())
     for name, declared in api.served_types().items():
         listed = by_type[name]
-        assert {p["name"] for p in listed["searchParam"]} == set(declared.params)
+        assert {p["name"] for p in listed["searchParam"]} == set(declared.search.params)
         interactions = {i["code"] for i in listed["interaction"]}
         writable = name in ("Patient", "Observation")
-        expected = {"read", "search-type"} | ({"vread"} if declared.versioned else set())
+        expected = {"read", "search-type"} | ({"vread"} if declared.search.versioned else set())
         expected |= {"create", "update"} if writable else set()
         expected |= {"create"} if name == "QuestionnaireResponse" else set()
         assert interactions == expected, name
-        assert listed["versioning"] == ("versioned" if declared.versioned else "no-version")
+        assert listed["versioning"] == ("versioned" if declared.search.versioned else "no-version")
     assert by_type["Observation"]["searchInclude"] == [
         "Observation:patient",
         "Observation:subject",
@@ -106,7 +106,7 @@ def test_metadata_lists_only_search_parameters_that_answer(chart):
     fhir = fhir_as(chart.cm)
     statement = resource_of(fhir.get("metadata"))
     for listed in statement["rest"][0]["resource"]:
-        declared = search.RESOURCE_TYPES[listed["type"]].params
+        declared = api.served_types()[listed["type"]].search.params
         for param in listed["searchParam"]:
             value = sample_value(declared[param["name"]], chart)
             response = fhir.get(f"{listed['type']}?{param['name']}={value}")

@@ -15,7 +15,7 @@ from careway.core import audit
 from careway.core.models import AuditEvent
 from careway.core.tables import RowWriter, TableShape
 from careway.fhir import codes, search
-from careway.fhir.api import matching_rows
+from careway.fhir.api import matching_rows, served_types
 from careway.patients import services
 from careway.patients.models import Observation
 from tests.factories import make_patient
@@ -477,13 +477,14 @@ def test_observation_search_by_patient_and_category_uses_its_index(records):
     w = records
     load_observations(w.patient, 4000)
     load_observations(make_patient(w.branch, w.cm, given_name="Other"), 4000)
-    observations = search.RESOURCE_TYPES["Observation"]
+    observations = served_types()["Observation"]
     parsed = search.parse(
-        observations,
+        "Observation",
+        observations.search,
         [("patient", [str(w.patient.pk)]), ("category", ["vital-signs"])],
         search.Context(zone=lambda: UTC, organization_id=w.org.pk),
     )
-    page = matching_rows(w.cm, observations, parsed).order_by(*observations.order)[:50]
+    page = matching_rows(w.cm, observations, parsed).order_by(*parsed.declared.order)[:50]
     index = next(
         i.name
         for i in Observation._meta.indexes

@@ -307,8 +307,10 @@ def test_the_capability_statement_lists_questionnaire_response_as_created_not_up
     statement = resource_of(client.get("/fhir/R4/metadata"))
     (listed,) = [r for r in statement["rest"][0]["resource"] if r["type"] == QR_TYPE]
     assert {i["code"] for i in listed["interaction"]} == {"read", "search-type", "create"}
-    assert {p["name"] for p in listed["searchParam"]} == set(served_types()[QR_TYPE].params)
-    assert {"patient", "questionnaire", "authored", "status"} <= set(served_types()[QR_TYPE].params)
+    assert {p["name"] for p in listed["searchParam"]} == set(served_types()[QR_TYPE].search.params)
+    assert {"patient", "questionnaire", "authored", "status"} <= set(
+        served_types()[QR_TYPE].search.params
+    )
 
 
 # --- search ---------------------------------------------------------------------------------------

@@ -19,10 +19,18 @@
 
 from typing import Any
 
-from careway.fhir import codes
+from careway.fhir import codes, search
 from careway.patients.models import Allergy
 
-from . import Incoming, Invalid, Mapping, register
+from . import (
+    Export,
+    Incoming,
+    Invalid,
+    ResourceDeclaration,
+    changed_after,
+    patient_rows,
+    register,
+)
 from . import common as c
 
 PATH = "AllergyIntolerance"
@@ -136,4 +144,36 @@ def _reactions(resource: dict[str, Any]) -> str:
     return ", ".join(words)
 
 
-register(Mapping("AllergyIntolerance", Allergy, allergy_from_fhir, allergy_to_fhir))
+# --- search --------------------------------------------------------------------------------------
+
+CLINICAL_CODES = search.value_set(*search.stored_as_is("active", "inactive", "resolved"))
+
+SEARCH = search.SearchDeclaration(
+    order=("-recorded_at", "-id"),
+    includes=("patient",),
+    sort_description="most recently recorded first",
+    params=search.with_patient(
+        {
+            "_id": search.IdParam(locate=search.locate_by_int),
+            "clinical-status": search.TokenParam(
+                "clinical_status",
+                system=codes.ALLERGY_CLINICAL,
+                codes=CLINICAL_CODES,
+                description="active, inactive or resolved.",
+            ),
+        },
+        subject=False,
+    ),
+)
+
+register(
+    ResourceDeclaration(
+        "AllergyIntolerance",
+        Allergy,
+        from_fhir=allergy_from_fhir,
+        to_fhir=allergy_to_fhir,
+        elements=ELEMENTS,
+        search=SEARCH,
+        export=Export(rows=patient_rows(Allergy), changed_since=changed_after("recorded_at")),
+    )
+)

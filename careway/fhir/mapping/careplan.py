@@ -30,7 +30,15 @@ from typing import Any
 from careway.fhir import codes
 from careway.patients.models import PastCarePlan, PastGoal
 
-from . import Incoming, Invalid, Mapping, register
+from . import (
+    Export,
+    Incoming,
+    Invalid,
+    ResourceDeclaration,
+    changed_after,
+    patient_rows,
+    register,
+)
 from . import common as c
 
 PLAN = "CarePlan"
@@ -235,5 +243,23 @@ def goal_from_fhir(resource: dict[str, Any]) -> Incoming:
     )
 
 
-register(Mapping("CarePlan", PastCarePlan, careplan_from_fhir, careplan_to_fhir))
-register(Mapping("Goal", PastGoal, goal_from_fhir, goal_to_fhir))
+register(
+    ResourceDeclaration(
+        "CarePlan",
+        PastCarePlan,
+        from_fhir=careplan_from_fhir,
+        to_fhir=careplan_to_fhir,
+        elements=PLAN_ELEMENTS,
+        export=Export(rows=patient_rows(PastCarePlan), changed_since=changed_after("recorded_at")),
+    )
+)
+register(
+    ResourceDeclaration(
+        "Goal",
+        PastGoal,
+        from_fhir=goal_from_fhir,
+        to_fhir=goal_to_fhir,
+        elements=GOAL_ELEMENTS,
+        export=Export(rows=patient_rows(PastGoal), changed_since=changed_after("recorded_at")),
+    )
+)

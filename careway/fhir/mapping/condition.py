@@ -16,10 +16,18 @@
 
 from typing import Any
 
-from careway.fhir import codes
+from careway.fhir import codes, search
 from careway.patients.models import Condition
 
-from . import Incoming, Invalid, Mapping, register
+from . import (
+    Export,
+    Incoming,
+    Invalid,
+    ResourceDeclaration,
+    changed_after,
+    patient_rows,
+    register,
+)
 from . import common as c
 
 PATH = "Condition"
@@ -141,4 +149,50 @@ def _when(resource: dict[str, Any], prefix: str) -> Any:
     return None
 
 
-register(Mapping("Condition", Condition, condition_from_fhir, condition_to_fhir))
+# --- search --------------------------------------------------------------------------------------
+
+CLINICAL_CODES = search.value_set(
+    *search.stored_as_is("active", "recurrence", "relapse", "inactive", "remission", "resolved")
+)
+CATEGORY_CODES = search.value_set(
+    *search.stored_as_is("problem-list-item", "encounter-diagnosis", "health-concern")
+)
+
+SEARCH = search.SearchDeclaration(
+    order=("-recorded_at", "-id"),
+    includes=("patient", "subject"),
+    sort_description="most recently recorded first",
+    params=search.with_patient(
+        {
+            "_id": search.IdParam(locate=search.locate_by_int),
+            "clinical-status": search.TokenParam(
+                "clinical_status",
+                system=codes.CONDITION_CLINICAL,
+                codes=CLINICAL_CODES,
+                description="active, recurrence, relapse, inactive, remission, resolved.",
+            ),
+            "category": search.TokenParam(
+                "category",
+                codes=CATEGORY_CODES,
+                description="problem-list-item, encounter-diagnosis or health-concern.",
+            ),
+            "code": search.TokenParam(
+                "code",
+                system_field="code_system",
+                description="The condition: system|code or code.",
+            ),
+        }
+    ),
+)
+
+register(
+    ResourceDeclaration(
+        "Condition",
+        Condition,
+        from_fhir=condition_from_fhir,
+        to_fhir=condition_to_fhir,
+        elements=ELEMENTS,
+        search=SEARCH,
+        export=Export(rows=patient_rows(Condition), changed_since=changed_after("recorded_at")),
+    )
+)

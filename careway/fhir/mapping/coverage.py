@@ -16,7 +16,7 @@ from typing import Any
 from careway.fhir import codes
 from careway.patients.models import Coverage
 
-from . import Incoming, Invalid, Mapping, register
+from . import Export, Incoming, Invalid, ResourceDeclaration, patient_rows, register
 from . import common as c
 
 PATH = "Coverage"
@@ -117,4 +117,14 @@ def _kind(kind: Any) -> str:
     return next((k for prefix, k in SOPT_IN if sopt.startswith(prefix)), "other")
 
 
-register(Mapping("Coverage", Coverage, coverage_from_fhir, coverage_to_fhir))
+# Coverage keeps no time it changed or was recorded: every export has it whole.
+register(
+    ResourceDeclaration(
+        "Coverage",
+        Coverage,
+        from_fhir=coverage_from_fhir,
+        to_fhir=coverage_to_fhir,
+        elements=ELEMENTS,
+        export=Export(rows=patient_rows(Coverage)),
+    )
+)

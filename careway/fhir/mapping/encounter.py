@@ -15,10 +15,18 @@
 
 from typing import Any
 
-from careway.fhir import codes
+from careway.fhir import codes, search
 from careway.patients.models import Encounter
 
-from . import Incoming, Invalid, Mapping, register
+from . import (
+    Export,
+    Incoming,
+    Invalid,
+    ResourceDeclaration,
+    changed_after,
+    patient_rows,
+    register,
+)
 from . import common as c
 
 PATH = "Encounter"
@@ -153,4 +161,50 @@ def _reasons(resource: dict[str, Any]) -> str:
     return "; ".join(words)
 
 
-register(Mapping("Encounter", Encounter, encounter_from_fhir, encounter_to_fhir))
+# --- search --------------------------------------------------------------------------------------
+
+STATUS_CODES = search.value_set(
+    *search.stored_as_is(
+        "planned",
+        "arrived",
+        "triaged",
+        "in-progress",
+        "onleave",
+        "finished",
+        "cancelled",
+        "entered-in-error",
+        "unknown",
+    )
+)
+
+SEARCH = search.SearchDeclaration(
+    order=("-period_start", "-id"),
+    includes=("patient", "subject"),
+    sort_description="most recent first",
+    params=search.with_patient(
+        {
+            "_id": search.IdParam(locate=search.locate_by_int),
+            "date": search.DateParam(
+                "period_start",
+                "period_end",
+                description="When it took place (its period; eq, ne, gt, lt, ge, le).",
+            ),
+            "status": search.TokenParam(
+                "status", codes=STATUS_CODES, description="The encounter's status."
+            ),
+        }
+    ),
+)
+
+# An encounter keeps no time it was recorded: `_since` goes by when it began.
+register(
+    ResourceDeclaration(
+        "Encounter",
+        Encounter,
+        from_fhir=encounter_from_fhir,
+        to_fhir=encounter_to_fhir,
+        elements=ELEMENTS,
+        search=SEARCH,
+        export=Export(rows=patient_rows(Encounter), changed_since=changed_after("period_start")),
+    )
+)

@@ -14,16 +14,19 @@ former, is a participant with their role (Careway's care-team-role coding, in wo
 period, and a reference: a related person as "RelatedPerson/<pk>"; staff and people outside
 Careway by name (Careway serves no Practitioner resource). The primary case manager is marked
 with Careway's extension primary-case-manager. Staff names are the users' display names.
+
+Both are served by the API (read and searched by status; the CareTeam has no versions of its own)
+and exported (whole: an episode keeps no time it changed), never taken in.
 """
 
 from typing import Any
 
 from django.db.models import Prefetch, QuerySet
 
-from careway.fhir import codes
+from careway.fhir import codes, search
 from careway.patients.models import CareTeamMember, EpisodeOfCare
 
-from . import Mapping, register
+from . import Export, ResourceDeclaration, patient_rows, register
 from . import common as c
 
 EPISODE_STATUS = {
@@ -171,6 +174,75 @@ def _participant(member: CareTeamMember) -> dict[str, Any]:
     )
 
 
-register(Mapping("EpisodeOfCare", EpisodeOfCare, None, episode_to_fhir))
-# The record of a CareTeam is its EpisodeOfCare (the members are loaded from it).
-register(Mapping("CareTeam", EpisodeOfCare, None, care_team_to_fhir))
+# --- search and export ---------------------------------------------------------------------------
+
+EPISODE_STATUS_CODES = search.value_set(
+    ("planned", EpisodeOfCare.Status.REFERRED),
+    ("active", EpisodeOfCare.Status.ACTIVE),
+    ("onhold", EpisodeOfCare.Status.ON_HOLD),
+    ("finished", EpisodeOfCare.Status.DISCHARGED),
+    ("cancelled", EpisodeOfCare.Status.CANCELLED),
+    *search.not_stored("waitlist", "entered-in-error"),
+)
+TEAM_STATUS_CODES = search.value_set(
+    ("proposed", EpisodeOfCare.Status.REFERRED),
+    ("active", EpisodeOfCare.Status.ACTIVE),
+    ("suspended", EpisodeOfCare.Status.ON_HOLD),
+    ("inactive", EpisodeOfCare.Status.DISCHARGED),
+    ("inactive", EpisodeOfCare.Status.CANCELLED),
+    *search.not_stored("entered-in-error"),
+)
+
+
+def _episodes_with_members(patient_ids: list[Any]) -> QuerySet:
+    return with_members(patient_rows(EpisodeOfCare)(patient_ids))
+
+
+register(
+    ResourceDeclaration(
+        "EpisodeOfCare",
+        EpisodeOfCare,
+        to_fhir=episode_to_fhir,
+        search=search.SearchDeclaration(
+            order=("-id",),
+            scope=with_members,
+            includes=("patient",),
+            sort_description="most recently opened first",
+            params=search.with_patient(
+                {
+                    "_id": search.IdParam(locate=search.locate_by_int),
+                    "status": search.TokenParam(
+                        "status", codes=EPISODE_STATUS_CODES, description="The episode's status."
+                    ),
+                },
+                subject=False,
+            ),
+        ),
+        export=Export(rows=_episodes_with_members),
+    )
+)
+# One CareTeam per episode of care, with the same id: its record is the EpisodeOfCare, whose
+# members are its team.
+register(
+    ResourceDeclaration(
+        "CareTeam",
+        EpisodeOfCare,
+        to_fhir=care_team_to_fhir,
+        search=search.SearchDeclaration(
+            order=("-id",),
+            scope=with_members,
+            includes=("patient", "subject"),
+            sort_description="most recently opened first",
+            versioned=False,
+            params=search.with_patient(
+                {
+                    "_id": search.IdParam(locate=search.locate_by_int),
+                    "status": search.TokenParam(
+                        "status", codes=TEAM_STATUS_CODES, description="The team's status."
+                    ),
+                }
+            ),
+        ),
+        export=Export(rows=_episodes_with_members),
+    )
+)

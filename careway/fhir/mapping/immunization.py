@@ -13,7 +13,15 @@ from typing import Any
 from careway.fhir import codes
 from careway.patients.models import Immunization
 
-from . import Incoming, Invalid, Mapping, register
+from . import (
+    Export,
+    Incoming,
+    Invalid,
+    ResourceDeclaration,
+    changed_after,
+    patient_rows,
+    register,
+)
 from . import common as c
 
 PATH = "Immunization"
@@ -81,4 +89,13 @@ def immunization_from_fhir(resource: dict[str, Any]) -> Incoming:
     )
 
 
-register(Mapping("Immunization", Immunization, immunization_from_fhir, immunization_to_fhir))
+register(
+    ResourceDeclaration(
+        "Immunization",
+        Immunization,
+        from_fhir=immunization_from_fhir,
+        to_fhir=immunization_to_fhir,
+        elements=ELEMENTS,
+        export=Export(rows=patient_rows(Immunization), changed_since=changed_after("recorded_at")),
+    )
+)

@@ -29,12 +29,23 @@ record is never served under the wrong type. Use `resource_type_of(med)` to choo
 """
 
 import re
+from collections.abc import Callable
 from typing import Any
 
-from careway.fhir import codes
+from django.db.models import QuerySet
+
+from careway.fhir import codes, search
 from careway.patients.models import Medication
 
-from . import Incoming, Invalid, Mapping, register
+from . import (
+    Export,
+    Incoming,
+    Invalid,
+    ResourceDeclaration,
+    changed_after,
+    patient_rows,
+    register,
+)
 from . import common as c
 
 LIMITS = c.limits(Medication)
@@ -343,5 +354,95 @@ def _incoming(
     )
 
 
-register(Mapping("MedicationRequest", Medication, request_from_fhir, request_to_fhir))
-register(Mapping("MedicationStatement", Medication, statement_from_fhir, statement_to_fhir))
+# --- search --------------------------------------------------------------------------------------
+
+# Codes outside Careway's own choices are kept as written by import, so every code of the value
+# set is searched as itself.
+REQUEST_STATUS_CODES = search.value_set(
+    *search.stored_as_is(
+        "active",
+        "on-hold",
+        "cancelled",
+        "completed",
+        "entered-in-error",
+        "stopped",
+        "draft",
+        "unknown",
+    )
+)
+STATEMENT_STATUS_CODES = search.value_set(
+    *search.stored_as_is(
+        "active",
+        "completed",
+        "entered-in-error",
+        "intended",
+        "stopped",
+        "on-hold",
+        "unknown",
+        "not-taken",
+    )
+)
+
+
+def _requests(rows: QuerySet) -> QuerySet:
+    return rows.filter(kind=Medication.Kind.REQUEST)
+
+
+def _statements(rows: QuerySet) -> QuerySet:
+    return rows.filter(kind=Medication.Kind.STATEMENT)
+
+
+def _search(
+    scope: Callable[[QuerySet], QuerySet], status: search.TokenParam
+) -> search.SearchDeclaration:
+    return search.SearchDeclaration(
+        order=("-recorded_at", "-id"),
+        scope=scope,
+        includes=("patient", "subject"),
+        sort_description="most recently recorded first",
+        params=search.with_patient(
+            {"_id": search.IdParam(locate=search.locate_by_int), "status": status}
+        ),
+    )
+
+
+register(
+    ResourceDeclaration(
+        "MedicationRequest",
+        Medication,
+        from_fhir=request_from_fhir,
+        to_fhir=request_to_fhir,
+        elements=ELEMENTS["MedicationRequest"],
+        search=_search(
+            _requests,
+            search.TokenParam(
+                "status", codes=REQUEST_STATUS_CODES, description="The order's status."
+            ),
+        ),
+        export=Export(
+            rows=patient_rows(Medication, kind=Medication.Kind.REQUEST),
+            changed_since=changed_after("recorded_at"),
+        ),
+    )
+)
+register(
+    ResourceDeclaration(
+        "MedicationStatement",
+        Medication,
+        from_fhir=statement_from_fhir,
+        to_fhir=statement_to_fhir,
+        elements=ELEMENTS["MedicationStatement"],
+        search=_search(
+            _statements,
+            search.TokenParam(
+                "status",
+                codes=STATEMENT_STATUS_CODES,
+                description="Whether the patient takes it.",
+            ),
+        ),
+        export=Export(
+            rows=patient_rows(Medication, kind=Medication.Kind.STATEMENT),
+            changed_since=changed_after("recorded_at"),
+        ),
+    )
+)

@@ -30,17 +30,40 @@ code (careway/patients/vitals.py) reads as vital-signs, anything else as laborat
 
 effective[x]: effectiveDateTime, effectiveInstant or effectivePeriod.start; required (Careway
 charts by time). issued <-> recorded_at. encounter -> `references["encounter"]`.
+
+Served by the API: read, vread, search (by category, code and date, most recently taken first),
+create and update, a panel always whole: its id is its panel_id, and an update keeps the
+measurements it was taken with. An assessment's scores are searched and read with these
+(score.py). Exported with its panels whole; `_since` by when it was recorded.
 """
 
+import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from careway.fhir import codes
-from careway.patients import vitals
-from careway.patients.models import Observation
+from django.db.models import Q
 
-from . import Incoming, Invalid, Mapping, register
+from careway.core import audit
+from careway.fhir import codes, search
+from careway.fhir.errors import FhirError
+from careway.patients import services, vitals
+from careway.patients.models import Encounter, Observation, Patient
+
+from . import (
+    Export,
+    Incoming,
+    Invalid,
+    Located,
+    ResourceDeclaration,
+    Write,
+    Written,
+    changed_after,
+    patient_rows,
+    register,
+)
 from . import common as c
+from .api_writes import check_times, subject_of
 
 PATH = "Observation"
 LIMITS = c.limits(Observation)
@@ -362,4 +385,178 @@ def _value_in(element: dict[str, Any], where: str) -> dict[str, Any]:
     return out
 
 
-register(Mapping("Observation", Observation, observation_from_fhir, observation_to_fhir))
+# --- search --------------------------------------------------------------------------------------
+
+CATEGORY_CODES = search.value_set(
+    *search.stored_as_is(
+        "social-history",
+        "vital-signs",
+        "imaging",
+        "laboratory",
+        "procedure",
+        "survey",
+        "exam",
+        "therapy",
+        "activity",
+    )
+)
+
+
+def locate_observation(ident: str) -> Q | None:
+    """A panel is one Observation whose id is its panel_id; any other row's id is its number."""
+    panel = search.uuid_id(ident)
+    if panel is not None:
+        return Q(panel_id=panel)
+    pk = search.int_id(ident)
+    return Q(pk=pk, panel_id__isnull=True) if pk is not None else None
+
+
+def observation_code_q(system: str | None, code: str) -> Q:
+    """Observation.code: a panel's code is its panel_code (LOINC), any other row's its code."""
+    single = Q(panel_id__isnull=True)
+    panel = Q(panel_id__isnull=False)
+    if code:
+        single &= Q(code=code)
+        panel &= Q(panel_code=code)
+    if system is not None:
+        single &= Q(code_system=system)
+        panel &= Q() if system == codes.LOINC else Q(pk__in=[])
+    return single | panel
+
+
+@dataclass(frozen=True)
+class ObservationCodeParam(search.Param):
+    description: str = "The observation's code: system|code or code (LOINC for vital signs)."
+    type = "token"
+    modifiers = frozenset({""})
+
+    def to_q(self, name: str, modifier: str, raw: str, context: search.Context) -> Q:
+        found = Q(pk__in=[])
+        for value in search.alternatives(name, raw):
+            system, code = search.split_token(value)
+            if not code and not system:
+                raise search.SearchError(name, f"{name}: give a code, or system|code.")
+            found |= observation_code_q(system, code.replace("\\|", "|"))
+        return found
+
+
+SEARCH = search.SearchDeclaration(
+    order=("-effective_at", "-id"),
+    locate=locate_observation,
+    includes=("patient", "subject"),
+    sort_description="most recently taken first",
+    params=search.with_patient(
+        {
+            "_id": search.IdParam(locate=locate_observation),
+            "category": search.TokenParam(
+                "category",
+                system=codes.OBSERVATION_CATEGORY,
+                codes=CATEGORY_CODES,
+                description="vital-signs, laboratory, survey or social-history.",
+            ),
+            "code": ObservationCodeParam(),
+            "date": search.DateParam(
+                "effective_at", description="When it was taken (eq, ne, gt, lt, ge, le)."
+            ),
+        }
+    ),
+)
+
+
+# --- written through the API ---------------------------------------------------------------------
+
+
+def create_observation(actor: audit.Actor, incoming: Incoming) -> Written:
+    patient = subject_of(actor, incoming.subject, "Observation.subject")
+    rows = _rows_to_save(incoming, patient)
+    if len(rows) == 1 and not rows[0].get("panel_code"):
+        saved = [services.record_observation(actor, patient, rows[0])]
+    else:
+        panel = uuid.uuid4()
+        saved = services.record_observations(
+            actor, patient, [{**r, "panel_id": panel} for r in rows]
+        )
+    return Written(saved[0], saved if saved[0].panel_id else [])
+
+
+def update_observation(
+    actor: audit.Actor, stored: Located, incoming: Incoming, version: int
+) -> Written:
+    if subject_of(actor, incoming.subject, "Observation.subject").pk != stored.patient.pk:
+        raise FhirError(
+            400,
+            "invalid",
+            "subject: an observation cannot move to another patient.",
+            "Observation.subject",
+        )
+    current = stored.members or [stored.record]
+    changes = _pair_with_members(current, _rows_to_save(incoming, stored.patient))
+    saved = services.update_observations(actor, current, changes, version)
+    return Written(saved[0], saved if stored.members else [])
+
+
+def _rows_to_save(incoming: Incoming, patient: Patient) -> list[dict[str, Any]]:
+    """The incoming rows as the service takes them: provenance is the server's, and the
+    encounter, when named, must be one of this patient's."""
+    encounter = _encounter_of(incoming.references.get("encounter", ""), patient)
+    rows = []
+    for row in incoming.rows:
+        row = {k: v for k, v in row.items() if k not in ("recorded_at", "panel_id")}
+        check_times(row, ELEMENTS)
+        row["encounter"] = encounter
+        rows.append(row)
+    return rows
+
+
+def _encounter_of(reference: str, patient: Patient) -> int | None:
+    if not reference:
+        return None
+    kind, _, ident = reference.rstrip("/").rpartition("/")
+    where = search.locate_by_int(ident) if kind.rpartition("/")[2] == "Encounter" else None
+    found = None
+    if where is not None:
+        found = (
+            Encounter.objects.filter(where, patient=patient).values_list("pk", flat=True).first()
+        )
+    if found is None:
+        raise FhirError(
+            400,
+            "invalid",
+            f"encounter: {reference!r} is not an encounter of this patient (Encounter/<id>).",
+            "Observation.encounter",
+        )
+    return found
+
+
+def _pair_with_members(current: list[Any], rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each incoming row for the stored member of the same code (a panel keeps its members)."""
+
+    def key(system: str, code: str) -> tuple[str, str]:
+        return (system, code)
+
+    by_code = {key(r.get("code_system", ""), r.get("code", "")): r for r in rows}
+    stored = [key(m.code_system, m.code) for m in current]
+    if len(by_code) != len(rows) or set(by_code) != set(stored):
+        raise FhirError(
+            400,
+            "not-supported",
+            "component: an update keeps the measurements the observation was taken with (the "
+            "same codes); record a new observation to add or remove one.",
+            "Observation.component",
+        )
+    return [by_code[k] for k in stored]
+
+
+register(
+    ResourceDeclaration(
+        "Observation",
+        Observation,
+        from_fhir=observation_from_fhir,
+        to_fhir=observation_to_fhir,
+        elements=ELEMENTS,
+        grouped_by="panel_id",
+        search=SEARCH,
+        export=Export(rows=patient_rows(Observation), changed_since=changed_after("recorded_at")),
+        write=Write(create=create_observation, update=update_observation),
+    )
+)

@@ -35,14 +35,37 @@ birth place, deceased, multiple birth, other identifiers (returned in `identifie
 Extensions: interpreter need (patient-interpreterRequired), gender identity (US Core
 genderIdentity, text), pronouns (individual-pronouns, text); Careway's own code status, advance
 directive, "what matters most to me" and no-known-allergies under `codes.CAREWAY_EXTENSION`.
+
+Served by the API: read, vread, search (by name, birth date, gender and identifier, sorted by
+family then given name), create and update. A patient created here joins the one branch its
+creator works in (one working in several must register them in Careway or /api/v1), and needs
+the role's right to register patients. Exported whole; `_since` by the last change.
 """
 
+from dataclasses import dataclass
 from typing import Any
 
-from careway.fhir import codes
-from careway.patients.models import AdvanceDirective, CodeStatus, Patient
+from django.db.models import Q
 
-from . import Incoming, Invalid, Mapping, register
+from careway.core import audit
+from careway.core.models import Branch, User
+from careway.fhir import codes, search
+from careway.fhir.errors import FhirError
+from careway.patients import services
+from careway.patients.models import AdvanceDirective, CodeStatus, Patient
+from careway.patients.permissions import PATIENT_CREATE
+
+from . import (
+    Export,
+    Incoming,
+    Invalid,
+    Located,
+    ResourceDeclaration,
+    Write,
+    Written,
+    changed_after,
+    register,
+)
 from . import common as c
 
 PATH = "Patient"
@@ -434,4 +457,109 @@ def _telecom_in(resource: dict[str, Any]) -> dict[str, str]:
     return row
 
 
-register(Mapping("Patient", Patient, patient_from_fhir, patient_to_fhir))
+# --- search --------------------------------------------------------------------------------------
+
+GENDER = search.value_set(*search.stored_as_is("male", "female", "other", "unknown"))
+
+
+def locate_patient(ident: str) -> Q | None:
+    pk = search.uuid_id(ident)
+    return Q(pk=pk) if pk is not None else None
+
+
+@dataclass(frozen=True)
+class IdentifierParam(search.Param):
+    """Patient.identifier: the agency's MRN, Medicare number (MBI) or Medicaid number."""
+
+    description: str = "An identifier: system|value, or the value in any system."
+    type = "token"
+    modifiers = frozenset({""})
+
+    def to_q(self, name: str, modifier: str, raw: str, context: search.Context) -> Q:
+        fields_by_system = {
+            codes.mrn_system(context.organization_id): "mrn",
+            codes.US_MBI: "medicare_number",
+            codes.MEDICAID: "medicaid_number",
+        }
+        found = Q(pk__in=[])
+        for value in search.alternatives(name, raw):
+            system, ident = search.split_token(value)
+            ident = ident.replace("\\|", "|")
+            if not ident:
+                raise search.SearchError(
+                    name, f"{name}: give the identifier's value after the '|'."
+                )
+            if system is None or system == "":
+                fields = ["mrn", "medicare_number", "medicaid_number"]
+            else:
+                fields = [fields_by_system[system]] if system in fields_by_system else []
+            for field_name in fields:
+                found |= Q(**{field_name: ident})
+        return found
+
+
+SEARCH = search.SearchDeclaration(
+    order=("family_name", "given_name", "id"),
+    locate=locate_patient,
+    patient_path="pk",
+    sort_description="by family name, then given name",
+    params={
+        "_id": search.IdParam(locate=locate_patient),
+        "name": search.StringParam(
+            ("given_name", "middle_name", "family_name", "preferred_name"),
+            "Any part of the name, from its start.",
+        ),
+        "family": search.StringParam(("family_name",), "The family (last) name, from its start."),
+        "given": search.StringParam(
+            ("given_name", "middle_name"), "A given (first or middle) name, from its start."
+        ),
+        "birthdate": search.DateParam("birth_date", days_only=True, description="Date of birth."),
+        "gender": search.TokenParam("sex", codes=GENDER, description="Administrative gender."),
+        "identifier": IdentifierParam(),
+    },
+)
+
+
+# --- written through the API ---------------------------------------------------------------------
+
+
+def create_patient(actor: audit.Actor, incoming: Incoming) -> Written:
+    assert actor.user is not None  # the API acts for a token's user
+    branch = _only_branch(actor.user)
+    return Written(services.create_patient(actor, branch, incoming.rows[0]))
+
+
+def update_patient(
+    actor: audit.Actor, stored: Located, incoming: Incoming, version: int
+) -> Written:
+    return Written(services.update_patient(actor, stored.patient, incoming.rows[0], version))
+
+
+def _only_branch(user: User) -> Branch:
+    branches = {m.branch_id: m for m in user.active_memberships() if m.branch_id}
+    if len(branches) != 1:
+        raise FhirError(
+            400,
+            "business-rule",
+            "You work in several branches (or none), and a FHIR Patient does not say which one "
+            "registers them: register this patient in Careway or through /api/v1 instead.",
+            "Patient",
+        )
+    return Branch.objects.get(pk=next(iter(branches)))
+
+
+register(
+    ResourceDeclaration(
+        "Patient",
+        Patient,
+        from_fhir=patient_from_fhir,
+        to_fhir=patient_to_fhir,
+        elements=ELEMENTS,
+        search=SEARCH,
+        export=Export(
+            rows=lambda ids: Patient.objects.filter(pk__in=ids).order_by("pk"),
+            changed_since=changed_after("updated_at"),
+        ),
+        write=Write(create=create_patient, update=update_patient, create_permission=PATIENT_CREATE),
+    )
+)

@@ -15,7 +15,15 @@ from typing import Any
 from careway.fhir import codes
 from careway.patients.models import Procedure
 
-from . import Incoming, Invalid, Mapping, register
+from . import (
+    Export,
+    Incoming,
+    Invalid,
+    ResourceDeclaration,
+    changed_after,
+    patient_rows,
+    register,
+)
 from . import common as c
 
 PATH = "Procedure"
@@ -102,4 +110,13 @@ def _reason(resource: dict[str, Any], references: dict[str, str]) -> str:
     return "; ".join(dict.fromkeys(w for w in words if w))
 
 
-register(Mapping("Procedure", Procedure, procedure_from_fhir, procedure_to_fhir))
+register(
+    ResourceDeclaration(
+        "Procedure",
+        Procedure,
+        from_fhir=procedure_from_fhir,
+        to_fhir=procedure_to_fhir,
+        elements=ELEMENTS,
+        export=Export(rows=patient_rows(Procedure), changed_since=changed_after("recorded_at")),
+    )
+)

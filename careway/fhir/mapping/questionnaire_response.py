@@ -26,19 +26,38 @@ element and the issue type. The answers it passes on are rebuilt in the Question
 answer reads the same whichever way it came. A version other than the agency's is accepted when
 the answers fit the agency's version, which scores them; the response then names the agency's
 version. The author and an encounter are not taken in: the importing user signs.
+
+Served by the API: read and searched (by questionnaire, authored and status, most recently
+authored first), never versioned (the resource is assembled from the assessment, the answers and
+their amendments); created, never replaced: a signed response is corrected by an amendment in
+Careway. Exported with drafts (in-progress) too; `_since` by a save, a signature or an amendment.
 """
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from django.db.models import Prefetch, QuerySet
+from django.core.exceptions import ValidationError
+from django.db.models import Exists, F, OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 
 from careway.assessments import catalog
+from careway.assessments import services as assessment_services
 from careway.assessments.answers import AnswersRefused, check_items
-from careway.assessments.models import Amendment, Response, questionnaire_response_id
+from careway.assessments.models import (
+    QUESTIONNAIRE_RESPONSE_ID_PREFIX,
+    Amendment,
+    Assessment,
+    Response,
+    questionnaire_response_id,
+)
+from careway.core import audit
+from careway.fhir import search
+from careway.fhir.errors import FhirError
 
-from . import Incoming, Invalid, Mapping, register
+from . import Export, Incoming, Invalid, ResourceDeclaration, Write, Written, register
 from . import common as c
+from .api_writes import check_times, subject_of
 
 PATH = "QuestionnaireResponse"
 STATUSES = frozenset({"in-progress", "completed", "amended", "entered-in-error", "stopped"})
@@ -183,4 +202,160 @@ def prepare(organization_id: int, row: dict[str, Any]) -> Prepared:
     return Prepared(entry, items)
 
 
-register(Mapping("QuestionnaireResponse", Response, response_from_fhir, response_to_fhir))
+# --- search --------------------------------------------------------------------------------------
+
+STATUS_CODES = search.value_set(
+    *search.stored_as_is("in-progress", "completed", "amended"),
+    *search.not_stored("entered-in-error", "stopped"),
+)
+
+
+@dataclass(frozen=True)
+class CanonicalParam(search.Param):
+    """QuestionnaireResponse.questionnaire: the Questionnaire's canonical URL, `url|version` for
+    one version."""
+
+    description: str = "The Questionnaire answered: its canonical URL, or url|version."
+    type = "reference"
+    modifiers = frozenset({""})
+
+    def to_q(self, name: str, modifier: str, raw: str, context: search.Context) -> Q:
+        found = search.MATCH_NONE
+        for value in search.alternatives(name, raw):
+            url, bar, version = value.partition("|")
+            match = Q(questionnaire_url=url)
+            if bar:
+                match &= Q(questionnaire_version=version)
+            found |= match
+        return found
+
+
+def _amended() -> Exists:
+    return Exists(Amendment.objects.filter(response=OuterRef("pk")))
+
+
+@dataclass(frozen=True)
+class ResponseStatusParam(search.TokenParam):
+    """QuestionnaireResponse.status: in-progress (a draft assessment), completed (signed),
+    amended (signed, then corrected); Careway has no stopped or entered-in-error responses."""
+
+    def _one(self, name: str, value: str) -> Q:
+        system, code = search.split_token(value)
+        if system and system != self.system:
+            return search.MATCH_NONE
+        if self.codes is None or code not in self.codes:
+            choices = ", ".join(self.codes or ())
+            raise search.SearchError(
+                name, f"{name}: {code!r} is not one of {choices}.", "code-invalid"
+            )
+        signed = Q(assessment__status=Assessment.Status.SIGNED)
+        return {
+            "in-progress": Q(assessment__status=Assessment.Status.DRAFT),
+            "completed": signed & ~Q(_amended()),
+            "amended": signed & Q(_amended()),
+        }.get(code, search.MATCH_NONE)
+
+
+def with_authored_time(responses: QuerySet) -> QuerySet:
+    """Responses as the API reads them: what writing them needs and when they were authored."""
+    latest = Amendment.objects.filter(response=OuterRef("pk")).order_by("-signed_at", "-pk")
+    return with_context(responses).annotate(
+        authored_at=Coalesce(
+            Subquery(latest.values("signed_at")[:1]),
+            F("assessment__signed_at"),
+            F("updated_at"),
+        ),
+    )
+
+
+locate_response = search.locate_prefixed(QUESTIONNAIRE_RESPONSE_ID_PREFIX)
+
+SEARCH = search.SearchDeclaration(
+    order=("-authored_at", "-id"),
+    locate=locate_response,
+    scope=with_authored_time,
+    includes=("patient", "subject"),
+    sort_description="most recently authored first",
+    versioned=False,
+    params=search.with_patient(
+        {
+            "_id": search.IdParam(locate=locate_response),
+            "questionnaire": CanonicalParam(),
+            "authored": search.DateParam(
+                "authored_at",
+                description="When the answers were last given or corrected "
+                "(eq, ne, gt, lt, ge, le).",
+            ),
+            "status": ResponseStatusParam(
+                "status",
+                system="http://hl7.org/fhir/questionnaire-answers-status",
+                codes=STATUS_CODES,
+                description="in-progress (a draft), completed (signed) or amended.",
+            ),
+        }
+    ),
+)
+
+
+# --- export --------------------------------------------------------------------------------------
+
+
+def _responses_of(patient_ids: list[Any]) -> QuerySet:
+    return with_context(
+        Response.objects.filter(patient_id__in=patient_ids).order_by("patient_id", "pk")
+    )
+
+
+def _changed_since(since: datetime) -> Q:
+    """Saved (a draft), signed or amended since."""
+    amended = Amendment.objects.filter(response=OuterRef("pk"), signed_at__gt=since)
+    return Q(updated_at__gt=since) | Q(assessment__signed_at__gt=since) | Q(Exists(amended))
+
+
+# --- written through the API ---------------------------------------------------------------------
+
+
+def create_response(actor: audit.Actor, incoming: Incoming) -> Written:
+    """A completed QuestionnaireResponse from elsewhere: filed as a signed assessment of its
+    patient and scored (careway/assessments/services.py record_response)."""
+    patient = subject_of(actor, incoming.subject, f"{PATH}.subject")
+    row = incoming.rows[0]
+    check_times({"authored": row["authored"]}, ELEMENTS)
+    prepared = prepare(patient.organization_id, row)
+    try:
+        saved = assessment_services.record_response(
+            actor, patient, prepared.entry.url, prepared.items, row["authored"]
+        )
+    except ValidationError as error:
+        raise _refused(error) from None
+    return Written(with_authored_time(Response.objects.filter(pk=saved.pk)).get())
+
+
+def _refused(error: ValidationError) -> FhirError:
+    fields = getattr(error, "message_dict", {})
+    where = {"episode": f"{PATH}.subject", "questionnaire": f"{PATH}.questionnaire"}
+    field = next((f for f in fields if f in where), "")
+    message = " ".join(fields[field]) if field else " ".join(error.messages)
+    return FhirError(422, "business-rule", message, where.get(field, ""))
+
+
+register(
+    ResourceDeclaration(
+        "QuestionnaireResponse",
+        Response,
+        from_fhir=response_from_fhir,
+        to_fhir=response_to_fhir,
+        elements=ELEMENTS,
+        search=SEARCH,
+        export=Export(rows=_responses_of, changed_since=_changed_since),
+        write=Write(
+            create=create_response,
+            instead="correct a signed response with an amendment in Careway",
+        ),
+        notes=(
+            "One per questionnaire of an assessment (id qr-<n>). Create takes a completed "
+            "response to a Questionnaire of the agency, files it as a signed assessment and "
+            "scores it; answers that do not fit the Questionnaire answer 422 naming the element.",
+        ),
+    )
+)

@@ -15,10 +15,18 @@
 
 from typing import Any
 
-from careway.fhir import codes
+from careway.fhir import codes, search
 from careway.patients.models import RelatedPerson
 
-from . import Incoming, Invalid, Mapping, register
+from . import (
+    Export,
+    Incoming,
+    Invalid,
+    ResourceDeclaration,
+    changed_after,
+    patient_rows,
+    register,
+)
 from . import common as c
 
 PATH = "RelatedPerson"
@@ -162,4 +170,23 @@ def _relationship(resource: dict[str, Any]) -> dict[str, Any]:
     return {"relationship": kind or "other", "is_emergency_contact": emergency}
 
 
-register(Mapping("RelatedPerson", RelatedPerson, related_person_from_fhir, related_person_to_fhir))
+# --- search --------------------------------------------------------------------------------------
+
+SEARCH = search.SearchDeclaration(
+    order=("name", "id"),
+    includes=("patient",),
+    sort_description="by name",
+    params=search.with_patient({"_id": search.IdParam(locate=search.locate_by_int)}, subject=False),
+)
+
+register(
+    ResourceDeclaration(
+        "RelatedPerson",
+        RelatedPerson,
+        from_fhir=related_person_from_fhir,
+        to_fhir=related_person_to_fhir,
+        elements=ELEMENTS,
+        search=SEARCH,
+        export=Export(rows=patient_rows(RelatedPerson), changed_since=changed_after("updated_at")),
+    )
+)

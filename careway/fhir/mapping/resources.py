@@ -1,18 +1,22 @@
-"""Imports every per-type mapping module, each of which registers itself in REGISTRY."""
+"""Imports every per-type mapping module, each of which registers its declarations in REGISTRY.
 
-from . import (  # noqa: F401
-    allergy,
-    careplan,
-    condition,
-    coverage,
-    encounter,
-    episode,
-    immunization,
-    medication,
-    observation,
+The order is the order bulk export writes its files in (Patient first, as the Bulk Data spec
+shows it) and the CapabilityStatement lists the types in: a new type's module goes in here.
+"""
+
+from . import (  # noqa: F401, I001 (in this order)
     patient,
-    procedure,
-    questionnaire_response,
     related_person,
+    coverage,
+    episode,
+    condition,
+    medication,
+    allergy,
+    encounter,
+    observation,
+    questionnaire_response,
     score,
+    immunization,
+    procedure,
+    careplan,
 )

@@ -15,20 +15,27 @@ score (a timed test, whose range Careway does not fix) as the bare number, since
 does not say its unit; interpretation the band's label and note its meaning; derivedFrom the
 QuestionnaireResponse. Scores are whole numbers for most instruments but means and prorated sums
 are not, so the value is a quantity rather than valueInteger.
+
+Served by the API as Observations: read and searched with the chart's own (the same parameters,
+the same order), never versioned, never created or updated (the API answers 422 to a score sent
+to it, 405 to an update). Exported in the Observation file after the chart's own; `_since` by when
+it was scored.
 """
 
+from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from django.db.models import OuterRef, QuerySet, Subquery
+from django.db.models import OuterRef, Q, QuerySet, Subquery
 
 from careway.assessments import instruments
 from careway.assessments.models import Instrument, Score
-from careway.fhir import codes
+from careway.fhir import codes, search
 
-from . import Mapping, register
+from . import Export, ResourceDeclaration, changed_after, register
 from . import common as c
-from .questionnaire_response import reference_to
+from .observation import CATEGORY_CODES
+from .questionnaire_response import Unprocessable, reference_to
 
 ID_PREFIX = "score-"
 CATEGORY = c.category(codes.OBSERVATION_CATEGORY, "survey", "Survey")
@@ -130,4 +137,110 @@ def derived_from_response(resource: dict[str, Any]) -> bool:
     )
 
 
-register(Mapping("Observation", Score, None, score_to_fhir), also=True)
+def refuse_score(resource: dict[str, Any]) -> None:
+    """Careway works a score out from its QuestionnaireResponse: the API never takes one in."""
+    if derived_from_response(resource):
+        raise Unprocessable(
+            "Observation.derivedFrom",
+            "this is a score of a QuestionnaireResponse, which Careway works out from the "
+            "response itself: send the QuestionnaireResponse instead",
+        )
+
+
+# --- search --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ScoreCodeParam(search.Param):
+    """A score's code: its LOINC code where it has one, or Careway's score code
+    `<Questionnaire id>/<key>` (system urn:careway:fhir:CodeSystem:score)."""
+
+    description: str = "The observation's code: system|code or code (LOINC for vital signs)."
+    type = "token"
+    modifiers = frozenset({""})
+
+    def to_q(self, name: str, modifier: str, raw: str, context: search.Context) -> Q:
+        found = search.MATCH_NONE
+        for value in search.alternatives(name, raw):
+            system, code = search.split_token(value)
+            code = code.replace("\\|", "|")
+            if not code and not system:
+                raise search.SearchError(name, f"{name}: give a code, or system|code.")
+            found |= self._one(system, code, context)
+        return found
+
+    def _one(self, system: str | None, code: str, context: search.Context) -> Q:
+        if system == codes.SCORE:
+            return self._careway(code, context) if code else search.MATCH_ALL
+        coded = Q(code=code) if code else ~Q(code="")
+        if system is None:
+            return coded | self._careway(code, context)
+        if system == "":
+            return search.MATCH_NONE  # a score's code always has its system
+        return coded & Q(code_system=system)
+
+    def _careway(self, code: str, context: search.Context) -> Q:
+        ident, _, key = code.rpartition("/")
+        if not ident or not key:
+            return search.MATCH_NONE
+        return Q(questionnaire_url__in=urls_of(context.organization_id, ident), key=key)
+
+
+def current_scores(rows: QuerySet) -> QuerySet:
+    return with_questionnaire_ids(rows.filter(current=True))
+
+
+locate_score = search.locate_prefixed(ID_PREFIX)
+
+# The same parameters as the chart's Observations (observation.py), and the same order by
+# (-time, -id), so that one page can take rows from each in turn.
+SEARCH = search.SearchDeclaration(
+    order=("-observed_at", "-id"),
+    locate=locate_score,
+    scope=current_scores,
+    includes=("patient", "subject"),
+    sort_description="most recently taken first",
+    versioned=False,
+    params=search.with_patient(
+        {
+            "_id": search.IdParam(locate=locate_score),
+            "category": search.FixedTokenParam(
+                "category",
+                system=codes.OBSERVATION_CATEGORY,
+                codes=CATEGORY_CODES,
+                description="vital-signs, laboratory, survey or social-history.",
+                fixed="survey",
+            ),
+            "code": ScoreCodeParam(),
+            "date": search.DateParam(
+                "observed_at", description="When it was taken (eq, ne, gt, lt, ge, le)."
+            ),
+        }
+    ),
+)
+
+
+def _current_scores_of(patient_ids: list[Any]) -> QuerySet:
+    scores = Score.objects.filter(patient_id__in=patient_ids, current=True)
+    return with_questionnaire_ids(scores.order_by("patient_id", "pk"))
+
+
+register(
+    ResourceDeclaration(
+        "Observation",
+        Score,
+        to_fhir=score_to_fhir,
+        search=SEARCH,
+        export=Export(rows=_current_scores_of, changed_since=changed_after("observed_at")),
+        notes=(
+            "An assessment's scores are Observations too (category survey, id score-<n>, "
+            "derivedFrom their QuestionnaireResponse): read and searched here, never updated.",
+        ),
+        refuse=refuse_score,
+        read_only_because=(
+            "a score worked out from a QuestionnaireResponse; it changes when that response is "
+            "amended in Careway"
+        ),
+    ),
+    also=True,
+)
