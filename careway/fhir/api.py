@@ -437,7 +437,7 @@ def _locate(
     """The record (and a group's members) behind one id, if `actor` may `action` its patient, and
     the declaration of the records it is one of (the type's own, or a further one's).
 
-    Anything else is NotVisible (404), audited by access.get_patient_for like every denial.
+    Anything else is NotVisible (404), audited by careway.patients.access like every denial.
     """
     declared = _search_of(resource)
     if declared.of_patients:
@@ -445,9 +445,7 @@ def _locate(
         patient = access.get_patient_for(actor, ident if where is not None else None, action)
         return resource, Located(patient, [], patient)
     source, found = _rows_with_id(actor, resource, ident)
-    if not found:
-        access.get_patient_for(actor, None, action)  # audits the attempt and raises
-    patient = access.get_patient_for(actor, found[0].patient_id, action)
+    patient = access.patient_of(actor, found[0] if found else None, action)
     members = found if source.group_of(found[0]) is not None else []
     return source, Located(found[0], members, patient)
 

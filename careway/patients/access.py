@@ -193,12 +193,20 @@ def get_record_for(
     if organization_id is not None and _valid_key(model, record_id):
         source = rows if rows is not None else model._default_manager.all()
         found = source.filter(pk=record_id, organization_id=organization_id).first()
-    patient = get_patient_for(
-        actor, found.patient_id if found else None, action, model.edit_permission
-    )
-    assert found is not None  # get_patient_for raised otherwise
-    type(found).patient.field.set_cached_value(found, patient)
+    patient_of(actor, found, action)
+    assert found is not None  # patient_of raised otherwise
     return found
+
+
+def patient_of(actor: audit.Actor, record: PatientRecord | None, action: Action) -> Patient:
+    """The patient of a record the caller found in the actor's agency (None: it found none), if
+    `actor` may `action` it, with the record's `edit_permission` for EDIT; the record gets its
+    patient set. Else NotVisible or PermissionDenied, audited, as get_patient_for answers."""
+    if record is None:
+        return get_patient_for(actor, None, action)
+    patient = get_patient_for(actor, record.patient_id, action, record.edit_permission)
+    type(record).patient.field.set_cached_value(record, patient)
+    return patient
 
 
 def _valid_key(model: type[PatientRecord], record_id: Any) -> bool:

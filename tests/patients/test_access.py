@@ -4,6 +4,7 @@ from django.core.exceptions import PermissionDenied
 from careway.core import audit
 from careway.core.models import AuditEvent
 from careway.patients import access
+from careway.patients.access import Action
 from careway.patients.models import BreakGlassGrant
 from tests.factories import make_patient
 
@@ -96,3 +97,43 @@ def test_the_one_patient_check_agrees_with_the_list_for_every_user(world):
             except access.NotVisible:
                 readable = False
             assert readable == (patient in listed), (user.username, patient.given_name)
+
+
+def _note(world):
+    from tests.example_domain import services as note_services
+
+    return note_services.add_note(audit.Actor(user=world.cm), world.patient, "Walker upstairs")
+
+
+def test_a_record_is_found_with_its_patient_for_the_team(world):
+    from tests.example_domain.models import ExampleNote
+
+    note = _note(world)
+    found = access.get_record_for(audit.Actor(user=world.cm), ExampleNote, note.pk, Action.EDIT)
+    assert found == note and found.patient == world.patient
+
+
+@pytest.mark.parametrize("who", ["outsider", "cm_other"])
+def test_a_record_not_yours_is_the_same_404_as_none_and_is_audited(world, who):
+    from tests.example_domain.models import ExampleNote
+
+    note = _note(world)
+    actor = audit.Actor(user=getattr(world, who))
+    for record_id in (note.pk, 10**9, "not-a-number"):
+        with pytest.raises(access.NotVisible):
+            access.get_record_for(actor, ExampleNote, record_id)
+    denied = AuditEvent.objects.filter(actor_id=actor.user.pk, outcome=AuditEvent.Outcome.DENIED)
+    assert denied.count() == 3
+
+
+def test_changing_a_record_needs_its_domains_own_permission(world, monkeypatch):
+    from tests.example_domain.models import ExampleNote
+
+    note = _note(world)
+    actor = audit.Actor(user=world.cm)
+    monkeypatch.setattr(ExampleNote, "edit_permission", "a.permission.nobody.holds")
+    assert access.get_record_for(actor, ExampleNote, note.pk, Action.VIEW) == note
+    with pytest.raises(PermissionDenied):
+        access.get_record_for(actor, ExampleNote, note.pk, Action.EDIT)
+    # The chart itself is still theirs to change: the permission is the record's domain's.
+    assert access.get_patient_for(actor, world.patient.pk, Action.EDIT) == world.patient

@@ -10,12 +10,14 @@ from careway.core import audit
 from careway.fhir.errors import FhirError
 from careway.patients import access
 from careway.patients.access import Action
-from careway.patients.models import Patient
+from careway.patients.models import Patient, PatientRecord
 
 
-def subject_of(actor: audit.Actor, reference: str, element: str) -> Patient:
-    """The patient an incoming record is about: `Patient/<id>` of a patient the actor may change
-    (404, audited, for any other)."""
+def subject_of(
+    actor: audit.Actor, reference: str, element: str, model: type[PatientRecord]
+) -> Patient:
+    """The patient an incoming record of `model` is about: `Patient/<id>` of a patient whose
+    records of that kind the actor may change (404, or 403 when only theirs to read; audited)."""
     if not reference:
         raise FhirError(400, "required", "subject: give the patient as Patient/<id>.", element)
     kind, _, ident = reference.rstrip("/").rpartition("/")
@@ -26,7 +28,7 @@ def subject_of(actor: audit.Actor, reference: str, element: str) -> Patient:
             f"subject: {reference!r} must refer to a Careway patient as Patient/<id>.",
             element,
         )
-    return access.get_patient_for(actor, ident, Action.EDIT)
+    return access.get_patient_for(actor, ident, Action.EDIT, model.edit_permission)
 
 
 def check_times(row: dict[str, Any], elements: Mapping[str, str]) -> None:

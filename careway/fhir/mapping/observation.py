@@ -467,7 +467,7 @@ SEARCH = search.SearchDeclaration(
 
 
 def create_observation(actor: audit.Actor, incoming: Incoming) -> Written:
-    patient = subject_of(actor, incoming.subject, "Observation.subject")
+    patient = subject_of(actor, incoming.subject, "Observation.subject", Observation)
     rows = _rows_to_save(incoming, patient)
     if len(rows) == 1 and not rows[0].get("panel_code"):
         saved = [services.record_observation(actor, patient, rows[0])]
@@ -482,7 +482,10 @@ def create_observation(actor: audit.Actor, incoming: Incoming) -> Written:
 def update_observation(
     actor: audit.Actor, stored: Located, incoming: Incoming, version: int
 ) -> Written:
-    if subject_of(actor, incoming.subject, "Observation.subject").pk != stored.patient.pk:
+    if (
+        subject_of(actor, incoming.subject, "Observation.subject", Observation).pk
+        != stored.patient.pk
+    ):
         raise FhirError(
             400,
             "invalid",

@@ -318,7 +318,7 @@ def _changed_since(since: datetime) -> Q:
 def create_response(actor: audit.Actor, incoming: Incoming) -> Written:
     """A completed QuestionnaireResponse from elsewhere: filed as a signed assessment of its
     patient and scored (careway/assessments/services.py record_response)."""
-    patient = subject_of(actor, incoming.subject, f"{PATH}.subject")
+    patient = subject_of(actor, incoming.subject, f"{PATH}.subject", Response)
     row = incoming.rows[0]
     check_times({"authored": row["authored"]}, ELEMENTS)
     prepared = prepare(patient.organization_id, row)
