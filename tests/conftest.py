@@ -46,6 +46,12 @@ def shared_data() -> Callable[..., Path]:
     return require_shared_data
 
 
+@pytest.fixture(scope="session")
+def synthea(shared_data) -> Path:
+    """The folder of the twelve Synthea R4 bundles in ../shared/data."""
+    return shared_data("synthea")
+
+
 @pytest.fixture(autouse=True)
 def _fast_password_hashing(settings):
     # Argon2 is what production uses (tested in tests/core/test_settings.py); tests hash faster.

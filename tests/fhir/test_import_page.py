@@ -1,7 +1,6 @@
 """The import page: who may use it, what it refuses, and an upload imported end to end."""
 
 import json
-from pathlib import Path
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -15,8 +14,6 @@ from careway.patients.models import Patient
 from tests.fhir.samples import bundle, patient
 
 pytestmark = pytest.mark.django_db
-
-SYNTHEA = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "synthea"
 
 
 def bundle_file(*resources) -> bytes:

@@ -7,7 +7,6 @@ medications with what they are for, allergies, latest vital signs and visits.
 import hashlib
 from collections import Counter
 from datetime import UTC, datetime
-from pathlib import Path
 
 import orjson
 import pytest
@@ -33,12 +32,10 @@ from careway.patients.models import (
     Procedure,
     RecordVersion,
 )
+from tests.conftest import SHARED_DATA
 
-SYNTHEA = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "synthea"
-pytestmark = [
-    pytest.mark.django_db,
-    pytest.mark.skipif(not SYNTHEA.exists(), reason="the Synthea sample data is not here"),
-]
+SYNTHEA = SHARED_DATA / "synthea"
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("synthea")]
 ELSY = "Elsy_Hermiston_1855d3e9-7940-462d-834e-9595a4457919.json"
 RECORD_MODELS = (
     Patient,
