@@ -22,13 +22,17 @@ column, priority 2 joins from 1000 px and 3 from 1280 px, and the cells of the c
 are stacked under the patient's name. On a phone every row is a card anyway.
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
+from functools import cache
 from typing import Any, cast
 
+from django.conf import settings
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.template import Template, engines
+from django.utils.html import escape
 
 from careway.core import audit
 from careway.core.models import User
@@ -98,6 +102,46 @@ def sections_for(user: Any) -> list[ChartSection]:
 def columns_for(user: Any) -> list[CaseloadColumn]:
     held = user.permissions
     return [c for c in CASELOAD_COLUMNS if code_of(c.permission) in held]
+
+
+def caseload_rows_template(columns: Sequence[CaseloadColumn]) -> Template:
+    """The caseload's rows for these columns, as one template: each column's cell template is
+    written into it (as a column and, for priority 2 and 3, under the name), so that a page of 50
+    rows renders as fast as a table written by hand would, and not through an include per cell.
+    Made once per set of columns (afresh each time under DEBUG, where templates change)."""
+    if settings.DEBUG:
+        return _rows_template.__wrapped__(tuple(columns))
+    return _rows_template(tuple(columns))
+
+
+@cache
+def _rows_template(columns: tuple[CaseloadColumn, ...]) -> Template:
+    engine = engines["django"].engine
+    source = [
+        "{% for patient in page %}<tr>",
+        _source_of(engine, "patients/caseload/_row_name.html"),
+    ]
+    stacked = [c for c in columns if c.priority > 1]
+    if stacked:
+        source.append('<dl class="stacked-cells">')
+        for column in stacked:
+            source.append(
+                f'<div class="stack-p{column.priority}"><dt>{escape(column.title)}</dt>'
+                f"<dd>{_source_of(engine, column.cell_template)}</dd></div>"
+            )
+        source.append("</dl>")
+    source.append("</th>")
+    for column in columns:
+        source.append(
+            f'<td class="col-p{column.priority}" data-label="{escape(column.title)}">'
+            f"{_source_of(engine, column.cell_template)}</td>"
+        )
+    source.append("</tr>{% endfor %}")
+    return Template("".join(source), engine=engine)
+
+
+def _source_of(engine: Any, name: str) -> str:
+    return engine.get_template(name).source.strip()
 
 
 def chart_frame(request: HttpRequest, patient: Patient, section: str) -> dict[str, Any]:

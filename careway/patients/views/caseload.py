@@ -10,7 +10,7 @@ from django.utils.cache import patch_vary_headers
 from careway.core import audit
 from careway.patients import queries
 from careway.patients.forms import CaseloadFilterForm
-from careway.patients.frame import CaseloadColumn, columns_for
+from careway.patients.frame import CaseloadColumn, caseload_rows_template, columns_for
 from careway.patients.models import Patient
 from careway.patients.permissions import PATIENT_CREATE
 from careway.toolkit.pages import (
@@ -51,7 +51,7 @@ def caseload(request: HttpRequest) -> HttpResponse:
         "page": page,
         "name_header": headers["name"],
         "columns": [(c, headers.get(c.key)) for c in columns],
-        "stacked": [c for c in columns if c.priority > 1],
+        "rows_template": caseload_rows_template(columns),
         "sort": {"column": column, "descending": descending},
         "sort_label": _sort_label(columns, column),
         "page_query": query_without(request, "page"),
