@@ -30,10 +30,6 @@ class Registry(Generic[T]):
                 raise AlreadyRegistered(f"A {self.kind} {key!r} is registered already: {known!r}")
             self._entries[key] = entry
 
-    def unregister(self, key: str) -> None:
-        """Take an entry out again (the tests' example domain cleans up after itself)."""
-        self._entries.pop(key, None)
-
     def get(self, key: str) -> T | None:
         return self._entries.get(key)
 
@@ -42,6 +38,3 @@ class Registry(Generic[T]):
 
     def __iter__(self) -> Iterator[T]:
         return iter(sorted(self._entries.values(), key=self._order))
-
-    def __len__(self) -> int:
-        return len(self._entries)
