@@ -117,24 +117,34 @@ def caseload_rows_template(columns: Sequence[CaseloadColumn]) -> Template:
 @cache
 def _rows_template(columns: tuple[CaseloadColumn, ...]) -> Template:
     engine = engines["django"].engine
-    source = [
-        "{% for patient in page %}<tr>",
-        _source_of(engine, "patients/caseload/_row_name.html"),
-    ]
+    cells = {c.key: f"cell_{i}" for i, c in enumerate(columns)}
     stacked = [c for c in columns if c.priority > 1]
+    source = ["{% load capture %}{% for patient in page %}<tr>"]
+    # A stacked column's cell shows twice (under the name, and as a column at wider widths):
+    # rendered once, then printed in both places.
+    for column in stacked:
+        source.append(
+            f"{{% capture as {cells[column.key]} %}}"
+            f"{_source_of(engine, column.cell_template)}{{% endcapture %}}"
+        )
+    source.append(_source_of(engine, "patients/caseload/_row_name.html"))
     if stacked:
         source.append('<dl class="stacked-cells">')
         for column in stacked:
             source.append(
                 f'<div class="stack-p{column.priority}"><dt>{escape(column.title)}</dt>'
-                f"<dd>{_source_of(engine, column.cell_template)}</dd></div>"
+                f"<dd>{{{{ {cells[column.key]} }}}}</dd></div>"
             )
         source.append("</dl>")
     source.append("</th>")
     for column in columns:
+        cell = (
+            f"{{{{ {cells[column.key]} }}}}"
+            if column.priority > 1
+            else _source_of(engine, column.cell_template)
+        )
         source.append(
-            f'<td class="col-p{column.priority}" data-label="{escape(column.title)}">'
-            f"{_source_of(engine, column.cell_template)}</td>"
+            f'<td class="col-p{column.priority}" data-label="{escape(column.title)}">{cell}</td>'
         )
     source.append("</tr>{% endfor %}")
     return Template("".join(source), engine=engine)
