@@ -47,7 +47,7 @@ def shared_data() -> Callable[..., Path]:
 
 
 @pytest.fixture(scope="session")
-def synthea(shared_data) -> Path:
+def synthea_data(shared_data) -> Path:
     """The folder of the twelve Synthea R4 bundles in ../shared/data."""
     return shared_data("synthea")
 

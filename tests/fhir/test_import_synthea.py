@@ -35,7 +35,7 @@ from careway.patients.models import (
 from tests.conftest import SHARED_DATA
 
 SYNTHEA = SHARED_DATA / "synthea"
-pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("synthea")]
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("synthea_data")]
 ELSY = "Elsy_Hermiston_1855d3e9-7940-462d-834e-9595a4457919.json"
 RECORD_MODELS = (
     Patient,

@@ -18,7 +18,7 @@ from tests.conftest import SHARED_DATA
 from tests.fhir.validate import assert_valid_r4, mutations
 
 SYNTHEA = SHARED_DATA / "synthea"
-pytestmark = pytest.mark.usefixtures("synthea")
+pytestmark = pytest.mark.usefixtures("synthea_data")
 
 assert resources  # the per-type mappings are registered
 TAKEN_IN = taken_in()
