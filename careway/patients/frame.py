@@ -31,7 +31,7 @@ from typing import Any, cast
 from django.conf import settings
 from django.db.models import QuerySet
 from django.http import HttpRequest
-from django.template import Template, engines
+from django.template import Engine, Template
 from django.utils.html import escape
 
 from careway.core import audit
@@ -116,7 +116,7 @@ def caseload_rows_template(columns: Sequence[CaseloadColumn]) -> Template:
 
 @cache
 def _rows_template(columns: tuple[CaseloadColumn, ...]) -> Template:
-    engine = engines["django"].engine
+    engine = Engine.get_default()
     cells = {c.key: f"cell_{i}" for i, c in enumerate(columns)}
     stacked = [c for c in columns if c.priority > 1]
     source = ["{% load capture %}{% for patient in page %}<tr>"]
