@@ -119,8 +119,8 @@ def start_server(workers: int) -> subprocess.Popen:
     raise SystemExit("gunicorn did not start")
 
 
-def time_requests(paths: list[str], headers: dict[str, str], rounds: int) -> dict:
-    conn = http.client.HTTPConnection("127.0.0.1", PORT, timeout=30)
+def time_requests(paths: list[str], headers: dict[str, str], rounds: int, port: int = PORT) -> dict:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     for path in paths[:5]:  # warm-up
         conn.request("GET", path, headers=headers)
         conn.getresponse().read()
@@ -145,11 +145,11 @@ def time_requests(paths: list[str], headers: dict[str, str], rounds: int) -> dic
     }
 
 
-def wrk(path_script: str, seconds: int, headers: dict[str, str]) -> float:
+def wrk(path_script: str, seconds: int, headers: dict[str, str], port: int = PORT) -> float:
     args = ["wrk", "-t2", "-c50", f"-d{seconds}s", "-s", path_script]
     for name, value in headers.items():
         args += ["-H", f"{name}: {value}"]
-    out = subprocess.run([*args, f"http://127.0.0.1:{PORT}"], capture_output=True, text=True)
+    out = subprocess.run([*args, f"http://127.0.0.1:{port}"], capture_output=True, text=True)
     match = re.search(r"Requests/sec:\s+([\d.]+)", out.stdout)
     non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out.stdout)
     if not match:

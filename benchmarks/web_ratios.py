@@ -27,15 +27,15 @@ import http.client
 import json
 import os
 import platform
-import re
 import signal
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+
+from web import time_requests, wrk, wrk_script  # benchmarks/web.py, beside this script
 
 ROOT = Path(__file__).resolve().parents[1]
 PORT = 8766
@@ -114,41 +114,7 @@ def start_server(tree: Path, database: str, workers: int) -> subprocess.Popen:
 
 
 def median_ms(paths: list[str], headers: dict[str, str], rounds: int) -> float:
-    conn = http.client.HTTPConnection("127.0.0.1", PORT, timeout=30)
-    for path in paths[:5]:  # warm-up
-        conn.request("GET", path, headers=headers)
-        conn.getresponse().read()
-    samples = []
-    for i in range(rounds):
-        path = paths[i % len(paths)]
-        start = time.perf_counter()
-        conn.request("GET", path, headers=headers)
-        response = conn.getresponse()
-        response.read()
-        samples.append((time.perf_counter() - start) * 1000)
-        if response.status != 200:
-            raise SystemExit(f"GET {path} answered {response.status}")
-    return statistics.median(samples)
-
-
-def wrk_rate(paths: list[str], seconds: int, headers: dict[str, str]) -> float:
-    quoted = ",".join(f'"{p}"' for p in paths)
-    lua = (
-        f"local paths = {{{quoted}}}\nlocal i = 0\n"
-        "request = function()\n  i = i + 1\n"
-        "  return wrk.format('GET', paths[(i % #paths) + 1])\nend\n"
-    )
-    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as handle:
-        handle.write(lua)
-    args = ["wrk", "-t2", "-c50", f"-d{seconds}s", "-s", handle.name]
-    for name, value in headers.items():
-        args += ["-H", f"{name}: {value}"]
-    out = subprocess.run([*args, f"http://127.0.0.1:{PORT}"], capture_output=True, text=True)
-    rate = re.search(r"Requests/sec:\s+([\d.]+)", out.stdout)
-    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out.stdout)
-    if not rate or errors:
-        raise SystemExit(f"wrk failed or saw errors:\n{out.stdout}{out.stderr}")
-    return float(rate.group(1))
+    return time_requests(paths, headers, rounds, port=PORT)["p50_ms"]
 
 
 def measure(tree: Path, database: str, who: dict, args: argparse.Namespace) -> dict:
@@ -160,8 +126,9 @@ def measure(tree: Path, database: str, who: dict, args: argparse.Namespace) -> d
         bare_page = median_ms(["/account/"], browser, args.requests)
         caseload = median_ms(["/patients/"], browser, args.requests)
         chart = median_ms(charts, browser, args.requests)
-        api = wrk_rate([f"/api/v1/patients/{p}" for p in who["patients"]], args.seconds, bearer)
-        bare_rate = wrk_rate(["/healthz"], args.seconds, {})
+        api_paths = [f"/api/v1/patients/{p}" for p in who["patients"]]
+        api = wrk(wrk_script(api_paths), args.seconds, bearer, port=PORT)
+        bare_rate = wrk(wrk_script(["/healthz"]), args.seconds, {}, port=PORT)
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait()
