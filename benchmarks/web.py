@@ -107,9 +107,14 @@ def start_server(workers: int) -> subprocess.Popen:
         [str(ROOT / ".venv/bin/careway"), "collectstatic", "--no-input", "-v0"], env=env, check=True
     )
     server = subprocess.Popen(cmd, cwd=ROOT, env=env, start_new_session=True)
-    for _ in range(100):
+    return answering(server, PORT)
+
+
+def answering(server: subprocess.Popen, port: int, seconds: float = 30) -> subprocess.Popen:
+    """The server once it answers /healthz; it is stopped, and the script too, if it never does."""
+    for _ in range(int(seconds / 0.2)):
         try:
-            conn = http.client.HTTPConnection("127.0.0.1", PORT, timeout=2)
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
             conn.request("GET", "/healthz")
             if conn.getresponse().status == 200:
                 return server

@@ -23,7 +23,6 @@ It prints a JSON summary and writes it to benchmarks/results/web-ratios-<date>-<
 """
 
 import argparse
-import http.client
 import json
 import os
 import platform
@@ -31,11 +30,10 @@ import signal
 import statistics
 import subprocess
 import sys
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from web import time_requests, wrk, wrk_script  # benchmarks/web.py, beside this script
+from web import answering, time_requests, wrk, wrk_script  # benchmarks/web.py, beside this script
 
 ROOT = Path(__file__).resolve().parents[1]
 PORT = 8766
@@ -101,16 +99,7 @@ def start_server(tree: Path, database: str, workers: int) -> subprocess.Popen:
          "--log-level", "warning", "--access-logfile", "/dev/null"],
         cwd=tree, env=env, start_new_session=True,
     )  # fmt: skip
-    for _ in range(150):
-        try:
-            conn = http.client.HTTPConnection("127.0.0.1", PORT, timeout=2)
-            conn.request("GET", "/healthz")
-            if conn.getresponse().status == 200:
-                return server
-        except OSError:
-            time.sleep(0.2)
-    server.kill()
-    raise SystemExit(f"gunicorn did not start in {tree}")
+    return answering(server, PORT)
 
 
 def median_ms(paths: list[str], headers: dict[str, str], rounds: int) -> float:
