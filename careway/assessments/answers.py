@@ -241,17 +241,37 @@ def _answer(question: dict[str, Any], answer: Any, at: str) -> dict[str, Any]:
             here, f"{_named(question)} is a {kind} question: answer it with {expected[0]}", "value"
         )
     _check_value(key, value, here)
+    options = _options(question)
+    if options:  # an integer, date, time or string question may list its answers too
+        return _one_of(question, options, key, value, here)
+    broken = limit_broken(question, key, value)
+    if broken:
+        raise AnswersRefused(here, f"{_named(question)}: {broken}", "value")
     return {key: value}
+
+
+def limit_broken(question: dict[str, Any], key: str, value: Any) -> str:
+    """What an answer of the right type breaks of its question's own limits (minValue, maxValue,
+    maxDecimalPlaces, maxLength), in words; "" when it keeps them. The form reader and the JSON
+    check both ask here, so an answer refused on the page is refused from any other caller."""
+    if key in ("valueInteger", "valueDecimal"):
+        number = Decimal(str(value))
+        return _out_of_range(question, number) or (
+            _too_many_places(question, number) if key == "valueDecimal" else ""
+        )
+    if key == "valueQuantity":
+        return _out_of_range(question, Decimal(str(value["value"])))
+    if key == "valueDate":
+        return _date_out_of_range(question, value)
+    if key in ("valueString", "valueUri"):
+        return _too_long(question, value)
+    return ""
 
 
 def _choice(
     question: dict[str, Any], key: str, value: Any, here: str, *, open_choice: bool
 ) -> dict[str, Any]:
-    options = [
-        {k: v for k, v in option.items() if k.startswith("value")}
-        for option in question.get("answerOption") or []
-        if isinstance(option, dict)
-    ]
+    options = _options(question)
     if open_choice and key == "valueString":
         _check_value(key, value, here)
         return {key: value}
@@ -269,6 +289,22 @@ def _choice(
             "value",
         )
     _check_value(key, value, here)
+    return _one_of(question, options, key, value, here)
+
+
+def _options(question: dict[str, Any]) -> list[dict[str, Any]]:
+    """The question's answerOption values, each as its value[x]."""
+    return [
+        {k: v for k, v in option.items() if k.startswith("value")}
+        for option in question.get("answerOption") or []
+        if isinstance(option, dict)
+    ]
+
+
+def _one_of(
+    question: dict[str, Any], options: list[dict[str, Any]], key: str, value: Any, here: str
+) -> dict[str, Any]:
+    """The option the answer is, as the Questionnaire writes it; refused when it is none."""
     for option in options:
         if key in option and _same_option(key, value, option[key]):
             return dict(option)
@@ -560,11 +596,9 @@ def _read_one(raw: dict[str, Any], kind: str, text: str) -> dict[str, Any]:
         return {"valueInteger": _integer(raw, text)}
     if kind == "decimal":
         number = _decimal(text)
-        _check_range(raw, number)
-        places = extension_value(raw, MAX_DECIMALS)
-        exponent = number.as_tuple().exponent
-        if isinstance(places, int) and isinstance(exponent, int) and -exponent > places > -1:
-            raise _Bad(f"use at most {places} decimal place{'s' if places != 1 else ''}")
+        broken = _out_of_range(raw, number) or _too_many_places(raw, number)
+        if broken:
+            raise _Bad(broken)
         return {"valueDecimal": float(number)}
     if kind == "date":
         return {"valueDate": _date(raw, text)}
@@ -611,6 +645,12 @@ def _decimal(text: str) -> Decimal:
 
 
 def _check_range(raw: dict[str, Any], number: Decimal) -> None:
+    broken = _out_of_range(raw, number)
+    if broken:
+        raise _Bad(broken)
+
+
+def _out_of_range(raw: dict[str, Any], number: Decimal) -> str:
     low, high = bound(raw, MIN_VALUE), bound(raw, MAX_VALUE)
     low = Decimal(str(low)) if isinstance(low, int | float) else None
     high = Decimal(str(high)) if isinstance(high, int | float) else None
@@ -622,23 +662,46 @@ def _check_range(raw: dict[str, Any], number: Decimal) -> None:
             span = f"of {number_text(low)} or more"
         else:
             span = f"of {number_text(high)} or less"
-        raise _Bad(f"enter a number {span}{' ' + unit if unit else ''}")
+        return f"enter a number {span}{' ' + unit if unit else ''}"
+    return ""
+
+
+def _too_many_places(raw: dict[str, Any], number: Decimal) -> str:
+    places = extension_value(raw, MAX_DECIMALS)
+    exponent = number.as_tuple().exponent
+    if isinstance(places, int) and isinstance(exponent, int) and -exponent > places > -1:
+        return f"use at most {places} decimal place{'s' if places != 1 else ''}"
+    return ""
 
 
 def _check_length(raw: dict[str, Any], text: str) -> None:
+    broken = _too_long(raw, text)
+    if broken:
+        raise _Bad(broken)
+
+
+def _too_long(raw: dict[str, Any], text: str) -> str:
     length = max_length(raw)
     if length is not None and len(text) > length:
-        raise _Bad(f"write at most {length} characters (this has {len(text)})")
+        return f"write at most {length} characters (this has {len(text)})"
+    return ""
+
+
+def _date_out_of_range(raw: dict[str, Any], text: str) -> str:
+    low, high = bound(raw, MIN_VALUE), bound(raw, MAX_VALUE)
+    if isinstance(low, str) and text < low:
+        return f"enter a date on or after {low}"
+    if isinstance(high, str) and text > high:
+        return f"enter a date on or before {high}"
+    return ""
 
 
 def _date(raw: dict[str, Any], text: str) -> str:
     if not _date_ok(text):
         raise _Bad("enter a date, such as 2025-03-31")
-    low, high = bound(raw, MIN_VALUE), bound(raw, MAX_VALUE)
-    if isinstance(low, str) and text < low:
-        raise _Bad(f"enter a date on or after {low}")
-    if isinstance(high, str) and text > high:
-        raise _Bad(f"enter a date on or before {high}")
+    broken = _date_out_of_range(raw, text)
+    if broken:
+        raise _Bad(broken)
     return text
 
 

@@ -321,6 +321,47 @@ def test_answers_that_do_not_fit_are_422_naming_the_item_and_nothing_is_saved(wo
     assert not Response.objects.exists()
 
 
+def test_numbers_outside_their_options_or_range_are_422_naming_the_item(world, api_as, draft):
+    # The probe's finding: a pain score of 99 was stored. The pain scale takes 0 to 10 as its
+    # answer options; the comfort goal takes an integer from 0 to 10 (minValue, maxValue).
+    api = api_as(world.cm)
+    nrs, soc_pain = catalog.shipped_by_id("pain-nrs"), catalog.shipped_by_id("soc-pain")
+    cases = [
+        (
+            nrs,
+            [{"linkId": "pain", "answer": [{"valueInteger": 99}]}],
+            "items[0].answer[0].valueInteger",
+        ),
+        (
+            nrs,
+            [{"linkId": "pain", "answer": [{"valueInteger": -7}]}],
+            "items[0].answer[0].valueInteger",
+        ),
+        (
+            soc_pain,
+            [
+                {"linkId": "has-pain", "answer": [{"valueBoolean": True}]},
+                {"linkId": "comfort-goal", "answer": [{"valueInteger": 11}]},
+            ],
+            "items[1].answer[0].valueInteger",
+        ),
+    ]
+    for questionnaire, items, field in cases:
+        body = save_body(questionnaire_url=questionnaire["url"], items=items)
+        response = api.post(save_url(draft, "pain"), body)
+        assert response.status_code == 422, (field, response.json())
+        assert problem_fields(response) == [field], response.json()
+    assert not Response.objects.exists()
+    kept = api.post(
+        save_url(draft, "pain"),
+        save_body(
+            questionnaire_url=nrs["url"],
+            items=[{"linkId": "pain", "answer": [{"valueInteger": 7}]}],
+        ),
+    )
+    assert kept.status_code == 201
+
+
 def test_a_partial_save_is_kept_as_it_goes(world, api_as, draft):
     # Required answers are needed to sign, not to save: a visit is saved as it goes.
     response = api_as(world.cm).post(save_url(draft), save_body(items=items_of(PHQ9, [1] * 9)[:3]))

@@ -107,3 +107,52 @@ def test_the_form_reader_refuses_what_the_checker_refuses_and_keeps_the_rest():
     parsed = parse(EVERYTHING, post, "q0")
     assert parsed.errors == {"notes": "Notes: contains a NUL character"}
     assert parsed.answers == {"born": [{"valueDate": "1941-02-03"}]}
+
+
+def _limited(item: dict) -> dict:
+    return {"resourceType": "Questionnaire", "url": "urn:test:limits", "item": [item]}
+
+
+def _ext(name: str, **value) -> dict:
+    return {"url": f"http://hl7.org/fhir/StructureDefinition/{name}", **value}
+
+
+LIMITS = [
+    # (question, an answer that keeps its limits, one that does not, the words of the refusal)
+    (
+        {"linkId": "n", "type": "integer", "extension": [_ext("minValue", valueInteger=0),
+                                                        _ext("maxValue", valueInteger=10)]},
+        {"valueInteger": 10}, {"valueInteger": 99}, "enter a number from 0 to 10",
+    ),
+    (
+        {"linkId": "n", "type": "decimal", "extension": [_ext("maxDecimalPlaces", valueInteger=1),
+                                                        _ext("minValue", valueDecimal=90.0)]},
+        {"valueDecimal": 98.6}, {"valueDecimal": 98.65}, "use at most 1 decimal place",
+    ),
+    (
+        {"linkId": "n", "type": "quantity", "extension": [_ext("maxValue", valueDecimal=500)]},
+        {"valueQuantity": {"value": 180}}, {"valueQuantity": {"value": 900}}, "500 or less",
+    ),
+    (
+        {"linkId": "n", "type": "date", "extension": [_ext("minValue", valueDate="2020-01-01")]},
+        {"valueDate": "2020-01-01"}, {"valueDate": "1999-12-31"}, "on or after 2020-01-01",
+    ),
+    (
+        {"linkId": "n", "type": "string", "maxLength": 5},
+        {"valueString": "short"}, {"valueString": "too long"}, "at most 5 characters",
+    ),
+    (
+        {"linkId": "n", "type": "integer",
+         "answerOption": [{"valueInteger": 0}, {"valueInteger": 1}, {"valueInteger": 2}]},
+        {"valueInteger": 2}, {"valueInteger": 3}, "not one of its answers (0, 1, 2)",
+    ),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("question", "fits", "breaks", "words"), LIMITS)
+def test_a_questions_own_limits_hold_for_answers_from_any_caller(question, fits, breaks, words):
+    questionnaire = _limited(question)
+    assert check_items(questionnaire, [{"linkId": "n", "answer": [fits]}], "item")
+    refused = refusal(check_items, questionnaire, [{"linkId": "n", "answer": [breaks]}], "item")
+    assert refused.path == f"item[0].answer[0].{next(iter(breaks))}"
+    assert words in refused.reason

@@ -568,6 +568,23 @@ def test_bad_input_is_refused_naming_the_element_and_nothing_is_filed(
     assert not Assessment.objects.exists() and not Score.objects.exists()
 
 
+@pytest.mark.parametrize("pain", [-7, 11, 99])
+def test_a_pain_score_outside_the_scale_is_422_naming_the_answer_and_nothing_is_filed(world, pain):
+    # The probe's finding: a completed response with pain -7 was filed, signed, with no score.
+    nrs = catalog.shipped_by_id("pain-nrs")
+    body = qr_body(
+        world.patient.pk,
+        [0] * 9,
+        questionnaire=nrs["url"],
+        item=[{"linkId": "pain", "answer": [{"valueInteger": pain}]}],
+    )
+    issue = issue_of(fhir_as(world.cm).post(QR_TYPE, body), 422)
+    assert issue["code"] == "code-invalid"
+    assert issue["expression"] == ["QuestionnaireResponse.item[0].answer[0].valueInteger"]
+    assert "not one of its answers" in issue["diagnostics"]
+    assert not Assessment.objects.exists() and not Score.objects.exists()
+
+
 def test_a_score_observation_is_refused_since_the_response_carries_it(world):
     response = file_response(world.cm, world.patient, [0] * 9)
     fhir = fhir_as(world.cm)
