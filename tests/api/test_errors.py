@@ -6,6 +6,7 @@ import pytest
 from django.test import Client
 
 from careway.patients import services
+from careway.toolkit import api as toolkit_api
 from careway.patients.models import Observation, Patient
 from tests.api.conftest import problem_fields
 
@@ -37,12 +38,16 @@ BAD_OBSERVATIONS = [
 ]
 
 
+# The logger of the API's error answers (careway/toolkit/api.py), by its module's name.
+PROBLEMS_LOGGER = toolkit_api.logger.name
+
+
 @pytest.fixture
 def no_unexpected_errors(caplog):
     """Fails the test if the last-resort handler ran: bad input must never reach it."""
-    with caplog.at_level(logging.ERROR, logger="careway.api"):
+    with caplog.at_level(logging.ERROR, logger=PROBLEMS_LOGGER):
         yield
-    assert not [r for r in caplog.records if r.name == "careway.api"]
+    assert not [r for r in caplog.records if r.name == PROBLEMS_LOGGER]
 
 
 def assert_problem(response, status: int) -> dict:
@@ -159,13 +164,15 @@ def test_the_last_resort_handler_logs_and_answers_a_problem(world, api_as, monke
         raise RuntimeError("a bug nobody foresaw")
 
     monkeypatch.setattr(services, "add_allergy", broken)
-    with caplog.at_level(logging.ERROR, logger="careway.api"):
+    with caplog.at_level(logging.ERROR, logger=PROBLEMS_LOGGER):
         response = api_as(world.cm).post(
             f"/patients/{world.patient.pk}/allergies", {"display": "Latex", "category": "food"}
         )
     body = assert_problem(response, 500)
     assert "bug" not in body["detail"]
-    assert any("Unexpected error" in r.getMessage() for r in caplog.records)
+    assert any(
+        r.name == PROBLEMS_LOGGER and "Unexpected error" in r.getMessage() for r in caplog.records
+    )
 
 
 def test_unknown_api_paths_are_404(world, client):
