@@ -6,8 +6,8 @@ import pytest
 from django.test import Client
 
 from careway.patients import services
-from careway.toolkit import api as toolkit_api
 from careway.patients.models import Observation, Patient
+from careway.toolkit import api as toolkit_api
 from tests.api.conftest import problem_fields
 
 pytestmark = pytest.mark.django_db
