@@ -11,7 +11,7 @@ import json
 import logging
 from typing import Any
 
-from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied
+from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError
 from django.db.models import QuerySet
@@ -45,6 +45,7 @@ TITLES = {
     404: "Not found",
     409: "Conflict",
     412: "Version conflict",
+    413: "Content too large",
     422: "Invalid input",
     428: "Version required",
     500: "Internal error",
@@ -310,6 +311,12 @@ def on_http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
     return problem(exc.status_code, detail, errors=errors, headers=headers)
 
 
+def on_body_too_large(request: HttpRequest, exc: RequestDataTooBig) -> HttpResponse:
+    # DATA_UPLOAD_MAX_MEMORY_SIZE: the body is refused before it is read into memory.
+    detail = "The body is larger than Careway accepts."
+    return problem(413, detail, errors=[{"field": "body", "message": detail}])
+
+
 def on_not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
     return problem(404, "There is no such patient or record, or it is not yours to see.")
 
@@ -336,6 +343,7 @@ HANDLERS: tuple[tuple[type[Exception], Any], ...] = (
     (VersionRequired, on_version_required),
     (BadPrecondition, on_bad_precondition),
     (HttpError, on_http_error),
+    (RequestDataTooBig, on_body_too_large),
     (Http404, on_not_found),
     (PermissionDenied, on_permission_denied),
     (IntegrityError, on_integrity_error),

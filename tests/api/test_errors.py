@@ -177,3 +177,14 @@ def test_the_last_resort_handler_logs_and_answers_a_problem(world, api_as, monke
 
 def test_unknown_api_paths_are_404(world, client):
     assert Client().get("/api/v1/nothing-here").status_code == 404
+
+
+@pytest.mark.parametrize("method", ["post", "patch"])
+def test_a_body_too_large_is_413_with_a_problem_body(world, api_as, no_unexpected_errors, method):
+    # The probe's finding: any body over about 2.5 MB answered 500 here (FHIR answered 413).
+    large = {"display": "x" * (3 * 1024 * 1024), "category": "food"}
+    api = api_as(world.cm)
+    path = f"/patients/{world.patient.pk}" + ("/allergies" if method == "post" else "")
+    body = assert_problem(getattr(api, method)(path, large), 413)
+    assert "larger than Careway accepts" in body["detail"]
+    assert body["errors"] == [{"field": "body", "message": body["detail"]}]
