@@ -185,3 +185,18 @@ def test_the_fhir_capability_statement_is_public(client, name):
     from django.urls import reverse
 
     assert client.get(reverse(name)).json()["resourceType"] == "CapabilityStatement"
+
+
+@pytest.mark.parametrize("name", sorted(PATIENT_PAGES | SIGNED_IN_PAGES | PUBLIC | FHIR_API))
+def test_no_answer_may_be_kept_by_a_browser_or_a_shared_cache(client, world, name):
+    # A shared tablet's browser must not keep a chart (issue 15, finding 8): every page and API
+    # answer says no-store, whoever asks and whatever the answer is.
+    from tests.fhir.api_client import fhir_as
+
+    client.force_login(world.cm)
+    url = sample_url(name, world)
+    answers = [client.get(url), client.post(url)]
+    if name in FHIR_API:
+        answers.append(fhir_as(world.cm).get(url))
+    for response in answers:
+        assert response["Cache-Control"] == "no-store", (name, response.status_code)

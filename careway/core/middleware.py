@@ -73,3 +73,17 @@ class SessionSecurityMiddleware:
             response["HX-Redirect"] = login_url
             return response
         return redirect(login_url)
+
+
+class NoStoreMiddleware:
+    """Every answer Careway makes says `Cache-Control: no-store`: pages and API answers carry
+    patient data, and a shared tablet's browser, or a proxy, must keep none of it. (Static files
+    are served earlier, by WhiteNoise, with their own long-lived caching.)"""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        response["Cache-Control"] = "no-store"
+        return response

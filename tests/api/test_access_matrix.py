@@ -141,6 +141,8 @@ def test_anonymous_gets_401_and_nothing_changes(world, api_as, operation):
 def test_member_succeeds(world, api_as, operation):
     response = send(api_as(world.cm), world, operation)
     assert response.status_code == (201 if operation[0] == "POST" else 200), response.json()
+    # No browser or shared cache keeps a patient's data (issue 15, finding 8).
+    assert response["Cache-Control"] == "no-store"
 
 
 @pytest.mark.parametrize("operation", PATIENT_OPERATIONS, ids="{0[0]} {0[1]}".format)
