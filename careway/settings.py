@@ -69,6 +69,8 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django_htmx",
+    # For its static files: the API docs page then serves Swagger UI from Careway, not a CDN.
+    "ninja",
     "django_tasks",
     "django_tasks_db",
     "careway.core",

@@ -1,5 +1,7 @@
 """The OpenAPI document integrators build clients from: auth, scopes and error responses."""
 
+import re
+
 import pytest
 
 pytestmark = pytest.mark.django_db
@@ -61,3 +63,13 @@ def test_output_schemas_hide_internal_fields(openapi):
     for name in [n for n in schemas if n.endswith("Out")]:
         fields = set(schemas[name]["properties"])
         assert not fields & {"organization", "organization_id", "patient", "recorded_by"}, name
+
+
+def test_the_api_docs_page_loads_no_script_or_style_from_elsewhere(client):
+    # The docs are public (they describe shapes, never data), but they run on Careway's origin,
+    # where a script from a CDN could call the API with a signed-in person's session: every
+    # script and style must be Careway's own (django-ninja's files, served as static files).
+    page = client.get("/api/v1/docs")
+    assert page.status_code == 200
+    sources = re.findall(r'(?:src|href)="([^"]+)"', page.content.decode())
+    assert sources and all(s.startswith("/") for s in sources), sources
