@@ -177,6 +177,13 @@ CSRF_COOKIE_HTTPONLY = True
 CAREWAY_IDLE_TIMEOUT_MINUTES = env_int("CAREWAY_IDLE_TIMEOUT_MINUTES", 15)
 CAREWAY_ABSOLUTE_SESSION_HOURS = env_int("CAREWAY_ABSOLUTE_SESSION_HOURS", 12)
 
+# Signed checkpoints of the audit chains, kept outside the database (docs/operations.md): the
+# Ed25519 private key that signs them (keep it off the database server), its public half for
+# verifying, and the append-only JSON-lines file they go to. Paths; empty means not set up.
+CAREWAY_AUDIT_CHECKPOINT_KEY = env_str("CAREWAY_AUDIT_CHECKPOINT_KEY", "")
+CAREWAY_AUDIT_CHECKPOINT_PUBLIC_KEY = env_str("CAREWAY_AUDIT_CHECKPOINT_PUBLIC_KEY", "")
+CAREWAY_AUDIT_CHECKPOINTS = env_str("CAREWAY_AUDIT_CHECKPOINTS", "")
+
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"

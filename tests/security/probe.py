@@ -130,3 +130,74 @@ def sign_in_burst(username: str, right_password: str) -> BurstReport:
             status == 400 and refused_text in body for status, body in answers if status != 302
         ),
     )
+
+
+# --- what a database owner can do to the audit trail -------------------------------------------
+
+
+def drop_audit_triggers() -> None:
+    """Switch off the database's refusal of UPDATE and DELETE on audit events, as an owner can."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("DROP TRIGGER IF EXISTS core_auditevent_append_only ON core_auditevent")
+        else:
+            cursor.execute("DROP TRIGGER IF EXISTS core_auditevent_no_update")
+            cursor.execute("DROP TRIGGER IF EXISTS core_auditevent_no_delete")
+
+
+def delete_chain(chain_id: int) -> int:
+    """Delete a chain whole: every event and the head. Returns the number of events deleted."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("DELETE FROM core_auditevent WHERE chain_id = %s", [chain_id])
+        deleted = cursor.rowcount
+        cursor.execute("DELETE FROM core_auditchain WHERE chain_id = %s", [chain_id])
+    return deleted
+
+
+def rewrite_event(chain_id: int, seq: int, reason: str) -> int:
+    """Change an event's reason and recompute its hash, every later hash and the head, so that
+    the chain links up again. Returns the number of events rewritten."""
+    from django.db import connection
+
+    from careway.core import audit
+    from careway.core.models import AuditEvent
+
+    events = list(AuditEvent.objects.filter(chain_id=chain_id, seq__gte=seq).order_by("seq"))
+    events[0].reason = reason
+    prev = events[0].prev_hash
+    with connection.cursor() as cursor:
+        for event in events:
+            event.prev_hash = prev
+            event.hash = prev = audit.event_hash(event)
+            cursor.execute(
+                "UPDATE core_auditevent SET reason = %s, prev_hash = %s, hash = %s WHERE id = %s",
+                [event.reason, event.prev_hash, event.hash, event.pk],
+            )
+        cursor.execute(
+            "UPDATE core_auditchain SET last_hash = %s WHERE chain_id = %s", [prev, chain_id]
+        )
+    return len(events)
+
+
+def roll_back_chain(chain_id: int, to_seq: int) -> int:
+    """Delete the events after `to_seq` and move the head back to that event, so that the
+    shorter chain is consistent. Returns the number of events deleted."""
+    from django.db import connection
+
+    from careway.core.models import AuditEvent
+
+    kept = AuditEvent.objects.get(chain_id=chain_id, seq=to_seq)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "DELETE FROM core_auditevent WHERE chain_id = %s AND seq > %s", [chain_id, to_seq]
+        )
+        deleted = cursor.rowcount
+        cursor.execute(
+            "UPDATE core_auditchain SET last_seq = %s, last_hash = %s WHERE chain_id = %s",
+            [to_seq, kept.hash, chain_id],
+        )
+    return deleted
