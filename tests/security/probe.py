@@ -25,9 +25,22 @@ database's users and agencies as `careway demo` or real use leaves them; `--skip
 `--skip-audit` run one part alone.
 """
 
+import argparse
+import io
+import logging
+import os
+import secrets
+import shutil
+import sqlite3
+import sys
+import tempfile
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from html import escape
+from pathlib import Path
+from urllib.parse import urlsplit
 
 from django.db import connections
 from django.test import Client
@@ -201,3 +214,189 @@ def roll_back_chain(chain_id: int, to_seq: int) -> int:
             [to_seq, kept.hash, chain_id],
         )
     return deleted
+
+
+# --- the audit probe ------------------------------------------------------------------------------
+
+
+def verify_findings(*options: str) -> list[str]:
+    """What `careway audit verify` reports (its BROKEN lines), with the given options."""
+    from django.core.management import CommandError, call_command
+
+    out, err = io.StringIO(), io.StringIO()
+    # It exits non-zero when it finds something; what it found is the answer here.
+    with suppress(CommandError):
+        call_command("audit", "verify", *options, stdout=out, stderr=err)
+    return [line.removeprefix("BROKEN ") for line in err.getvalue().splitlines() if line]
+
+
+def probe_audit_trail(workdir: Path) -> tuple[bool, list[str]]:
+    """Checkpoint, then attack the trail as its database owner; True when verify catches it."""
+    from django.core.management import call_command
+
+    from careway.core.models import AuditChain
+
+    chains = list(
+        AuditChain.objects.exclude(chain_id=0).filter(last_seq__gte=2).order_by("chain_id")
+    )
+    if len(chains) < 2:
+        return False, ["the audit probe needs two agencies with two events or more each"]
+    deleted, rewritten = chains[0], chains[1]
+    key, checkpoint_file = workdir / "probe.key", workdir / "checkpoints.jsonl"
+    call_command("audit", "keygen", str(key), stdout=io.StringIO())
+    call_command(
+        "audit",
+        "checkpoint",
+        "--file",
+        str(checkpoint_file),
+        "--key",
+        str(key),
+        stdout=io.StringIO(),
+    )
+    drop_audit_triggers()
+    events_deleted = delete_chain(deleted.chain_id)
+    target = max(1, rewritten.last_seq // 2)
+    events_rewritten = rewrite_event(rewritten.chain_id, target, "rewritten by the probe")
+    alone = verify_findings()
+    checked = verify_findings("--checkpoints", str(checkpoint_file), "--public-key", str(key))
+    lines = [
+        f"deleted chain {deleted.chain_id} whole ({events_deleted} events and its head)",
+        f"rewrote event {target} of chain {rewritten.chain_id} and recomputed "
+        f"{events_rewritten - 1} later hashes and the head",
+        "verify without a checkpoint reports:",
+        *[f"  {finding}" for finding in alone or ["nothing"]],
+        "verify with the checkpoint taken before reports:",
+        *[f"  {finding}" for finding in checked or ["nothing"]],
+    ]
+    caught_deletion = any(f.startswith(f"chain {deleted.chain_id}:") for f in alone)
+    caught_rewrite = any(f.startswith(f"chain {rewritten.chain_id},") for f in checked)
+    return caught_deletion and caught_rewrite, lines
+
+
+def probe_sign_in(username: str) -> tuple[bool, list[str]]:
+    """Give the user a random password (on the copy only) and race 16 sign-ins for it."""
+    from django.contrib.auth.hashers import make_password
+
+    from careway.core.models import User
+
+    password = secrets.token_urlsafe(18)
+    updated = User.objects.filter(username=username).update(
+        password=make_password(password), failed_login_count=0, locked_until=None
+    )
+    if not updated:
+        return False, [f"no user {username!r} in this database"]
+    report = sign_in_burst(username, password)
+    return report.holds(), report.lines()
+
+
+# --- copies, never the original -----------------------------------------------------------------
+
+
+@contextmanager
+def sqlite_copy(source: Path, workdir: Path) -> Iterator[str]:
+    """A copy made with SQLite's backup API (consistent even while Careway writes), read-only."""
+    if not source.is_file():
+        raise SystemExit(f"{source} is not a file")
+    target = workdir / "copy.sqlite3"
+    # Without a write-ahead log beside it nobody is writing, and `immutable` reads the file without
+    # leaving the -wal and -shm files a read-only reader of a WAL database otherwise creates.
+    quiet = not source.with_name(source.name + "-wal").exists()
+    original = sqlite3.connect(f"file:{source}?mode=ro{'&immutable=1' if quiet else ''}", uri=True)
+    copy = sqlite3.connect(target)
+    try:
+        original.backup(copy)
+    finally:
+        copy.close()
+        original.close()
+    yield f"sqlite:///{target}"
+
+
+@contextmanager
+def postgresql_copy(url: str, keep: bool) -> Iterator[str]:
+    """A new database made from the given one as its template, dropped afterwards."""
+    import psycopg
+    from psycopg import sql
+
+    parts = urlsplit(url)
+    source = parts.path.lstrip("/")
+    name = f"{source}_probe_{secrets.token_hex(4)}"
+    server = parts._replace(path="/postgres").geturl()
+    with psycopg.connect(server, autocommit=True) as admin:
+        admin.execute(
+            sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
+                sql.Identifier(name), sql.Identifier(source)
+            )
+        )
+    try:
+        yield parts._replace(path=f"/{name}").geturl()
+    finally:
+        if not keep:
+            with psycopg.connect(server, autocommit=True) as admin:
+                admin.execute(
+                    sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+                )
+
+
+def _use_database(url: str) -> None:
+    """Point Careway's settings at the copy; the probe's own environment, whatever the shell's."""
+    os.environ.update(
+        DATABASE_URL=url,
+        CAREWAY_ENV="development",
+        ALLOWED_HOSTS="testserver",
+        DJANGO_SETTINGS_MODULE="careway.settings",
+    )
+    os.environ.pop("CAREWAY_TEST_DB_NAME", None)
+    import django
+
+    django.setup()
+    # Each refused sign-in would log a "Bad Request" line; the report says what happened.
+    logging.getLogger("django.request").setLevel(logging.ERROR)
+
+
+def run(args: argparse.Namespace, url: str, workdir: Path) -> bool:
+    _use_database(url)
+    held = True
+    parts = []
+    if not args.skip_race:
+        parts.append(("Parallel sign-in", probe_sign_in(args.username)))
+    if not args.skip_audit:
+        parts.append(("Audit trail", probe_audit_trail(workdir)))
+    for title, (holds, lines) in parts:
+        print(f"{title}: {'HOLDS' if holds else 'DOES NOT HOLD'}")
+        for line in lines:
+            print(f"  {line}")
+        held = held and holds
+    connections.close_all()
+    return held
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--sqlite", type=Path, help="the SQLite file to copy")
+    source.add_argument("--postgres", help="the PostgreSQL database URL to copy (as a template)")
+    parser.add_argument("--username", default="", help="whose sign-in to race (on the copy)")
+    parser.add_argument("--skip-race", action="store_true")
+    parser.add_argument("--skip-audit", action="store_true")
+    parser.add_argument("--keep", action="store_true", help="keep the copy and print where")
+    args = parser.parse_args(argv)
+    if not args.skip_race and not args.username:
+        parser.error("--username is needed for the sign-in race (or --skip-race)")
+    workdir = Path(tempfile.mkdtemp(prefix="careway-probe-"))
+    try:
+        if args.sqlite:
+            copy = sqlite_copy(args.sqlite, workdir)
+        else:
+            copy = postgresql_copy(args.postgres, args.keep)
+        with copy as url:
+            held = run(args, url, workdir)
+            if args.keep:
+                print(f"The copy is kept: DATABASE_URL={url}")
+    finally:
+        if not args.keep:
+            shutil.rmtree(workdir, ignore_errors=True)
+    return 0 if held else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
