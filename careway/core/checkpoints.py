@@ -28,6 +28,7 @@ from pathlib import Path
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from django.db.models import Q
 from django.utils import timezone
 
 from .audit import BrokenLink
@@ -215,11 +216,10 @@ def _event_hashes(heads: list[ChainHead]) -> dict[int, str]:
     """The hash stored now for each checkpointed event, by chain (one query per 500 chains)."""
     found: dict[int, str] = {}
     for start in range(0, len(heads), 500):
-        part = heads[start : start + 500]
-        query = AuditEvent.objects.none()
-        for head in part:
-            query |= AuditEvent.objects.filter(chain_id=head.chain_id, seq=head.seq)
-        found.update(query.values_list("chain_id", "hash"))
+        wanted = Q()
+        for head in heads[start : start + 500]:
+            wanted |= Q(chain_id=head.chain_id, seq=head.seq)
+        found.update(AuditEvent.objects.filter(wanted).values_list("chain_id", "hash"))
     return found
 
 
