@@ -118,33 +118,38 @@ DATA_DIR = Path(env_str("CAREWAY_DATA_DIR", str(BASE_DIR / "var")))
 DATABASE_URL = env_str("DATABASE_URL", "")
 if DATABASE_URL:
     DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
-    # Server-side parameters, and statements that repeat prepared once per connection: PostgreSQL
-    # then parses and plans the per-request statements (token, access check, audit append) once
-    # instead of on every request, which nearly doubles the API read rate (docs/benchmarks.md).
-    # Turn off behind a pooler that cannot keep prepared statements (PgBouncer in transaction
-    # mode before 1.21, or without max_prepared_statements).
-    if env_bool("DATABASE_PREPARED_STATEMENTS", True):
-        DATABASES["default"].setdefault("OPTIONS", {}).update(
-            server_side_binding=True, prepare_threshold=2
-        )
     # Lets two test runs share one PostgreSQL server without dropping each other's database.
     if test_db_name := env_str("CAREWAY_TEST_DB_NAME", ""):
         DATABASES["default"]["TEST"] = {"NAME": test_db_name}
 else:
     DATA_DIR.mkdir(parents=True, exist_ok=True)
     DATABASES = {
-        "default": {
-            "ENGINE": "django.db.backends.sqlite3",
-            "NAME": DATA_DIR / "careway.sqlite3",
-            "OPTIONS": {
-                # WAL lets readers go on while one writer writes; IMMEDIATE takes the write lock
-                # at the start of each transaction so audit appends never deadlock on upgrade.
-                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
-                "transaction_mode": "IMMEDIATE",
-                "timeout": 20,
-            },
-        }
+        "default": {"ENGINE": "django.db.backends.sqlite3", "NAME": DATA_DIR / "careway.sqlite3"}
     }
+# Each engine gets its own options: sqlite3.connect() refuses psycopg's keywords, so a SQLite
+# DATABASE_URL gets the same options as the embedded default and never PostgreSQL's.
+DATABASE_ENGINE = DATABASES["default"]["ENGINE"]
+if DATABASE_ENGINE == "django.db.backends.sqlite3":
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {
+            # WAL lets readers go on while one writer writes; IMMEDIATE takes the write lock
+            # at the start of each transaction so audit appends never deadlock on upgrade.
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+            "transaction_mode": "IMMEDIATE",
+            "timeout": 20,
+        }
+    )
+elif DATABASE_ENGINE == "django.db.backends.postgresql" and env_bool(
+    "DATABASE_PREPARED_STATEMENTS", True
+):
+    # PostgreSQL: server-side parameters, and statements that repeat prepared once per
+    # connection: PostgreSQL then parses and plans the per-request statements (token, access
+    # check, audit append) once instead of on every request, which nearly doubles the API read
+    # rate (docs/benchmarks.md). Turn off behind a pooler that cannot keep prepared statements
+    # (PgBouncer in transaction mode before 1.21, or without max_prepared_statements).
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        server_side_binding=True, prepare_threshold=2
+    )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "core.User"
@@ -174,6 +179,13 @@ CSRF_COOKIE_HTTPONLY = True
 # Server-side limits; an agency may shorten the idle timeout (Organization.idle_timeout_minutes).
 CAREWAY_IDLE_TIMEOUT_MINUTES = env_int("CAREWAY_IDLE_TIMEOUT_MINUTES", 15)
 CAREWAY_ABSOLUTE_SESSION_HOURS = env_int("CAREWAY_ABSOLUTE_SESSION_HOURS", 12)
+
+# Signed checkpoints of the audit chains, kept outside the database (docs/operations.md): the
+# Ed25519 private key that signs them (keep it off the database server), its public half for
+# verifying, and the append-only JSON-lines file they go to. Paths; empty means not set up.
+CAREWAY_AUDIT_CHECKPOINT_KEY = env_str("CAREWAY_AUDIT_CHECKPOINT_KEY", "")
+CAREWAY_AUDIT_CHECKPOINT_PUBLIC_KEY = env_str("CAREWAY_AUDIT_CHECKPOINT_PUBLIC_KEY", "")
+CAREWAY_AUDIT_CHECKPOINTS = env_str("CAREWAY_AUDIT_CHECKPOINTS", "")
 
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"

@@ -126,3 +126,20 @@ def browser():
         browser = playwright.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
         yield browser
         browser.close()
+
+
+def require_postgresql() -> None:
+    """For tests of real concurrency: run when the suite runs on PostgreSQL, skip on SQLite.
+
+    SQLite lets one writer in at a time, so requests there cannot race the way they do on
+    PostgreSQL; CI runs the suite again on PostgreSQL, where these run. Like every service test,
+    it fails under CI=true when PostgreSQL is not running at all.
+    """
+    from django.db import connection
+
+    require_service("PostgreSQL", "127.0.0.1", 5432)
+    if connection.vendor != "postgresql":
+        pytest.skip(
+            "real concurrency needs PostgreSQL (SQLite serialises writers); runs when the suite "
+            "runs with DATABASE_URL=postgres://..."
+        )

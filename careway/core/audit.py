@@ -16,7 +16,7 @@ from django.db import connection, transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
-from .models import AuditChain, AuditEvent, User
+from .models import AuditChain, AuditEvent, Organization, User
 
 SYSTEM_CHAIN = 0
 GENESIS_HASH = "0" * 64
@@ -215,8 +215,8 @@ def _append_one_postgresql(actor: Actor, org_id: int | None, row: dict[str, Any]
     with connection.cursor() as cursor:
         cursor.execute(_APPEND_ONE_SQL, [chain_id, digest, chain_id, *values])
         returned = cursor.fetchone()
-        if returned is None:  # the chain's first event: make its head, then append
-            AuditChain.objects.get_or_create(chain_id=chain_id)
+        if returned is None:  # the system chain's first event: make its head, then append
+            _create_missing_head(chain_id)
             cursor.execute(_APPEND_ONE_SQL, [chain_id, digest, chain_id, *values])
             returned = cursor.fetchone()
     event.seq, event.prev_hash, event.hash = returned
@@ -246,11 +246,25 @@ def _lock_head(cursor: Any, chain_id: int) -> tuple[int, str]:
     sql = f"SELECT last_seq, last_hash FROM {_HEAD} WHERE chain_id = %s{lock}"  # noqa: S608
     cursor.execute(sql, [chain_id])
     row = cursor.fetchone()
-    if row is None:  # the chain's first event: make its head, then lock it
-        AuditChain.objects.get_or_create(chain_id=chain_id)
+    if row is None:  # the system chain's first event: make its head, then lock it
+        _create_missing_head(chain_id)
         cursor.execute(sql, [chain_id])
         row = cursor.fetchone()
     return row[0], row[1]
+
+
+class ChainHeadMissing(RuntimeError):
+    """An agency's chain head is gone, so its trail was deleted whole."""
+
+
+def _create_missing_head(chain_id: int) -> None:
+    # Every agency's head is made with the agency. Making a missing one here would start a fresh
+    # chain at event 1 and so hide the deleted trail from `verify`: refuse the action instead.
+    if chain_id != SYSTEM_CHAIN:
+        raise ChainHeadMissing(
+            f"the audit chain of agency {chain_id} is missing; run `careway audit verify`"
+        )
+    AuditChain.objects.get_or_create(chain_id=chain_id)
 
 
 # The events of one batch (a list's, or a single event) differ only in these fields; the rest are
@@ -283,15 +297,21 @@ def _insert(cursor: Any, events: list[AuditEvent], chunk: int = 500) -> None:
 @dataclass(frozen=True)
 class BrokenLink:
     chain_id: int
-    seq: int
+    seq: int | None  # None: the finding is about the whole chain
     problem: str
 
     def __str__(self) -> str:
-        return f"chain {self.chain_id}, event {self.seq}: {self.problem}"
+        where = f"chain {self.chain_id}" + (f", event {self.seq}" if self.seq else "")
+        return f"{where}: {self.problem}"
 
 
-def verify_chain(chain_id: int, batch: int = 5000) -> BrokenLink | None:
-    """Walk one chain in order and return the first link that does not hold."""
+def verify_chain(chain_id: int, batch: int = 5000, *, required: bool = False) -> BrokenLink | None:
+    """Walk one chain in order and return the first link that does not hold.
+
+    A chain must have its head when it is `required` (every agency's is made with the agency) or
+    when it has events; a head that is gone is the trace of a chain deleted whole.
+    """
+    head = AuditChain.objects.filter(chain_id=chain_id).first()
     expected_seq, prev_hash = 1, GENESIS_HASH
     for event in _events_in_order(chain_id, batch):
         if event.seq != expected_seq:
@@ -301,17 +321,26 @@ def verify_chain(chain_id: int, batch: int = 5000) -> BrokenLink | None:
         if event_hash(event) != event.hash:
             return BrokenLink(chain_id, event.seq, "content does not match its hash (edited)")
         expected_seq, prev_hash = event.seq + 1, event.hash
-    head = AuditChain.objects.filter(chain_id=chain_id).first()
+    if head is None and (required or expected_seq > 1):
+        whose = "the system's" if chain_id == SYSTEM_CHAIN else "the agency's"
+        return BrokenLink(chain_id, None, f"{whose} chain is missing (its head was deleted)")
     if head and (head.last_seq != expected_seq - 1 or head.last_hash != prev_hash):
         return BrokenLink(chain_id, expected_seq, "the latest events are missing (deleted)")
     return None
 
 
 def verify_all() -> tuple[int, list[BrokenLink]]:
-    """Verify every chain; returns the number of events checked and the first break per chain."""
-    chain_ids = set(AuditChain.objects.values_list("chain_id", flat=True))
+    """Verify every chain: every agency's (each has one from its creation), and every other chain
+    that has a head or events. Returns the number of events checked and the first break per chain.
+    """
+    agencies = set(Organization.objects.values_list("pk", flat=True))
+    chain_ids = agencies | set(AuditChain.objects.values_list("chain_id", flat=True))
     chain_ids |= set(AuditEvent.objects.values_list("chain_id", flat=True).distinct())
-    broken = [b for cid in sorted(chain_ids) if (b := verify_chain(cid)) is not None]
+    broken = [
+        b
+        for cid in sorted(chain_ids)
+        if (b := verify_chain(cid, required=cid in agencies)) is not None
+    ]
     return AuditEvent.objects.count(), broken
 
 

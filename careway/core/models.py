@@ -7,7 +7,7 @@ careway/patients and the domains built on it.
 import hashlib
 
 from django.contrib.auth.models import AbstractUser, UserManager
-from django.db import models
+from django.db import models, transaction
 from django.utils import timezone
 
 from .permissions import Permission, code_of, permissions_for
@@ -35,6 +35,15 @@ class Organization(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def save(self, *args, **kwargs):
+        """An agency gets the head of its audit chain with it, so a missing head is always a
+        deleted chain, never an agency that has not had an event yet (`careway audit verify`)."""
+        adding = self._state.adding
+        with transaction.atomic():
+            super().save(*args, **kwargs)
+            if adding:
+                AuditChain.objects.get_or_create(chain_id=self.pk)
 
 
 class Branch(models.Model):

@@ -6,9 +6,9 @@ commands check permissions first (`access.require`) and pass objects of the acto
 """
 
 import secrets
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 
@@ -57,10 +57,13 @@ def two_factor_enrolled(user: User) -> bool:
 
 
 def check_password_step(actor: audit.Actor, username: str, password: str) -> User:
-    """Return the user whose password this is, or raise SignInRefused (and count the failure).
+    """Return the user whose password this is, or raise SignInRefused.
 
-    An unknown username costs the same hashing time as a known one and is audited on the system
-    chain, so neither the message nor the timing says whether the username exists.
+    The attempt is counted before its password is checked (`begin_attempt`), so a burst of
+    parallel requests gets no more checks than the agency's lockout threshold; the rest are
+    refused as locked. An unknown username and a refused attempt cost the same hashing time as a
+    checked one and get the same answer, so neither the message nor the timing says whether the
+    username exists or is locked.
     """
     user = User.objects.select_related("organization").filter(username=username).first()
     if user is None:
@@ -72,14 +75,61 @@ def check_password_step(actor: audit.Actor, username: str, password: str) -> Use
             detail={"username": username[:150], "why": "unknown username"},
         )
         raise SignInRefused
-    password_ok = user.check_password(password)
-    if user.is_locked():
-        _record_refusal(actor, user, username, "account locked")
+    attempt = begin_attempt(actor, user, username)
+    if attempt is None:
+        make_password(password)
         raise SignInRefused
-    if not password_ok or not user.is_active:
-        record_failed_attempt(actor, user, "wrong password" if user.is_active else "inactive")
+    # The slow hash runs here, with no transaction open and no row locked.
+    if not user.check_password(password) or not user.is_active:
+        attempt_failed(actor, user, attempt, "wrong password" if user.is_active else "inactive")
         raise SignInRefused
+    attempt_succeeded(attempt)
     return user
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """A password or code counted as a failure until it is checked and found right."""
+
+    user_id: int
+    # Set when this attempt reached the threshold and so locked the account.
+    locked_until: datetime | None = None
+    count_before: int = 0
+
+
+def _lock_user_row(user_id: int) -> User:
+    return (
+        User.objects.select_for_update(of=("self",)).select_related("organization").get(pk=user_id)
+    )
+
+
+def _lockout_policy(user: User) -> Organization:
+    return user.organization or Organization(lockout_threshold=5, lockout_minutes=15)
+
+
+@service
+def begin_attempt(actor: audit.Actor, user: User, username: str) -> Attempt | None:
+    """Count an attempt before it is checked, or refuse it while the account is locked (None).
+
+    Deciding "locked" and counting are one step under the user's row lock, so however requests
+    interleave, at most the agency's threshold of attempts get checked before the lock applies.
+    The attempt that reaches the threshold locks the account at once: attempts that arrive while
+    it is being checked are refused; if it proves right, `attempt_succeeded` lifts its lock.
+    """
+    locked = _lock_user_row(user.pk)
+    if locked.is_locked():
+        _record_refusal(actor, locked, username, "account locked")
+        return None
+    policy = _lockout_policy(locked)
+    attempt = Attempt(locked.pk)
+    locked.failed_login_count += 1
+    if locked.failed_login_count >= policy.lockout_threshold:
+        # The count starts again after the lock, so the next lock needs as many failures.
+        until = timezone.now() + timedelta(minutes=policy.lockout_minutes)
+        attempt = Attempt(locked.pk, until, locked.failed_login_count - 1)
+        locked.failed_login_count, locked.locked_until = 0, until
+    locked.save(update_fields=["failed_login_count", "locked_until"])
+    return attempt
 
 
 def _record_refusal(actor: audit.Actor, user: User, username: str, why: str) -> None:
@@ -94,26 +144,37 @@ def _record_refusal(actor: audit.Actor, user: User, username: str, why: str) -> 
 
 
 @service
-def record_failed_attempt(actor: audit.Actor, user: User, why: str) -> None:
-    """Count a failed password or code; lock the account at the agency's threshold."""
-    locked = (
-        User.objects.select_for_update(of=("self",)).select_related("organization").get(pk=user.pk)
-    )
-    org = locked.organization or Organization(lockout_threshold=5, lockout_minutes=15)
-    locked.failed_login_count += 1
-    _record_refusal(actor, locked, locked.username, why)
-    if locked.failed_login_count >= org.lockout_threshold:
-        # The count starts again after the lock, so the next lock needs as many failures.
-        locked.failed_login_count = 0
-        locked.locked_until = timezone.now() + timedelta(minutes=org.lockout_minutes)
+def attempt_failed(actor: audit.Actor, user: User, attempt: Attempt, why: str) -> None:
+    """Audit a wrong password or code (already counted by `begin_attempt`).
+
+    The lockout is recorded when the attempt that reached the threshold proves wrong, as it was
+    when failures were counted after the check: the audit shows a lock after that many failures.
+    """
+    _record_refusal(actor, user, user.username, why)
+    if attempt.locked_until is not None:
+        policy = _lockout_policy(user)
         audit.record(
             actor,
             "auth.lockout",
-            obj=locked,
+            obj=user,
             outcome=AuditEvent.Outcome.DENIED,
-            organization_id=locked.organization_id,
-            detail={"minutes": org.lockout_minutes, "threshold": org.lockout_threshold},
+            organization_id=user.organization_id,
+            detail={"minutes": policy.lockout_minutes, "threshold": policy.lockout_threshold},
         )
+
+
+@service
+def attempt_succeeded(attempt: Attempt) -> None:
+    """Take back the count of a right password or code.
+
+    A lock this attempt started is lifted; a lock that another attempt started meanwhile stays,
+    so a burst's right password does not reopen the account to the guesses still arriving.
+    """
+    locked = _lock_user_row(attempt.user_id)
+    if attempt.locked_until is not None and locked.locked_until == attempt.locked_until:
+        locked.locked_until, locked.failed_login_count = None, attempt.count_before
+    else:
+        locked.failed_login_count = max(locked.failed_login_count - 1, 0)
     locked.save(update_fields=["failed_login_count", "locked_until"])
 
 
@@ -121,8 +182,13 @@ def record_failed_attempt(actor: audit.Actor, user: User, why: str) -> None:
 def complete_sign_in(
     user: User, session_key: str, client_address: str | None, user_agent: str
 ) -> UserSession:
-    """After every step passed (and Django's login() ran): reset failures, remember the session."""
-    User.objects.filter(pk=user.pk).update(failed_login_count=0, locked_until=None)
+    """After every step passed (and Django's login() ran): reset failures, remember the session.
+
+    A lock still in force was started by other attempts while this one was being checked; it
+    stays until it expires or an admin unlocks the account.
+    """
+    User.objects.filter(pk=user.pk).update(failed_login_count=0)
+    User.objects.filter(pk=user.pk, locked_until__lte=timezone.now()).update(locked_until=None)
     web_session = UserSession.objects.create(
         user=user,
         session_key=session_key,
@@ -183,16 +249,37 @@ def matching_totp_counter(secret: str, code: str, last_counter: int) -> int | No
     return None
 
 
+def _counted_code_check(
+    actor: audit.Actor, user: User, check: Callable[[], int | None], why: str
+) -> int | None:
+    """Check a code as a counted attempt, like a password: counted first, refused while locked.
+
+    Checking a code is cheap, so it runs inside the caller's service, under the row lock that
+    `begin_attempt` took.
+    """
+    attempt = begin_attempt(actor, user, user.username)
+    if attempt is None:
+        return None
+    counter = check()
+    if counter is None:
+        attempt_failed(actor, user, attempt, why)
+    else:
+        attempt_succeeded(attempt)
+    return counter
+
+
+def _stored_secret_counter(user_id: int, code: str) -> int | None:
+    # Read under the row lock, so two requests cannot both use the same code.
+    user = User.objects.get(pk=user_id)
+    return matching_totp_counter(user.totp_secret, code, user.totp_last_counter)
+
+
 @service
 def verify_totp(actor: audit.Actor, user: User, code: str) -> bool:
     """Check an enrolled user's code and use it up; a wrong or replayed code counts as a failure."""
-    locked = User.objects.select_for_update().get(pk=user.pk)
-    if locked.is_locked():
-        _record_refusal(actor, locked, locked.username, "account locked")
-        return False
-    counter = matching_totp_counter(locked.totp_secret, code, locked.totp_last_counter)
+    check = partial(_stored_secret_counter, user.pk, code)
+    counter = _counted_code_check(actor, user, check, "wrong or reused two-factor code")
     if counter is None:
-        record_failed_attempt(actor, locked, "wrong or reused two-factor code")
         return False
     User.objects.filter(pk=user.pk).update(totp_last_counter=counter)
     return True
@@ -207,10 +294,12 @@ def enrol_two_factor(
     A wrong code counts toward lockout only during sign-in, where the password alone got the
     person this far; a signed-in person mistyping while enrolling is not an attack.
     """
-    counter = matching_totp_counter(secret, code, last_counter=0)
+    check = partial(matching_totp_counter, secret, code, 0)
+    if during_sign_in:
+        counter = _counted_code_check(actor, user, check, "wrong code while setting up two-factor")
+    else:
+        counter = check()
     if counter is None:
-        if during_sign_in:
-            record_failed_attempt(actor, user, "wrong code while setting up two-factor")
         return False
     replaced = two_factor_enrolled(user)
     User.objects.filter(pk=user.pk).update(

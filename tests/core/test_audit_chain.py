@@ -4,7 +4,7 @@ import pytest
 from django.db import connection
 
 from careway.core import audit
-from careway.core.models import AuditEvent
+from careway.core.models import AuditChain, AuditEvent
 
 pytestmark = pytest.mark.django_db
 
@@ -140,3 +140,38 @@ def test_concurrent_appends_on_postgresql_keep_one_unbroken_chain():
     seqs = list(AuditEvent.objects.filter(chain_id=org.pk).values_list("seq", flat=True))
     assert sorted(seqs) == list(range(1, 201))
     assert audit.verify_chain(org.pk) is None
+
+
+def _delete_chain(chain_id):
+    """What an owner could do to make an agency's trail vanish: its events and its head."""
+    _tamper("DELETE FROM core_auditevent WHERE chain_id = %s", [chain_id])
+    with connection.cursor() as cur:
+        cur.execute("DELETE FROM core_auditchain WHERE chain_id = %s", [chain_id])
+
+
+def test_verify_reports_an_agency_whose_whole_chain_was_deleted(world):
+    _events(world, 3)
+    _delete_chain(world.other_org.pk)
+    assert not AuditEvent.objects.filter(chain_id=world.other_org.pk).exists()
+    _, broken = audit.verify_all()
+    assert [(b.chain_id, b.problem) for b in broken] == [
+        (world.other_org.pk, "the agency's chain is missing (its head was deleted)")
+    ]
+
+
+def test_an_agency_has_its_chain_from_the_start(db):
+    from tests.factories import make_org
+
+    org, _ = make_org("Quiet Home Health")
+    head = AuditChain.objects.get(chain_id=org.pk)
+    assert (head.last_seq, head.last_hash) == (0, audit.GENESIS_HASH)
+    assert audit.verify_all()[1] == []
+
+
+def test_verify_reports_a_deleted_head_whose_events_remain(world):
+    with connection.cursor() as cur:
+        cur.execute("DELETE FROM core_auditchain WHERE chain_id = %s", [world.org.pk])
+    _, broken = audit.verify_all()
+    assert [(b.chain_id, b.problem) for b in broken] == [
+        (world.org.pk, "the agency's chain is missing (its head was deleted)")
+    ]

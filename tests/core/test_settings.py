@@ -114,3 +114,43 @@ def test_postgresql_prepares_repeated_statements_unless_told_not_to(switch, expe
         timeout=120,
     )
     assert result.stdout.strip().splitlines()[-1] == expected, result.stderr
+
+
+def run_careway(env_overrides: dict[str, str], *args: str) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k not in {"CAREWAY_ENV", "DATABASE_URL"}}
+    env.update(env_overrides)
+    return subprocess.run(
+        [sys.executable, "-m", "careway", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def test_a_sqlite_database_url_gets_no_postgresql_options(tmp_path):
+    # psycopg's options make SQLite's connect() fail ("'server_side_binding' is an invalid
+    # keyword argument"), so every command would crash on a SQLite DATABASE_URL.
+    code = (
+        "from django.conf import settings\n"
+        "db = settings.DATABASES['default']\n"
+        "print(db['ENGINE'], sorted(db['OPTIONS']))"
+    )
+    result = run_careway(
+        {"DATABASE_URL": f"sqlite:///{tmp_path / 'url.sqlite3'}"}, "shell", "-c", code
+    )
+    assert result.stdout.strip().splitlines()[-1] == (
+        "django.db.backends.sqlite3 ['init_command', 'timeout', 'transaction_mode']"
+    ), result.stderr
+
+
+def test_audit_verify_runs_on_a_sqlite_database_url(tmp_path):
+    env = {
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'url.sqlite3'}",
+        "CAREWAY_DATA_DIR": str(tmp_path),
+    }
+    migrated = run_careway(env, "migrate", "--no-input", "-v", "0")
+    assert migrated.returncode == 0, migrated.stderr
+    verified = run_careway(env, "audit", "verify")
+    assert verified.returncode == 0, verified.stderr
+    assert "audit chain intact" in verified.stdout

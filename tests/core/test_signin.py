@@ -7,7 +7,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from careway.core import services
+from careway.core import audit, services
 from careway.core.middleware import SESSION_LAST_SEEN, SESSION_STARTED
 from careway.core.models import AuditEvent, User, UserSession
 from tests.factories import PASSWORD
@@ -264,3 +264,128 @@ def test_a_half_finished_sign_in_leaves_nothing_for_the_next_person(client, worl
     sign_in(client, "sup_sato")
     client.get(reverse("two_factor_setup"))
     assert client.session["careway_pending_enrolment"] != first_secret
+
+
+def overlapping_attempts(username: str, passwords: list[str], monkeypatch) -> dict[str, list]:
+    """Run sign-in attempts so that every password check overlaps all the attempts after it: the
+    worst interleaving a burst of parallel requests can produce, made deterministic in one
+    thread (each later attempt starts while the first one's password is being hashed)."""
+    waiting = list(passwords)
+    seen: dict[str, list] = {"checked": [], "signed_in": [], "refused": []}
+    real_check = User.check_password
+
+    def run_waiting_attempts() -> None:
+        while waiting:
+            password = waiting.pop(0)
+            actor = audit.Actor(user=None, client_address="203.0.113.9")
+            try:
+                services.check_password_step(actor, username, password)
+            except services.SignInRefused:
+                seen["refused"].append(password)
+            else:
+                seen["signed_in"].append(password)
+
+    def check_while_the_others_start(user, raw_password):
+        seen["checked"].append(raw_password)
+        run_waiting_attempts()
+        return real_check(user, raw_password)
+
+    monkeypatch.setattr(User, "check_password", check_while_the_others_start)
+    run_waiting_attempts()
+    return seen
+
+
+WRONG = [f"wrong-guess-number-{n:02d}" for n in range(15)]
+
+
+def test_overlapping_attempts_check_no_more_passwords_than_the_threshold(world, monkeypatch):
+    world.org.lockout_threshold = 5
+    world.org.save()
+    seen = overlapping_attempts("cm_rivera", [*WRONG, PASSWORD], monkeypatch)
+    # The sixth attempt finds five counted and is refused before its password is looked at.
+    assert seen["checked"] == WRONG[:5]
+    assert seen["signed_in"] == []
+    assert sorted(seen["refused"]) == sorted([*WRONG, PASSWORD])
+    failures = AuditEvent.objects.filter(action="auth.login_failed", object_id=str(world.cm.pk))
+    assert failures.filter(detail__why="wrong password").count() == 5
+    assert failures.filter(detail__why="account locked").count() == 11
+    assert AuditEvent.objects.filter(action="auth.lockout").count() == 1
+    world.cm.refresh_from_db()
+    assert world.cm.is_locked()
+
+
+def test_a_right_password_among_the_first_attempts_signs_in_once_and_the_lock_holds(
+    world, monkeypatch
+):
+    world.org.lockout_threshold = 5
+    world.org.save()
+    passwords = [*WRONG[:2], PASSWORD, *WRONG[2:]]
+    seen = overlapping_attempts("cm_rivera", passwords, monkeypatch)
+    assert seen["checked"] == passwords[:5]
+    assert seen["signed_in"] == [PASSWORD]
+    assert len(seen["refused"]) == 15
+    # The lock the fifth attempt started stays: a sign-in that began before it does not lift it.
+    world.cm.refresh_from_db()
+    assert world.cm.is_locked()
+
+
+def test_a_refusal_costs_a_hash_like_any_other_answer(world, monkeypatch):
+    User.objects.filter(pk=world.cm.pk).update(locked_until=timezone.now() + timedelta(minutes=5))
+    hashed = []
+    monkeypatch.setattr(services, "make_password", lambda raw: hashed.append(raw) or "x")
+    monkeypatch.setattr(User, "check_password", lambda user, raw: pytest.fail("checked"))
+    with pytest.raises(services.SignInRefused):
+        services.check_password_step(audit.Actor(user=None), "cm_rivera", PASSWORD)
+    # A locked account answers as slowly as a wrong password, so timing does not tell that the
+    # account exists (unknown usernames are hashed too).
+    assert hashed == [PASSWORD]
+
+
+def test_a_right_password_after_wrong_ones_resets_the_count_without_a_lockout(client, world):
+    world.org.lockout_threshold = 3
+    world.org.save()
+    for _ in range(2):
+        sign_in(client, "cm_rivera", "wrong-password-again")
+    assert sign_in(client, "cm_rivera").status_code == 302
+    world.cm.refresh_from_db()
+    assert (world.cm.failed_login_count, world.cm.locked_until) == (0, None)
+    assert not AuditEvent.objects.filter(action="auth.lockout").exists()
+
+
+def test_a_right_password_does_not_use_up_an_attempt_before_the_code(client, world):
+    world.org.lockout_threshold = 2
+    world.org.save()
+    enrol(world.auditor)
+    sign_in(client, "aud_adams", "wrong-password-again")
+    assert sign_in(client, "aud_adams").url == reverse("two_factor_verify")
+    # One wrong password so far: the first wrong code is the second failure and locks.
+    world.auditor.refresh_from_db()
+    assert (world.auditor.failed_login_count, world.auditor.is_locked()) == (1, False)
+    assert client.post(reverse("two_factor_verify"), {"code": "000000"}).url == LOGIN
+    world.auditor.refresh_from_db()
+    assert world.auditor.is_locked()
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_burst_of_parallel_sign_ins_checks_at_most_the_threshold(settings):
+    """16 simultaneous POSTs to the sign-in page for one user, 15 wrong and 1 right, released
+    together by a barrier, each on its own connection: real concurrency on PostgreSQL."""
+    from tests.conftest import require_postgresql
+    from tests.factories import make_org, make_user
+    from tests.security.probe import sign_in_burst
+
+    require_postgresql()
+    # The real hasher: its time is the window in which the requests race.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.Argon2PasswordHasher"]
+    org, branch = make_org("Burst Home Health")
+    org.lockout_threshold = 5
+    org.save()
+    make_user(org, branch, "case_manager", "cm_burst")
+    report = sign_in_burst("cm_burst", PASSWORD)
+    assert report.checked <= 5, report.lines()
+    assert report.refused_as_locked == 16 - report.checked, report.lines()
+    assert report.sessions <= 1 and report.accepted == report.sessions, report.lines()
+    assert report.sessions == 0 or report.right_password_checked, report.lines()
+    assert report.answers_alike, report.lines()
+    assert report.holds()
