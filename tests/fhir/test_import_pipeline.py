@@ -839,3 +839,82 @@ def test_a_changed_coverage_updates_and_keeps_the_old_version(world, files):
     plan = Coverage.objects.get(patient=imported())
     assert (plan.member_id, plan.version) == ("1EG4-TE5-MK99", 2)
     assert history.as_of(Coverage, plan.pk, 1).member_id == "1EG4-TE5-MK73"
+
+
+# --- repeating elements that become rows ---------------------------------------------------------
+
+
+def _panel(count: int, same: bool = False) -> dict:
+    panel = blood_pressure("bp1", 120, 80)
+    template = panel["component"][0]
+    panel["component"] = [
+        {
+            **template,
+            "code": {
+                "coding": [{"system": "http://loinc.org", "code": "8480-6" if same else f"{n}-0"}]
+            },
+        }
+        for n in range(count)
+    ]
+    return panel
+
+
+def _care_plan(**extra) -> dict:
+    return {
+        "resourceType": "CarePlan",
+        "id": "cp1",
+        "status": "active",
+        "intent": "plan",
+        "subject": {"reference": "Patient/p1"},
+        **extra,
+    }
+
+
+def _response(items: list) -> dict:
+    return {
+        "resourceType": "QuestionnaireResponse",
+        "id": "qr1",
+        "status": "completed",
+        "questionnaire": "http://example.org/Questionnaire/x",
+        "subject": {"reference": "Patient/p1"},
+        "item": items,
+    }
+
+
+def _nested(depth: int) -> list:
+    items: list = []
+    for _ in range(depth):
+        items = [{"linkId": "g", "item": items}]
+    return items
+
+
+ACTIVITY = {"detail": {"code": {"text": "Walk daily"}, "status": "in-progress"}}
+MANY = [
+    (_panel(5000, same=True), "Observation.component"),
+    (_panel(51), "Observation.component"),
+    (_panel(3, same=True), "Observation.component[1].code"),
+    (
+        condition("c1", identifier=[{"system": "urn:x", "value": str(n)} for n in range(51)]),
+        "Condition.identifier",
+    ),
+    (_care_plan(activity=[ACTIVITY] * 101), "CarePlan.activity"),
+    (_care_plan(addresses=[{"display": "Falls"}] * 51), "CarePlan.addresses"),
+    (_response([{"linkId": str(n)} for n in range(1001)]), "QuestionnaireResponse.item"),
+    (_response(_nested(21)), "QuestionnaireResponse.item"),
+    (
+        _response([{"linkId": "1", "answer": [{"valueString": "x"}] * 51}]),
+        "QuestionnaireResponse.item[0].answer",
+    ),
+    (patient(telecom=[{"system": "phone", "value": "555-0100"}] * 21), "Patient.telecom"),
+]
+
+
+@pytest.mark.parametrize(("resource", "element"), MANY, ids=[e for _, e in MANY])
+def test_too_many_of_a_repeating_element_is_refused_naming_it(world, files, resource, element):
+    lines = [resource] if resource["resourceType"] == "Patient" else [patient(), resource]
+    report = run(world, files.ndjson("many.ndjson", lines))
+    (problem,) = report.problems
+    assert (problem.line, problem.path) == (len(lines), element)
+    assert problem.reason.startswith(f"{element}: ")
+    assert not SourceRecord.objects.filter(resource_type=resource["resourceType"]).exists()
+    assert Observation.objects.count() == 0
