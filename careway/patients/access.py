@@ -8,17 +8,19 @@ edit permission of the record's domain (chart.edit for the chart itself, assessm
 assessment, ...), and break-the-glass gives read access only.
 
 Every domain asks here: `get_patient_for` for a patient, `get_record_for` for any record of one
-(a PatientRecord), `visible_patients` for lists.
+(a PatientRecord), `visible_patients` for lists, and `visible_among` with `can_edit` to decide
+about many patients at once (a FHIR import's batch).
 """
 
 import uuid
+from collections.abc import Collection
 from enum import StrEnum
 from functools import cache
 from typing import Any, TypeVar
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
 
@@ -77,6 +79,21 @@ def can_edit(user: User, patient: Patient, permission: Permission | str = CHART_
     if on_team is None:
         on_team = CareTeamMember.objects.filter(patient=patient, user=user, active=True).exists()
     return on_team
+
+
+def visible_among(user: User, patient_ids: Collection[Any]) -> dict[uuid.UUID, Patient]:
+    """Those of `patient_ids` that `user` may see, by id, each with `user_on_team` set so that
+    can_edit decides about them without a query of its own: one query for many patients."""
+    if not patient_ids:
+        return {}
+    on_team = CareTeamMember.objects.filter(patient=OuterRef("pk"), user=user, active=True)
+    found = (
+        visible_patients(user)
+        .filter(pk__in=list(patient_ids))
+        .annotate(user_on_team=Exists(on_team))
+        .only("id", "organization_id", "branch_id")
+    )
+    return {patient.pk: patient for patient in found}
 
 
 def _with_relation_to(user: User, pid: uuid.UUID) -> Patient | None:
