@@ -146,6 +146,23 @@ def _relation_sql() -> str:
     )
 
 
+def grants_relied_on(user: User) -> dict[uuid.UUID, int]:
+    """The patients `user` sees only through a current break-the-glass grant (not on a care
+    team of theirs, not in a branch they supervise), each with that grant's id: what a
+    disclosure of them (a bulk export) names."""
+    current = BreakGlassGrant.objects.filter(user=user, expires_at__gt=timezone.now())
+    # The grant that lasts longest names the access, as break_glass_grant_for() chooses it.
+    by_patient = dict(current.order_by("expires_at").values_list("patient_id", "pk"))
+    if not by_patient:
+        return {}
+    wanted = list(by_patient)
+    on_team = CareTeamMember.objects.filter(user=user, active=True, patient_id__in=wanted)
+    supervised = Patient.objects.filter(pk__in=wanted, branch_id__in=user.supervised_branch_ids())
+    seen_anyway = {*on_team.values_list("patient_id", flat=True)}
+    seen_anyway.update(supervised.values_list("pk", flat=True))
+    return {pid: grant for pid, grant in by_patient.items() if pid not in seen_anyway}
+
+
 def break_glass_grant_for(user: User, patient: Patient) -> BreakGlassGrant | None:
     """The current grant, if any, by which `user` reads this chart: the chart says so."""
     return (
