@@ -6,8 +6,10 @@ task) and `careway import-fhir --as`. The care team imports into their patient's
 without the import permission (the read-only scheduler among them) are refused before a file is
 read; a colleague off the team, a colleague holding a break-the-glass grant (read only) and
 another agency's user write nothing, and their problem reads exactly like one about a patient
-that does not exist. Out: a bulk export's status, files and cancellation are the requester's
-alone; anyone else gets 404 (anonymous 401) and nothing is deleted.
+that does not exist. Out: a bulk export holds a patient's records for their care team (the
+read-only scheduler included: exporting is reading) and for nobody else; its status, files and
+cancellation are the requester's alone, anyone else gets 404 (anonymous 401) and nothing is
+deleted. What a download still serves once access changes is in test_export.py.
 """
 
 import io
@@ -238,3 +240,20 @@ def test_nobody_else_reads_downloads_or_cancels_an_export(world, finished_export
         .exclude(actor_id=world.cm.pk)
         .exists()
     )
+
+
+@pytest.mark.parametrize("who", ["cm", "scheduler", "cm_other", "outsider"])
+def test_an_export_holds_the_patient_only_for_their_care_team(world, tmp_path, settings, who):
+    """Exporting is reading: the team (the read-only scheduler too) gets the patient's records;
+    a colleague off the team and another agency get none of them."""
+    settings.DATA_DIR = tmp_path
+    condition(world.patient)
+    client = fhir_as(getattr(world, who), ("fhir:read",))
+    response = client.get("Patient/$export", **ASYNC)
+    tasks.export_job.call(str(ExportJob.objects.get().pk))
+    hale = str(world.patient.pk)
+    found = set()
+    for item in client.get(response["Content-Location"]).json()["output"]:
+        body = b"".join(client.get(item["url"]).streaming_content).decode()
+        found.update(hale for line in body.splitlines() if hale in line)
+    assert found == ({hale} if who in ("cm", "scheduler") else set())
