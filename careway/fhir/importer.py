@@ -49,7 +49,10 @@ a record of a patient, that the importer may not change is answered exactly as o
 `patient.edit` event names the patient in the audit trail. A Patient matched to one the agency has
 (by source key, identifier or MRN) that the importer may not change is a problem of its own, and
 nothing of it is written; a newer version of any other record imported before never moves to
-another patient. Which patients a batch may write to is asked once a batch, whatever its size. The
+another patient. An unchanged copy of a resource imported before is no exception (counted as
+unchanged, it would tell that its patient is in the agency): for a patient the importer may not
+change, it is answered as a changed one would be. Which patients a batch may write to is asked
+once a batch, whatever its size. The
 system actor (`careway import-fhir` without --as) acts for the whole agency: the operator at the
 console is trusted with all of its patients, never another agency's.
 
@@ -99,6 +102,11 @@ BUNDLE_TYPES = ("transaction", "collection")
 NDJSON_SUFFIXES = (".ndjson", ".jsonl")
 FILE_SUFFIXES = (".json", *NDJSON_SUFFIXES)
 BATCH_LINES = 1000
+# Why a Patient matched to one of the agency is not imported (see _refuse_registrations).
+NOT_YOURS = (
+    "is a patient of this agency whom you may not change: nothing of this resource was imported "
+    "(their care team or a supervisor may import it)"
+)
 PROBLEMS_KEPT = 10_000  # in the report; the run keeps RUN_PROBLEMS_KEPT; all are counted
 RUN_PROBLEMS_KEPT = 1000
 OUTCOMES = ("created", "updated", "unchanged", "not_taken_in", "invalid", "rejected")
@@ -843,6 +851,7 @@ class BatchImporter:
         found = self._look_up(items, index, charts)
         self._match_patients(batch.file, items, found)
         self._refuse_registrations(batch.file, items, found)
+        self._refuse_copies(batch.file, items, found)
         self._choose_ids(items)
         self._resolve(batch.file, items, index, found)
         if not self._fill_words(batch.file, items):
@@ -1050,15 +1059,30 @@ class BatchImporter:
             if found.charts.allow(item.record_id, CHART_EDIT.code):
                 continue
             element = "Patient.id" if item.source is not None else "Patient.identifier"
-            self._fail(
-                item,
-                file,
-                Invalid(
-                    element,
-                    "is a patient of this agency whom you may not change: nothing of this "
-                    "resource was imported (their care team or a supervisor may import it)",
-                ),
-            )
+            self._fail(item, file, Invalid(element, NOT_YOURS))
+
+    def _refuse_copies(self, file: str, items: list[Item], found: Found) -> None:
+        """An unchanged copy of a resource imported before writes nothing, but counting it as
+        unchanged would tell the importer that its patient is in the agency: when they may not
+        change that patient, it is answered as a changed one would be (a Patient refused as
+        above, any other resource as a reference to its patient found nowhere)."""
+        for item in items:
+            if item.state != UNCHANGED or item.model is None:
+                continue
+            if item.model is Patient:
+                if not found.charts.allow(item.record_id, CHART_EDIT.code):
+                    self._fail(item, file, Invalid("Patient.id", NOT_YOURS))
+                continue
+            owner = found.owners.get((item.model, item.record_id))
+            if owner is not None and found.charts.allow(owner, _permission(item)):
+                continue
+            ref = parse_reference(_raw_subject(item), "Patient")
+            if ref is None:
+                self._fail(
+                    item, file, Invalid(_subject_element(item), "missing: whose record is it?")
+                )
+            else:
+                self._fail(item, file, _target_problem(ref, None, Patient), path="subject")
 
     def _choose_ids(self, items: list[Item]) -> None:
         """Ids for new rows now, so that references within the batch can point at them."""
@@ -1349,6 +1373,12 @@ def _logical_subject(item: Item) -> Any:
         if isinstance(value, dict) and isinstance(value.get("identifier"), dict):
             return value
     return ""
+
+
+def _raw_subject(item: Item) -> Any:
+    """The resource's reference to its patient, as written (for a resource not mapped)."""
+    resource = item.entry.resource
+    return next((resource[n] for n in SUBJECT_ELEMENTS if n in resource), None)
 
 
 def _subject_element(item: Item) -> str:

@@ -960,6 +960,20 @@ def test_a_record_imported_before_is_changed_only_by_whom_may_change_its_patient
     assert (pulse.value, pulse.version, pulse.patient_id) == (72, 1, imported().pk)
 
 
+def test_an_unchanged_copy_tells_a_colleague_no_more_than_a_new_resource(world, files):
+    hale, nobody = mrn_reference(world, world.patient.mrn), mrn_reference(world, "NO-SUCH-MRN")
+    assert run(world, files.ndjson("o.ndjson", [heart_rate("o1", hale)])).ok  # by cm
+    copy_ = run(world, files.ndjson("o.ndjson", [heart_rate("o1", hale)]), user=world.cm_other)
+    missing = run(world, files.ndjson("o.ndjson", [heart_rate("o2", nobody)]), user=world.cm_other)
+    assert copy_.counts == {"Observation": {**dict.fromkeys(importer.OUTCOMES, 0), "invalid": 1}}
+    (problem,), (other,) = copy_.problems, missing.problems
+    assert (problem.path, other.path) == ("subject", "subject")
+    assert problem.reason.replace(hale, "<ref>") == other.reason.replace(nobody, "<ref>")
+    assert AuditEvent.objects.filter(
+        action="patient.edit", outcome="denied", actor_id=world.cm_other.pk
+    ).exists()
+
+
 def make_patient_of(user) -> Patient:
     from tests.factories import make_patient
 
@@ -996,9 +1010,14 @@ def test_an_admin_imports_new_referrals_whole_however_they_are_split(world, file
     report = run(world, *given, user=world.admin)
     assert report.ok, report.problems
     assert Observation.objects.filter(patient=imported()).count() == 2
+    # Once imported, the patient is their care team's: not even a copy is the admin's to bring.
     again = run(world, *given, user=world.admin)
-    assert again.ok and again.total("unchanged") == 3
-    # Once imported, the patient is their care team's: a newer version is not the admin's to make.
+    assert [(p.resource_type, p.path) for p in again.problems] == [
+        ("Patient", "Patient.id"),
+        ("Observation", "subject"),
+        ("Observation", "subject"),
+    ]
+    assert again.total("unchanged") == 0
     moved = patient()
     moved["address"] = [{"line": ["3 Birch Lane"], "city": "Troy", "state": "NY"}]
     later = run(world, files.ndjson("Patient.ndjson", [moved]), user=world.admin)
