@@ -183,40 +183,31 @@ class TypeFile:
 
 def run(job: ExportJob, on_progress: Callable[[int, int], None] | None = None) -> ExportJob:
     """Write the job's files; marks it done (or failed, with the reason) and audits each patient.
-    A job whose token no longer works is not run."""
+    A job whose token no longer works is not run; one cancelled while it runs stops, and keeps
+    no files."""
     if not token_works(job):
         _finish(job, ExportJob.Status.FAILED, [], NO_LONGER_AUTHORISED)
         return job
     sweep()
     job.status = ExportJob.Status.RUNNING
     job.save(update_fields=["status"])
-    actor = audit.Actor(user=job.requested_by, via="fhir-export")
     folder = export_dir(job)
     folder.mkdir(parents=True, exist_ok=True)
-    types = job.types or available_types()
-    patient_ids = list(
-        access.visible_patients(job.requested_by).order_by("pk").values_list("pk", flat=True)
-    )
-    grants = access.grants_relied_on(job.requested_by)
-    files = {t: TypeFile(job, t) for t in types}
+    files = {t: TypeFile(job, t) for t in job.types or available_types()}
     try:
-        for start in range(0, len(patient_ids), CHUNK):
-            chunk = patient_ids[start : start + CHUNK]
-            for resource_type in types:
-                for patient_id, resource in _resources(resource_type, chunk, job.since):
-                    files[resource_type].write(patient_id, resource)
-            _audit_disclosure(actor, job, chunk, grants)
-            if on_progress:
-                on_progress(start + len(chunk), len(patient_ids))
+        finished = _write(job, files, on_progress)
     except Exception as exc:
-        for written in files.values():
-            written.close()
+        _close(files)
         shutil.rmtree(folder, ignore_errors=True)
         _finish(job, ExportJob.Status.FAILED, [], f"The export stopped: {type(exc).__name__}.")
         raise
+    _close(files)
+    if not finished:  # the client's DELETE has said so already
+        shutil.rmtree(folder, ignore_errors=True)
+        job.refresh_from_db()
+        return job
     output = []
     for resource_type, written in files.items():
-        written.close()
         if written.count:
             output.append({"type": resource_type, "count": written.count})
         else:
@@ -224,6 +215,38 @@ def run(job: ExportJob, on_progress: Callable[[int, int], None] | None = None) -
             index_path(job, resource_type).unlink(missing_ok=True)
     _finish(job, ExportJob.Status.DONE, output, "")
     return job
+
+
+def _write(
+    job: ExportJob, files: dict[str, TypeFile], on_progress: Callable[[int, int], None] | None
+) -> bool:
+    """The requester's patients, a chunk at a time, into the files, each chunk audited; False
+    when the job was cancelled meanwhile (asked before each chunk and at the end)."""
+    actor = audit.Actor(user=job.requested_by, via="fhir-export")
+    patient_ids = list(
+        access.visible_patients(job.requested_by).order_by("pk").values_list("pk", flat=True)
+    )
+    grants = access.grants_relied_on(job.requested_by)
+    for start in range(0, len(patient_ids), CHUNK):
+        if _cancelled(job):
+            return False
+        chunk = patient_ids[start : start + CHUNK]
+        for resource_type, written in files.items():
+            for patient_id, resource in _resources(resource_type, chunk, job.since):
+                written.write(patient_id, resource)
+        _audit_disclosure(actor, job, chunk, grants)
+        if on_progress:
+            on_progress(start + len(chunk), len(patient_ids))
+    return not _cancelled(job)
+
+
+def _cancelled(job: ExportJob) -> bool:
+    return ExportJob.objects.filter(pk=job.pk, status=ExportJob.Status.FAILED).exists()
+
+
+def _close(files: dict[str, TypeFile]) -> None:
+    for written in files.values():
+        written.close()
 
 
 def _resources(

@@ -333,3 +333,20 @@ def test_each_export_first_deletes_the_files_of_exports_that_ended(world, data_d
     assert not export.export_dir(revoked).exists() and not export.export_dir(lapsed).exists()
     assert ExportJob.objects.get(pk=revoked.pk).output == []
     assert ExportJob.objects.filter(status="done").exclude(output=[]).count() == 1
+
+
+def test_an_export_cancelled_while_it_runs_stays_cancelled_and_keeps_no_files(world, data_dir):
+    from careway.fhir import export
+
+    cm = fhir_as(world.cm, ("fhir:read",))
+    response = kick_off(cm, run=False)
+    job = ExportJob.objects.get()
+
+    def cancel(done: int, total: int) -> None:
+        assert cm.call("DELETE", response["Content-Location"]).status_code == 202
+
+    export.run(job, on_progress=cancel)
+    job.refresh_from_db()
+    assert (job.status, job.output, job.error) == ("failed", [], "Cancelled by the client.")
+    assert not export.export_dir(job).exists()
+    assert status_of(cm, response).status_code == 404
