@@ -4,8 +4,8 @@ A token acts as its user, through the same access rules and audit trail as the p
 further limited to its scopes. `bearer_token` reads the header, `user_for_token` (or
 `usable_token`, for the token itself) checks the token (a refused one is audited), and each API
 answers a `TokenRefused` in its own format: a problem body under /api/v1, an OperationOutcome
-under /fhir/R4. The JSON API also takes a
-signed-in browser's session (with CSRF on unsafe methods); the FHIR API takes tokens only.
+under /fhir/R4. The JSON API also takes a signed-in browser's session (with CSRF on unsafe
+methods); the FHIR API takes tokens only.
 """
 
 from typing import Any
