@@ -133,13 +133,14 @@ def record_many(
     object_type: str = "patients.patient",
     reason: str = "",
     detail: dict[str, Any] | None = None,
+    outcome: str = AuditEvent.Outcome.SUCCESS,
 ) -> list[AuditEvent]:
     """One event per patient, in three statements whatever their number (lists and searches)."""
     shared = {
         "action": action,
         "object_type": object_type,
         "reason": reason,
-        "outcome": AuditEvent.Outcome.SUCCESS,
+        "outcome": outcome,
         "detail": _detail_of(actor, detail),
     }
     rows = [{**shared, "patient_id": pid, "object_id": str(pid)} for pid in patient_ids]

@@ -51,12 +51,12 @@ from django.views.decorators.csrf import csrf_exempt
 
 from careway.core import audit
 from careway.core.conflicts import VersionConflict
-from careway.core.models import AuditEvent, Organization, User
+from careway.core.models import ApiToken, AuditEvent, Organization, User
 from careway.core.permissions import Permission
 from careway.patients import access, history
 from careway.patients.access import Action
 from careway.patients.models import Patient
-from careway.toolkit.auth import TokenRefused, bearer_token, user_for_token
+from careway.toolkit.auth import TokenRefused, bearer_token, usable_token
 
 from . import mapping, search
 from .errors import FhirError
@@ -291,6 +291,11 @@ def authenticate(request: HttpRequest, scope: str) -> audit.Actor:
     """The actor of a request with a bearer token holding `scope`: 401 without one, 403 when the
     token lacks the scope (careway/toolkit/auth.py, as for /api/v1). Only tokens count here; a
     browser session does not."""
+    return authenticate_token(request, scope)[0]
+
+
+def authenticate_token(request: HttpRequest, scope: str) -> tuple[audit.Actor, ApiToken]:
+    """The actor, as authenticate() gives it, and the token it presented."""
     raw = bearer_token(request)
     if raw is None:
         raise FhirError(
@@ -300,7 +305,7 @@ def authenticate(request: HttpRequest, scope: str) -> audit.Actor:
             headers={"WWW-Authenticate": WWW_AUTHENTICATE},
         )
     try:
-        user = user_for_token(request, raw, scope, via="fhir")
+        token = usable_token(request, raw, scope, via="fhir")
     except TokenRefused as refused:
         if refused.status == 403:
             raise FhirError(403, "forbidden", refused.reason) from None
@@ -310,7 +315,8 @@ def authenticate(request: HttpRequest, scope: str) -> audit.Actor:
             refused.reason,
             headers={"WWW-Authenticate": f'{WWW_AUTHENTICATE}, error="invalid_token"'},
         ) from None
-    return audit.Actor(user=user, client_address=audit.client_address(request), via="fhir")
+    actor = audit.Actor(user=token.user, client_address=audit.client_address(request), via="fhir")
+    return actor, token
 
 
 def _user(actor: audit.Actor) -> User:

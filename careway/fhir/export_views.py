@@ -6,27 +6,28 @@
 - `GET` the status URL: 202 with `X-Progress` while it runs; 200 with the manifest (output files
   with their counts, `requiresAccessToken: true`) when done; an OperationOutcome if it failed.
   `DELETE` it to cancel or to remove the files.
-- `GET` a file URL from the manifest: the NDJSON, with the same bearer token.
+- `GET` a file URL from the manifest: the NDJSON, with a bearer token of the same user; only the
+  lines about patients the user may see at that moment (see careway/fhir/export.py).
 
-Only the user who started a job may see it or its files; anyone else gets 404.
+Only the user who started a job may see it, cancel it or fetch its files; anyone else gets 404. A
+job ends with the token that started it: once that token is revoked or expired (or its user
+deactivated), the job answers 404 to any token and its files are deleted.
 """
 
-import shutil
 import uuid
 from datetime import datetime
 from typing import Any
 
 from django.db import transaction
-from django.http import FileResponse, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.http.response import HttpResponseBase
 from django.urls import reverse
-from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
 from careway.core import audit
 
 from . import export, tasks
-from .api import READ_SCOPE, _failure, _respond, authenticate, endpoint
+from .api import READ_SCOPE, _failure, _respond, authenticate, authenticate_token, endpoint
 from .errors import FhirError
 from .mapping.common import parse_datetime
 from .models import ExportJob
@@ -38,7 +39,7 @@ RETRY_AFTER_SECONDS = "2"
 
 @endpoint(("GET",))
 def kick_off(request: HttpRequest) -> HttpResponse:
-    actor = authenticate(request, READ_SCOPE)
+    actor, token = authenticate_token(request, READ_SCOPE)
     if "respond-async" not in request.headers.get("Prefer", ""):
         raise FhirError(
             400, "required", "A bulk export is asynchronous: send Prefer: respond-async.", "Prefer"
@@ -58,7 +59,7 @@ def kick_off(request: HttpRequest) -> HttpResponse:
         )
     types = _types(request.GET.get("_type", ""))
     since = _since(request.GET.get("_since", ""))
-    job = export.create_job(actor, request.build_absolute_uri(), types, since)
+    job = export.create_job(actor, token, request.build_absolute_uri(), types, since)
     transaction.on_commit(lambda: tasks.export_job.enqueue(str(job.pk)))
     status_url = request.build_absolute_uri(reverse("fhir_export_status", args=[job.pk]))
     response = HttpResponse(status=202)
@@ -89,9 +90,13 @@ def _since(value: str) -> datetime | None:
 
 
 def _job_for(actor: audit.Actor, job_id: uuid.UUID) -> ExportJob:
+    """The actor's own job, while the token that started it works (else its files go)."""
     job = ExportJob.objects.filter(pk=job_id, requested_by=actor.user).first()
     if job is None:
         raise FhirError(404, "not-found", "There is no such export, or it is not yours.")
+    if not export.token_works(job):
+        export.discard(job, export.NO_LONGER_AUTHORISED)
+        raise FhirError(404, "not-found", f"{export.NO_LONGER_AUTHORISED} Start a new one.")
     return job
 
 
@@ -102,9 +107,9 @@ def status(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse:
     if request.method == "DELETE":
         export.delete_job(actor, job)
         return HttpResponse(status=202)
-    if _expired(job):
-        shutil.rmtree(export.export_dir(job), ignore_errors=True)  # health records: not kept
-        raise FhirError(404, "not-found", "This export has expired; start a new one.")
+    if export.expired(job):
+        export.discard(job, export.EXPIRED)  # health records: not kept
+        raise FhirError(404, "not-found", f"{export.EXPIRED} Start a new one.")
     if job.status in (ExportJob.Status.QUEUED, ExportJob.Status.RUNNING):
         response = HttpResponse(status=202)
         response["X-Progress"] = "Waiting to start" if job.status == "queued" else "Exporting"
@@ -134,10 +139,6 @@ def _manifest(request: HttpRequest, job: ExportJob) -> dict[str, Any]:
     }
 
 
-def _expired(job: ExportJob) -> bool:
-    return job.expires_at is not None and job.expires_at <= timezone.now()
-
-
 def _http_date(job: ExportJob) -> str:
     from django.utils.http import http_date
 
@@ -154,11 +155,26 @@ def download(request: HttpRequest, job_id: uuid.UUID, name: str) -> HttpResponse
         job = _job_for(actor, job_id)
         resource_type = name.removesuffix(".ndjson")
         listed = {item["type"] for item in job.output}
-        path = export.file_path(job, resource_type)
-        if _expired(job) or resource_type not in listed or not path.exists():
+        kept = all(
+            p.exists()
+            for p in (export.file_path(job, resource_type), export.index_path(job, resource_type))
+        )
+        if export.expired(job) or resource_type not in listed or not kept:
             raise FhirError(404, "not-found", "There is no such file in this export.")
-        audit.record(actor, "fhir.export.download", obj=job, detail={"type": resource_type})
-        response = FileResponse(path.open("rb"), content_type="application/fhir+ndjson")
+        assert actor.user is not None  # authenticate() always gives a user
+        served = export.Download(job, resource_type, actor.user)
+        audit.record(
+            actor,
+            "fhir.export.download",
+            obj=job,
+            detail={
+                "type": resource_type,
+                "patients": served.patients,
+                "left_out": served.left_out,
+                "break_glass_grants": served.grants,
+            },
+        )
+        response = StreamingHttpResponse(served.lines(), content_type="application/fhir+ndjson")
         response["Content-Disposition"] = f'attachment; filename="{resource_type}.ndjson"'
         return response
     except Exception as exc:  # answered as an OperationOutcome, as the rest of the API

@@ -39,6 +39,23 @@ the visit's clinician. A reference to a type Careway does not take in is not an 
 taken-in type that is found nowhere is a dangling reference, reported, and so is one to a
 resource of the batch that is itself not imported.
 
+Whose charts an import writes to. Only the patients the importing user may change
+(careway.patients.access: on their care team, or in a branch they supervise, with the edit
+permission of the record's domain; never through a break-the-glass grant, which reads only), and
+the patients the import itself creates (in any of its batches: an agency admin brings new
+referrals in without being anyone's case manager). A reference that resolves to a patient, or to
+a record of a patient, that the importer may not change is answered exactly as one found nowhere
+(a dangling reference: the report must not tell whether that patient exists), and a denied
+`patient.edit` event names the patient in the audit trail. A Patient matched to one the agency has
+(by source key, identifier or MRN) that the importer may not change is a problem of its own, and
+nothing of it is written; a newer version of any other record imported before never moves to
+another patient. An unchanged copy of a resource imported before is no exception (counted as
+unchanged, it would tell that its patient is in the agency): for a patient the importer may not
+change, it is answered as a changed one would be. Which patients a batch may write to is asked
+once a batch, whatever its size. The
+system actor (`careway import-fhir` without --as) acts for the whole agency: the operator at the
+console is trusted with all of its patients, never another agency's.
+
 What each resource became, per type: created, updated, unchanged, not taken in, invalid (a
 problem of its own) or rejected (not written because its bundle or batch was not). Every problem
 names the file, the line (NDJSON, from 1) or Bundle.entry index (from 0), the resource type and
@@ -69,9 +86,11 @@ from django.db import DatabaseError, models, transaction
 
 from careway.assessments.models import Response
 from careway.core import audit
-from careway.core.models import Branch, Organization
+from careway.core.models import Branch, Organization, User
 from careway.core.tables import reserve_ids
+from careway.patients import access
 from careway.patients.models import EpisodeOfCare, Patient
+from careway.patients.permissions import CHART_EDIT
 
 from . import codes, mapping, services
 from .mapping import Incoming, Invalid, NotSupported, questionnaire_response, score
@@ -83,6 +102,11 @@ BUNDLE_TYPES = ("transaction", "collection")
 NDJSON_SUFFIXES = (".ndjson", ".jsonl")
 FILE_SUFFIXES = (".json", *NDJSON_SUFFIXES)
 BATCH_LINES = 1000
+# Why a Patient matched to one of the agency is not imported (see _refuse_registrations).
+NOT_YOURS = (
+    "is a patient of this agency whom you may not change: nothing of this resource was imported "
+    "(their care team or a supervisor may import it)"
+)
 PROBLEMS_KEPT = 10_000  # in the report; the run keeps RUN_PROBLEMS_KEPT; all are counted
 RUN_PROBLEMS_KEPT = 1000
 OUTCOMES = ("created", "updated", "unchanged", "not_taken_in", "invalid", "rejected")
@@ -635,18 +659,56 @@ def _identifiers_of(item: Item) -> list[tuple[str, str]]:
     return found
 
 
+class Charts:
+    """Whose charts one batch may write to: the patients the import created (in this batch or an
+    earlier one), and those of `known` (the patients the batch names that the importing user
+    may see) that the user may change (careway.patients.access.can_edit). The system actor
+    (`user` None) acts for the whole agency. Refusals are kept in `denied`, for the audit trail."""
+
+    def __init__(self, user: User | None, created: set[Any]):
+        self.user, self.created = user, created
+        self.known: dict[Any, Patient] = {}
+        self.denied: set[Any] = set()
+
+    def look_up(self, patient_ids: set[Any]) -> None:
+        """Learn about these patients, in one query (a chunk of them at a time)."""
+        if self.user is None:
+            return
+        for chunk in _chunks(sorted(patient_ids - self.created, key=str)):
+            self.known.update(access.visible_among(self.user, chunk))
+
+    def allow(self, patient_id: Any, permission: str) -> bool:
+        """Whether the batch may write a record needing `permission` to this existing patient."""
+        if self.user is None or patient_id in self.created:
+            return True
+        patient = self.known.get(patient_id)
+        if patient is not None and access.can_edit(self.user, patient, permission):
+            return True
+        self.denied.add(patient_id)
+        return False
+
+
 class Found:
-    """What the database knows about the names a batch could not resolve itself."""
+    """What the database knows about the names a batch could not resolve itself: source records,
+    MRNs and episodes; `owners`, the patient of each stored record the batch refers to or
+    updates; and `charts`, whose charts the batch may write to."""
 
     def __init__(
-        self, sources: list["Known"], mrns: dict[str, Any], episodes: dict[str, Any] | None = None
+        self,
+        sources: list["Known"],
+        mrns: dict[str, Any],
+        episodes: dict[str, Any],
+        owners: dict[tuple[type[models.Model], Any], Any],
+        charts: Charts,
     ):
         self.by_key = {(s.resource_type, s.source_key): s for s in sources}
         self.by_bare: dict[str, Known] = {}
         for source in sources:
             self.by_bare.setdefault(source.source_key, source)
         self.mrns = mrns
-        self.episodes = episodes or {}
+        self.episodes = episodes
+        self.owners = owners
+        self.charts = charts
 
     def source(self, resource_type: str, key: str) -> "Known | None":
         if resource_type:
@@ -692,6 +754,7 @@ class BatchImporter:
         self.case_manager = services.primary_case_manager(actor)
         self.mrn_system = codes.mrn_system(organization.pk)
         self.taken_in = mapping.taken_in()
+        self.created: set[uuid.UUID] = set()  # the patients this import has created so far
 
     def import_batch(self, batch: Batch) -> None:
         for problem in batch.problems:
@@ -699,15 +762,20 @@ class BatchImporter:
         if not batch.entries:
             return
         items = [self._item(batch.file, e) for e in batch.entries]
+        charts = Charts(self.actor.user, self.created)
         try:
             with transaction.atomic():
-                plan = self._plan(batch, items)
+                plan = self._plan(batch, items, charts)
                 if plan is not None:
                     self._write(plan)
         except Refused as refused:
             self._count(items, rejected=True)
             self.report.add_problem(Problem(batch.file, _unsaved(batch, items, refused.cause)))
+            self._audit_refused(charts)
             return
+        if plan is not None:
+            self.created.update(plan.new_patients)
+        self._audit_refused(charts)
         self._count(items, rejected=plan is None)
         if plan is None and any(i.state != NOT_TAKEN_IN for i in items):
             reason = (
@@ -715,6 +783,10 @@ class BatchImporter:
                 "and it has the problems listed"
             )
             self.report.add_problem(Problem(batch.file, reason))
+
+    def _audit_refused(self, charts: Charts) -> None:
+        if charts.denied:
+            services.audit_refused(self.actor, self.run.pk, charts.denied)
 
     def _write(self, plan: services.BatchPlan) -> None:
         try:
@@ -770,19 +842,21 @@ class BatchImporter:
 
     # -- the plan --
 
-    def _plan(self, batch: Batch, items: list[Item]) -> services.BatchPlan | None:
+    def _plan(self, batch: Batch, items: list[Item], charts: Charts) -> services.BatchPlan | None:
         """Map, match and resolve the batch: the plan to write, or None when a bundle fails."""
         self._dedupe(batch.file, [i for i in items if i.state == NEW])
         self._match_sources([i for i in items if i.state == NEW])
         self._map(batch.file, [i for i in items if i.taken])
         index = BatchIndex(items)
-        found = self._look_up(items, index)
+        found = self._look_up(items, index, charts)
         self._match_patients(batch.file, items, found)
+        self._refuse_registrations(batch.file, items, found)
+        self._refuse_copies(batch.file, items, found)
         self._choose_ids(items)
         self._resolve(batch.file, items, index, found)
         if not self._fill_words(batch.file, items):
             self._resolve(batch.file, items, index, found)  # what pointed at those fails too
-        self._check_same_patient(batch.file, items)
+        self._check_same_patient(batch.file, items, found)
         if batch.whole and (batch.problems or any(i.problem for i in items)):
             return None
         return self._build(items, found)
@@ -866,10 +940,12 @@ class BatchImporter:
         prepared = questionnaire_response.prepare(self.organization.pk, row)
         return {**row, "questionnaire_url": prepared.entry.url, "items": prepared.items}
 
-    def _look_up(self, items: list[Item], index: BatchIndex) -> Found:
+    def _look_up(self, items: list[Item], index: BatchIndex, charts: Charts) -> Found:
         """One query for every name the batch cannot resolve itself and every identifier of what
-        it brings in; one for the MRNs of new patients."""
+        it brings in; one for the MRNs of new patients; one per model for the patients of the
+        stored records it names; one for whose charts it may write to."""
         keys: set[str] = set()
+        referenced: set[str] = set()
         mrns: set[str] = set()
         episodes: set[int] = set()
         for item in items:
@@ -884,7 +960,7 @@ class BatchImporter:
                     continue
                 if ref.resource_type == "EpisodeOfCare" and ref.resource_id.isdigit():
                     episodes.add(int(ref.resource_id))
-                keys.update(_candidate_keys(ref, item.meta_source))
+                referenced.update(_candidate_keys(ref, item.meta_source))
                 if ref.is_identifier and ref.system == self.mrn_system:
                     mrns.add(ref.value)
         org = self.organization.pk
@@ -904,7 +980,33 @@ class BatchImporter:
                     if o == org
                 }
             )
-        return Found(_sources(org, keys), patients, episode_patients)
+        sources = _sources(org, keys | referenced)
+        owners = self._owners(items, [s for s in sources if s.source_key in referenced])
+        charts.look_up(_patients_named(items, sources, patients, owners))
+        return Found(sources, patients, episode_patients, owners, charts)
+
+    def _owners(
+        self, items: list[Item], referenced: list["Known"]
+    ) -> dict[tuple[type[models.Model], Any], Any]:
+        """The patient of each stored record (other than a patient) that the batch refers to, or
+        brings again: one query per model."""
+        wanted: dict[type[models.Model], set[Any]] = {}
+        for source in referenced:
+            model = services.model_of(source.record_type)
+            wanted.setdefault(model, set()).add(_record_pk(model, source.record_id))
+        for item in items:
+            if item.state in (UPDATE, UNCHANGED) and item.model is not None:
+                wanted.setdefault(item.model, set()).add(item.record_id)
+        wanted.pop(Patient, None)
+        owners: dict[tuple[type[models.Model], Any], Any] = {}
+        for model, ids in wanted.items():
+            for chunk in _chunks(sorted(ids, key=str)):
+                # By primary key alone, the agency checked here (as for episodes above).
+                rows = model._default_manager.filter(pk__in=chunk)
+                for pk, patient_id, org in rows.values_list("pk", "patient_id", "organization_id"):
+                    if org == self.organization.pk:
+                        owners[(model, pk)] = patient_id
+        return owners
 
     def _match_patients(self, file: str, items: list[Item], found: Found) -> None:
         """A Patient new to the source records may be one the agency has: the same identifier
@@ -945,6 +1047,42 @@ class BatchImporter:
                         f"the MRN {mrn!r} is also another Patient's in this batch",
                     ),
                 )
+
+    def _refuse_registrations(self, file: str, items: list[Item], found: Found) -> None:
+        """A Patient matched to one the agency has (by source key, identifier or MRN) updates them
+        only if the importer may change them; otherwise it is a problem, and what refers to it
+        fails with it. That such a patient exists cannot be hidden here: one that did not would
+        be registered instead (as registering them by hand would find their MRN taken)."""
+        for item in items:
+            if item.model is not Patient or item.state != UPDATE:
+                continue
+            if found.charts.allow(item.record_id, CHART_EDIT.code):
+                continue
+            element = "Patient.id" if item.source is not None else "Patient.identifier"
+            self._fail(item, file, Invalid(element, NOT_YOURS))
+
+    def _refuse_copies(self, file: str, items: list[Item], found: Found) -> None:
+        """An unchanged copy of a resource imported before writes nothing, but counting it as
+        unchanged would tell the importer that its patient is in the agency: when they may not
+        change that patient, it is answered as a changed one would be (a Patient refused as
+        above, any other resource as a reference to its patient found nowhere)."""
+        for item in items:
+            if item.state != UNCHANGED or item.model is None:
+                continue
+            if item.model is Patient:
+                if not found.charts.allow(item.record_id, CHART_EDIT.code):
+                    self._fail(item, file, Invalid("Patient.id", NOT_YOURS))
+                continue
+            owner = found.owners.get((item.model, item.record_id))
+            if owner is not None and found.charts.allow(owner, _permission(item)):
+                continue
+            ref = parse_reference(_raw_subject(item), "Patient")
+            if ref is None:
+                self._fail(
+                    item, file, Invalid(_subject_element(item), "missing: whose record is it?")
+                )
+            else:
+                self._fail(item, file, _target_problem(ref, None, Patient), path="subject")
 
     def _choose_ids(self, items: list[Item]) -> None:
         """Ids for new rows now, so that references within the batch can point at them."""
@@ -1024,6 +1162,16 @@ class BatchImporter:
         return True
 
     def _target(self, ref: Ref, item: Item, index: BatchIndex, found: Found) -> Target | None:
+        """What a reference names, if the batch may write against it: a stored patient, or a
+        stored record of a patient, that the importer may not change is answered as a reference
+        found nowhere, so that the report does not tell whether it exists."""
+        target = self._named(ref, item, index, found)
+        stored, patient = _stored_patient(target, found)
+        if stored and (patient is None or not found.charts.allow(patient, _permission(item))):
+            return None
+        return target
+
+    def _named(self, ref: Ref, item: Item, index: BatchIndex, found: Found) -> Target | None:
         local = index.find(ref)
         if local is not None:
             if local.state == INVALID:
@@ -1088,24 +1236,22 @@ class BatchImporter:
 
     # -- what to write --
 
-    def _check_same_patient(self, file: str, items: list[Item]) -> None:
-        """A newer version of a response imported before must be about the same patient."""
-        updates = [i for i in items if i.taken and i.state == UPDATE and i.model is Response]
-        if not updates:
-            return
-        stored = dict(
-            Response.objects.filter(
-                organization_id=self.organization.pk, pk__in=[i.record_id for i in updates]
-            ).values_list("pk", "patient_id")
-        )
-        for item in updates:
-            if stored.get(item.record_id) != item.resolved.get("patient_id"):
+    def _check_same_patient(self, file: str, items: list[Item], found: Found) -> None:
+        """A newer version of a record imported before (a response, a measurement, ...) must be
+        about the same patient: nothing moves to another chart, nor is changed on a chart
+        through a reference to another."""
+        for item in items:
+            if not item.taken or item.state != UPDATE or item.model in (None, Patient):
+                continue
+            assert item.model is not None
+            stored = found.owners.get((item.model, item.record_id))
+            if stored is None or stored != item.resolved.get("patient_id"):
                 self._fail(
                     item,
                     file,
                     Invalid(
-                        "QuestionnaireResponse.subject",
-                        "was imported before for another patient: answers never move to "
+                        _subject_element(item),
+                        "was imported before for another patient: a record never moves to "
                         "another chart",
                     ),
                 )
@@ -1229,6 +1375,59 @@ def _logical_subject(item: Item) -> Any:
     return ""
 
 
+def _raw_subject(item: Item) -> Any:
+    """The resource's reference to its patient, as written (for a resource not mapped)."""
+    resource = item.entry.resource
+    return next((resource[n] for n in SUBJECT_ELEMENTS if n in resource), None)
+
+
+def _subject_element(item: Item) -> str:
+    """The element naming the patient, as the resource writes it (Observation.subject,
+    AllergyIntolerance.patient, Coverage.beneficiary)."""
+    resource = item.entry.resource
+    name = next((n for n in SUBJECT_ELEMENTS if n in resource), SUBJECT_ELEMENTS[0])
+    return f"{item.resource_type}.{name}"
+
+
+def _permission(item: Item) -> str:
+    """What changing the chart through this resource needs: its domain's edit permission (a
+    patient's registration, and the chart's own records: chart.edit)."""
+    return getattr(item.model, "edit_permission", CHART_EDIT.code)
+
+
+def _stored_patient(target: "Target | None", found: Found) -> tuple[bool, Any]:
+    """Whether a reference's target is a record already stored (not one this batch creates, nor
+    a resource Careway does not keep), and if so its patient (None when it is not known)."""
+    if target is None or target.model is None or target.failed or target.record_id is None:
+        return False, None
+    if target.patient_id is not None:
+        return False, None  # a Careway episode: linked only to its own patient's records
+    if target.item is not None and target.item.state == NEW:
+        return False, None
+    if target.model is Patient:
+        return True, target.record_id
+    return True, found.owners.get((target.model, target.record_id))
+
+
+def _patients_named(
+    items: list[Item],
+    sources: list["Known"],
+    mrns: dict[str, Any],
+    owners: dict[tuple[type[models.Model], Any], Any],
+) -> set[Any]:
+    """Every existing patient a batch may write to or refer to: by MRN, by source record, as the
+    patient a stored record belongs to, and as a Patient of the batch imported before."""
+    patient_label = Patient._meta.label_lower
+    named = set(mrns.values()) | set(owners.values())
+    named.update(
+        _record_pk(Patient, s.record_id) for s in sources if s.record_type == patient_label
+    )
+    named.update(
+        i.record_id for i in items if i.model is Patient and i.state in (UPDATE, UNCHANGED)
+    )
+    return named
+
+
 def _candidate_keys(ref: Ref, meta_source: str) -> list[str]:
     """The source keys an earlier import may have stored the referenced resource under."""
     if ref.is_identifier:
@@ -1246,9 +1445,11 @@ def _target_problem(ref: Ref, target: Target | None, expected: type[models.Model
     """Why a reference does not do (or ""): found nowhere, not imported, or of the wrong type
     (`expected` None: any type will do)."""
     if target is None:
+        # The same words whether nothing answers to it or only a record the importer may not
+        # change does: whether that patient exists is not theirs to learn.
         return (
-            f"dangling reference {ref.text!r}: no such resource in this file or in earlier "
-            "imports into this agency"
+            f"dangling reference {ref.text!r}: no resource in this file, nor any record of this "
+            "agency that you may change, answers to it"
         )
     if target.failed:
         return f"refers to {ref.text!r}, which is not imported (see its own problem)"

@@ -7,7 +7,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
-from careway.core.models import Branch, Organization
+from careway.core.models import ApiToken, Branch, Organization
 
 
 class ImportRun(models.Model):
@@ -84,7 +84,8 @@ class SourceRecord(models.Model):
 
 
 class ExportJob(models.Model):
-    """A bulk export ($export), run in the background; its files expire."""
+    """A bulk export ($export), run in the background; its files expire, and die with the token
+    that asked for it (revoked, expired, or its user deactivated)."""
 
     class Status(models.TextChoices):
         QUEUED = "queued", "Waiting to start"
@@ -95,6 +96,11 @@ class ExportJob(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     organization = models.ForeignKey(Organization, on_delete=models.PROTECT)
     requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT)
+    # Null for a job from before tokens were remembered, or whose token is gone: such a job is
+    # treated as one whose token no longer works.
+    token = models.ForeignKey(
+        ApiToken, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
     status = models.CharField(max_length=8, choices=Status.choices, default=Status.QUEUED)
     request_url = models.CharField(max_length=2000)
     types = models.JSONField(default=list)

@@ -120,7 +120,10 @@ def check_may_import(actor: audit.Actor, organization: Organization, branch: Bra
     """PermissionDenied (audited) unless `actor` may import into this agency and branch.
 
     Agency admins and case managers of the agency may (the records.import permission); so may the
-    system acting for the agency (`careway import-fhir` run by the operator without --as).
+    system acting for the agency (`careway import-fhir` run by the operator without --as). What
+    an import then writes to is decided per patient by the importer (careway/fhir/importer.py):
+    the patients the user may change, and those the import creates; the system actor, whom the
+    operator at the console stands behind, may write to any patient of the agency.
     """
     if branch.organization_id != organization.pk:
         raise PermissionDenied(f"The branch {branch.name!r} is not a branch of {organization}.")
@@ -147,6 +150,24 @@ def check_may_import(actor: audit.Actor, organization: Organization, branch: Bra
     raise PermissionDenied(
         f"{who} may not import records into {organization}: only its agency admins and case "
         "managers may."
+    )
+
+
+@service
+def audit_refused(actor: audit.Actor, run_id: uuid.UUID, patient_ids: set[uuid.UUID]) -> None:
+    """A denied `patient.edit` for each patient of the agency that a batch named but the importer
+    may not change. The report must not say whether such a patient exists; the trail says who
+    was reached for."""
+    audit.record_many(
+        actor,
+        "patient.edit",
+        sorted(patient_ids, key=str),
+        outcome=AuditEvent.Outcome.DENIED,
+        detail={
+            "why": "not theirs to change",
+            "source": REFERRAL_SOURCE,
+            "import_run": str(run_id),
+        },
     )
 
 

@@ -8,17 +8,19 @@ edit permission of the record's domain (chart.edit for the chart itself, assessm
 assessment, ...), and break-the-glass gives read access only.
 
 Every domain asks here: `get_patient_for` for a patient, `get_record_for` for any record of one
-(a PatientRecord), `visible_patients` for lists.
+(a PatientRecord), `visible_patients` for lists, and `visible_among` with `can_edit` to decide
+about many patients at once (a FHIR import's batch).
 """
 
 import uuid
+from collections.abc import Collection
 from enum import StrEnum
 from functools import cache
 from typing import Any, TypeVar
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
 
@@ -79,6 +81,21 @@ def can_edit(user: User, patient: Patient, permission: Permission | str = CHART_
     return on_team
 
 
+def visible_among(user: User, patient_ids: Collection[Any]) -> dict[uuid.UUID, Patient]:
+    """Those of `patient_ids` that `user` may see, by id, each with `user_on_team` set so that
+    can_edit decides about them without a query of its own: one query for many patients."""
+    if not patient_ids:
+        return {}
+    on_team = CareTeamMember.objects.filter(patient=OuterRef("pk"), user=user, active=True)
+    found = (
+        visible_patients(user)
+        .filter(pk__in=list(patient_ids))
+        .annotate(user_on_team=Exists(on_team))
+        .only("id", "organization_id", "branch_id")
+    )
+    return {patient.pk: patient for patient in found}
+
+
 def _with_relation_to(user: User, pid: uuid.UUID) -> Patient | None:
     """The patient of the user's agency if the user may see them, with `user_on_team` set.
 
@@ -127,6 +144,23 @@ def _relation_sql() -> str:
         f"FROM {patient} p JOIN {branch} b ON b.id = p.branch_id "
         "WHERE p.id = %s AND p.organization_id = %s"
     )
+
+
+def grants_relied_on(user: User) -> dict[uuid.UUID, int]:
+    """The patients `user` sees only through a current break-the-glass grant (not on a care
+    team of theirs, not in a branch they supervise), each with that grant's id: what a
+    disclosure of them (a bulk export) names."""
+    current = BreakGlassGrant.objects.filter(user=user, expires_at__gt=timezone.now())
+    # The grant that lasts longest names the access, as break_glass_grant_for() chooses it.
+    by_patient = dict(current.order_by("expires_at").values_list("patient_id", "pk"))
+    if not by_patient:
+        return {}
+    wanted = list(by_patient)
+    on_team = CareTeamMember.objects.filter(user=user, active=True, patient_id__in=wanted)
+    supervised = Patient.objects.filter(pk__in=wanted, branch_id__in=user.supervised_branch_ids())
+    seen_anyway = {*on_team.values_list("patient_id", flat=True)}
+    seen_anyway.update(supervised.values_list("pk", flat=True))
+    return {pid: grant for pid, grant in by_patient.items() if pid not in seen_anyway}
 
 
 def break_glass_grant_for(user: User, patient: Patient) -> BreakGlassGrant | None:

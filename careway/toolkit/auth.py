@@ -1,10 +1,11 @@
 """How a request to /api/v1 or /fhir/R4 proves who it is: one bearer-token check for both.
 
 A token acts as its user, through the same access rules and audit trail as the pages; it is
-further limited to its scopes. `bearer_token` reads the header, `user_for_token` checks the
-token (a refused one is audited), and each API answers a `TokenRefused` in its own format: a
-problem body under /api/v1, an OperationOutcome under /fhir/R4. The JSON API also takes a
-signed-in browser's session (with CSRF on unsafe methods); the FHIR API takes tokens only.
+further limited to its scopes. `bearer_token` reads the header, `user_for_token` (or
+`usable_token`, for the token itself) checks the token (a refused one is audited), and each API
+answers a `TokenRefused` in its own format: a problem body under /api/v1, an OperationOutcome
+under /fhir/R4. The JSON API also takes a signed-in browser's session (with CSRF on unsafe
+methods); the FHIR API takes tokens only.
 """
 
 from typing import Any
@@ -14,7 +15,7 @@ from ninja.errors import AuthenticationError, AuthorizationError
 from ninja.security import HttpBearer, SessionAuth
 
 from careway.core import audit, tokens
-from careway.core.models import AuditEvent, User
+from careway.core.models import ApiToken, AuditEvent, User
 
 
 class TokenRefused(Exception):
@@ -37,6 +38,12 @@ def bearer_token(request: HttpRequest) -> str | None:
 
 def user_for_token(request: HttpRequest, raw: str, scope: str, via: str) -> User:
     """The user a presented token acts as, if it is usable and holds `scope`."""
+    return usable_token(request, raw, scope, via).user
+
+
+def usable_token(request: HttpRequest, raw: str, scope: str, via: str) -> ApiToken:
+    """The presented token, with its user, if it is usable and holds `scope` (for what outlives
+    the request, such as a bulk export, and must end with the token)."""
     try:
         token = tokens.authenticate(raw)
     except tokens.TokenRejected as rejected:
@@ -44,7 +51,7 @@ def user_for_token(request: HttpRequest, raw: str, scope: str, via: str) -> User
         raise TokenRefused(401, rejected.reason, presented=True) from None
     if not token.has_scope(scope):
         raise TokenRefused(403, f"This token lacks the {scope} scope.", presented=True)
-    return token.user
+    return token
 
 
 def _audit_rejected(request: HttpRequest, rejected: tokens.TokenRejected, via: str) -> None:

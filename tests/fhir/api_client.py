@@ -11,7 +11,7 @@ from typing import Any
 from django.test import Client
 
 from careway.core import audit, tokens
-from careway.core.models import User
+from careway.core.models import ApiToken, User
 from careway.patients import services
 from careway.patients.models import Observation, Patient
 from tests.fhir.validate import assert_valid_r4
@@ -53,6 +53,13 @@ def fhir_as(user: User | None, scopes: tuple[str, ...] = BOTH) -> Fhir:
         return Fhir()
     raw, _ = tokens.create_token(audit.Actor.system(), user, "fhir test", scopes, 30)
     return Fhir(raw)
+
+
+def export_token(user: User) -> ApiToken:
+    """A read token of `user`, for a bulk export started without a request (which lives as long
+    as the token that asked for it)."""
+    _, token = tokens.create_token(audit.Actor.system(), user, "export test", ("fhir:read",), 1)
+    return token
 
 
 def resource_of(response, status: int = 200) -> dict[str, Any]:

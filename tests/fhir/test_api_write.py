@@ -483,3 +483,69 @@ def test_token_writes_need_no_csrf_token(world):
     fhir = fhir_as(world.cm)
     fhir.client = Client(enforce_csrf_checks=True)
     assert fhir.post("Observation", heart_rate(world.patient.pk)).status_code == 201
+
+
+# --- repeating elements that become rows ---------------------------------------------------------
+
+
+def panel_of(patient_id, codes: list[str]) -> dict:
+    resource = bp_panel(patient_id)
+    template = resource["component"][0]
+    resource["component"] = [
+        {**template, "code": {"coding": [{"system": "http://loinc.org", "code": code}]}}
+        for code in codes
+    ]
+    return resource
+
+
+@pytest.mark.parametrize(
+    ("codes", "expression"),
+    [
+        (["8480-6"] * 5000, "Observation.component"),  # the probe's 0.5 MB, 5,001 rows
+        ([f"{n}-0" for n in range(51)], "Observation.component"),
+        (["8480-6", "8462-4", "8480-6"], "Observation.component[2].code"),
+    ],
+    ids=["5000 identical", "51", "repeated"],
+)
+def test_a_panel_of_repeated_or_too_many_components_is_refused_naming_the_element(
+    world, codes, expression
+):
+    issue = issue_of(fhir_as(world.cm).post("Observation", panel_of(world.patient.pk, codes)), 400)
+    assert issue["expression"] == [expression]
+    assert not Observation.objects.exists()
+
+
+def test_an_update_may_not_repeat_a_component_either(world):
+    systolic, _ = blood_pressure(world.patient, 128, 76)
+    fhir = fhir_as(world.cm)
+    path = f"Observation/{systolic.panel_id}"
+    resource = current(fhir, path)
+    resource["component"].append(resource["component"][0])
+    issue = issue_of(fhir.put(path, resource, if_match='W/"1"'), 400)
+    assert issue["expression"] == ["Observation.component[2].code"]
+    assert Observation.objects.filter(panel_id=systolic.panel_id, version=1).count() == 2
+
+
+@pytest.mark.parametrize(
+    ("element", "entry"),
+    [
+        ("identifier", {"system": "urn:x", "value": "v"}),
+        ("name", {"family": "Quinn", "given": ["Rosa"]}),
+        ("telecom", {"system": "phone", "value": "555-0100"}),
+        ("address", {"line": ["4 Oak Lane"], "city": "Troy", "state": "NY"}),
+    ],
+)
+def test_a_patient_with_too_many_of_a_repeating_element_is_refused_naming_it(world, element, entry):
+    body = new_patient()
+    body[element] = [*body.get(element, []), *([entry] * 60)]
+    fhir = fhir_as(world.cm)
+    issue = issue_of(fhir.post("Patient", body), 400)
+    assert issue["expression"] == [f"Patient.{element}"]
+    issue = issue_of(
+        fhir.put(
+            f"Patient/{world.patient.pk}", {**body, "id": str(world.patient.pk)}, if_match='W/"1"'
+        ),
+        400,
+    )
+    assert issue["expression"] == [f"Patient.{element}"]
+    assert Patient.objects.count() == 2 and Patient.objects.get(pk=world.patient.pk).version == 1

@@ -20,7 +20,7 @@ from careway.fhir.mapping import (
 )
 from careway.fhir.mapping import common as c
 from careway.patients.models import Immunization
-from tests.fhir.api_client import fhir_as, ids, resource_of
+from tests.fhir.api_client import export_token, fhir_as, ids, resource_of
 from tests.fhir.samples import bundle, patient
 
 pytestmark = pytest.mark.django_db
@@ -126,7 +126,8 @@ def test_a_type_declared_in_one_place_is_taken_in_served_searched_and_exported(
     assert resource_of(fhir.get(f"Flag/{record.pk}"))["code"]["text"] == flag["code"]["text"]
 
     assert "Flag" in export.available_types()
-    job = export.create_job(actor, "https://test/fhir/R4/Patient/$export", ["Flag"], None)
+    url = "https://test/fhir/R4/Patient/$export"
+    job = export.create_job(actor, export_token(world.cm), url, ["Flag"], None)
     export.run(job)
     assert job.output == [{"type": "Flag", "count": 1}]
     (line,) = export.file_path(job, "Flag").read_text().splitlines()

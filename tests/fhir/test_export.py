@@ -2,12 +2,20 @@
 see, audited as a disclosure, and only for the user who asked."""
 
 import json
+from datetime import timedelta
 
 import pytest
 from django.test import override_settings
+from django.utils import timezone
+from django.utils.http import http_date
 
-from careway.core.models import AuditEvent
+from careway.core import audit, tokens
+from careway.core import services as core_services
+from careway.core.models import ApiToken, AuditEvent, User
 from careway.fhir.models import ExportJob
+from careway.patients import services
+from careway.patients.models import BreakGlassGrant, CareTeamMember
+from tests.factories import make_patient
 from tests.fhir.api_client import blood_pressure, condition, fhir_as, full_chart, issue_of
 from tests.fhir.validate import assert_valid_r4
 
@@ -185,3 +193,160 @@ def test_an_expired_export_is_gone_and_its_files_removed(world, data_dir):
     assert cm.get(url).status_code == 404
     assert status_of(cm, response).status_code == 404
     assert not export.export_dir(job).exists()
+
+
+# --- what a download still serves, and for how long ----------------------------------------------
+
+
+def token_of(client) -> ApiToken:
+    return ApiToken.objects.get(token_hash=ApiToken.hash_token(client.token))
+
+
+def exported(client, query: str = "") -> dict[str, str]:
+    """Start and run an export as `client`: its file URLs by type."""
+    manifest = status_of(client, kick_off(client, query)).json()
+    return {item["type"]: item["url"] for item in manifest["output"]}
+
+
+def patients_in(client, url: str) -> set[str]:
+    found = set()
+    for resource in lines(client, url):
+        if resource["resourceType"] == "Patient":
+            found.add(resource["id"])
+        else:
+            found.add(resource["subject"]["reference"].removeprefix("Patient/"))
+    return found
+
+
+def grant_on(world, minutes: int = 1) -> BreakGlassGrant:
+    return BreakGlassGrant.objects.create(
+        organization=world.org,
+        user=world.cm_other,
+        patient=world.patient,
+        reason="Fell at home, on call tonight",
+        expires_at=timezone.now() + timedelta(minutes=minutes),
+    )
+
+
+def test_emergency_access_ends_for_an_export_when_its_grant_expires(world, data_dir):
+    condition(world.patient)
+    grant = grant_on(world)
+    other = fhir_as(world.cm_other, ("fhir:read",))
+    urls = exported(other)
+    assert patients_in(other, urls["Patient"]) == {str(world.patient.pk)}  # while it lasts
+    BreakGlassGrant.objects.filter(pk=grant.pk).update(
+        expires_at=timezone.now() - timedelta(seconds=1)
+    )
+    assert other.get(f"Patient/{world.patient.pk}").status_code == 404
+    assert lines(other, urls["Patient"]) == [] and lines(other, urls["Condition"]) == []
+    left_out = AuditEvent.objects.filter(action="fhir.export.download").latest("pk")
+    assert (left_out.detail["patients"], left_out.detail["left_out"]) == (0, 1)
+
+
+def test_the_export_audit_names_the_grant_it_rode_on(world, data_dir):
+    second = make_patient(world.branch, world.cm_other, given_name="Ruth")
+    grant = grant_on(world, minutes=30)
+    other = fhir_as(world.cm_other, ("fhir:read",))
+    urls = exported(other)
+    disclosed = AuditEvent.objects.filter(action="patient.export")
+    assert disclosed.get(patient_id=world.patient.pk).detail["break_glass_grant"] == grant.pk
+    assert "break_glass_grant" not in disclosed.get(patient_id=second.pk).detail
+    lines(other, urls["Patient"])
+    download = AuditEvent.objects.filter(action="fhir.export.download").latest("pk")
+    assert download.detail["break_glass_grants"] == [grant.pk]
+    assert (download.detail["patients"], download.detail["left_out"]) == (2, 0)
+
+
+def test_a_patient_who_leaves_the_care_team_leaves_the_export_too(world, data_dir):
+    second = make_patient(world.branch, world.cm, given_name="Ruth")
+    condition(world.patient)
+    condition(second)
+    cm = fhir_as(world.cm, ("fhir:read",))
+    urls = exported(cm)
+    both = {str(world.patient.pk), str(second.pk)}
+    assert patients_in(cm, urls["Patient"]) == patients_in(cm, urls["Condition"]) == both
+    member = CareTeamMember.objects.get(patient=world.patient, user=world.cm)
+    services.end_care_team_membership(audit.Actor(user=world.supervisor), member)
+    assert (
+        patients_in(cm, urls["Patient"]) == patients_in(cm, urls["Condition"]) == {str(second.pk)}
+    )
+
+
+@pytest.mark.parametrize("how", ["revoked", "expired", "deactivated"])
+def test_an_export_dies_with_the_token_that_asked_for_it(world, data_dir, how):
+    from careway.fhir import export
+
+    cm = fhir_as(world.cm, ("fhir:read",))
+    response = kick_off(cm)
+    job = ExportJob.objects.get()
+    url = status_of(cm, response).json()["output"][0]["url"]
+    token = token_of(cm)
+    if how == "revoked":
+        tokens.revoke_token(audit.Actor(user=world.cm), token)
+    elif how == "expired":
+        ApiToken.objects.filter(pk=token.pk).update(expires_at=timezone.now())
+    else:
+        core_services.deactivate_user(audit.Actor(user=world.admin), world.cm)
+        User.objects.filter(pk=world.cm.pk).update(is_active=True)  # back, with new tokens only
+    assert cm.get(url).status_code == 401  # the token itself no longer works
+    another = fhir_as(world.cm, ("fhir:read",))
+    assert another.get(url).status_code == 404
+    assert another.get(response["Content-Location"]).status_code == 404
+    assert not export.export_dir(job).exists()
+
+
+def test_an_export_whose_token_is_revoked_before_it_runs_never_runs(world, data_dir):
+    from careway.fhir import export, tasks
+
+    cm = fhir_as(world.cm, ("fhir:read",))
+    kick_off(cm, run=False)
+    job = ExportJob.objects.get()
+    tokens.revoke_token(audit.Actor(user=world.cm), token_of(cm))
+    assert tasks.export_job.call(str(job.pk)) == ExportJob.Status.FAILED
+    assert not export.export_dir(job).exists()
+    assert not AuditEvent.objects.filter(action="patient.export").exists()
+
+
+def test_export_files_live_one_hour_after_the_export_ends(world, data_dir):
+    cm = fhir_as(world.cm, ("fhir:read",))
+    response = kick_off(cm)
+    job = ExportJob.objects.get()
+    assert job.expires_at - job.finished_at == timedelta(hours=1)
+    assert status_of(cm, response)["Expires"] == http_date(job.expires_at.timestamp())
+
+
+def test_each_export_first_deletes_the_files_of_exports_that_ended(world, data_dir):
+    from careway.fhir import export
+
+    cm = fhir_as(world.cm, ("fhir:read",))
+    kick_off(cm)
+    revoked = ExportJob.objects.get()
+    outsider = fhir_as(world.outsider, ("fhir:read",))
+    kick_off(outsider)
+    lapsed = ExportJob.objects.exclude(pk=revoked.pk).get()
+    tokens.revoke_token(audit.Actor(user=world.cm), token_of(cm))
+    ExportJob.objects.filter(pk=lapsed.pk).update(expires_at=timezone.now())
+    assert export.export_dir(revoked).exists() and export.export_dir(lapsed).exists()
+
+    kick_off(fhir_as(world.supervisor, ("fhir:read",)))
+
+    assert not export.export_dir(revoked).exists() and not export.export_dir(lapsed).exists()
+    assert ExportJob.objects.get(pk=revoked.pk).output == []
+    assert ExportJob.objects.filter(status="done").exclude(output=[]).count() == 1
+
+
+def test_an_export_cancelled_while_it_runs_stays_cancelled_and_keeps_no_files(world, data_dir):
+    from careway.fhir import export
+
+    cm = fhir_as(world.cm, ("fhir:read",))
+    response = kick_off(cm, run=False)
+    job = ExportJob.objects.get()
+
+    def cancel(done: int, total: int) -> None:
+        assert cm.call("DELETE", response["Content-Location"]).status_code == 202
+
+    export.run(job, on_progress=cancel)
+    job.refresh_from_db()
+    assert (job.status, job.output, job.error) == ("failed", [], "Cancelled by the client.")
+    assert not export.export_dir(job).exists()
+    assert status_of(cm, response).status_code == 404

@@ -179,3 +179,26 @@ def test_elsewhere_progress_is_a_line_every_tenth():
     lines = log.getvalue().splitlines()
     assert len(lines) == 11 and all(line.startswith("Read ") for line in lines)
     assert "\r" not in log.getvalue()
+
+
+def test_without_as_the_system_imports_for_the_whole_agency(world, tmp_path):
+    """The operator at the console is trusted with the agency: the system actor may add to and
+    update any of its patients (never another agency's), audited as the system."""
+    hale = f"Patient?identifier=urn:careway:fhir:mrn:{world.org.pk}|{world.patient.mrn}"
+    path = tmp_path / "pulses.ndjson"
+    path.write_text(json.dumps({**PULSE, "subject": {"reference": hale}}) + "\n")
+    command(world, path, user=None)
+    assert Observation.objects.get().patient_id == world.patient.pk
+    update = AuditEvent.objects.get(action="patient.update", patient_id=world.patient.pk)
+    assert (update.actor_id, update.organization_id) == (None, world.org.pk)
+
+    berg = f"Patient?identifier=urn:careway:fhir:mrn:{world.other_org.pk}|"
+    path.write_text(
+        json.dumps(
+            {**PULSE, "id": "o2", "subject": {"reference": berg + world.outsider_patient.mrn}}
+        )
+        + "\n"
+    )
+    with pytest.raises(CommandError, match="1 problem found"):
+        command(world, path, user=None)
+    assert not Observation.objects.filter(patient=world.outsider_patient).exists()

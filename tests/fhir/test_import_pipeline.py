@@ -839,3 +839,289 @@ def test_a_changed_coverage_updates_and_keeps_the_old_version(world, files):
     plan = Coverage.objects.get(patient=imported())
     assert (plan.member_id, plan.version) == ("1EG4-TE5-MK99", 2)
     assert history.as_of(Coverage, plan.pk, 1).member_id == "1EG4-TE5-MK73"
+
+
+# --- whose charts an import may write to ---------------------------------------------------------
+
+
+def mrn_reference(world, mrn: str) -> str:
+    return f"Patient?identifier=urn:careway:fhir:mrn:{world.org.pk}|{mrn}"
+
+
+def grant_to(user, patient):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from careway.patients.models import BreakGlassGrant
+
+    return BreakGlassGrant.objects.create(
+        organization=patient.organization,
+        user=user,
+        patient=patient,
+        reason="Fell at home, on call tonight",
+        expires_at=timezone.now() + timedelta(minutes=30),
+    )
+
+
+def the_same_words(one: Problem, other: Problem, one_ref: str, other_ref: str) -> bool:
+    """Whether two problems read alike but for the reference each names."""
+    return problem_fields(one) == problem_fields(other) and one.reason.replace(
+        one_ref, "<ref>"
+    ) == other.reason.replace(other_ref, "<ref>")
+
+
+def chart_of(patient: Patient) -> tuple:
+    fresh = Patient.objects.get(pk=patient.pk)
+    return (
+        fresh.version,
+        fresh.address_line,
+        *(m.objects.filter(patient=patient).count() for m in (Observation, Condition, Medication)),
+    )
+
+
+@pytest.mark.parametrize("who", ["cm_other", "grant_holder", "admin"])
+def test_an_import_writes_nothing_to_a_chart_the_importer_may_not_change(world, files, who):
+    user = world.admin if who == "admin" else world.cm_other
+    if who == "grant_holder":
+        grant_to(world.cm_other, world.patient)  # break the glass: read, never write
+    before = chart_of(world.patient)
+    hale, nobody = mrn_reference(world, world.patient.mrn), mrn_reference(world, "NO-SUCH-MRN")
+    path = files.ndjson("o.ndjson", [heart_rate("o1", hale)])
+    refused = run(world, path, user=user)
+    missing = run(world, files.ndjson("o.ndjson", [heart_rate("o1", nobody)]), user=user)
+
+    (problem,) = refused.problems
+    assert problem_fields(problem) == ("o.ndjson", 1, None, "Observation", "o1", "subject")
+    assert problem.reason.startswith(f"dangling reference {hale!r}")
+    # Whether the patient exists is not for the importer to learn.
+    assert the_same_words(problem, missing.problems[0], hale, nobody)
+    assert refused.counts["Observation"]["invalid"] == 1
+    assert chart_of(world.patient) == before
+    assert not AuditEvent.objects.filter(
+        patient_id=world.patient.pk, actor_id=user.pk, outcome="success"
+    ).exists()
+    denied = AuditEvent.objects.get(patient_id=world.patient.pk, actor_id=user.pk)
+    assert (denied.action, denied.outcome) == ("patient.edit", "denied")
+    assert denied.detail["import_run"] == str(refused.run.pk)
+
+
+def test_every_way_of_naming_a_patient_is_refused_alike(world, files):
+    first = run(world, files.json("a.json", bundle(patient())))  # cm's own new patient
+    assert first.ok
+    forms = [
+        "Patient/p1",
+        "urn:uuid:p1",
+        f"Patient?identifier={HOSPITAL}|H-1001",
+        mrn_reference(world, "H-1001"),
+    ]
+    lines = [heart_rate(f"o{n}", ref) for n, ref in enumerate(forms)]
+    lines.append(
+        {**heart_rate("o9"), "subject": {"identifier": {"system": HOSPITAL, "value": "H-1001"}}}
+    )
+    report = run(world, files.ndjson("o.ndjson", lines), user=world.cm_other)
+    assert [p.path for p in report.problems] == ["subject"] * 5
+    assert all(p.reason.startswith("dangling reference") for p in report.problems)
+    assert not Observation.objects.exists()
+
+
+def test_a_registration_is_updated_only_by_whom_may_change_the_patient(world, files):
+    before = chart_of(world.patient)
+    same = patient(mrn=world.patient.mrn, family=world.patient.family_name)
+    same["address"] = [{"line": ["99 Taken Road"], "city": "Troy", "state": "NY"}]
+    by_mrn = run(world, files.json("mrn.json", bundle(same)), user=world.cm_other)
+    (problem,) = [p for p in by_mrn.problems if p.resource_type == "Patient"]
+    assert problem_fields(problem) == ("mrn.json", None, 0, "Patient", "p1", "Patient.identifier")
+    assert "you may not change" in problem.reason
+    assert chart_of(world.patient) == before
+
+    assert run(world, files.json("a.json", bundle(patient(pid="h7", mrn="H-7")))).ok  # by cm
+    moved = patient(pid="h7", mrn="H-7")
+    moved["address"] = [{"line": ["1 Elsewhere"], "city": "Troy", "state": "NY"}]
+    by_id = run(world, files.json("b.json", bundle(moved)), user=world.cm_other)
+    assert [(p.resource_type, p.path) for p in by_id.problems if p.resource_type] == [
+        ("Patient", "Patient.id")
+    ]
+    assert Patient.objects.get(mrn="H-7").address_line == "12 Elm Street"
+
+
+def test_a_record_imported_before_is_changed_only_by_whom_may_change_its_patient(world, files):
+    assert run(world, files.ndjson("a.ndjson", [patient(), heart_rate("o1", value=72)])).ok
+    own = make_patient_of(world.cm_other)
+    again = run(world, files.ndjson("b.ndjson", [heart_rate("o1", value=50)]), user=world.cm_other)
+    assert [(p.path, p.reason.split(":")[0]) for p in again.problems] == [
+        ("subject", "dangling reference 'Patient/p1'")
+    ]
+    # Pointed at a patient of their own, it still may not move there or change.
+    moved = heart_rate("o1", mrn_reference(world, own.mrn), value=50)
+    report = run(world, files.ndjson("c.ndjson", [moved]), user=world.cm_other)
+    assert [p.path for p in report.problems] == ["Observation.subject"]
+    pulse = Observation.objects.get()
+    assert (pulse.value, pulse.version, pulse.patient_id) == (72, 1, imported().pk)
+
+
+def test_an_unchanged_copy_tells_a_colleague_no_more_than_a_new_resource(world, files):
+    hale, nobody = mrn_reference(world, world.patient.mrn), mrn_reference(world, "NO-SUCH-MRN")
+    assert run(world, files.ndjson("o.ndjson", [heart_rate("o1", hale)])).ok  # by cm
+    copy_ = run(world, files.ndjson("o.ndjson", [heart_rate("o1", hale)]), user=world.cm_other)
+    missing = run(world, files.ndjson("o.ndjson", [heart_rate("o2", nobody)]), user=world.cm_other)
+    assert copy_.counts == {"Observation": {**dict.fromkeys(importer.OUTCOMES, 0), "invalid": 1}}
+    (problem,), (other,) = copy_.problems, missing.problems
+    assert (problem.path, other.path) == ("subject", "subject")
+    assert problem.reason.replace(hale, "<ref>") == other.reason.replace(nobody, "<ref>")
+    assert AuditEvent.objects.filter(
+        action="patient.edit", outcome="denied", actor_id=world.cm_other.pk
+    ).exists()
+
+
+def make_patient_of(user) -> Patient:
+    from tests.factories import make_patient
+
+    return make_patient(user.memberships.get().branch, user, given_name="Iris", family_name="Lund")
+
+
+def test_words_are_never_taken_from_a_record_of_a_chart_the_importer_may_not_change(world, files):
+    assert run(world, files.ndjson("a.ndjson", [patient(), condition("c1")])).ok
+    own = make_patient_of(world.cm_other)
+    order = {
+        "resourceType": "MedicationRequest",
+        "id": "m1",
+        "status": "active",
+        "intent": "order",
+        "medicationCodeableConcept": {"text": "Lisinopril 10 MG Oral Tablet"},
+        "subject": {"reference": mrn_reference(world, own.mrn)},
+        "reasonReference": [{"reference": "Condition/c1"}],  # Okonkwo's, on cm's team only
+    }
+    report = run(world, files.ndjson("m.ndjson", [order]), user=world.cm_other)
+    (problem,) = report.problems
+    assert (problem.path, problem.reason.split(":")[0]) == (
+        "indication",
+        "dangling reference 'Condition/c1'",
+    )
+    assert not Medication.objects.exists()
+
+
+def test_an_admin_imports_new_referrals_whole_however_they_are_split(world, files, monkeypatch):
+    monkeypatch.setattr(importer, "BATCH_LINES", 1)  # each line a batch of its own
+    given = [
+        files.ndjson("Patient.ndjson", [patient()]),
+        files.ndjson("Observation.ndjson", [heart_rate("o1"), heart_rate("o2", "urn:uuid:p1")]),
+    ]
+    report = run(world, *given, user=world.admin)
+    assert report.ok, report.problems
+    assert Observation.objects.filter(patient=imported()).count() == 2
+    # Once imported, the patient is their care team's: not even a copy is the admin's to bring.
+    again = run(world, *given, user=world.admin)
+    assert [(p.resource_type, p.path) for p in again.problems] == [
+        ("Patient", "Patient.id"),
+        ("Observation", "subject"),
+        ("Observation", "subject"),
+    ]
+    assert again.total("unchanged") == 0
+    moved = patient()
+    moved["address"] = [{"line": ["3 Birch Lane"], "city": "Troy", "state": "NY"}]
+    later = run(world, files.ndjson("Patient.ndjson", [moved]), user=world.admin)
+    assert [p.path for p in later.problems] == ["Patient.id"]
+    assert imported().address_line == "12 Elm Street"
+
+
+def test_checking_whose_charts_a_batch_writes_to_costs_the_same_queries_whatever_its_size(
+    world, files
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    assert run(world, files.ndjson("a.ndjson", [patient(), visit("e1", "Patient/p1")])).ok
+
+    def queries_for(count: int, name: str, user) -> int:
+        lines = [
+            heart_rate(f"{name}{n}", value=60 + n, encounter={"reference": "Encounter/e1"})
+            for n in range(count)
+        ]
+        with CaptureQueriesContext(connection) as captured:
+            run(world, files.ndjson(f"{name}.ndjson", lines), user=user)
+        return len(captured)
+
+    assert queries_for(3, "small", world.cm) == queries_for(40, "large", world.cm)
+    queries_for(1, "warm", world.cm_other)  # cm_other's roles, read once and kept
+    assert queries_for(3, "few", world.cm_other) == queries_for(40, "many", world.cm_other)
+    assert Observation.objects.filter(encounter__isnull=False).count() == 43
+
+
+# --- repeating elements that become rows ---------------------------------------------------------
+
+
+def _panel(count: int, same: bool = False) -> dict:
+    panel = blood_pressure("bp1", 120, 80)
+    template = panel["component"][0]
+    panel["component"] = [
+        {
+            **template,
+            "code": {
+                "coding": [{"system": "http://loinc.org", "code": "8480-6" if same else f"{n}-0"}]
+            },
+        }
+        for n in range(count)
+    ]
+    return panel
+
+
+def _care_plan(**extra) -> dict:
+    return {
+        "resourceType": "CarePlan",
+        "id": "cp1",
+        "status": "active",
+        "intent": "plan",
+        "subject": {"reference": "Patient/p1"},
+        **extra,
+    }
+
+
+def _response(items: list) -> dict:
+    return {
+        "resourceType": "QuestionnaireResponse",
+        "id": "qr1",
+        "status": "completed",
+        "questionnaire": "http://example.org/Questionnaire/x",
+        "subject": {"reference": "Patient/p1"},
+        "item": items,
+    }
+
+
+def _nested(depth: int) -> list:
+    items: list = []
+    for _ in range(depth):
+        items = [{"linkId": "g", "item": items}]
+    return items
+
+
+ACTIVITY = {"detail": {"code": {"text": "Walk daily"}, "status": "in-progress"}}
+MANY = [
+    (_panel(5000, same=True), "Observation.component"),
+    (_panel(51), "Observation.component"),
+    (_panel(3, same=True), "Observation.component[1].code"),
+    (
+        condition("c1", identifier=[{"system": "urn:x", "value": str(n)} for n in range(51)]),
+        "Condition.identifier",
+    ),
+    (_care_plan(activity=[ACTIVITY] * 101), "CarePlan.activity"),
+    (_care_plan(addresses=[{"display": "Falls"}] * 51), "CarePlan.addresses"),
+    (_response([{"linkId": str(n)} for n in range(1001)]), "QuestionnaireResponse.item"),
+    (_response(_nested(21)), "QuestionnaireResponse.item"),
+    (
+        _response([{"linkId": "1", "answer": [{"valueString": "x"}] * 51}]),
+        "QuestionnaireResponse.item[0].answer",
+    ),
+    (patient(telecom=[{"system": "phone", "value": "555-0100"}] * 21), "Patient.telecom"),
+]
+
+
+@pytest.mark.parametrize(("resource", "element"), MANY, ids=[e for _, e in MANY])
+def test_too_many_of_a_repeating_element_is_refused_naming_it(world, files, resource, element):
+    lines = [resource] if resource["resourceType"] == "Patient" else [patient(), resource]
+    report = run(world, files.ndjson("many.ndjson", lines))
+    (problem,) = report.problems
+    assert (problem.line, problem.path) == (len(lines), element)
+    assert problem.reason.startswith(f"{element}: ")
+    assert not SourceRecord.objects.filter(resource_type=resource["resourceType"]).exists()
+    assert Observation.objects.count() == 0

@@ -22,7 +22,16 @@ from careway.fhir import codes, export, importer
 from careway.fhir.api import served_types
 from careway.fhir.models import SourceRecord
 from tests.factories import make_org, make_patient, make_user
-from tests.fhir.api_client import fhir_as, ids, issue_of, link, matches, resource_of, vital
+from tests.fhir.api_client import (
+    export_token,
+    fhir_as,
+    ids,
+    issue_of,
+    link,
+    matches,
+    resource_of,
+    vital,
+)
 from tests.fhir.samples import bundle, patient
 from tests.fhir.validate import assert_valid_r4
 
@@ -605,7 +614,7 @@ def data_dir(tmp_path, settings):
 
 def run_export(user) -> tuple[export.ExportJob, dict[str, list[dict]]]:
     job = export.create_job(
-        audit.Actor(user=user), "https://test/fhir/R4/Patient/$export", [], None
+        audit.Actor(user=user), export_token(user), "https://test/fhir/R4/Patient/$export", [], None
     )
     export.run(job)
     files = {}
@@ -635,7 +644,8 @@ def test_an_export_since_a_time_takes_the_responses_signed_or_amended_since(worl
 
     def exported() -> dict[str, list[str]]:
         types = [QR_TYPE, "Observation"]
-        job = export.create_job(audit.Actor(user=world.cm), "https://test/", types, since)
+        token = export_token(world.cm)
+        job = export.create_job(audit.Actor(user=world.cm), token, "https://test/", types, since)
         export.run(job)
         return {
             item["type"]: [

@@ -22,7 +22,7 @@ from careway.fhir import export, importer
 from careway.fhir.models import ExportJob
 from careway.patients import services
 from tests.factories import make_org, make_user
-from tests.fhir.api_client import full_chart
+from tests.fhir.api_client import export_token, full_chart
 
 pytestmark = pytest.mark.django_db
 
@@ -38,7 +38,7 @@ def data_dir(tmp_path, settings):
 
 def run_export(user) -> tuple[ExportJob, dict[str, list[dict]]]:
     job = export.create_job(
-        audit.Actor(user=user), "https://test/fhir/R4/Patient/$export", [], None
+        audit.Actor(user=user), export_token(user), "https://test/fhir/R4/Patient/$export", [], None
     )
     export.run(job)
     files = {}

@@ -11,10 +11,11 @@ CarePlan:
 - title, period, created <-> title, period_start / period_end, recorded_at.
 - activity[].detail.code and .status <-> activities [{code, system, display, status}]; an
   activity that only refers to a request keeps that reference's display as its words (one with
-  no words at all has nothing to keep).
+  no words at all has nothing to keep). At most MAX_ACTIVITIES.
 - addresses (references to conditions) <-> addresses, in words: a reference's display, or, when
   there is none, "" in its place and `references["addresses.N"]` for the importer to replace
-  with the referenced condition's words. Written as references with a display only.
+  with the referenced condition's words. Written as references with a display only. At most
+  MAX_ADDRESSES.
 - description and note <-> note (the description first). Goal references are not kept: each Goal
   comes in as its own PastGoal.
 
@@ -42,6 +43,10 @@ from . import (
 from . import common as c
 
 PLAN = "CarePlan"
+# Each is an entry of a list the plan keeps (and each address, a reference to look up); a plan
+# from another setting lists a handful.
+MAX_ACTIVITIES = 100
+MAX_ADDRESSES = 50
 GOAL = "Goal"
 PLAN_LIMITS = c.limits(PastCarePlan)
 GOAL_LIMITS = c.limits(PastGoal)
@@ -157,7 +162,7 @@ def careplan_from_fhir(resource: dict[str, Any]) -> Incoming:
 
 def _activities_in(resource: dict[str, Any]) -> list[dict[str, str]]:
     activities = []
-    for index, activity in enumerate(c.objects(resource, "activity", PLAN)):
+    for index, activity in enumerate(c.objects(resource, "activity", PLAN, MAX_ACTIVITIES)):
         where = f"CarePlan.activity[{index}]"
         detail = c.obj(activity, "detail", where)
         system, code, display = c.concept(
@@ -174,7 +179,7 @@ def _activities_in(resource: dict[str, Any]) -> list[dict[str, str]]:
 
 def _addresses_in(resource: dict[str, Any], references: dict[str, str]) -> list[str]:
     words = []
-    for index, target in enumerate(c.objects(resource, "addresses", PLAN)):
+    for index, target in enumerate(c.objects(resource, "addresses", PLAN, MAX_ADDRESSES)):
         where = f"CarePlan.addresses[{index}]"
         words.append(c.text(target, "display", where))
         if not words[-1]:

@@ -5,6 +5,11 @@ resources a second). Every reader names the element it reads, so that a wrong ty
 required element or a value too long for its Careway field raises `Invalid(path, reason)` instead
 of being cut or guessed. Field lengths are read from the models once, at import time.
 
+Repeating elements: a list whose entries become rows (an Observation's components, the source
+records of a resource's identifiers) or entries of a stored list (a CarePlan's activities) is read
+with the bound its mapping sets (`limit=`), and refused naming the element beyond it. FHIR sets no
+upper bound, but one request (or one line of an import) must not become thousands of rows.
+
 Dates and times:
 - A FHIR dateTime with a time must carry a zone (R4 says so); one without is refused. A partial
   date ("2012", "2012-07") is read as its first day, and a date alone as midnight UTC.
@@ -26,6 +31,9 @@ from . import Invalid
 Resource = dict[str, Any]
 
 _PARTIAL_DATE_LENGTHS = {4: "%Y", 7: "%Y-%m"}
+# Identifiers of any resource: an import remembers each as a source record, to match the resource
+# again. Synthea writes five for a patient; a health information exchange may write dozens.
+MAX_IDENTIFIERS = 50
 
 
 # --- reading -------------------------------------------------------------------------------------
@@ -41,19 +49,27 @@ def obj(parent: Resource, key: str, path: str) -> Resource:
     return value
 
 
-def array(parent: Resource, key: str, path: str) -> list[Any]:
-    """The list at parent[key], [] when absent; Invalid when it is not a list."""
+def array(parent: Resource, key: str, path: str, limit: int | None = None) -> list[Any]:
+    """The list at parent[key], [] when absent; Invalid when it is not a list, or holds more
+    than `limit` entries."""
     value = parent.get(key)
     if value is None:
         return []
     if not isinstance(value, list):
         raise Invalid(f"{path}.{key}", f"wrong type: expected a list, got {_kind(value)}")
+    if limit is not None and len(value) > limit:
+        raise Invalid(f"{path}.{key}", too_many(len(value), limit))
     return value
 
 
-def objects(parent: Resource, key: str, path: str) -> list[Resource]:
-    """The list of objects at parent[key]; Invalid when one of them is not an object."""
-    items = array(parent, key, path)
+def too_many(count: int, limit: int) -> str:
+    return f"too many ({count:,}): Careway takes at most {limit}"
+
+
+def objects(parent: Resource, key: str, path: str, limit: int | None = None) -> list[Resource]:
+    """The list of objects at parent[key]; Invalid when one of them is not an object, or when
+    there are more than `limit`."""
+    items = array(parent, key, path, limit)
     for index, item in enumerate(items):
         if not isinstance(item, dict):
             raise Invalid(
@@ -182,7 +198,7 @@ def extension(resource: Resource, url: str, path: str) -> Resource | None:
 
 def identifiers(resource: Resource, path: str) -> list[tuple[str, str]]:
     pairs = []
-    for index, ident in enumerate(objects(resource, "identifier", path)):
+    for index, ident in enumerate(objects(resource, "identifier", path, MAX_IDENTIFIERS)):
         where = f"{path}.identifier[{index}]"
         pairs.append((text(ident, "system", where), text(ident, "value", where)))
     return pairs

@@ -14,6 +14,8 @@ becomes one row per component, each with `panel_code` = the resource's code (the
 them one new panel_id). Synthea writes blood pressure as 55284-4; that code is kept as the panel
 code, so the panel goes out again as 55284-4. An Observation with both a value and components
 becomes its own row and one per component, all members of one panel, so nothing is dropped.
+A panel has at most MAX_COMPONENTS components, each of its own code (a code twice is refused: an
+update pairs members by code, so such a panel could never be updated).
 
 Values: valueQuantity -> value and unit (the UCUM code, else the unit text); a quantity with a
 comparator (<, <=, >=, >) is kept as text ("<5 mg/dL") because a bare number would lose its
@@ -66,6 +68,9 @@ from . import common as c
 from .api_writes import check_times, subject_of
 
 PATH = "Observation"
+# Far beyond any panel Careway records (blood pressure has two members, a lab panel a few dozen);
+# each component is a row.
+MAX_COMPONENTS = 50
 LIMITS = c.limits(Observation)
 ELEMENTS = {
     "code": "Observation.code.coding.code",
@@ -231,7 +236,7 @@ def observation_from_fhir(resource: dict[str, Any]) -> Incoming:
     issued = c.optional_datetime(resource, "issued", path)
     if issued is not None:
         shared["recorded_at"] = issued
-    components = c.objects(resource, "component", path)
+    components = c.objects(resource, "component", path, MAX_COMPONENTS)
     rows = []
     if not components or _has_value(resource):
         rows.append(
@@ -243,11 +248,20 @@ def observation_from_fhir(resource: dict[str, Any]) -> Incoming:
                 **_value_in(resource, path),
             }
         )
+    # Members are told apart by their code, so none may share one (nor the observation's own).
+    seen: dict[str, str] = {code or display: "the observation's own code"} if rows else {}
     for index, component in enumerate(components):
         where = f"Observation.component[{index}]"
         system, member, label = c.concept(component.get("code"), f"{where}.code", (codes.LOINC,))
         if not member and not label:
             raise Invalid(f"{where}.code", "missing: each component needs a code")
+        first = seen.setdefault(member or label, where)
+        if first != where:
+            raise Invalid(
+                f"{where}.code",
+                f"{member or label!r} again (first at {first}): each component measures "
+                "something else",
+            )
         if not _has_value(component):
             continue  # a component with no value (dataAbsentReason) measured nothing to keep
         rows.append(

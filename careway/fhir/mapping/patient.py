@@ -32,6 +32,9 @@ the first coding's code); none reads as "en", the model's default.
 Not kept, having no Careway field: prefixes and suffixes, marital status, race and ethnicity,
 birth place, deceased, multiple birth, other identifiers (returned in `identifiers`).
 
+Repeating elements: at most MAX_NAMES names, MAX_TELECOMS telecoms, MAX_ADDRESSES addresses and
+`common.MAX_IDENTIFIERS` identifiers; more is refused naming the element.
+
 Extensions: interpreter need (patient-interpreterRequired), gender identity (US Core
 genderIdentity, text), pronouns (individual-pronouns, text); Careway's own code status, advance
 directive, "what matters most to me" and no-known-allergies under `codes.CAREWAY_EXTENSION`.
@@ -70,6 +73,11 @@ from . import common as c
 
 PATH = "Patient"
 LIMITS = c.limits(Patient)
+# Careway keeps one name, one address and three contact points, but reads and checks every entry
+# to choose them: a person's record holds a few of each (old names and addresses, work numbers).
+MAX_NAMES = 20
+MAX_TELECOMS = 20
+MAX_ADDRESSES = 20
 ELEMENTS = {
     "mrn": "Patient.identifier.value",
     "given_name": "Patient.name.given",
@@ -286,7 +294,7 @@ def patient_from_fhir(resource: dict[str, Any]) -> Incoming:
 
 
 def _names_in(resource: dict[str, Any]) -> dict[str, str]:
-    names = c.objects(resource, "name", PATH)
+    names = c.objects(resource, "name", PATH, MAX_NAMES)
     if not names:
         raise Invalid("Patient.name", "missing: Careway needs the patient's name")
     official = next((n for n in names if n.get("use") == "official"), None)
@@ -320,7 +328,7 @@ def _names_in(resource: dict[str, Any]) -> dict[str, str]:
 
 def _identifiers_in(resource: dict[str, Any]) -> dict[str, str]:
     mrn = medicare = medicaid = ""
-    for index, ident in enumerate(c.objects(resource, "identifier", PATH)):
+    for index, ident in enumerate(c.objects(resource, "identifier", PATH, c.MAX_IDENTIFIERS)):
         where = f"Patient.identifier[{index}]"
         kind = c.coding_code(ident.get("type"), codes.IDENTIFIER_TYPE, f"{where}.type")
         value = c.text(ident, "value", where)
@@ -401,7 +409,7 @@ def _address_in(resource: dict[str, Any]) -> dict[str, Any]:
         "latitude": None,
         "longitude": None,
     }
-    addresses = c.objects(resource, "address", PATH)
+    addresses = c.objects(resource, "address", PATH, MAX_ADDRESSES)
     if not addresses:
         return row
     home = next((a for a in addresses if a.get("use") == "home"), addresses[0])
@@ -439,7 +447,7 @@ def _state(value: str, path: str) -> str:
 def _telecom_in(resource: dict[str, Any]) -> dict[str, str]:
     row = {"phone_home": "", "phone_mobile": "", "email": ""}
     others = []
-    for index, point in enumerate(c.objects(resource, "telecom", PATH)):
+    for index, point in enumerate(c.objects(resource, "telecom", PATH, MAX_TELECOMS)):
         where = f"Patient.telecom[{index}]"
         system = c.text(point, "system", where)
         value = c.text(point, "value", where)

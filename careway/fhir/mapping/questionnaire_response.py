@@ -25,7 +25,10 @@ element and the issue type. The answers it passes on are rebuilt in the Question
 (its groups, its option codings), exactly as the assessment page would have saved them, so an
 answer reads the same whichever way it came. A version other than the agency's is accepted when
 the answers fit the agency's version, which scores them; the response then names the agency's
-version. The author and an encounter are not taken in: the importing user signs.
+version. The author and an encounter are not taken in: the importing user signs. Before that, the
+items are counted: at most MAX_ITEMS in all, nested at most as deep as an instrument may be
+(careway.assessments.engine.MAX_DEPTH), with at most MAX_ANSWERS answers each; more is refused
+naming the element (the answers are stored as a list in the assessment).
 
 Served by the API: read and searched (by questionnaire, authored and status, most recently
 authored first), never versioned (the resource is assembled from the assessment, the answers and
@@ -41,7 +44,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import Exists, F, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 
-from careway.assessments import catalog
+from careway.assessments import catalog, engine
 from careway.assessments import services as assessment_services
 from careway.assessments.answers import AnswersRefused, check_items
 from careway.assessments.models import (
@@ -60,6 +63,10 @@ from . import common as c
 from .api_writes import check_times, subject_of
 
 PATH = "QuestionnaireResponse"
+# The largest instrument Careway ships has 26 items and a repeating question 11 options: these
+# leave room for an agency's own instruments, and none for a response that is mostly padding.
+MAX_ITEMS = 1000
+MAX_ANSWERS = 50
 STATUSES = frozenset({"in-progress", "completed", "amended", "entered-in-error", "stopped"})
 TAKEN_STATUSES = frozenset({"completed", "amended"})
 ELEMENTS = {
@@ -152,10 +159,12 @@ def response_from_fhir(resource: dict[str, Any]) -> Incoming:
             f"{PATH}.questionnaire", "missing: name the Questionnaire the answers were given to"
         )
     url, _, version = canonical.partition("|")
+    items = c.objects(resource, "item", PATH)
+    _check_size(items)
     row = {
         "questionnaire_url": url,
         "questionnaire_version": version,
-        "items": c.objects(resource, "item", PATH),
+        "items": items,
         "authored": c.optional_datetime(resource, "authored", PATH),
         "status": status,
     }
@@ -167,6 +176,43 @@ def response_from_fhir(resource: dict[str, Any]) -> Incoming:
         source_id=c.text(resource, "id", PATH),
         identifiers=_identifier(resource),
     )
+
+
+def _check_size(items: list[dict[str, Any]]) -> None:
+    """Invalid, naming the element, for more items, deeper nesting or more answers to one item
+    than a response to any instrument has. Walked without recursion, whatever the nesting; what
+    is not an item or a list is left for the answers' own check to name."""
+    pending: list[tuple[list[Any], str, int]] = [(items, f"{PATH}.item", 1)]
+    count = 0
+    while pending:
+        level, path, depth = pending.pop()
+        if depth > engine.MAX_DEPTH:
+            raise Invalid(f"{PATH}.item", f"nested more than {engine.MAX_DEPTH} levels deep")
+        count += len(level)
+        if count > MAX_ITEMS:
+            raise Invalid(
+                f"{PATH}.item",
+                f"too many (more than {MAX_ITEMS}, nested ones counted): Careway takes at most "
+                f"{MAX_ITEMS}",
+            )
+        for index, item in enumerate(level):
+            if isinstance(item, dict):
+                pending += _within(item, f"{path}[{index}]", depth)
+
+
+def _within(item: dict[str, Any], where: str, depth: int) -> list[tuple[list[Any], str, int]]:
+    """The lists of items nested in one item (under it, and under each of its answers)."""
+    answers = item.get("answer")
+    nested = []
+    if isinstance(answers, list):
+        if len(answers) > MAX_ANSWERS:
+            raise Invalid(f"{where}.answer", c.too_many(len(answers), MAX_ANSWERS))
+        for number, answer in enumerate(answers):
+            if isinstance(answer, dict) and isinstance(answer.get("item"), list):
+                nested.append((answer["item"], f"{where}.answer[{number}].item", depth + 1))
+    if isinstance(item.get("item"), list):
+        nested.append((item["item"], f"{where}.item", depth + 1))
+    return nested
 
 
 def _identifier(resource: dict[str, Any]) -> list[tuple[str, str]]:

@@ -4,6 +4,11 @@ Bundles (transaction or collection, JSON) and bulk NDJSON files, or directories 
 into one agency's branch (see careway/fhir/importer.py for what is taken in and how). Shows the
 bytes read of all files as it goes, then what each resource type became and every problem; exits
 non-zero when there was any problem.
+
+Whose charts it writes to: with --as, what that user's import on the page would (the patients
+they may change, and those the import creates). Without it, the system acts for the agency and
+may add to and update any of its patients: the operator at the server's console is trusted with
+the whole agency (never another one), and the audit trail records the system as the actor.
 """
 
 import time
@@ -46,8 +51,9 @@ class Command(BaseCommand):
             default=None,
             help=(
                 "Import as this user (an admin or case manager of the agency; a case manager "
-                "becomes new patients' primary case manager). Without it, the import is recorded "
-                "as the system acting for the agency."
+                "becomes new patients' primary case manager), into the charts they may change "
+                "and those the import creates. Without it, the import is recorded as the system "
+                "acting for the agency, which may write to any of the agency's patients."
             ),
         )
 
