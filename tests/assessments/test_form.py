@@ -526,6 +526,12 @@ def values_for(item) -> st.SearchStrategy[list[dict[str, Any]]]:
         return text.map(lambda s: [{"valueCoding": {"display": s}}])
     if kind == "boolean":
         return st.booleans().map(lambda b: [{"valueBoolean": b}])
+    if kind not in ("choice", "open-choice") and item.get("answerOption"):
+        # An integer (or date, time, string) question that lists its answers takes only those.
+        listed = [
+            {k: v for k, v in o.items() if k.startswith("value")} for o in item["answerOption"]
+        ]
+        return st.sampled_from(listed).map(lambda o: [o])
     if kind in ("choice", "open-choice"):
         options = [
             {k: v for k, v in o.items() if k.startswith("value")} for o in item["answerOption"]
