@@ -23,9 +23,11 @@ from careway.core import audit
 from careway.core.forms import AuditFilterForm
 from careway.core.models import AuditEvent
 from careway.core.permissions import AUDIT_VIEW, require
+from careway.core.roles import Role
 from careway.toolkit.pages import SortColumn, agency_zone, paginate, query_without, sort_headers
 
 PAGE_SIZE = 50
+ROLE_NAMES = dict(Role.choices)
 SORT_COLUMNS = (
     SortColumn("time", "Time", descending_first=True),
     SortColumn("user", "User"),
@@ -118,6 +120,7 @@ def audit_log(request: HttpRequest) -> HttpResponse:
     for event in page:
         event.detail_items = detail_items(event.detail)
         event.object_name = object_type_name(event.object_type) if event.object_type else ""
+        event.role_name = ROLE_NAMES.get(event.actor_role, event.actor_role.replace("_", " "))
         event.patient_name, event.patient_identifier = names.get(event.patient_id, ("", ""))
     sort = form.sort_key() if form.is_bound and form.is_valid() else "-time"
     context = {
