@@ -82,7 +82,9 @@ def _uploaded_json(request: HttpRequest) -> Any:
             )
         raw = upload.read().decode("utf-8", errors="replace")
     if not raw:
-        raise ValidationError({"questionnaire": "Questionnaire file: choose a file to upload, or paste its text."})
+        raise ValidationError(
+            {"questionnaire": "Questionnaire file: choose a file to upload, or paste its text."}
+        )
     try:
         return json.loads(raw)
     except RecursionError as error:

@@ -363,8 +363,8 @@ def _events_in_order(chain_id: int, batch: int) -> Iterator[AuditEvent]:
 @dataclass(frozen=True)
 class PatientDirectory:
     """How the audit pages name a patient that events refer to by id, and find one by what an
-    auditor types (a name or an MRN), without core knowing what a patient is: careway/patients registers
-    its directory when it is installed."""
+    auditor types (a name or an MRN), without core knowing what a patient is: careway/patients
+    registers its directory when it is installed."""
 
     # (name, identifier as staff know it), by patient id: ("Hale, Margaret", "MRN RB-10040").
     describe: Callable[[int, list[Any]], dict[Any, tuple[str, str]]]

@@ -9,7 +9,7 @@ from careway.core import audit
 from tests.assessments.test_services import actor, fill_everything, start
 from tests.factories import build_world
 
-from .conftest import PHONE, enrol_two_factor, screenshot, sign_in
+from .conftest import PHONE, assert_accessible, enrol_two_factor, screenshot, sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -18,10 +18,12 @@ SIDEWAYS = "document.documentElement.scrollWidth - document.documentElement.clie
 SMALL_TARGETS = """() => [...document.querySelectorAll(
     'main a, main button, main input:not([type=hidden]), main select, main summary')]
   .filter(e => { const r = e.getBoundingClientRect(); return r.width && r.height; })
-  .filter(e => !(e.tagName === 'A' && e.closest('p, li.notice') && getComputedStyle(e).display === 'inline'))
+  .filter(e => !(e.tagName === 'A' && e.closest('p, li.notice')
+                 && getComputedStyle(e).display === 'inline'))
   .filter(e => { const r = e.getBoundingClientRect(); return r.width < 24 || r.height < 24; })
   .map(e => `${e.tagName} "${(e.innerText || e.value || e.name || '').trim().slice(0, 40)}"`)"""
-SHORT_PRIMARY = """() => [...document.querySelectorAll('main button, main input[type=submit], main .button')]
+SHORT_PRIMARY = """() => [...document.querySelectorAll(
+    'main button, main input[type=submit], main .button')]
   .filter(e => { const r = e.getBoundingClientRect(); return r.height && r.height < 44; })
   .map(e => (e.innerText || e.value).trim())"""
 
@@ -58,6 +60,7 @@ def test_the_signed_assessment_fits_a_phone_and_names_its_signer(
         assert page.evaluate(SMALL_TARGETS) == [], path
         assert page.evaluate(SHORT_PRIMARY) == [], path
         assert f"{world.cm.display_name}, RN" in page.inner_text("main")
+        assert_accessible(page, path)
 
 
 @pytest.mark.parametrize(
@@ -79,3 +82,18 @@ def test_the_audit_log_never_scrolls_sideways(live_server, new_page, signed_worl
     assert page.evaluate(SMALL_TARGETS) == []
     if viewport == PHONE:
         assert page.evaluate(SHORT_PRIMARY) == []
+        assert_accessible(page, "audit log")
+
+
+def test_the_instruments_page_fits_a_phone_and_shows_no_urn(live_server, new_page):
+    world = build_world()
+    secret = enrol_two_factor(world.admin)
+    page = new_page(PHONE)
+    sign_in(page, live_server.url, world.admin, secret)
+    page.goto(live_server.url + "/instruments/")
+    screenshot(page, "field-ready-instruments-phone")
+    assert page.evaluate(SIDEWAYS) == 0
+    assert page.evaluate(SMALL_TARGETS) == []
+    assert page.evaluate(SHORT_PRIMARY) == []
+    assert "urn:" not in page.inner_text("main")
+    assert_accessible(page, "instruments")
