@@ -50,10 +50,13 @@ def instrument_list(request: HttpRequest) -> HttpResponse:
             )
             messages.success(request, f"{upload.title} added.{note}")
             return redirect("instrument_list")
-    shipped = [
-        catalog.Entry(q, instruments.instrument(qid), shipped=True)
-        for qid, q in sorted(instruments.shipped().items())
-    ]
+    shipped = sorted(
+        (
+            catalog.Entry(q, instruments.instrument(qid), shipped=True)
+            for qid, q in instruments.shipped().items()
+        ),
+        key=lambda entry: entry.title.casefold(),
+    )
     context = {
         "shipped": shipped,
         "uploaded": catalog.uploaded(organization.pk),
@@ -79,7 +82,9 @@ def _uploaded_json(request: HttpRequest) -> Any:
             )
         raw = upload.read().decode("utf-8", errors="replace")
     if not raw:
-        raise ValidationError({"questionnaire": "Questionnaire: choose a JSON file or paste one."})
+        raise ValidationError(
+            {"questionnaire": "Questionnaire file: choose a file to upload, or paste its text."}
+        )
     try:
         return json.loads(raw)
     except RecursionError as error:

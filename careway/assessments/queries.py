@@ -6,10 +6,11 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Prefetch, QuerySet
 from django.utils import timezone
 from django.utils.safestring import mark_safe
 
+from careway.core.models import Membership
 from careway.patients.models import Encounter, EpisodeOfCare, Patient
 from careway.patients.queries import current_episodes
 from careway.toolkit import trend_charts
@@ -75,10 +76,20 @@ def add_due(patients: list[Patient], today: date) -> None:
 # --- the chart's assessments section -------------------------------------------------------------
 
 
+def signers_credentials(lookup: str) -> Prefetch:
+    """The signers' active memberships in one query, for their credential beside their name."""
+    return Prefetch(
+        f"{lookup}__memberships",
+        queryset=Membership.objects.filter(active=True).order_by("pk"),
+        to_attr="current_memberships",
+    )
+
+
 def assessments_of(patient: Patient) -> QuerySet[Assessment]:
     return (
         Assessment.objects.filter(patient=patient)
         .select_related("signed_by", "started_by")
+        .prefetch_related(signers_credentials("signed_by"))
         .order_by("-visit_date", "-created_at")[:LIST_LIMIT]
     )
 

@@ -154,7 +154,9 @@ def _overview_context(assessment: Assessment, problems: list[str] | None = None)
         )
         context["findings"] = list(assessment.findings.order_by("severity", "kind", "pk"))
         context["amendments"] = list(
-            assessment.amendments.select_related("signed_by", "response").order_by("signed_at")
+            assessment.amendments.select_related("signed_by", "response")
+            .prefetch_related(queries.signers_credentials("signed_by"))
+            .order_by("signed_at")
         )
         context["responses"] = _signed_responses(assessment)
     return context

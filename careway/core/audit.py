@@ -363,12 +363,13 @@ def _events_in_order(chain_id: int, batch: int) -> Iterator[AuditEvent]:
 @dataclass(frozen=True)
 class PatientDirectory:
     """How the audit pages name a patient that events refer to by id, and find one by what an
-    auditor types (an MRN), without core knowing what a patient is: careway/patients registers
-    its directory when it is installed."""
+    auditor types (a name or an MRN), without core knowing what a patient is: careway/patients
+    registers its directory when it is installed."""
 
     # (name, identifier as staff know it), by patient id: ("Hale, Margaret", "MRN RB-10040").
     describe: Callable[[int, list[Any]], dict[Any, tuple[str, str]]]
-    find: Callable[[int, str], list[Any]]
+    # The ids of the agency's patients a search names (by name or MRN), lazily.
+    find: Callable[[int, str], Iterable[Any]]
 
 
 _directory: list[PatientDirectory] = []
@@ -388,6 +389,6 @@ def describe_patients(
     return _directory[0].describe(organization_id, wanted)
 
 
-def find_patients(organization_id: int, text: str) -> list[Any]:
-    """The ids of the agency's patients an auditor's search names (a whole MRN)."""
+def find_patients(organization_id: int, text: str) -> Iterable[Any]:
+    """The ids of the agency's patients an auditor's search names (by name or MRN)."""
     return _directory[0].find(organization_id, text) if _directory else []

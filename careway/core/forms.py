@@ -118,7 +118,7 @@ class AuditFilterForm(forms.Form):
         queryset=User.objects.none(), required=False, empty_label="Anyone"
     )
     patient = forms.CharField(
-        required=False, max_length=64, help_text="Patient id or exact MRN.", label="Patient"
+        required=False, max_length=64, help_text="Name, MRN or patient id.", label="Patient"
     )
     action = forms.CharField(
         required=False,

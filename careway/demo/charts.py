@@ -107,8 +107,13 @@ class ChartBuilder:
         self._add_encounters_and_vitals(patient, episode)
         for flag in self.case["flags"]:
             services.raise_flag(self.actor, patient, flag)
+        # The primary case manager assesses at the kitchen table and signs with their name.
         demo_assessments.add_assessments(
-            self.actor,
+            audit.Actor(
+                user=case_manager,
+                via="demo",
+                on_behalf_of_organization_id=self.agency.organization.pk,
+            ),
             patient,
             episode,
             self.timeline.start_of_care,

@@ -217,3 +217,64 @@ def test_column_headers_sort_and_say_which_way(login, trail):
     html = client.get(reverse("audit_log"), {"sort": "user", "outcome": "denied"}).content.decode()
     reverse_link = 'href="?sort=-user&amp;outcome=denied"'
     assert f'aria-sort="ascending"><a class="sort-link" {reverse_link}' in html
+
+
+# --- issue 16: plain words, whole ids, and a search by the patient's name -----------------------
+
+
+def _visible(html: str) -> str:
+    import re
+
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html))
+
+
+def test_details_read_as_labelled_values_and_objects_by_their_name(login, world):
+    audit.record(
+        audit.Actor(user=world.cm),
+        "patient.view",
+        patient_id=world.patient.pk,
+        obj=world.patient,
+        detail={"section": "summary", "time_point": "start-of-care", "roles": ["a", "b"]},
+    )
+    html = login(world.auditor).get(reverse("audit_log")).content.decode()
+    text = _visible(html)
+    assert "patients.patient" not in text and "Patient" in text
+    results = html[html.index('id="audit-results"') :]
+    assert '{"' not in results and "{&quot;" not in results and "&quot;section" not in results
+    assert "Section" in text and "summary" in text
+    assert "Time point" in text and "start-of-care" in text and "a, b" in text
+
+
+def test_ids_are_shown_whole(login, world):
+    audit.record(
+        audit.Actor(user=world.cm), "patient.view", patient_id=world.patient.pk, obj=world.patient
+    )
+    text = _visible(login(world.auditor).get(reverse("audit_log")).content.decode())
+    assert text.count(str(world.patient.pk)) >= 2  # the patient and the object, not clipped
+    assert "…" not in text
+
+
+def test_searches_by_patient_name_and_by_part_of_an_mrn(login, trail):
+    client = login(trail.auditor)
+    expected = {trail.patient.pk}
+    for typed in ("Hale", "hale", "Margaret", "Margaret Hale", "Hale, Margaret", "hale marg"):
+        _, found = listed(client, patient=typed)
+        assert found and {e.patient_id for e in found} == expected, typed
+    _, by_mrn = listed(client, patient=trail.patient.mrn.lower())
+    assert {e.patient_id for e in by_mrn} == expected
+    _, nobody = listed(client, patient="Margaret Smith")
+    assert nobody == []
+
+
+def test_a_patient_of_another_agency_is_never_found_by_name(login, world):
+    # An attempt on the other agency's patient is on this agency's trail by id only.
+    audit.record(
+        audit.Actor(user=world.cm),
+        "patient.view",
+        patient_id=world.outsider_patient.pk,
+        outcome="denied",
+    )
+    client = login(world.auditor)
+    for typed in ("Berg", "Otto", world.outsider_patient.mrn):
+        _, found = listed(client, patient=typed)
+        assert found == [], typed

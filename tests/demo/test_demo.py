@@ -265,3 +265,15 @@ def test_demo_lace_answers_are_the_ones_the_record_gives(demo):
         )
         saved = {item["linkId"]: item["answer"] for item in response.items}
         assert saved[lace.CHARLSON] == found.answers[lace.CHARLSON], response.assessment.patient
+
+
+def test_every_signed_demo_assessment_is_signed_by_a_case_manager_on_the_team(demo):
+    from careway.assessments.models import Assessment
+
+    signed = Assessment.objects.filter(status="signed").select_related("episode")
+    assert signed.exists()
+    for assessment in signed:
+        assert assessment.signed_by is not None, assessment.pk
+        team = set(assessment.episode.care_team.values_list("user_id", flat=True))
+        assert assessment.signed_by_id in team
+        assert Role.CASE_MANAGER in assessment.signed_by.roles

@@ -17,3 +17,16 @@ def score(value: Any) -> str:
     except (TypeError, ValueError):
         return str(value)
     return f"{number:f}".rstrip("0").rstrip(".") if number != int(number) else str(int(number))
+
+
+@register.filter
+def signer(user: Any) -> str:
+    """Who signed, with their credential ("Lucia Rivera, RN"), or that it was not recorded (an
+    assessment filed by an import or another system): never a dangling "by"."""
+    if user is None:
+        return "signer not recorded"
+    memberships = getattr(user, "current_memberships", None)
+    if memberships is None:
+        memberships = user.active_memberships()
+    credentials = [m.discipline for m in memberships if m.discipline]
+    return f"{user.display_name}, {credentials[0]}" if credentials else user.display_name

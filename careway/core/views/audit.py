@@ -8,22 +8,26 @@ event (it would fill the trail with its own reading); its export is (`audit.expo
 import csv
 import json
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
+from django.apps import apps
 from django.contrib.auth.decorators import login_required
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
 from django.utils import timezone
+from django.utils.text import capfirst
 
 from careway.core import audit
 from careway.core.forms import AuditFilterForm
 from careway.core.models import AuditEvent
 from careway.core.permissions import AUDIT_VIEW, require
+from careway.core.roles import Role
 from careway.toolkit.pages import SortColumn, agency_zone, paginate, query_without, sort_headers
 
 PAGE_SIZE = 50
+ROLE_NAMES = dict(Role.choices)
 SORT_COLUMNS = (
     SortColumn("time", "Time", descending_first=True),
     SortColumn("user", "User"),
@@ -61,10 +65,10 @@ def _filtered(form: AuditFilterForm, events: QuerySet[AuditEvent]) -> QuerySet[A
     return events
 
 
-def _patient_ids(organization_id: int, text: str) -> list[Any]:
-    """A patient id as typed, or the id behind an exact MRN in this agency.
+def _patient_ids(organization_id: int, text: str) -> Iterable[Any]:
+    """A patient id as typed, or the agency's patients a name or MRN names.
 
-    Auditors cannot open charts; this resolves an identifier to an id for filtering the trail
+    Auditors cannot open charts; this resolves what they type to ids for filtering the trail
     and reads nothing else about the patient.
     """
     text = text.strip()
@@ -72,6 +76,38 @@ def _patient_ids(organization_id: int, text: str) -> list[Any]:
         return [uuid.UUID(text)]
     except ValueError:
         return audit.find_patients(organization_id, text)
+
+
+def object_type_name(object_type: str) -> str:
+    """ "patients.patient" as a person says it ("Patient"): the model's own verbose name, found
+    by label, so core names every app's objects without importing any."""
+    try:
+        model = apps.get_model(object_type)
+    except (LookupError, ValueError):
+        return object_type.rpartition(".")[2].replace("_", " ").capitalize()
+    return capfirst(str(model._meta.verbose_name))
+
+
+def detail_items(detail: dict[str, Any] | None) -> list[tuple[str, str]]:
+    """An event's details as (label, value) pairs a person reads, empty values left out."""
+    items = []
+    for key, value in sorted((detail or {}).items()):
+        text = _plain(value)
+        if text:
+            items.append((capfirst(key.replace("_", " ")), text))
+    return items
+
+
+def _plain(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, dict):
+        return "; ".join(f"{label}: {text}" for label, text in detail_items(value))
+    if isinstance(value, list | tuple):
+        return ", ".join(text for text in (_plain(v) for v in value) if text)
+    return str(value).strip()
 
 
 @login_required
@@ -82,7 +118,9 @@ def audit_log(request: HttpRequest) -> HttpResponse:
     organization_id = request.user.organization_id
     names = audit.describe_patients(organization_id, [e.patient_id for e in page])
     for event in page:
-        event.detail_text = json.dumps(event.detail, sort_keys=True) if event.detail else ""
+        event.detail_items = detail_items(event.detail)
+        event.object_name = object_type_name(event.object_type) if event.object_type else ""
+        event.role_name = ROLE_NAMES.get(event.actor_role, event.actor_role.replace("_", " "))
         event.patient_name, event.patient_identifier = names.get(event.patient_id, ("", ""))
     sort = form.sort_key() if form.is_bound and form.is_valid() else "-time"
     context = {

@@ -1,0 +1,70 @@
+"""Issue 16, field-ready pages: a signed assessment names its signer (or says the signer was not
+recorded), and the Instruments page speaks plainly (no `urn:` ids, no "paste the JSON", its
+shipped list really sorted by name)."""
+
+import re
+
+import pytest
+from django.urls import reverse
+
+from careway.assessments import services
+from careway.assessments.models import Assessment
+from tests.assessments.test_services import actor, fill_everything, start
+
+pytestmark = pytest.mark.django_db
+
+
+def signed(world):
+    assessment = start(world)
+    fill_everything(world, assessment, choice=-1)
+    services.sign_assessment(actor(world.cm), assessment, assessment.version)
+    return Assessment.objects.get(pk=assessment.pk)
+
+
+def text_of(html: str) -> str:
+    """The words a person reads: tags dropped, white space folded."""
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html))
+
+
+def test_a_signed_assessment_names_its_signer_with_their_discipline(login, world):
+    assessment = signed(world)
+    name = world.cm.display_name
+    client = login(world.cm)
+    page = text_of(
+        client.get(reverse("assessment", args=[world.patient.pk, assessment.pk])).content.decode()
+    )
+    assert f"by {name}, RN" in page
+    chart = text_of(
+        client.get(
+            reverse("chart_section", args=[world.patient.pk, "assessments"])
+        ).content.decode()
+    )
+    assert f"{name}, RN" in chart
+
+
+def test_an_assessment_signed_with_no_person_recorded_says_so_and_never_ends_in_by(login, world):
+    assessment = signed(world)
+    Assessment.objects.filter(pk=assessment.pk).update(signed_by=None)  # as an import files one
+    client = login(world.cm)
+    for url in (
+        reverse("assessment", args=[world.patient.pk, assessment.pk]),
+        reverse("chart_section", args=[world.patient.pk, "assessments"]),
+    ):
+        page = text_of(client.get(url).content.decode())
+        assert "signer not recorded" in page, url
+        assert not re.search(r"\bby\s*(Draft|Scores|Signed|$|\.|,)", page), url
+
+
+def test_the_instruments_page_uses_no_technical_words(login, world):
+    page = login(world.admin).get(reverse("instrument_list")).content.decode()
+    visible = text_of(re.sub(r"<details.*?</details>", "", page, flags=re.S))
+    assert "urn:" not in visible
+    assert "paste the JSON" not in visible
+    assert "Upload a FHIR Questionnaire file" in visible
+
+
+def test_the_shipped_instruments_are_listed_by_name_as_the_page_says(login, world):
+    page = login(world.admin).get(reverse("instrument_list"))
+    titles = [entry.title for entry in page.context["shipped"]]
+    assert titles == sorted(titles, key=str.casefold)
+    assert "Sorted by name" in page.content.decode()
