@@ -405,9 +405,12 @@ def careteam_remove(request: HttpRequest, patient_id: Any, member_id: int) -> Ht
         except ValidationError as error:
             form.apply_service_errors(error)
         else:
-            return _saved(
-                request, patient, "care-team", f"{member.member_name} left the care team."
-            )
+            message = f"{member.member_name} left the care team."
+            if member.user_id != request.user.pk:
+                return _saved(request, patient, "care-team", message)
+            # Someone who leaves the team may no longer see the chart.
+            messages.success(request, message)
+            return redirect("caseload")
     return _form_page(
         request,
         patient,
