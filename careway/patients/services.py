@@ -332,7 +332,8 @@ def change_record_status(
     elif status in rule.choices:
         data = {rule.field: status}
         if rule.end_date_field:
-            data[rule.end_date_field] = (on or timezone.localdate()) if status in rule.ending else None
+            ends = status in rule.ending
+            data[rule.end_date_field] = (on or timezone.localdate()) if ends else None
     else:
         raise ValidationError({"status": "Choose one of the statuses offered."})
     if reason:
@@ -353,7 +354,7 @@ def change_record_status(
 
 def _reason_line(status: str, reason: str) -> str:
     day = timezone.localdate()
-    label = "Entered in error" if status == ENTERED_IN_ERROR else status.replace("-", " ").capitalize()
+    label = status.replace("-", " ").capitalize()
     return f"{label} ({day:%b} {day.day}, {day.year}): {reason}"
 
 

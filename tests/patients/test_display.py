@@ -58,3 +58,52 @@ def test_the_filters_are_there_for_every_template():
         "{% load clinical %}{{ name|plain_name }} · {% coded_as system code %}"
     ).render(Context({"name": "Asthma (disorder)", "system": SNOMED, "code": "195967001"}))
     assert rendered == "Asthma · SNOMED CT 195967001"
+
+
+@pytest.mark.django_db
+def test_no_chart_page_shows_a_semantic_tag_or_the_import_as_referrer(login, world):
+    from django.urls import reverse
+    from django.utils import timezone
+
+    from careway.core import audit
+    from careway.patients import services
+    from careway.patients.models import EpisodeOfCare
+
+    system = audit.Actor(user=None)
+    services.add_condition(
+        system,
+        world.patient,
+        {
+            "display": "Chronic congestive heart failure (disorder)",
+            "code_system": SNOMED,
+            "code": "88805009",
+            "is_primary": True,
+        },
+    )
+    services.add_allergy(
+        system, world.patient, {"display": "Allergy to mould (substance)", "category": "food"}
+    )
+    services.add_encounter(
+        system,
+        world.patient,
+        {
+            "kind": "AMB",
+            "type_display": "Encounter for check up (procedure)",
+            "reason": "Acute bronchitis (disorder)",
+            "period_start": timezone.now(),
+        },
+    )
+    EpisodeOfCare.objects.filter(patient=world.patient).update(referral_source="FHIR import")
+    client = login(world.cm)
+    pages = [reverse("caseload"), reverse("chart", kwargs={"patient_id": world.patient.pk})]
+    pages += [
+        reverse("chart_section", kwargs={"patient_id": world.patient.pk, "section": section})
+        for section in ("conditions", "allergies", "encounters")
+    ]
+    for url in pages:
+        html = client.get(url).content.decode()
+        for word in ("(disorder)", "(substance)", "(procedure)", "FHIR import"):
+            assert word not in html, (url, word)
+    summary = client.get(pages[1]).content.decode()
+    assert "Imported record" in summary and "SNOMED CT 88805009" in summary
+    assert "Chronic congestive heart failure" in client.get(pages[0]).content.decode()

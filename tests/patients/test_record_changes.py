@@ -16,7 +16,6 @@ from careway.fhir.mapping import to_fhir
 from careway.patients import history, services
 from careway.patients.models import (
     SNOMED,
-    Allergy,
     CareTeamMember,
     Condition,
     Medication,

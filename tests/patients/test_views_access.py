@@ -155,6 +155,7 @@ WRITES = [
     ),
 ]
 
+
 def _record(key: str) -> Callable[[Any], Any]:
     return lambda w: w.extra[key].pk
 
