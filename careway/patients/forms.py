@@ -35,6 +35,7 @@ from .models import (
 from .vitals import VitalSign, sign_for_code, vital_signs
 
 DATE_WIDGET = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+NAME_WIDGET = forms.Textarea(attrs={"rows": 2, "class": "name-input"})
 DATETIME_WIDGET = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
 # Staff roles that can be named on a care team (admins and auditors do not read charts).
 CARE_TEAM_ROLES = (Role.SUPERVISOR, Role.CASE_MANAGER, Role.CLINICIAN, Role.SCHEDULER)
@@ -209,6 +210,11 @@ class CodedForm(CarewayForm):
         return data
 
 
+def one_line(text: str) -> str:
+    """A name typed in a box that wraps, kept as one line."""
+    return " ".join(text.split())
+
+
 CONDITION_FIELDS = (
     "display", "code_system", "code", "clinical_status", "onset_date", "abatement_date",
     "is_primary", "note",
@@ -225,10 +231,15 @@ class ConditionForm(CodedForm, forms.ModelForm):
         labels = {"display": "Condition", "code": "Diagnosis code"}
         help_texts = {"display": "In words, e.g. Heart failure.", "code": "For example: I50.9"}
         widgets = {
+            # A long name (imported names run to 300 characters) wraps instead of hiding.
+            "display": NAME_WIDGET,
             "onset_date": DATE_WIDGET,
             "abatement_date": DATE_WIDGET,
             "note": forms.Textarea(attrs={"rows": 3}),
         }
+
+    def clean_display(self) -> str:
+        return one_line(self.cleaned_data["display"])
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
@@ -256,10 +267,14 @@ class MedicationForm(CarewayForm, forms.ModelForm):
             "code": "Optional: the RxNorm concept number, digits only.",
         }
         widgets = {
+            "display": NAME_WIDGET,
             "start_date": DATE_WIDGET,
             "end_date": DATE_WIDGET,
             "note": forms.Textarea(attrs={"rows": 3}),
         }
+
+    def clean_display(self) -> str:
+        return one_line(self.cleaned_data["display"])
 
     def clean_code(self) -> str:
         code = self.cleaned_data["code"].strip()

@@ -538,6 +538,9 @@ def end_care_team_membership(
     )
     if successor is not None and was_primary:
         _make_primary_case_manager(actor, locked.episode, successor)
+    # The caller's instance shows the ended membership too, as it always has.
+    for name in ("active", "is_primary_case_manager", "end_date", "version", "updated_at"):
+        setattr(member, name, getattr(locked, name))
     return locked
 
 

@@ -285,3 +285,18 @@ def test_removing_the_primary_case_manager_asks_for_the_next(login, world):
     assert response.url == reverse("caseload")
     assert primary(world).user == world.cm_other
     assert not CareTeamMember.objects.get(pk=manager.pk).active
+
+
+def test_a_long_name_is_typed_in_a_box_that_wraps_and_kept_on_one_line(login, world):
+    med = furosemide(world)
+    client = login(world.cm)
+    page = client.get(url("medication_edit", world, record_id=med.pk)).content.decode()
+    assert '<textarea name="display"' in page
+    from tests.html_forms import form_values
+
+    values = form_values(page)
+    values["display"] = "Insulin Lispro 100 UNT/ML\r\nInjectable Solution"
+    client.post(url("medication_edit", world, record_id=med.pk), values)
+    assert Medication.objects.get(pk=med.pk).display == (
+        "Insulin Lispro 100 UNT/ML Injectable Solution"
+    )
