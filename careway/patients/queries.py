@@ -418,7 +418,12 @@ def care_team(patient: Patient) -> dict[str, Any]:
             team.family.append(member)
         else:
             team.external.append(member)
-    return {"team": team, "episode": current_episode(patient)}
+    former = (
+        CareTeamMember.objects.filter(patient=patient, active=False)
+        .select_related("user", "related_person")
+        .order_by("-end_date", "-pk")[:CARE_TEAM_LIMIT]
+    )
+    return {"team": team, "former": list(former), "episode": current_episode(patient)}
 
 
 def _discipline(user: User) -> str:

@@ -82,3 +82,25 @@ def test_long_names_wrap_and_nothing_is_cut_off(live_server, new_page, long_worl
         if size == "phone":
             assert page.evaluate(SMALL_ACTIONS) == [], section
             assert_accessible(page, f"{section} on a phone")
+
+
+def test_the_edit_and_status_pages_fit_a_phone_and_pass_axe(live_server, new_page, long_world):
+    from careway.patients.models import Medication
+
+    med = Medication.objects.filter(patient=long_world.patient).order_by("pk").first()
+    page = new_page(PHONE)
+    sign_in(page, live_server.url, long_world.cm)
+    for name in ("medication_edit", "medication_status"):
+        kwargs = {"patient_id": long_world.patient.pk, "record_id": med.pk}
+        page.goto(live_server.url + reverse(name, kwargs=kwargs))
+        assert page.evaluate(SIDEWAYS) <= 0, name
+        assert_accessible(page, f"{name} on a phone")
+    page.get_by_label("Entered in error", exact=False).check()
+    page.get_by_role("button", name="Save").click()
+    assert page.locator("#id_reason_error").is_visible()
+    page.get_by_label("Reason").fill("Recorded on the wrong chart")
+    page.get_by_role("button", name="Save").click()
+    page.wait_for_url("**/medications/")
+    page.locator("summary", has_text="Entered in error").click()
+    assert page.get_by_text("Recorded on the wrong chart", exact=False).is_visible()
+    assert_accessible(page, "medications with a record entered in error")

@@ -190,6 +190,16 @@ def test_a_team_member_leaves_with_a_stale_version_refused(world):
     assert not CareTeamMember.objects.get(pk=member.pk).active
 
 
+def test_former_members_stay_in_the_teams_history(login, world):
+    member = services.add_care_team_member(
+        actor(world), primary(world).episode, role="physician", external_name="Dr. Ana Ruiz"
+    )
+    services.end_care_team_membership(actor(world), member, member.version)
+    html = login(world.cm).get(url("chart_section", world, section="care-team")).content
+    former = html.decode()[html.decode().index("Former members (1)") :]
+    assert "Dr. Ana Ruiz" in former
+
+
 # --- Pages ----------------------------------------------------------------------------------
 
 
