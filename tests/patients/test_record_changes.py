@@ -310,3 +310,14 @@ def test_a_long_name_is_typed_in_a_box_that_wraps_and_kept_on_one_line(login, wo
     assert Medication.objects.get(pk=med.pk).display == (
         "Insulin Lispro 100 UNT/ML Injectable Solution"
     )
+
+
+def test_a_stale_removal_is_shown_as_a_conflict(login, world):
+    member = services.add_care_team_member(
+        actor(world), primary(world).episode, role="physician", external_name="Dr. Ana Ruiz"
+    )
+    response = login(world.cm).post(
+        url("careteam_remove", world, member_id=member.pk), {"version": member.version + 1}
+    )
+    assert "Someone else changed this record" in response.content.decode()
+    assert CareTeamMember.objects.get(pk=member.pk).active

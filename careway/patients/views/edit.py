@@ -400,7 +400,7 @@ def careteam_remove(request: HttpRequest, patient_id: Any, member_id: int) -> Ht
                 successor=form.cleaned_data.get("successor"),
             )
         except VersionConflict as stale:
-            conflict = []
+            conflict = [("Membership", "Remove", "Changed by someone else since you opened this")]
             form = CareTeamRemoveForm(member=stale.current)
         except ValidationError as error:
             form.apply_service_errors(error)
