@@ -35,6 +35,7 @@ from .models import (
 from .vitals import VitalSign, sign_for_code, vital_signs
 
 DATE_WIDGET = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+NAME_WIDGET = forms.Textarea(attrs={"rows": 2, "class": "name-input"})
 DATETIME_WIDGET = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
 # Staff roles that can be named on a care team (admins and auditors do not read charts).
 CARE_TEAM_ROLES = (Role.SUPERVISOR, Role.CASE_MANAGER, Role.CLINICIAN, Role.SCHEDULER)
@@ -148,9 +149,13 @@ def branches_of(user: User):
 
 
 def case_managers_of(user: User):
+    return case_managers_in(user.organization_id)
+
+
+def case_managers_in(organization_id: int):
     return (
         User.objects.filter(
-            organization_id=user.organization_id,
+            organization_id=organization_id,
             is_active=True,
             memberships__active=True,
             memberships__role=Role.CASE_MANAGER,
@@ -205,6 +210,11 @@ class CodedForm(CarewayForm):
         return data
 
 
+def one_line(text: str) -> str:
+    """A name typed in a box that wraps, kept as one line."""
+    return " ".join(text.split())
+
+
 CONDITION_FIELDS = (
     "display", "code_system", "code", "clinical_status", "onset_date", "abatement_date",
     "is_primary", "note",
@@ -221,10 +231,15 @@ class ConditionForm(CodedForm, forms.ModelForm):
         labels = {"display": "Condition", "code": "Diagnosis code"}
         help_texts = {"display": "In words, e.g. Heart failure.", "code": "For example: I50.9"}
         widgets = {
+            # A long name (imported names run to 300 characters) wraps instead of hiding.
+            "display": NAME_WIDGET,
             "onset_date": DATE_WIDGET,
             "abatement_date": DATE_WIDGET,
             "note": forms.Textarea(attrs={"rows": 3}),
         }
+
+    def clean_display(self) -> str:
+        return one_line(self.cleaned_data["display"])
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
@@ -252,10 +267,14 @@ class MedicationForm(CarewayForm, forms.ModelForm):
             "code": "Optional: the RxNorm concept number, digits only.",
         }
         widgets = {
+            "display": NAME_WIDGET,
             "start_date": DATE_WIDGET,
             "end_date": DATE_WIDGET,
             "note": forms.Textarea(attrs={"rows": 3}),
         }
+
+    def clean_display(self) -> str:
+        return one_line(self.cleaned_data["display"])
 
     def clean_code(self) -> str:
         code = self.cleaned_data["code"].strip()
@@ -289,6 +308,124 @@ class AllergyForm(CodedForm, forms.ModelForm):
             "criticality": "High: a future reaction could be life-threatening.",
         }
         widgets = {"note": forms.Textarea(attrs={"rows": 3})}
+
+
+class RecordEditForm(VersionedForm):
+    """An edit of a clinical record that started from a version; its status changes apart
+    (RecordStatusForm), so an edit never stops, resolves or voids a record by the way."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Added here: a mixin's class attributes are not form fields.
+        self.fields["version"] = forms.IntegerField(widget=forms.HiddenInput)
+        if self.instance.pk and "version" not in self.initial:
+            self.initial["version"] = self.instance.version
+
+
+CONDITION_EDIT_FIELDS = tuple(f for f in CONDITION_FIELDS if f != "clinical_status")
+
+
+class ConditionEditForm(RecordEditForm, ConditionForm):
+    model_field_names = CONDITION_EDIT_FIELDS
+
+    class Meta(ConditionForm.Meta):
+        fields = CONDITION_EDIT_FIELDS
+
+
+MEDICATION_EDIT_FIELDS = tuple(f for f in MEDICATION_FIELDS if f != "status")
+
+
+class MedicationEditForm(RecordEditForm, MedicationForm):
+    model_field_names = MEDICATION_EDIT_FIELDS
+
+    class Meta(MedicationForm.Meta):
+        fields = MEDICATION_EDIT_FIELDS
+
+    def service_data(self) -> dict[str, Any]:
+        data = RecordEditForm.service_data(self)
+        if "code" in data:
+            data["code_system"] = RXNORM if data["code"] else ""
+        return data
+
+
+class AllergyEditForm(RecordEditForm, AllergyForm):
+    pass
+
+
+ENTERED_IN_ERROR = "entered-in-error"
+# What each kind of record calls its statuses when a person changes one, and the date that
+# ends it; the statuses themselves are the model's (and FHIR's).
+STATUS_WORDING = {
+    Condition: ("Resolved or inactive since", "The date it resolved; today if blank."),
+    Medication: ("Stopped or completed on", "The last day it was taken; today if blank."),
+    Allergy: ("", ""),
+}
+
+
+class RecordStatusForm(CarewayForm, forms.Form):
+    """Change a record's status, or mark it entered in error (with the reason)."""
+
+    version = forms.IntegerField(widget=forms.HiddenInput)
+    status = forms.ChoiceField(label="New status", widget=forms.RadioSelect)
+    on = forms.DateField(required=False, widget=DATE_WIDGET)
+    reason = forms.CharField(
+        label="Reason",
+        required=False,
+        max_length=500,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="Needed when the record was entered in error; kept in the record's note.",
+    )
+
+    def __init__(self, *args: Any, record: Any, choices: Iterable[str], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        model = type(record)
+        labels = dict(model._meta.get_field(_status_field(model)).choices)
+        current = getattr(record, _status_field(model))
+        self.fields["status"].choices = [
+            *((value, labels[value]) for value in choices if value != current),
+            (ENTERED_IN_ERROR, "Entered in error: it was never true of this patient"),
+        ]
+        self.initial.setdefault("version", record.version)
+        date_label, date_help = STATUS_WORDING[model]
+        if date_label:
+            self.fields["on"].label, self.fields["on"].help_text = date_label, date_help
+        else:
+            del self.fields["on"]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if data.get("status") == ENTERED_IN_ERROR and not (data.get("reason") or "").strip():
+            self.add_error("reason", "Say why this record was entered in error.")
+        on = data.get("on")
+        if on and on > timezone.localdate():
+            self.add_error("on", "The date cannot be in the future.")
+        return data
+
+
+def _status_field(model: type) -> str:
+    return "status" if model is Medication else "clinical_status"
+
+
+class CareTeamRemoveForm(CarewayForm, forms.Form):
+    """Someone leaves the team; the primary case manager only once another is named."""
+
+    version = forms.IntegerField(widget=forms.HiddenInput)
+    successor = forms.ModelChoiceField(
+        queryset=User.objects.none(),
+        label="New primary case manager",
+        help_text="A team always has a primary case manager: name who takes over.",
+        empty_label="Choose a case manager",
+    )
+
+    def __init__(self, *args: Any, member: CareTeamMember, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.initial.setdefault("version", member.version)
+        if member.is_primary_case_manager:
+            field = self.fields["successor"]
+            field.queryset = case_managers_in(member.organization_id).exclude(pk=member.user_id)
+            field.label_from_instance = lambda u: u.display_name
+        else:
+            del self.fields["successor"]
 
 
 COVERAGE_FIELDS = ("kind", "payer_name", "member_id", "priority", "start_date", "end_date")

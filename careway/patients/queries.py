@@ -31,6 +31,7 @@ from careway.core.models import Membership, User
 from careway.toolkit.pages import paginate
 
 from . import access
+from .display import role_and_discipline
 from .models import (
     Allergy,
     CareTeamMember,
@@ -315,7 +316,18 @@ def conditions(patient: Patient, page: Any) -> dict[str, Any]:
             "pk",
         )
     )
-    return {"page": paginate(rows, page)}
+    voided = Condition.objects.filter(
+        patient=patient, verification_status=Condition.Verification.ENTERED_IN_ERROR
+    )
+    return {"page": paginate(rows, page), **_entered_in_error(voided)}
+
+
+# Records entered in error leave the lists; a chart shows at most this many of them, newest first.
+ENTERED_IN_ERROR_LIMIT = 50
+
+
+def _entered_in_error(rows: QuerySet[Any]) -> dict[str, Any]:
+    return {"voided": list(rows.order_by("-updated_at", "-pk")[:ENTERED_IN_ERROR_LIMIT])}
 
 
 def medications(patient: Patient, page: Any) -> dict[str, Any]:
@@ -330,7 +342,8 @@ def medications(patient: Patient, page: Any) -> dict[str, Any]:
         )
         .order_by(Case(When(status__in=CURRENT_MEDICATION, then=0), default=1), "display", "pk")
     )
-    return {"page": paginate(rows, page)}
+    voided = Medication.objects.filter(patient=patient, status=Medication.Status.ENTERED_IN_ERROR)
+    return {"page": paginate(rows, page), **_entered_in_error(voided)}
 
 
 def allergies(patient: Patient, page: Any) -> dict[str, Any]:
@@ -344,7 +357,10 @@ def allergies(patient: Patient, page: Any) -> dict[str, Any]:
             "pk",
         )
     )
-    return {"page": paginate(rows, page)}
+    voided = Allergy.objects.filter(
+        patient=patient, clinical_status=Allergy.ClinicalStatus.ENTERED_IN_ERROR
+    )
+    return {"page": paginate(rows, page), **_entered_in_error(voided)}
 
 
 def encounters(patient: Patient, page: Any) -> dict[str, Any]:
@@ -394,13 +410,20 @@ def care_team(patient: Patient) -> dict[str, Any]:
     team = CareTeam()
     for member in members:
         if member.user_id:
-            member.discipline = _discipline(member.user)
+            member.role_text = role_and_discipline(
+                member.get_role_display(), _discipline(member.user)
+            )
             team.staff.append(member)
         elif member.related_person_id:
             team.family.append(member)
         else:
             team.external.append(member)
-    return {"team": team, "episode": current_episode(patient)}
+    former = (
+        CareTeamMember.objects.filter(patient=patient, active=False)
+        .select_related("user", "related_person")
+        .order_by("-end_date", "-pk")[:CARE_TEAM_LIMIT]
+    )
+    return {"team": team, "former": list(former), "episode": current_episode(patient)}
 
 
 def _discipline(user: User) -> str:

@@ -8,7 +8,8 @@ are never taken from the caller's data.
 
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import date, timedelta
 from typing import Any, TypeVar, cast
 from zoneinfo import ZoneInfo
 
@@ -41,6 +42,7 @@ from .models import (
 )
 
 M = TypeVar("M", bound=models.Model)
+R = TypeVar("R", Condition, Medication, Allergy)
 
 PROTECTED_FIELDS = frozenset(
     {
@@ -128,12 +130,22 @@ def create_patient(
 
 
 def _save_versioned(
-    actor: audit.Actor, obj: M, data: Mapping[str, Any], expected: int, action: str, patient_id: Any
+    actor: audit.Actor,
+    obj: M,
+    data: Mapping[str, Any],
+    expected: int,
+    action: str,
+    patient_id: Any,
+    *,
+    reason: str = "",
+    detail: Mapping[str, Any] | None = None,
 ) -> M:
     # Every model passed here is versioned (has `version`); typed loosely for that reason.
     locked: Any = type(obj)._default_manager.select_for_update().get(pk=obj.pk)
     if locked.version != expected:
         raise VersionConflict(locked, expected)
+    if is_entered_in_error(locked):
+        raise ValidationError("This record was marked entered in error; it cannot be changed.")
     before = history.snapshot(locked)
     changed = _assign(locked, data)
     _validate(locked)
@@ -148,7 +160,8 @@ def _save_versioned(
             action,
             patient_id=patient_id,
             obj=locked,
-            detail={"fields": sorted(changed), "version": locked.version},
+            reason=reason,
+            detail={"fields": sorted(changed), "version": locked.version, **(detail or {})},
         )
     return locked
 
@@ -214,6 +227,139 @@ def add_allergy(actor: audit.Actor, patient: Patient, data: Mapping[str, Any]) -
         Patient.objects.filter(pk=patient.pk).update(no_known_allergies=False)
         patient.no_known_allergies = False
     return allergy
+
+
+# --- Changing the clinical record: edits, status changes, entered in error -------------------
+
+
+@dataclass(frozen=True)
+class StatusRule:
+    """How a kind of record changes status: the field that holds it, the field that marks it
+    entered in error (the same, except for a condition's verification), the statuses that end it
+    with a date, and the statuses it may be given."""
+
+    field: str
+    error_field: str
+    end_date_field: str
+    ending: frozenset[str]
+    choices: tuple[str, ...]
+
+
+ENTERED_IN_ERROR = "entered-in-error"
+STATUS_RULES: dict[type[models.Model], StatusRule] = {
+    Condition: StatusRule(
+        "clinical_status",
+        "verification_status",
+        "abatement_date",
+        frozenset({"resolved", "inactive", "remission"}),
+        ("active", "recurrence", "relapse", "remission", "inactive", "resolved"),
+    ),
+    Medication: StatusRule(
+        "status",
+        "status",
+        "end_date",
+        frozenset({"stopped", "completed"}),
+        ("active", "on-hold", "stopped", "completed"),
+    ),
+    Allergy: StatusRule(
+        "clinical_status", "clinical_status", "", frozenset(), ("active", "inactive", "resolved")
+    ),
+}
+
+
+def is_entered_in_error(record: models.Model) -> bool:
+    rule = STATUS_RULES.get(type(record))
+    return rule is not None and getattr(record, rule.error_field) == ENTERED_IN_ERROR
+
+
+def _noun(record: models.Model) -> str:
+    return record._meta.model_name or "record"
+
+
+@service
+def update_condition(
+    actor: audit.Actor, condition: Condition, data: Mapping[str, Any], expected_version: int
+) -> Condition:
+    """Correct a condition's words, code, dates or note (its status changes with
+    change_record_status). Naming it the primary diagnosis takes that from any other."""
+    if data.get("is_primary"):
+        Condition.objects.filter(patient_id=condition.patient_id, is_primary=True).exclude(
+            pk=condition.pk
+        ).update(is_primary=False)
+    return _save_versioned(
+        actor, condition, data, expected_version, "condition.update", condition.patient_id
+    )
+
+
+@service
+def update_medication(
+    actor: audit.Actor, medication: Medication, data: Mapping[str, Any], expected_version: int
+) -> Medication:
+    return _save_versioned(
+        actor, medication, data, expected_version, "medication.update", medication.patient_id
+    )
+
+
+@service
+def update_allergy(
+    actor: audit.Actor, allergy: Allergy, data: Mapping[str, Any], expected_version: int
+) -> Allergy:
+    return _save_versioned(
+        actor, allergy, data, expected_version, "allergy.update", allergy.patient_id
+    )
+
+
+@service
+def change_record_status(
+    actor: audit.Actor,
+    record: R,
+    status: str,
+    expected_version: int,
+    *,
+    on: date | None = None,
+    reason: str = "",
+) -> R:
+    """Stop or complete a medication, resolve a condition, mark an allergy inactive, take any of
+    them up again, or mark one entered in error (which needs a reason and is final: the record
+    leaves the lists and stays in the chart's history). The earlier version is kept and the change
+    audited with the reason; a stale `expected_version` raises VersionConflict."""
+    rule = STATUS_RULES[type(record)]
+    reason = reason.strip()
+    if status == ENTERED_IN_ERROR:
+        if not reason:
+            raise ValidationError({"reason": "Say why this record was entered in error."})
+        data: dict[str, Any] = {rule.error_field: ENTERED_IN_ERROR}
+    elif status in rule.choices:
+        data = {rule.field: status}
+        if rule.end_date_field:
+            ends = status in rule.ending
+            data[rule.end_date_field] = (on or timezone.localdate()) if ends else None
+    else:
+        raise ValidationError({"status": "Choose one of the statuses offered."})
+    if reason:
+        data["note"] = _with_line(getattr(record, "note", ""), _reason_line(status, reason))
+    noun = _noun(record)
+    action = f"{noun}.entered_in_error" if status == ENTERED_IN_ERROR else f"{noun}.status"
+    return _save_versioned(
+        actor,
+        record,
+        data,
+        expected_version,
+        action,
+        record.patient_id,  # type: ignore[attr-defined]
+        reason=reason,
+        detail={"status": status},
+    )
+
+
+def _reason_line(status: str, reason: str) -> str:
+    day = timezone.localdate()
+    label = status.replace("-", " ").capitalize()
+    return f"{label} ({day:%b} {day.day}, {day.year}): {reason}"
+
+
+def _with_line(note: str, line: str) -> str:
+    return f"{note.rstrip()}\n{line}" if note.strip() else line
 
 
 @service
@@ -356,13 +502,78 @@ def add_care_team_member(
 
 
 @service
-def end_care_team_membership(actor: audit.Actor, member: CareTeamMember) -> CareTeamMember:
-    member.active = False
-    member.is_primary_case_manager = False
-    member.end_date = timezone.localdate()
-    member.save(update_fields=["active", "is_primary_case_manager", "end_date"])
-    audit.record(actor, "careteam.remove", patient_id=member.patient_id, obj=member)
-    return member
+def end_care_team_membership(
+    actor: audit.Actor,
+    member: CareTeamMember,
+    expected_version: int | None = None,
+    *,
+    successor: User | None = None,
+) -> CareTeamMember:
+    """Take someone off the team: the membership ends (inactive, with its end date), it is never
+    deleted, and the version it had is kept. A team always keeps a primary case manager: ending
+    the primary case manager's membership needs the `successor`, who takes the role (joining the
+    team if they are not on it). A stale `expected_version` raises VersionConflict (None: the
+    caller holds the current row)."""
+    locked = CareTeamMember.objects.select_for_update().get(pk=member.pk)
+    if expected_version is not None and locked.version != expected_version:
+        raise VersionConflict(locked, expected_version)
+    if not locked.active:
+        raise ValidationError("This person is no longer on the care team.")
+    was_primary = locked.is_primary_case_manager
+    if was_primary:
+        _check_successor(locked, successor)
+    history.keep([history.snapshot(locked)])
+    locked.active = False
+    locked.is_primary_case_manager = False
+    locked.end_date = timezone.localdate()
+    locked.version += 1
+    locked.updated_at = timezone.now()
+    locked.save()
+    audit.record(
+        actor,
+        "careteam.remove",
+        patient_id=locked.patient_id,
+        obj=locked,
+        detail={"version": locked.version, "was_primary": was_primary},
+    )
+    if successor is not None and was_primary:
+        _make_primary_case_manager(actor, locked.episode, successor)
+    # The caller's instance shows the ended membership too, as it always has.
+    for name in ("active", "is_primary_case_manager", "end_date", "version", "updated_at"):
+        setattr(member, name, getattr(locked, name))
+    return locked
+
+
+def _check_successor(member: CareTeamMember, successor: User | None) -> None:
+    if successor is None:
+        raise ValidationError(
+            {"successor": "Name the new primary case manager: a team always has one."}
+        )
+    if successor.pk == member.user_id or successor.organization_id != member.organization_id:
+        raise ValidationError({"successor": "Choose another case manager of this agency."})
+
+
+def _make_primary_case_manager(actor: audit.Actor, episode: EpisodeOfCare, user: User) -> None:
+    current = CareTeamMember.objects.filter(
+        episode=episode, user=user, active=True, role=CareTeamMember.TeamRole.CASE_MANAGER
+    ).first()
+    if current is None:
+        add_care_team_member(
+            actor,
+            episode,
+            role=CareTeamMember.TeamRole.CASE_MANAGER,
+            user=user,
+            primary_case_manager=True,
+        )
+        return
+    _save_versioned(
+        actor,
+        current,
+        {"is_primary_case_manager": True},
+        current.version,
+        "careteam.update",
+        current.patient_id,
+    )
 
 
 # --- Emergency access (break the glass) ------------------------------------------------------

@@ -24,9 +24,25 @@ urlpatterns = [
         name="medication_create",
     ),
     path("patients/<uuid:patient_id>/allergies/new/", edit.allergy_create, name="allergy_create"),
+    *(
+        path(f"patients/<uuid:patient_id>/{section}/<int:record_id>/{step}/", view, name=name)
+        for section, step, view, name in (
+            ("conditions", "edit", edit.condition_edit, "condition_edit"),
+            ("conditions", "status", edit.condition_status, "condition_status"),
+            ("medications", "edit", edit.medication_edit, "medication_edit"),
+            ("medications", "status", edit.medication_status, "medication_status"),
+            ("allergies", "edit", edit.allergy_edit, "allergy_edit"),
+            ("allergies", "status", edit.allergy_status, "allergy_status"),
+        )
+    ),
     path("patients/<uuid:patient_id>/vitals/new/", edit.vitals_create, name="vitals_create"),
     path("patients/<uuid:patient_id>/coverage/new/", edit.coverage_create, name="coverage_create"),
     path("patients/<uuid:patient_id>/care-team/new/", edit.careteam_add, name="careteam_add"),
+    path(
+        "patients/<uuid:patient_id>/care-team/<int:member_id>/remove/",
+        edit.careteam_remove,
+        name="careteam_remove",
+    ),
     # Every chart section, whichever app registered it (careway/patients/frame.py).
     path("patients/<uuid:patient_id>/<slug:section>/", chart.chart, name="chart_section"),
     path("emergency-access/", emergency.break_glass, name="break_glass"),

@@ -266,7 +266,9 @@ def test_a_patient_who_leaves_the_care_team_leaves_the_export_too(world, data_di
     both = {str(world.patient.pk), str(second.pk)}
     assert patients_in(cm, urls["Patient"]) == patients_in(cm, urls["Condition"]) == both
     member = CareTeamMember.objects.get(patient=world.patient, user=world.cm)
-    services.end_care_team_membership(audit.Actor(user=world.supervisor), member)
+    services.end_care_team_membership(
+        audit.Actor(user=world.supervisor), member, successor=world.cm_other
+    )
     assert (
         patients_in(cm, urls["Patient"]) == patients_in(cm, urls["Condition"]) == {str(second.pk)}
     )

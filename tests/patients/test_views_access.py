@@ -154,12 +154,81 @@ WRITES = [
         lambda w: CareTeamMember.objects.filter(external_name="Dr. Ana Ruiz").count(),
     ),
 ]
+
+
+def _record(key: str) -> Callable[[Any], Any]:
+    return lambda w: w.extra[key].pk
+
+
+WRITES += [
+    Write(
+        "condition_edit",
+        _url("condition_edit", record_id=_record("condition")),
+        lambda w: {"version": 1, "display": "Renamed condition"},
+        lambda w: Condition.objects.filter(display="Renamed condition").count(),
+    ),
+    Write(
+        "condition_status",
+        _url("condition_status", record_id=_record("condition")),
+        lambda w: {"version": 1, "status": "resolved"},
+        lambda w: Condition.objects.filter(clinical_status="resolved").count(),
+    ),
+    Write(
+        "medication_edit",
+        _url("medication_edit", record_id=_record("medication")),
+        lambda w: {"version": 1, "display": "Renamed medication"},
+        lambda w: Medication.objects.filter(display="Renamed medication").count(),
+    ),
+    Write(
+        "medication_status",
+        _url("medication_status", record_id=_record("medication")),
+        lambda w: {"version": 1, "status": "entered-in-error", "reason": "Wrong patient"},
+        lambda w: Medication.objects.filter(status="entered-in-error").count(),
+    ),
+    Write(
+        "allergy_edit",
+        _url("allergy_edit", record_id=_record("allergy")),
+        lambda w: {
+            "version": 1,
+            "display": "Renamed allergy",
+            "category": "environment",
+            "criticality": "low",
+        },
+        lambda w: Allergy.objects.filter(display="Renamed allergy").count(),
+    ),
+    Write(
+        "allergy_status",
+        _url("allergy_status", record_id=_record("allergy")),
+        lambda w: {"version": 1, "status": "inactive"},
+        lambda w: Allergy.objects.filter(clinical_status="inactive").count(),
+    ),
+    Write(
+        "careteam_remove",
+        _url("careteam_remove", member_id=_record("physician")),
+        lambda w: {"version": 1},
+        lambda w: CareTeamMember.objects.filter(active=False).count(),
+    ),
+]
 WRITE_IDS = [w.name for w in WRITES]
 
 
 @pytest.fixture
 def w(world):
+    system = audit.Actor(user=None)
     world.extra["contact"] = add_contact(world.patient)
+    world.extra["condition"] = services.add_condition(
+        system, world.patient, {"display": "Heart failure"}
+    )
+    world.extra["medication"] = services.add_medication(
+        system, world.patient, {"display": "Furosemide 40 mg"}
+    )
+    world.extra["allergy"] = services.add_allergy(
+        system, world.patient, {"display": "Latex", "category": "environment"}
+    )
+    episode = CareTeamMember.objects.get(patient=world.patient, user=world.cm).episode
+    world.extra["physician"] = services.add_care_team_member(
+        system, episode, role="physician", external_name="Dr. Lee Park"
+    )
     return world
 
 
