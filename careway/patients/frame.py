@@ -156,7 +156,8 @@ def _rows_template(columns: tuple[CaseloadColumn, ...]) -> Template:
             else _source_of(engine, column.cell_template)
         )
         source.append(
-            f'<td class="col-p{column.priority}" data-label="{escape(column.title)}">{cell}</td>'
+            f'<td class="col-p{column.priority} col-{escape(column.key)}" '
+            f'data-label="{escape(column.title)}">{cell}</td>'
         )
     source.append("</tr>{% endfor %}")
     return Template("".join(source), engine=engine)
