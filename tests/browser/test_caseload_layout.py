@@ -22,7 +22,8 @@ DESKTOP = {"width": 1440, "height": 900}
 SIZES = {"phone": PHONE, "tablet": TABLET, "desktop": DESKTOP}
 # (viewport width, the stacked priorities at that width)
 WIDTHS = (
-    (700, {2, 3}), (768, {2, 3}), (1024, {2, 3}), (1100, {3}), (1279, {3}), (1280, set()), (1440, set())
+    (700, {2, 3}), (768, {2, 3}), (1024, {2, 3}), (1100, {3}), (1279, {3}),
+    (1280, set()), (1440, set()),
 )  # fmt: skip
 LONG_FLAGS = (
     ("urgent", "High fall risk: right leg weakness since the fall at home, uses a walker"),

@@ -261,9 +261,7 @@ def test_a_supervisor_sees_each_patients_case_manager_and_branch(login, branch_c
     assert by_manager[-1] == "Nobody, Ned"  # no case manager last
 
 
-def test_a_supervisor_sees_each_caseloads_size_and_filters_by_case_manager(
-    login, branch_caseloads
-):
+def test_a_supervisor_sees_each_caseloads_size_and_filters_by_case_manager(login, branch_caseloads):
     w = branch_caseloads
     client = login(w.supervisor)
     html = client.get(URL).content.decode()
