@@ -187,3 +187,19 @@ def test_every_column_shows_once_and_nothing_scrolls_sideways(
             expect(under_name).to_be_hidden()
     expect(row).to_contain_text("Heart failure")  # the diagnosis, wherever it is shown
     expect(row.get_by_text("Weight up 5 lb in a week", exact=False).first).to_be_visible()
+
+
+def test_a_sort_chosen_in_the_header_stays_when_the_filters_change(
+    live_server, new_page, busy_world
+):
+    page = new_page(TABLET)
+    sign_in(page, live_server.url, busy_world.cm)
+    page.goto(f"{live_server.url}/patients/")
+    expect(page.get_by_label("Sort by")).to_be_hidden()  # the header sorts here
+    page.locator("table.caseload thead").get_by_role("link", name="Name").click()
+    expect(page.locator("#caseload-summary")).to_contain_text("sorted by name (descending)")
+    # The form's select, hidden at this width, took the header's sort, so a search keeps it.
+    expect(page.get_by_label("Sort by")).to_have_value("-name")
+    page.get_by_label("Search by name or MRN").fill("e")
+    expect(page.locator("#caseload-summary")).to_contain_text("matching “e”")
+    expect(page.locator("#caseload-summary")).to_contain_text("sorted by name (descending)")
