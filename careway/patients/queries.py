@@ -174,20 +174,43 @@ def caseload_sizes(supervisor: User, patients: QuerySet[Patient]) -> list[Caselo
         .values("manager")
         .annotate(n=Count("pk"))
     }
-    in_branches = Membership.objects.filter(
-        active=True, role=Role.CASE_MANAGER, branch_id__in=supervisor.supervised_branch_ids()
-    ).values("user_id")
-    managers = User.objects.filter(organization_id=supervisor.organization_id).filter(
-        Q(pk__in=[pk for pk in counted if pk is not None]) | Q(is_active=True, pk__in=in_branches)
-    )
+    found = [pk for pk in counted if pk is not None]
     sizes = [
-        CaseloadSize(m.pk, f"{m.last_name}, {m.first_name}" if m.last_name else m.username,
-                     counted.get(m.pk, 0))
-        for m in managers.order_by("last_name", "first_name", "pk")
-    ]  # fmt: skip
+        CaseloadSize(m.pk, _family_first(m), counted.get(m.pk, 0))
+        for m in _case_managers(supervisor, Q(pk__in=found))
+    ]
     if counted.get(None):
         sizes.append(CaseloadSize(None, "No case manager", counted[None]))
     return sizes
+
+
+def case_manager_choices(supervisor: User) -> list[tuple[str, str]]:
+    """The case manager filter's choices, in one query and without counting: the case managers
+    of the supervised branches and anyone primary on the team of a patient the supervisor sees
+    (in any episode), by name; then the patients with none."""
+    primary = CareTeamMember.objects.filter(
+        active=True, is_primary_case_manager=True, patient__in=access.visible_patients(supervisor)
+    ).values("user_id")
+    managers = _case_managers(supervisor, Q(pk__in=primary))
+    return [(str(m.pk), _family_first(m)) for m in managers] + [
+        (NO_CASE_MANAGER, "No case manager")
+    ]
+
+
+def _case_managers(supervisor: User, also: Q) -> QuerySet[User]:
+    """The active case managers of the supervisor's branches, and the people `also` names."""
+    in_branches = Membership.objects.filter(
+        active=True, role=Role.CASE_MANAGER, branch_id__in=supervisor.supervised_branch_ids()
+    ).values("user_id")
+    return (
+        User.objects.filter(organization_id=supervisor.organization_id)
+        .filter(also | Q(is_active=True, pk__in=in_branches))
+        .order_by("last_name", "first_name", "pk")
+    )
+
+
+def _family_first(user: User) -> str:
+    return f"{user.last_name}, {user.first_name}" if user.last_name else user.username
 
 
 def with_primary_diagnosis(patients: QuerySet[Patient]) -> QuerySet[Patient]:

@@ -2,7 +2,6 @@
 each thing a domain says about them (careway/patients/frame.py: caseload columns)."""
 
 from datetime import date
-from typing import Any
 
 from django.core.paginator import Page
 from django.db import transaction
@@ -50,7 +49,7 @@ def caseload(request: HttpRequest) -> HttpResponse:
         request.GET,
         flag_choices=queries.caseload_flag_kinds(user),
         sorts=[("name", "Name")] + [(c.key, c.title) for c in columns if c.sortable],
-        case_managers=_case_manager_choices(user) if supervising else None,
+        case_managers=queries.case_manager_choices(user) if supervising else None,
     )
     column, descending = filters.sort_key
     criteria = filters.criteria()
@@ -110,11 +109,6 @@ def _page(
     sorts = {"name": NAME_SORT} | {c.key: c.sort for c in columns if c.sort}
     ordered = queries.sorted_caseload(patients, sorts[column], descending)
     return paginate(ordered, number, queries.CASELOAD_PAGE_SIZE)
-
-
-def _case_manager_choices(user: Any) -> list[tuple[str, str]]:
-    sizes = queries.caseload_sizes(user, queries.caseload(user, episodes="all"))
-    return [(size.filter_value, size.name) for size in sizes]
 
 
 def _add_to_page(columns: list[CaseloadColumn], patients: list[Patient], today: date) -> None:
