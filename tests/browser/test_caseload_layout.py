@@ -13,7 +13,14 @@ from careway.core import audit
 from careway.patients import services
 from tests.factories import build_world, make_patient
 
-from .conftest import PHONE, enrol_two_factor, fill_chart, screenshot, sign_in
+from .conftest import (
+    PHONE,
+    assert_accessible,
+    enrol_two_factor,
+    fill_chart,
+    screenshot,
+    sign_in,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -98,6 +105,7 @@ def check_every_size(page, who: str) -> None:
         expect(page.get_by_role("link", name="Hale, Margaret")).to_be_visible()
         screenshot(page, f"caseload-{who}-{size}")
         assert_fits(page, f"{who} at {size}")
+        assert_accessible(page, f"{who} at {size}")
         text = visible_text(page)
         for _, label in LONG_FLAGS[:3]:
             assert label in text, (size, label)  # the three most severe, every word of them

@@ -34,15 +34,7 @@ NAME_SORT = ("family_name", "given_name", "pk")
 def caseload(request: HttpRequest) -> HttpResponse:
     user = request.user
     if not user.has_perm_code(CHART_VIEW):
-        # An agency admin or an auditor: no caseload, and no advice meant for the care team.
-        return render(
-            request,
-            "patients/caseload_no_charts.html",
-            {
-                "can_manage_people": user.has_perm_code(USERS_MANAGE),
-                "can_read_audit": user.has_perm_code(AUDIT_VIEW),
-            },
-        )
+        return _no_caseload(request)
     columns = columns_for(user)
     supervising = user.has_perm_code(CASELOAD_SUPERVISE)
     filters = CaseloadFilterForm(
@@ -90,6 +82,16 @@ def caseload(request: HttpRequest) -> HttpResponse:
     # The same URL answers with a fragment or a whole page; caches must keep them apart.
     patch_vary_headers(response, ["HX-Request"])
     return response
+
+
+def _no_caseload(request: HttpRequest) -> HttpResponse:
+    """An agency admin or an auditor: no caseload, and no advice meant for the care team."""
+    user = request.user
+    context = {
+        "can_manage_people": user.has_perm_code(USERS_MANAGE),
+        "can_read_audit": user.has_perm_code(AUDIT_VIEW),
+    }
+    return render(request, "patients/caseload_no_charts.html", context)
 
 
 def _page(
