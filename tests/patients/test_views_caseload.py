@@ -333,3 +333,10 @@ def test_an_auditor_is_sent_to_the_audit_log(login, world):
     html = login(world.auditor).get(URL).content.decode()
     assert f'href="{reverse("audit_log")}"' in html
     assert "supervisor to add you" not in html
+
+
+def test_a_supervisor_with_no_patients_is_not_told_to_ask_their_supervisor(login, world):
+    EpisodeOfCare.objects.filter(patient=world.patient).update(status="discharged")
+    html = login(world.supervisor).get(URL).content.decode()
+    assert "You have no patients yet" in html
+    assert "supervisor to add you" not in html and "branches you supervise" in html
