@@ -340,3 +340,14 @@ def test_a_supervisor_with_no_patients_is_not_told_to_ask_their_supervisor(login
     html = login(world.supervisor).get(URL).content.decode()
     assert "You have no patients yet" in html
     assert "supervisor to add you" not in html and "branches you supervise" in html
+
+
+def test_a_column_sorts_by_fields_or_by_keys_not_both():
+    from careway.patients.frame import CaseloadColumn
+
+    with pytest.raises(ValueError, match="not both"):
+        CaseloadColumn(
+            "x", "X", order=1, priority=1, cell_template="x.html",
+            sort=("family_name",), sort_keys=lambda patients, today: {},
+        )  # fmt: skip
+    assert CaseloadColumn("x", "X", 1, 1, "x.html", sort_keys=lambda p, t: {}).sortable
