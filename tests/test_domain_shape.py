@@ -183,9 +183,18 @@ def test_its_chart_sections_are_404_to_everyone_else(client, world, label):
 
 @pytest.mark.parametrize("label", DOMAINS)
 def test_its_caseload_columns_show(login, world, label):
-    page = login(world.cm).get(reverse("caseload")).content.decode()
+    """To the case manager, or to the supervisor when the column is theirs (a case manager
+    column); never to a role without it."""
+    pages = {
+        who: login(who).get(reverse("caseload")).content.decode()
+        for who in (world.cm, world.supervisor)
+    }
     for column in columns_of(apps.get_app_config(label)):
-        assert f">{column.title}" in page, column.key
+        who = world.cm if world.cm.has_perm_code(column.permission) else world.supervisor
+        assert who.has_perm_code(column.permission), column.key
+        assert f">{column.title}" in pages[who], column.key
+        if who is world.supervisor:
+            assert f">{column.title}" not in pages[world.cm], column.key
 
 
 @pytest.mark.parametrize("label", DOMAINS)

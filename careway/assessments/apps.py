@@ -33,5 +33,6 @@ class AssessmentsConfig(AppConfig):
                 priority=1,
                 cell_template="assessments/caseload/_due.html",
                 add_to_page=queries.add_due,
+                sort_keys=queries.due_sort_keys,
             )
         )

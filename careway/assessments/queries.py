@@ -26,11 +26,14 @@ TREND_DAYS = 730
 # --- what is due ---------------------------------------------------------------------------------
 
 
-def due_for_patients(patient_ids: Iterable[Any], today: date) -> dict[Any, list[schedule.Due]]:
+def due_for_patients(
+    patient_ids: Iterable[Any] | QuerySet[Any], today: date
+) -> dict[Any, list[schedule.Due]]:
     """Each patient's assessments due in their current episode: three queries for any number
-    of patients (their current episodes, inpatient stays, signed assessments)."""
-    ids = list(patient_ids)
-    if not ids:
+    of patients (their current episodes, inpatient stays, signed assessments). The ids may be a
+    queryset (a whole caseload), which the three queries then read as a subquery."""
+    ids: Any = patient_ids if isinstance(patient_ids, QuerySet) else list(patient_ids)
+    if not isinstance(ids, QuerySet) and not ids:
         return {}
     episodes: dict[Any, EpisodeOfCare] = {}
     for episode in current_episodes().filter(patient_id__in=ids):
@@ -44,9 +47,9 @@ def due_for_patients(patient_ids: Iterable[Any], today: date) -> dict[Any, list[
     ):
         stays[patient_id].append(schedule.Stay(admitted, discharged))
     signed: dict[Any, list[schedule.Signed]] = defaultdict(list)
-    done = Assessment.objects.filter(
-        episode_id__in=[e.pk for e in episodes.values()], status=Assessment.Status.SIGNED
-    )
+    # By patient rather than by episode, so that a whole caseload needs no list of ids; the
+    # assessments of past episodes are read and not looked at.
+    done = Assessment.objects.filter(patient_id__in=ids, status=Assessment.Status.SIGNED)
     for episode_id, time_point, visit_date in done.values_list(
         "episode_id", "time_point", "visit_date"
     ):
@@ -71,6 +74,17 @@ def add_due(patients: list[Patient], today: date) -> None:
     due = due_for_patients([p.pk for p in patients], today)
     for patient in patients:
         patient.assessment_due = schedule.most_pressing(due.get(patient.pk, []))  # type: ignore[attr-defined]
+
+
+def due_sort_keys(patients: QuerySet[Patient], today: date) -> dict[Any, tuple[int, date]]:
+    """The caseload's sort by what is due, over the whole caseload: the most pressing open item
+    (the one the column shows) by urgency, then by date. Nothing open: no key (sorted last)."""
+    keys = {}
+    for patient_id, items in due_for_patients(patients.values("pk"), today).items():
+        pressing = schedule.most_pressing(items)
+        if pressing is not None:
+            keys[patient_id] = (schedule.URGENCY[pressing.status], pressing.due)
+    return keys
 
 
 # --- the chart's assessments section -------------------------------------------------------------

@@ -46,9 +46,19 @@ class PatientsConfig(AppConfig):
                 cell_template="patients/caseload/_flags.html",
                 annotate=queries.with_active_flags,
             ),
+            # A supervisor balances caseloads across the branch: who manages each patient.
+            frame.CaseloadColumn(
+                "case-manager", "Case manager", order=65, priority=2,
+                cell_template="patients/caseload/_case_manager.html",
+                annotate=queries.with_case_manager,
+                sort=("case_manager", "family_name", "pk"),
+                permission=patient_permissions.CASELOAD_SUPERVISE,
+            ),
             frame.CaseloadColumn(
                 "branch", "Branch", order=70, priority=3,
                 cell_template="patients/caseload/_branch.html",
+                sort=("branch__name", "family_name", "pk"),
+                permission=patient_permissions.CASELOAD_SUPERVISE,
             ),
         )  # fmt: skip
         audit.register_patient_directory(

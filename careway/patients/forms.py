@@ -645,24 +645,38 @@ class CaseloadFilterForm(forms.Form):
     """The caseload's search, filters and sort, read from the query string."""
 
     EPISODES = [("open", "Active episodes"), ("closed", "Discharged"), ("all", "All")]
-    UNFILTERED = {"q": "", "flag": "", "episodes": "open"}
+    UNFILTERED = {"q": "", "flag": "", "episodes": "open", "case_manager": ""}
 
     q = forms.CharField(label="Search by name or MRN", required=False, max_length=100, strip=True)
     flag = forms.ChoiceField(label="Flag", required=False)
     episodes = forms.ChoiceField(label="Episodes", choices=EPISODES, required=False)
-    sort = forms.CharField(required=False, widget=forms.HiddenInput)
+    case_manager = forms.ChoiceField(label="Case manager", required=False)
+    # The table's headers sort it; this select does the same where they are hidden (a phone).
+    sort = forms.ChoiceField(label="Sort by", required=False)
 
     def __init__(
         self,
         *args: Any,
         flag_choices: Iterable[tuple[str, str]] = (),
-        sorts: Iterable[str] = ("name",),
+        sorts: Iterable[tuple[str, str]] = (("name", "Name"),),
+        case_managers: Iterable[tuple[str, str]] | None = None,
         **kwargs: Any,
     ):
         super().__init__(*args, **kwargs)
         self.fields["flag"].choices = [("", "Any flag"), *flag_choices]
-        # The columns it may sort by: the name, and each sortable column the page shows.
-        self.sorts = frozenset(sorts)
+        # The columns it may sort by, (key, title): the name, and each sortable column shown.
+        sorts = list(sorts)
+        self.sorts = frozenset(key for key, _ in sorts)
+        self.fields["sort"].choices = [
+            (f"{'-' if descending else ''}{key}", f"{title}, {direction}")
+            for key, title in sorts
+            for descending, direction in ((False, "ascending"), (True, "descending"))
+        ]
+        # Only a supervisor filters by case manager; for anyone else the field is not there.
+        if case_managers is None:
+            del self.fields["case_manager"]
+        else:
+            self.fields["case_manager"].choices = [("", "Any case manager"), *case_managers]
 
     def value(self, name: str, default: str = "") -> str:
         """The cleaned value, or the default when absent or not valid (a stale bookmark)."""
@@ -671,7 +685,7 @@ class CaseloadFilterForm(forms.Form):
         return self.cleaned_data.get(name) or default
 
     def criteria(self) -> dict[str, str]:
-        """The search and filters to apply: q, flag and episodes."""
+        """The search and filters to apply: q, flag, episodes and case_manager."""
         return {name: self.value(name, default) for name, default in self.UNFILTERED.items()}
 
     @property

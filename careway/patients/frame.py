@@ -16,10 +16,13 @@ under a section (an assessment, a form) show the same frame with `audited_chart_
 
 A caseload column adds a cell to each row: `annotate` adds what the cell shows to the caseload
 query (one query for the whole page), or `add_to_page` sets it on a page of patients in a fixed
-number of queries when it is not a column of SQL. Columns carry a priority (1 highest) because
-the caseload must fit a tablet without a sideways scroll: at narrow widths only priority 1 is a
-column, priority 2 joins from 1000 px and 3 from 1280 px, and the cells of the columns not shown
-are stacked under the patient's name. On a phone every row is a card anyway.
+number of queries when it is not a column of SQL. A column sorts by `sort` (fields of the
+caseload query) or, when its order is worked out in Python (what is due), by `sort_keys`: each
+patient's key for the whole caseload, read in a fixed number of queries. Columns carry a
+priority (1 highest) because the caseload must fit a tablet without a sideways scroll: up to
+1099 px only priority 1 is a column, priority 2 joins from 1100 px and 3 from 1280 px, and the
+cells of the columns not shown are stacked under the patient's name. On a phone every row is a
+card, and a select in the filters sorts it (the table's header is hidden there).
 """
 
 from collections.abc import Callable, Sequence
@@ -71,11 +74,20 @@ class CaseloadColumn:
     add_to_page: Callable[[list[Patient], date], None] | None = None
     # The order of a sort by this column (the first field decides; None: not sortable).
     sort: tuple[str, ...] | None = None
+    # Or a sort the database cannot do: (the caseload's patients, today) -> {patient id: key},
+    # in a fixed number of queries. Patients without a key come last either way.
+    sort_keys: Callable[[QuerySet[Patient], date], dict[Any, Any]] | None = None
     permission: Permission | str = CHART_VIEW
 
     def __post_init__(self) -> None:
         if self.priority not in PRIORITIES:
             raise ValueError(f"Caseload column {self.key!r}: priority must be one of {PRIORITIES}")
+        if self.sort is not None and self.sort_keys is not None:
+            raise ValueError(f"Caseload column {self.key!r}: sort by fields or by keys, not both")
+
+    @property
+    def sortable(self) -> bool:
+        return self.sort is not None or self.sort_keys is not None
 
 
 CHART_SECTIONS: Registry[ChartSection] = Registry(
@@ -144,7 +156,8 @@ def _rows_template(columns: tuple[CaseloadColumn, ...]) -> Template:
             else _source_of(engine, column.cell_template)
         )
         source.append(
-            f'<td class="col-p{column.priority}" data-label="{escape(column.title)}">{cell}</td>'
+            f'<td class="col-p{column.priority} col-{escape(column.key)}" '
+            f'data-label="{escape(column.title)}">{cell}</td>'
         )
     source.append("</tr>{% endfor %}")
     return Template("".join(source), engine=engine)

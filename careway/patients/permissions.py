@@ -34,4 +34,10 @@ BREAK_GLASS = declare(
     Role.CLINICIAN,
 )
 
-ALL = (CHART_VIEW, CHART_EDIT, PATIENT_CREATE, BREAK_GLASS)
+CASELOAD_SUPERVISE = declare(
+    "caseload.supervise",
+    "See each patient's case manager and branch on the caseload, and each caseload's size.",
+    Role.SUPERVISOR,
+)
+
+ALL = (CHART_VIEW, CHART_EDIT, PATIENT_CREATE, BREAK_GLASS, CASELOAD_SUPERVISE)

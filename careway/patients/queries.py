@@ -5,13 +5,16 @@ Every function starts from a patient the caller got from `careway.patients.acces
 annotations and subqueries for the caseload, Prefetch for related lists, bounded slices elsewhere.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
 from django.conf.locale import LANG_INFO
+from django.core.paginator import Page
 from django.db.models import (
     Case,
+    Count,
     Exists,
     F,
     IntegerField,
@@ -25,9 +28,11 @@ from django.db.models import (
     Value,
     When,
 )
+from django.db.models.functions import Concat
 from django.utils import timezone
 
 from careway.core.models import Membership, User
+from careway.core.roles import Role
 from careway.toolkit.pages import paginate
 
 from . import access
@@ -94,8 +99,12 @@ def active_flags() -> QuerySet[PatientFlag]:
 # --- The caseload ---------------------------------------------------------------------------
 
 
+# The case manager filter's value for patients whose current episode has no primary one.
+NO_CASE_MANAGER = "none"
+
+
 def caseload(
-    user: User, *, q: str = "", flag: str = "", episodes: str = "open"
+    user: User, *, q: str = "", flag: str = "", episodes: str = "open", case_manager: str = ""
 ) -> QuerySet[Patient]:
     episode = current_episodes().filter(patient=OuterRef("pk"))
     patients = (
@@ -104,6 +113,7 @@ def caseload(
         .annotate(
             episode_status=Subquery(episode.values("status")[:1]),
             episode_start=Subquery(episode.values("start_of_care")[:1]),
+            current_episode_id=Subquery(episode.values("pk")[:1]),
         )
     )
     if episodes == "open":
@@ -113,7 +123,95 @@ def caseload(
     if flag:
         flagged = PatientFlag.objects.filter(patient=OuterRef("pk"), active=True, kind=flag)
         patients = patients.filter(Exists(flagged))
+    if case_manager == NO_CASE_MANAGER:
+        patients = patients.exclude(Exists(primary_case_managers()))
+    elif case_manager:
+        patients = patients.filter(Exists(primary_case_managers().filter(user_id=case_manager)))
     return _search(patients, q)
+
+
+def primary_case_managers() -> QuerySet[CareTeamMember]:
+    """The primary case manager on the current episode of each caseload row (a subquery of
+    `caseload`, whose rows carry `current_episode_id`)."""
+    return CareTeamMember.objects.filter(
+        episode_id=OuterRef("current_episode_id"),
+        active=True,
+        is_primary_case_manager=True,
+        user__isnull=False,
+    )
+
+
+def with_case_manager(patients: QuerySet[Patient]) -> QuerySet[Patient]:
+    """The caseload's case manager column: `case_manager` ("Family, Given"), in its own query."""
+    name = Concat("user__last_name", Value(", "), "user__first_name")
+    return patients.annotate(
+        case_manager=Subquery(primary_case_managers().annotate(name=name).values("name")[:1])
+    )
+
+
+@dataclass(frozen=True)
+class CaseloadSize:
+    """One case manager's caseload (user_id None: the patients with no primary case manager)."""
+
+    user_id: int | None
+    name: str
+    patients: int
+
+    @property
+    def filter_value(self) -> str:
+        return NO_CASE_MANAGER if self.user_id is None else str(self.user_id)
+
+
+def caseload_sizes(supervisor: User, patients: QuerySet[Patient]) -> list[CaseloadSize]:
+    """How many of these caseload rows each case manager is primary for, in two queries: every
+    case manager of the supervised branches (none too) and anyone else primary here, by name;
+    the patients without one last."""
+    counted = {
+        row["manager"]: row["n"]
+        for row in patients.annotate(
+            manager=Subquery(primary_case_managers().values("user_id")[:1])
+        )
+        .order_by()
+        .values("manager")
+        .annotate(n=Count("pk"))
+    }
+    found = [pk for pk in counted if pk is not None]
+    sizes = [
+        CaseloadSize(m.pk, _family_first(m), counted.get(m.pk, 0))
+        for m in _case_managers(supervisor, Q(pk__in=found))
+    ]
+    if counted.get(None):
+        sizes.append(CaseloadSize(None, "No case manager", counted[None]))
+    return sizes
+
+
+def case_manager_choices(supervisor: User) -> list[tuple[str, str]]:
+    """The case manager filter's choices, in one query and without counting: the case managers
+    of the supervised branches and anyone primary on the team of a patient the supervisor sees
+    (in any episode), by name; then the patients with none."""
+    primary = CareTeamMember.objects.filter(
+        active=True, is_primary_case_manager=True, patient__in=access.visible_patients(supervisor)
+    ).values("user_id")
+    managers = _case_managers(supervisor, Q(pk__in=primary))
+    return [(str(m.pk), _family_first(m)) for m in managers] + [
+        (NO_CASE_MANAGER, "No case manager")
+    ]
+
+
+def _case_managers(supervisor: User, also: Q) -> QuerySet[User]:
+    """The active case managers of the supervisor's branches, and the people `also` names."""
+    in_branches = Membership.objects.filter(
+        active=True, role=Role.CASE_MANAGER, branch_id__in=supervisor.supervised_branch_ids()
+    ).values("user_id")
+    return (
+        User.objects.filter(organization_id=supervisor.organization_id)
+        .filter(also | Q(is_active=True, pk__in=in_branches))
+        .order_by("last_name", "first_name", "pk")
+    )
+
+
+def _family_first(user: User) -> str:
+    return f"{user.last_name}, {user.first_name}" if user.last_name else user.username
 
 
 def with_primary_diagnosis(patients: QuerySet[Patient]) -> QuerySet[Patient]:
@@ -160,6 +258,26 @@ def sorted_caseload(patients: QuerySet[Patient], order: tuple[str, ...], descend
     ascending = first.startswith("-") == descending
     lead = lead.asc(nulls_last=True) if ascending else lead.desc(nulls_last=True)
     return patients.order_by(lead, *rest)
+
+
+def page_sorted_by_keys(
+    patients: QuerySet[Patient],
+    sort_keys: Callable[[QuerySet[Patient], date], dict[Any, Any]],
+    descending: bool,
+    page_number: Any,
+    today: date,
+    name_order: tuple[str, ...],
+) -> Page:
+    """A page of the caseload in an order the database cannot give (a column's `sort_keys`):
+    the whole caseload's ids and keys, then the page's rows. Rows with equal keys keep the name
+    order; rows without a key come last in either direction."""
+    ids = list(patients.order_by(*name_order).values_list("pk", flat=True))
+    keys = sort_keys(patients, today)
+    keyed = sorted((pk for pk in ids if pk in keys), key=keys.__getitem__, reverse=descending)
+    page = paginate(keyed + [pk for pk in ids if pk not in keys], page_number, CASELOAD_PAGE_SIZE)
+    rows = {patient.pk: patient for patient in patients.filter(pk__in=page.object_list)}
+    page.object_list = [rows[pk] for pk in page.object_list]
+    return page
 
 
 def caseload_flag_kinds(user: User) -> list[tuple[str, str]]:

@@ -66,7 +66,7 @@ def test_lists_the_caseload_with_its_columns(login, caseload):
     today = timezone.localdate(timezone=ZoneInfo(w.org.timezone))  # days count in agency time
     assert re.search(rf"Day {(today - start).days + 1}\b", html)
     assert "Urgent:</span> High fall risk" in html  # severity as a word, not only colour
-    assert w.branch.name in html
+    assert w.branch.name not in html and ">Case manager" not in html  # a supervisor's columns
     assert "Otto" not in html  # another agency's patient
 
 
@@ -172,7 +172,7 @@ def test_htmx_search_returns_only_the_results(login, caseload):
 
 def test_search_form_works_without_javascript(login, caseload):
     html = login(caseload.cm).get(URL, {"q": "hale"}).content.decode()
-    assert '<form class="caseload-filters" method="get"' in html
+    assert '<form class="caseload-filters" id="caseload-filters" method="get"' in html
     assert 'name="q" id="id_q" value="hale"' in html
 
 
@@ -197,19 +197,157 @@ def test_audits_the_patients_shown_with_the_search(login, caseload):
     assert all(e.detail == {"q": "a"} for e in events)
 
 
-def test_query_count_does_not_grow_with_patients(login, world):
-    client = login(world.cm)
+@pytest.mark.parametrize(
+    ("who", "query"),
+    [
+        ("cm", {}),
+        ("cm", {"sort": "assessment-due"}),
+        ("supervisor", {}),
+        ("supervisor", {"sort": "-assessment-due"}),
+        ("supervisor", {"sort": "case-manager", "case_manager": "{cm}"}),
+    ],
+)
+def test_query_count_does_not_grow_with_patients(login, world, who, query):
+    client = login(getattr(world, who))
+    query = {k: v.format(cm=world.cm.pk) for k, v in query.items()}
     flag(world.patient)
     diagnose(world.patient, "Heart failure", primary=True)
-    client.get(URL)  # warm the session
+    client.get(URL, query)  # warm the session
     with CaptureQueriesContext(connection) as one:
-        assert client.get(URL).status_code == 200
+        assert client.get(URL, query).status_code == 200
     for n in range(29):
         patient = make_patient(world.branch, world.cm, given_name=f"P{n}", family_name="Many")
         flag(patient)
         flag(patient, kind="weight_gain", label="Weight gain", severity="warning")
         diagnose(patient, "COPD", primary=True)
     with CaptureQueriesContext(connection) as thirty:
-        response = client.get(URL)
+        response = client.get(URL, query)
     assert len(names_in(response)) == 30
     assert len(thirty) == len(one)
+
+
+# --- what a supervisor sees: case managers, branches, caseload sizes ---------------------------
+
+
+@pytest.fixture
+def branch_caseloads(caseload):
+    """Two case managers under one supervisor: cm has Adams, Hale and Young (open), cm_other
+    has Quinn; Nobody has no primary case manager."""
+    w = caseload
+    w.cm.first_name, w.cm.last_name = "Lucia", "Rivera"
+    w.cm.save()
+    w.cm_other.first_name, w.cm_other.last_name = "Daniel", "Okafor"
+    w.cm_other.save()
+    make_patient(w.branch, w.cm_other, given_name="Ann", family_name="Quinn")
+    nobody = make_patient(w.branch, w.cm, given_name="Ned", family_name="Nobody")
+    nobody.care_team.update(is_primary_case_manager=False)
+    return w
+
+
+def row_of(html: str, name: str) -> str:
+    return re.search(rf">{name}</a>.*?</tr>", html, re.S).group(0)
+
+
+def test_a_supervisor_sees_each_patients_case_manager_and_branch(login, branch_caseloads):
+    w = branch_caseloads
+    html = login(w.supervisor).get(URL).content.decode()
+    assert ">Case manager" in html and ">Branch" in html
+    assert "Rivera, Lucia" in row_of(html, "Hale, Margaret")
+    assert "Okafor, Daniel" in row_of(html, "Quinn, Ann")
+    assert "None assigned" in row_of(html, "Nobody, Ned")
+    assert w.branch.name in row_of(html, "Hale, Margaret")
+    by_manager = names_in(login(w.supervisor).get(URL, {"sort": "case-manager"}))
+    assert by_manager[:2] == ["Quinn, Ann", "Adams, Zoe"]  # Okafor before Rivera
+    assert by_manager[-1] == "Nobody, Ned"  # no case manager last
+
+
+def test_a_supervisor_sees_each_caseloads_size_and_filters_by_case_manager(login, branch_caseloads):
+    w = branch_caseloads
+    client = login(w.supervisor)
+    html = client.get(URL).content.decode()
+    sizes = html.split('class="caseload-sizes"', 1)[1].split("</section>", 1)[0]
+    assert re.findall(r">([^<>]+)<span class=\"size-count\">(\d+) patients?<", sizes) == [
+        ("Okafor, Daniel", "1"),
+        ("Rivera, Lucia", "3"),
+        ("No case manager", "1"),
+    ]
+    mine = client.get(URL, {"case_manager": w.cm.pk})
+    assert names_in(mine) == ["Adams, Zoe", "Hale, Margaret", "Young, Ben"]
+    assert 'aria-current="true">Rivera, Lucia' in mine.content.decode()
+    assert names_in(client.get(URL, {"case_manager": "none"})) == ["Nobody, Ned"]
+    # The sizes follow the other filters, not the case manager one.
+    searched = client.get(URL, {"case_manager": w.cm.pk, "q": "hale"}).content.decode()
+    assert '>Rivera, Lucia<span class="size-count">1 patient<' in searched
+    assert '>Okafor, Daniel<span class="size-count">0 patients<' in searched
+
+
+def test_case_managers_see_no_sizes_and_cannot_filter_by_case_manager(login, branch_caseloads):
+    w = branch_caseloads
+    response = login(w.cm).get(URL, {"case_manager": w.cm_other.pk})
+    html = response.content.decode()
+    assert "caseload-sizes" not in html and 'name="case_manager"' not in html
+    assert names_in(response) == ["Adams, Zoe", "Hale, Margaret", "Nobody, Ned", "Young, Ben"]
+
+
+def test_a_stale_case_manager_filter_shows_everyone(login, branch_caseloads):
+    response = login(branch_caseloads.supervisor).get(URL, {"case_manager": "999999"})
+    assert response.status_code == 200
+    assert len(names_in(response)) == 5
+
+
+# --- sorting where the header is hidden (a phone) -------------------------------------------
+
+
+def test_a_sort_select_offers_every_sortable_column_both_ways(login, caseload):
+    html = login(caseload.cm).get(URL, {"sort": "-age"}).content.decode()
+    select = re.search(r'<select name="sort".*?</select>', html, re.S).group(0)
+    options = re.findall(r'<option value="([^"]*)"', select)
+    assert options[:4] == ["name", "-name", "age", "-age"]
+    assert {"assessment-due", "-assessment-due", "day", "diagnosis"} <= set(options)
+    assert "case-manager" not in options  # not a column this person sees
+    assert '<option value="-age" selected>Age, descending</option>' in select
+
+
+def test_sorting_from_the_table_keeps_the_select_in_step(login, caseload):
+    headers = {"HX-Request": "true"}
+    by_link = login(caseload.cm).get(URL, {"sort": "age"}, headers=headers).content.decode()
+    assert 'id="caseload-sort" hx-swap-oob="true"' in by_link
+    assert '<option value="age" selected>' in by_link
+    from_form = login(caseload.cm).get(
+        URL, {"sort": "age"}, headers=headers | {"HX-Trigger": "caseload-filters"}
+    )
+    assert 'id="caseload-sort"' not in from_form.content.decode()
+
+
+# --- people who do not read charts -----------------------------------------------------------
+
+
+def test_an_agency_admin_is_sent_to_the_people_page_not_to_a_supervisor(login, world):
+    html = login(world.admin).get(URL).content.decode()
+    assert "supervisor to add you" not in html and "no patients yet" not in html
+    assert f'href="{reverse("user_list")}"' in html
+    assert "caseload-filters" not in html
+
+
+def test_an_auditor_is_sent_to_the_audit_log(login, world):
+    html = login(world.auditor).get(URL).content.decode()
+    assert f'href="{reverse("audit_log")}"' in html
+    assert "supervisor to add you" not in html
+
+
+def test_a_supervisor_with_no_patients_is_not_told_to_ask_their_supervisor(login, world):
+    EpisodeOfCare.objects.filter(patient=world.patient).update(status="discharged")
+    html = login(world.supervisor).get(URL).content.decode()
+    assert "You have no patients yet" in html
+    assert "supervisor to add you" not in html and "branches you supervise" in html
+
+
+def test_a_column_sorts_by_fields_or_by_keys_not_both():
+    from careway.patients.frame import CaseloadColumn
+
+    with pytest.raises(ValueError, match="not both"):
+        CaseloadColumn(
+            "x", "X", order=1, priority=1, cell_template="x.html",
+            sort=("family_name",), sort_keys=lambda patients, today: {},
+        )  # fmt: skip
+    assert CaseloadColumn("x", "X", 1, 1, "x.html", sort_keys=lambda p, t: {}).sortable
