@@ -12,11 +12,11 @@ from typing import Any
 from django.conf.locale import LANG_INFO
 from django.db.models import (
     Case,
+    Count,
     Exists,
     F,
     IntegerField,
     Max,
-    Min,
     OuterRef,
     Prefetch,
     Q,
@@ -110,7 +110,7 @@ def caseload(
     elif episodes == "closed":
         patients = patients.exclude(episode_status__in=OPEN_EPISODE)
     if flag:
-        flagged = PatientFlag.objects.filter(patient=OuterRef("pk"), active=True, kind=flag)
+        flagged = PatientFlag.objects.filter(patient=OuterRef("pk"), active=True, category=flag)
         patients = patients.filter(Exists(flagged))
     return _search(patients, q)
 
@@ -161,15 +161,16 @@ def sorted_caseload(patients: QuerySet[Patient], order: tuple[str, ...], descend
     return patients.order_by(lead, *rest)
 
 
-def caseload_flag_kinds(user: User) -> list[tuple[str, str]]:
-    """The kinds of active flag on the patients this person sees, for the filter."""
+def caseload_flag_categories(user: User) -> list[tuple[str, str]]:
+    """The categories of active flag on the patients this person sees, for the filter: each
+    with the number of patients that have one ('High fall risk (3)'), in alphabetical order."""
     rows = (
         PatientFlag.objects.filter(patient__in=access.visible_patients(user), active=True)
-        .values("kind")
-        .annotate(label=Min("label"))
-        .order_by("label")
+        .values("category")
+        .annotate(patients=Count("patient", distinct=True))
+        .order_by("category")
     )
-    return [(row["kind"], row["label"]) for row in rows]
+    return [(row["category"], f"{row['category']} ({row['patients']})") for row in rows]
 
 
 # --- The banner -----------------------------------------------------------------------------

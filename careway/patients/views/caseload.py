@@ -31,7 +31,7 @@ def caseload(request: HttpRequest) -> HttpResponse:
     columns = columns_for(user)
     sorts = {"name": NAME_SORT} | {c.key: c.sort for c in columns if c.sort}
     filters = CaseloadFilterForm(
-        request.GET, flag_choices=queries.caseload_flag_kinds(user), sorts=sorts
+        request.GET, flag_choices=queries.caseload_flag_categories(user), sorts=sorts
     )
     column, descending = filters.sort_key
     criteria = filters.criteria()
