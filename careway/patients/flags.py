@@ -12,6 +12,8 @@ from pathlib import Path
 
 CONTENT_FILE = Path(__file__).parent / "content" / "flag_categories.json"
 CATEGORY_LIMIT = 100
+# What may stand between a category and the detail: colon, hyphen, en and em dash, comma.
+SEPARATORS = " :-\u2013\u2014,;"
 
 
 @cache
@@ -37,6 +39,6 @@ def detail_of(label: str, category: str) -> str:
     if not text.lower().startswith(category.lower()):
         return text
     rest = text[len(category) :]
-    if rest and rest[0] not in ":-–— ,;(":
+    if rest and rest[0] not in SEPARATORS + "(":
         return text  # a longer word that only starts like the category
-    return rest.lstrip(" :-–—,;").strip()
+    return rest.lstrip(SEPARATORS).strip()
