@@ -13,7 +13,7 @@ from pathlib import Path
 CONTENT_FILE = Path(__file__).parent / "content" / "flag_categories.json"
 CATEGORY_LIMIT = 100
 # What may stand between a category and the detail: colon, hyphen, en and em dash, comma.
-SEPARATORS = " :-\u2013\u2014,;"
+SEPARATORS = ":-\u2013\u2014,; "
 
 
 @cache
@@ -38,7 +38,7 @@ def detail_of(label: str, category: str) -> str:
     text = label.strip()
     if not text.lower().startswith(category.lower()):
         return text
-    rest = text[len(category) :]
-    if rest and rest[0] not in SEPARATORS + "(":
-        return text  # a longer word that only starts like the category
+    rest = text[len(category) :].lstrip(" ")
+    if rest and rest[0] not in SEPARATORS:
+        return text  # the category's words go on into a sentence of their own
     return rest.lstrip(SEPARATORS).strip()

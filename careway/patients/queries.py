@@ -466,6 +466,7 @@ def flags_and_tasks(patient: Patient) -> dict[str, Any]:
 def flag_reason(flag: PatientFlag) -> str:
     """Why the flag is on Today: what was found, when and by what; who has seen it."""
     text = flag.detail or flag.label
+    text = text[:1].upper() + text[1:]
     raised = f"Raised {_day(flag.raised_at)}" + (f" from {flag.source}" if flag.source else "")
     parts = [text.rstrip(".") + "." if text else "", raised + "."]
     if flag.acknowledged_at:

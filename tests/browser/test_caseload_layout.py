@@ -41,6 +41,7 @@ def test_every_column_shows_once_and_nothing_scrolls_sideways(
 ):
     page = new_page({"width": width, "height": 1000})
     sign_in(page, live_server.url, busy_world.cm)
+    page.goto(f"{live_server.url}/patients/")
     expect(page.get_by_role("link", name="Hale, Margaret")).to_be_visible()
     assert overflow(page, "html") <= 0
     assert overflow(page, ".table-wrap") <= 0

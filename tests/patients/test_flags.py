@@ -37,6 +37,8 @@ def test_category_of_a_kind(kind, category):
         ("High fall risk", ""),
         ("Walker for all walking", "Walker for all walking"),
         ("High fall risky business", "High fall risky business"),
+        ("High fall risk - walker", "walker"),
+        ("High fall risk since her stroke", "High fall risk since her stroke"),
     ],
 )
 def test_detail_leaves_out_the_category(label, detail):
