@@ -292,3 +292,17 @@ def test_resolved_flags_are_kept_not_deleted(world):
     flag = urgent_flag(world.patient)
     services.resolve_flag(audit.Actor(user=world.cm), flag, "Done", flag.version)
     assert PatientFlag.objects.filter(pk=flag.pk, active=False).exists()
+
+
+def test_the_task_phq9_item_9_raises_says_which_answer_and_when(login, world):
+    from careway.assessments import services as assessments
+    from tests.assessments.test_services import PHQ9, phq9_answers, save
+
+    assessment = assessments.start_assessment(
+        audit.Actor(user=world.cm), world.patient, "start-of-care"
+    )
+    save(world, assessment, PHQ9, phq9_answers(0, item9=1))
+    page = login(world.cm).get(TODAY).content.decode()
+    visit = assessment.visit_date
+    assert f"PHQ-9 item 9 answered “Several days” on {visit:%b} {visit.day}" in page
+    assert "Depression: self-harm answer" in page
