@@ -124,8 +124,11 @@ def test_roles_without_charts_have_no_today(login, world):
     assert login(world.admin).get(TODAY).status_code == 404
 
 
-def test_an_empty_today_says_what_to_do_next(login, world):
+def test_an_empty_today_says_what_to_do_next_and_shows_no_other_agency(login, world):
+    urgent_flag(world.patient)
+    add_task(world.patient)
     page = login(world.outsider).get(TODAY).content.decode()
+    assert "Hale" not in page and "self-harm" not in page
     assert "No urgent flags on your patients." in page
     assert "No open tasks on your patients." in page
 
