@@ -38,12 +38,16 @@ PATIENT_PAGES = {
     "assessment_section",
     "assessment_amend",
     "example_note_create",
+    "flag_acknowledge",
+    "flag_resolve",
+    "task_complete",
 }
 SIGNED_IN_PAGES = {
     "home",
     "logout",
     "account",
     "caseload",
+    "today",
     "patient_create",
     "user_list",
     "user_create",
@@ -125,6 +129,8 @@ def sample_url(name: str, world) -> str:
             "response_id": 1,
             "questionnaire_id": "morse-fall-scale",
             "score_key": "total",
+            "flag_id": 1,
+            "task_id": 1,
         }[key]
     return reverse(name, kwargs=kwargs)
 

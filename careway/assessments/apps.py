@@ -9,7 +9,7 @@ class AssessmentsConfig(AppConfig):
 
     def ready(self) -> None:
         from careway.core import navigation, permissions
-        from careway.patients import frame
+        from careway.patients import frame, today
 
         from . import permissions as assessment_permissions
         from . import queries, views
@@ -34,5 +34,15 @@ class AssessmentsConfig(AppConfig):
                 cell_template="assessments/caseload/_due.html",
                 add_to_page=queries.add_due,
                 sort_keys=queries.due_sort_keys,
+            )
+        )
+        today.register_today_source(
+            today.TodaySource(
+                "assessments-due",
+                "Assessments due and overdue",
+                order=30,
+                rows=queries.due_rows,
+                empty="No assessment is due or overdue.",
+                sorted_by="overdue first, then by due date",
             )
         )

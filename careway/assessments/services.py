@@ -249,7 +249,32 @@ def _raise_urgent(
     for finding in result.findings:
         if finding.severity == "urgent":
             flag = _flag_for(actor, assessment, entry, finding.kind, finding.label, "urgent")
-            _task_for(actor, assessment, flag, finding)
+            _task_for(actor, assessment, flag, finding, _answered(entry, items, finding.source))
+
+
+def _answered(entry: catalog.Entry, items: list[dict[str, Any]], link_id: str) -> str:
+    """'PHQ-9 item 9 answered “Several days”': the answer that raised an urgent finding, as the
+    task says why it is there (empty when the finding is not one answer's)."""
+    answer = _answer_display(items, link_id)
+    if not answer:
+        return ""
+    short = str(entry.questionnaire.get("name") or "").replace("_", "-") or entry.title
+    return f"{short} item {link_id} answered “{answer}”"
+
+
+def _answer_display(items: list[dict[str, Any]], link_id: str) -> str:
+    for item in items:
+        if item.get("linkId") == link_id:
+            for answer in item.get("answer") or []:
+                coding = answer.get("valueCoding") or {}
+                value = coding.get("display") or coding.get("code") or answer.get("valueString")
+                if value is None:
+                    value = next((v for k, v in answer.items() if k.startswith("value")), "")
+                return str(value)
+        found = _answer_display(item.get("item") or [], link_id)
+        if found:
+            return found
+    return ""
 
 
 # --- signing -------------------------------------------------------------------------------------
@@ -495,7 +520,9 @@ def _flag_for(
     return flag
 
 
-def _task_for(actor: audit.Actor, assessment: Assessment, flag: PatientFlag, finding: Any) -> Task:
+def _task_for(
+    actor: audit.Actor, assessment: Assessment, flag: PatientFlag, finding: Any, answered: str = ""
+) -> Task:
     source = f"assessment:{assessment.pk}:{finding.kind}"[:100]
     task = Task.objects.filter(
         patient_id=assessment.patient_id, source=source, status=Task.Status.OPEN
@@ -508,8 +535,12 @@ def _task_for(actor: audit.Actor, assessment: Assessment, flag: PatientFlag, fin
         assigned_to=_case_manager(assessment) or actor.user,
         title=f"Urgent: {finding.label}"[:200],
         detail=(
-            "Raised by an answer in the "
-            f"{assessment.get_time_point_display().lower()} assessment. "
+            (
+                f"{answered} on {assessment.visit_date:%b} {assessment.visit_date.day}, in the "
+                if answered and assessment.visit_date
+                else "Raised by an answer in the "
+            )
+            + f"{assessment.get_time_point_display().lower()} assessment. "
             "Assess safety today and follow the agency's protocol."
         ),
         priority=PatientFlag.Severity.URGENT,

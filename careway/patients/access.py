@@ -58,6 +58,19 @@ def visible_patients(user: User) -> QuerySet[Patient]:
     return Patient.objects.filter(organization_id=user.organization_id).filter(rule)
 
 
+def patients_cared_for(user: User) -> QuerySet[Patient]:
+    """The patients `user` looks after: on their care team, or in a branch they supervise; not
+    those they see only through an emergency grant (a worklist is not theirs to keep)."""
+    if not _reads_charts(user) or user.organization_id is None:
+        return Patient.objects.none()
+    on_team = CareTeamMember.objects.filter(user=user, active=True).values("patient_id")
+    rule = Q(pk__in=on_team)
+    supervised = user.supervised_branch_ids()
+    if supervised:
+        rule |= Q(branch_id__in=supervised)
+    return Patient.objects.filter(organization_id=user.organization_id).filter(rule)
+
+
 def _reads_charts(user: User | None) -> bool:
     return bool(
         user is not None

@@ -9,21 +9,36 @@ class PatientsConfig(AppConfig):
         from careway.core import audit, navigation, permissions
         from careway.core.navigation import NavItem
 
-        from . import frame, queries
+        from . import frame, queries, today
         from . import permissions as patient_permissions
         from .directory import describe_patients, find_patients
         from .views.chart import SECTIONS
 
         permissions.register(*patient_permissions.ALL)
         navigation.NAVIGATION.register(
+            NavItem("today", "Today", "today", patient_permissions.CHART_VIEW, 5, home_rank=1),
             NavItem("caseload", "My caseload", "caseload", patient_permissions.CHART_VIEW, 10,
-                    home_rank=1),
+                    home_rank=2),
             NavItem("new-patient", "New patient", "patient_create",
                     patient_permissions.PATIENT_CREATE, 20),
             NavItem("emergency-access", "Emergency access", "break_glass",
                     patient_permissions.BREAK_GLASS, 30),
         )  # fmt: skip
         frame.register_chart_section(*SECTIONS)
+        today.register_today_source(
+            today.TodaySource(
+                "urgent-flags", "Urgent flags", order=10, rows=queries.urgent_flag_rows,
+                empty="No urgent flags on your patients.",
+                sorted_by="not yet acknowledged first, then newest",
+                actions_template="patients/today/_flag_actions.html",
+            ),
+            today.TodaySource(
+                "open-tasks", "Open tasks", order=20, rows=queries.open_task_rows,
+                empty="No open tasks on your patients.",
+                sorted_by="urgent first, then by due date",
+                actions_template="patients/today/_task_actions.html",
+            ),
+        )  # fmt: skip
         frame.register_caseload_column(
             frame.CaseloadColumn(
                 "age", "Age", order=10, priority=1, cell_template="patients/caseload/_age.html",

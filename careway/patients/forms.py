@@ -727,3 +727,25 @@ class BreakGlassForm(CarewayForm, forms.Form):
             MaxValueValidator(limit, message=f"Choose {limit} minutes or fewer.")
         )
         minutes.help_text = f"Up to {limit} minutes of read-only access."
+
+
+class WorklistNoteForm(CarewayForm, forms.Form):
+    """Acknowledge or resolve a flag, or complete a task: a note, the version the person saw,
+    and the page to go back to (a name from RETURN_TO, never a URL from the client)."""
+
+    RETURN_TO = (("today", "Today"), ("chart", "The chart"))
+
+    note = forms.CharField(
+        label="Note",
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
+    version = forms.IntegerField(widget=forms.HiddenInput, min_value=1)
+    return_to = forms.ChoiceField(choices=RETURN_TO, required=False, widget=forms.HiddenInput)
+
+    def __init__(self, *args: Any, note_required: bool, note_help: str, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.fields["note"].required = note_required
+        self.fields["note"].help_text = note_help
+        if note_required:
+            self.fields["note"].error_messages["required"] = f"Write a note: {note_help.lower()}"

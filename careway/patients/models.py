@@ -8,7 +8,7 @@ hard-deleted: records are marked inactive or entered-in-error.
 
 import uuid
 from datetime import date
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from careway.core.models import Branch, Organization
 
+from .flags import category_of, detail_of
 from .permissions import CHART_EDIT
 
 
@@ -615,15 +616,48 @@ class PatientFlag(PatientRecord):
 
     patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="flags")
     kind = models.CharField(max_length=40, help_text="A short code, for example high-fall-risk.")
-    label = models.CharField(max_length=100)
+    category = models.CharField(
+        max_length=100,
+        blank=True,
+        help_text="The kind in words, the same for every patient (what the caseload filters "
+        "by); filled from the kind when left blank (careway/patients/flags.py).",
+    )
+    label = models.CharField(max_length=100, help_text="What was found for this patient.")
     severity = models.CharField(max_length=8, choices=Severity.choices, default=Severity.WARNING)
     source = models.CharField(max_length=100, blank=True)
     active = models.BooleanField(default=True)
     raised_at = models.DateTimeField(default=timezone.now)
+    # Acknowledged: someone responsible has seen it (it stays active until resolved).
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    acknowledged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    acknowledgement_note = models.TextField(blank=True)
+    # Resolved: closed (active False), with what was done; it stays in the chart's history.
     resolved_at = models.DateTimeField(null=True, blank=True)
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    resolution_note = models.TextField(blank=True)
 
     class Meta:
-        indexes = [models.Index(fields=["patient", "active"])]
+        indexes = [
+            models.Index(fields=["patient", "active"]),
+            models.Index(fields=["category", "active"]),
+        ]
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if not self.category:
+            self.category = category_of(self.kind)
+            update_fields = kwargs.get("update_fields")
+            if update_fields is not None:
+                kwargs["update_fields"] = {*update_fields, "category"}
+        super().save(*args, **kwargs)
+
+    @property
+    def detail(self) -> str:
+        """What is particular to this patient, without the category the label may repeat."""
+        return detail_of(self.label, self.category or category_of(self.kind))
 
 
 class Task(PatientRecord):
@@ -652,6 +686,7 @@ class Task(PatientRecord):
     completed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
+    completion_note = models.TextField(blank=True, help_text="What was done.")
 
     class Meta:
         indexes = [models.Index(fields=["patient", "status"])]

@@ -19,7 +19,6 @@ from django.db.models import (
     F,
     IntegerField,
     Max,
-    Min,
     OuterRef,
     Prefetch,
     Q,
@@ -29,6 +28,7 @@ from django.db.models import (
     When,
 )
 from django.db.models.functions import Concat
+from django.urls import reverse
 from django.utils import timezone
 
 from careway.core.models import Membership, User
@@ -49,7 +49,9 @@ from .models import (
     Patient,
     PatientFlag,
     RelatedPerson,
+    Task,
 )
+from .today import TodayRow
 from .vitals import VitalSign, all_codes, sign_for_code
 
 CASELOAD_PAGE_SIZE = 50
@@ -71,6 +73,14 @@ SEVERITY_RANK = Case(
     default=Value(2),
     output_field=IntegerField(),
 )
+SEVERITY_RANK_OF_PRIORITY = Case(
+    When(priority=PatientFlag.Severity.URGENT, then=Value(0)),
+    When(priority=PatientFlag.Severity.WARNING, then=Value(1)),
+    default=Value(2),
+    output_field=IntegerField(),
+)
+# The most rows one list of Today shows (a supervisor's branch may have many).
+TODAY_LIMIT = 200
 VITALS_WINDOW = timedelta(days=90)
 # A patient on remote monitoring may send many readings a day; a page never draws more than this.
 VITALS_LIMIT = 3000
@@ -121,7 +131,7 @@ def caseload(
     elif episodes == "closed":
         patients = patients.exclude(episode_status__in=OPEN_EPISODE)
     if flag:
-        flagged = PatientFlag.objects.filter(patient=OuterRef("pk"), active=True, kind=flag)
+        flagged = PatientFlag.objects.filter(patient=OuterRef("pk"), active=True, category=flag)
         patients = patients.filter(Exists(flagged))
     if case_manager == NO_CASE_MANAGER:
         patients = patients.exclude(Exists(primary_case_managers()))
@@ -280,15 +290,16 @@ def page_sorted_by_keys(
     return page
 
 
-def caseload_flag_kinds(user: User) -> list[tuple[str, str]]:
-    """The kinds of active flag on the patients this person sees, for the filter."""
+def caseload_flag_categories(user: User) -> list[tuple[str, str]]:
+    """The categories of active flag on the patients this person sees, for the filter: each
+    with the number of patients that have one ('High fall risk (3)'), in alphabetical order."""
     rows = (
         PatientFlag.objects.filter(patient__in=access.visible_patients(user), active=True)
-        .values("kind")
-        .annotate(label=Min("label"))
-        .order_by("label")
+        .values("category")
+        .annotate(patients=Count("patient", distinct=True))
+        .order_by("category")
     )
-    return [(row["kind"], row["label"]) for row in rows]
+    return [(row["category"], f"{row['category']} ({row['patients']})") for row in rows]
 
 
 # --- The banner -----------------------------------------------------------------------------
@@ -547,3 +558,131 @@ def care_team(patient: Patient) -> dict[str, Any]:
 def _discipline(user: User) -> str:
     labels = [m.get_discipline_display() for m in user.current_memberships if m.discipline]
     return labels[0] if labels else ""
+
+
+# --- Flags and tasks: the chart's section and Today's rows ---------------------------------
+
+HISTORY_LIMIT = 50
+
+
+def _day(moment: datetime | date) -> str:
+    """'Nov 19' in the agency's zone (the page sets it)."""
+    if isinstance(moment, datetime):
+        moment = timezone.localtime(moment)
+    return f"{moment:%b} {moment.day}"
+
+
+def open_tasks() -> QuerySet[Task]:
+    overdue_first = F("due_date").asc(nulls_last=True)
+    return (
+        Task.objects.filter(status=Task.Status.OPEN)
+        .select_related("assigned_to")
+        .order_by(SEVERITY_RANK_OF_PRIORITY, overdue_first, "created_at")
+    )
+
+
+def flags_and_tasks(patient: Patient) -> dict[str, Any]:
+    """The chart's flags and tasks: what is open, and the history of what was closed."""
+    flags = active_flags().filter(patient=patient).select_related("acknowledged_by")
+    resolved = (
+        PatientFlag.objects.filter(patient=patient, active=False)
+        .select_related("resolved_by", "acknowledged_by")
+        .order_by(F("resolved_at").desc(nulls_last=True), "-pk")
+    )
+    done = (
+        Task.objects.filter(patient=patient)
+        .exclude(status=Task.Status.OPEN)
+        .select_related("completed_by")
+        .order_by(F("completed_at").desc(nulls_last=True), "-pk")
+    )
+    return {
+        "flags": list(flags[:HISTORY_LIMIT]),
+        "tasks": list(open_tasks().filter(patient=patient)[:HISTORY_LIMIT]),
+        "resolved_flags": list(resolved[:HISTORY_LIMIT]),
+        "closed_tasks": list(done[:HISTORY_LIMIT]),
+    }
+
+
+def flag_reason(flag: PatientFlag) -> str:
+    """Why the flag is on Today: what was found, when and by what; who has seen it."""
+    text = flag.detail or flag.label
+    text = text[:1].upper() + text[1:]
+    raised = f"Raised {_day(flag.raised_at)}" + (f" from {flag.source}" if flag.source else "")
+    parts = [text.rstrip(".") + "." if text else "", raised + "."]
+    if flag.acknowledged_at:
+        who = flag.acknowledged_by.display_name if flag.acknowledged_by else "someone"
+        parts.append(f"Acknowledged by {who} on {_day(flag.acknowledged_at)}.")
+    return " ".join(p for p in parts if p)
+
+
+def urgent_flag_rows(user: User, patients: QuerySet[Patient], today: date) -> list[TodayRow]:
+    """Today's urgent flags of these patients: those nobody has acknowledged first."""
+    flags = (
+        PatientFlag.objects.filter(
+            patient__in=patients, active=True, severity=PatientFlag.Severity.URGENT
+        )
+        .select_related("acknowledged_by")
+        .order_by(F("acknowledged_at").asc(nulls_first=True), "-raised_at", "pk")
+    )
+    return [
+        TodayRow(
+            patient_id=flag.patient_id,
+            title=flag.category,
+            reason=flag_reason(flag),
+            urgency="seen" if flag.acknowledged_at else "urgent",
+            url=reverse("chart_section", args=[flag.patient_id, "flags"]) + f"#flag-{flag.pk}",
+            item=flag,
+        )
+        for flag in flags[:TODAY_LIMIT]
+    ]
+
+
+def task_reason(task: Task, today: date) -> str:
+    parts = [task.detail.strip()] if task.detail.strip() else []
+    if task.due_date is not None:
+        if task.due_date < today:
+            parts.append(f"Overdue: was due {_day(task.due_date)}.")
+        elif task.due_date == today:
+            parts.append(f"Due today ({_day(task.due_date)}).")
+        else:
+            parts.append(f"Due {_day(task.due_date)}.")
+    if task.assigned_to_id:
+        parts.append(f"Assigned to {task.assigned_to.display_name}.")
+    return " ".join(parts)
+
+
+def task_urgency(task: Task, today: date) -> str:
+    if task.due_date is not None and task.due_date < today:
+        return "overdue"
+    if task.priority == PatientFlag.Severity.URGENT:
+        return "urgent"
+    return "due" if task.due_date == today else "open"
+
+
+def open_task_rows(user: User, patients: QuerySet[Patient], today: date) -> list[TodayRow]:
+    """Open tasks of these patients, urgent and overdue first."""
+    tasks = open_tasks().filter(patient__in=patients)
+    return [
+        TodayRow(
+            patient_id=task.patient_id,
+            title=task.title,
+            reason=task_reason(task, today),
+            urgency=task_urgency(task, today),
+            url=reverse("chart_section", args=[task.patient_id, "flags"]) + f"#task-{task.pk}",
+            item=task,
+        )
+        for task in tasks[:TODAY_LIMIT]
+    ]
+
+
+def patients_for_today(user: User, ids: set[Any]) -> dict[Any, Patient]:
+    """The patients of Today's rows, each with `user_on_team` (so access.can_edit decides about
+    them without a query of its own): one query."""
+    on_team = CareTeamMember.objects.filter(patient=OuterRef("pk"), user=user, active=True)
+    found = (
+        access.patients_cared_for(user)
+        .filter(pk__in=list(ids))
+        .select_related("branch")
+        .annotate(user_on_team=Exists(on_team))
+    )
+    return {patient.pk: patient for patient in found}

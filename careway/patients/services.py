@@ -39,6 +39,7 @@ from .models import (
     Patient,
     PatientFlag,
     RelatedPerson,
+    Task,
 )
 
 M = TypeVar("M", bound=models.Model)
@@ -454,6 +455,67 @@ def add_coverage(actor: audit.Actor, patient: Patient, data: Mapping[str, Any]) 
 def raise_flag(actor: audit.Actor, patient: Patient, data: Mapping[str, Any]) -> PatientFlag:
     """Raise something for the caseload and the chart (high fall risk, weight gain, ...)."""
     return _add_record(actor, PatientFlag, patient, data, "flag.raise")
+
+
+NOTE_LIMIT = 2000
+
+
+def _note(text: str, field: str, *, required: bool, what: str) -> str:
+    note = (text or "").strip()
+    if required and not note:
+        raise ValidationError({field: f"Write a note: {what}."})
+    if len(note) > NOTE_LIMIT:
+        raise ValidationError({field: f"Keep the note under {NOTE_LIMIT} characters."})
+    return note
+
+
+@service
+def acknowledge_flag(
+    actor: audit.Actor, flag: PatientFlag, note: str, expected_version: int
+) -> PatientFlag:
+    """'I have seen it': the flag stays active (on the caseload, Today and the chart) until it
+    is resolved, and shows who acknowledged it and when. A stale version is a conflict."""
+    if not flag.active:
+        raise ValidationError({"flag": "This flag is resolved already."})
+    data = {
+        "acknowledged_at": timezone.now(),
+        "acknowledged_by": actor.user.pk if actor.user else None,
+        "acknowledgement_note": _note(note, "note", required=False, what="what you did"),
+    }
+    return _save_versioned(actor, flag, data, expected_version, "flag.acknowledge", flag.patient_id)
+
+
+@service
+def resolve_flag(
+    actor: audit.Actor, flag: PatientFlag, note: str, expected_version: int
+) -> PatientFlag:
+    """Close a flag with a note of what was done: it leaves the caseload and Today and stays in
+    the chart's history of flags. A stale version is a conflict."""
+    if not flag.active:
+        raise ValidationError({"flag": "This flag is resolved already."})
+    data = {
+        "active": False,
+        "resolved_at": timezone.now(),
+        "resolved_by": actor.user.pk if actor.user else None,
+        "resolution_note": _note(
+            note, "note", required=True, what="what was done, or why the flag no longer applies"
+        ),
+    }
+    return _save_versioned(actor, flag, data, expected_version, "flag.resolve", flag.patient_id)
+
+
+@service
+def complete_task(actor: audit.Actor, task: Task, note: str, expected_version: int) -> Task:
+    """Mark an open task done with a note of what was done. A stale version is a conflict."""
+    if task.status != Task.Status.OPEN:
+        raise ValidationError({"task": f"This task is {task.get_status_display().lower()}."})
+    data = {
+        "status": Task.Status.DONE,
+        "completed_at": timezone.now(),
+        "completed_by": actor.user.pk if actor.user else None,
+        "completion_note": _note(note, "note", required=True, what="what was done"),
+    }
+    return _save_versioned(actor, task, data, expected_version, "task.complete", task.patient_id)
 
 
 @service

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import caseload, chart, edit, emergency
+from .views import caseload, chart, edit, emergency, today, worklist
 
 urlpatterns = [
     path("patients/", caseload.caseload, name="caseload"),
@@ -43,7 +43,23 @@ urlpatterns = [
         edit.careteam_remove,
         name="careteam_remove",
     ),
+    path(
+        "patients/<uuid:patient_id>/flags/<int:flag_id>/acknowledge/",
+        worklist.flag_acknowledge,
+        name="flag_acknowledge",
+    ),
+    path(
+        "patients/<uuid:patient_id>/flags/<int:flag_id>/resolve/",
+        worklist.flag_resolve,
+        name="flag_resolve",
+    ),
+    path(
+        "patients/<uuid:patient_id>/tasks/<int:task_id>/complete/",
+        worklist.task_complete,
+        name="task_complete",
+    ),
     # Every chart section, whichever app registered it (careway/patients/frame.py).
     path("patients/<uuid:patient_id>/<slug:section>/", chart.chart, name="chart_section"),
+    path("today/", today.today, name="today"),
     path("emergency-access/", emergency.break_glass, name="break_glass"),
 ]

@@ -25,6 +25,7 @@ from .conftest import (
 pytestmark = pytest.mark.browser
 
 CHART_SECTIONS = (
+    "flags",
     "conditions",
     "medications",
     "allergies",
@@ -64,6 +65,7 @@ def test_caseload_and_every_chart_section(live_server, new_page, full_world, siz
     w, base = full_world, live_server.url
     page = new_page(TABLET if size == "tablet" else PHONE)
     sign_in(page, base, w.cm)
+    page.goto(f"{base}/patients/")
     expect(page.get_by_role("link", name="HALE, Margaret")).to_be_visible()
     assert_accessible(page, f"caseload ({size})")
     page.get_by_label("Search by name or MRN").fill("nobody-by-this-name")

@@ -44,7 +44,7 @@ def test_a_case_manager_signs_in_with_a_password_alone(client, world):
     assert response.status_code == 302
     assert response.url == reverse("home")
     assert client.session[SESSION_STARTED] == client.session[SESSION_LAST_SEEN]
-    assert client.get(response.url).url == reverse("caseload")
+    assert client.get(response.url).url == reverse("today")
     assert signed_in_user_id(client) == str(world.cm.pk)
     web_session = UserSession.objects.get(user=world.cm)
     assert web_session.session_key == client.session.session_key
@@ -224,8 +224,8 @@ def test_the_code_matcher_allows_one_step_either_side_and_no_reuse():
 @pytest.mark.parametrize(
     ("who", "page"),
     [
-        ("cm", "caseload"),
-        ("scheduler", "caseload"),
+        ("cm", "today"),
+        ("scheduler", "today"),
         ("admin", "user_list"),
         ("auditor", "audit_log"),
     ],

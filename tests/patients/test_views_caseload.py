@@ -112,14 +112,43 @@ def test_an_unknown_sort_falls_back_to_name(login, caseload):
     assert names_in(response) == ["Adams, Zoe", "Hale, Margaret", "Young, Ben"]
 
 
-def test_filters_by_flag_kind(login, caseload):
+def test_filters_by_flag_category(login, caseload):
     flag(caseload.extra["young"], kind="weight_gain", label="Weight up 3 lb", severity="warning")
     flag(caseload.patient)
-    response = login(caseload.cm).get(URL, {"flag": "weight_gain"})
+    response = login(caseload.cm).get(URL, {"flag": "Weight gain"})
     assert names_in(response) == ["Young, Ben"]
     assert (
-        '<option value="weight_gain" selected>Weight up 3 lb</option>' in response.content.decode()
+        '<option value="Weight gain" selected>Weight gain (1)</option>' in response.content.decode()
     )
+
+
+def test_the_flag_filter_lists_categories_with_counts_not_one_patients_detail(login, caseload):
+    """Issue 16: "High fall risk: numb feet" also found "right leg weakness"; the option is the
+    category, counted, and it finds exactly the patients with a flag of that category."""
+    w = caseload
+    flag(w.patient, kind="high-fall-risk", label="High fall risk: numb feet")
+    flag(w.extra["young"], kind="high-fall-risk", label="High fall risk: right leg weakness")
+    flag(w.extra["adams"], kind="self-harm-risk", label="PHQ-9 item 9 answered")
+    page = login(w.cm).get(URL).content.decode()
+    options = re.findall(r'<option value="([^"]*)"[^>]*>([^<]+)</option>', page)
+    assert ("High fall risk", "High fall risk (2)") in options
+    assert ("Depression: self-harm answer", "Depression: self-harm answer (1)") in options
+    assert not any("numb feet" in text or "weakness" in text for _, text in options)
+    fallers = login(w.cm).get(URL, {"flag": "High fall risk"})
+    assert names_in(fallers) == ["Hale, Margaret", "Young, Ben"]
+    # Exactly: a category that only starts like another finds nobody.
+    assert names_in(login(w.cm).get(URL, {"flag": "High fall"})) == names_in(login(w.cm).get(URL))
+
+
+def test_resolved_flags_leave_the_filter_and_the_row(login, caseload):
+    w = caseload
+    raised = flag(w.patient, kind="weight-gain", label="Weight up 5 lb")
+    services.resolve_flag(
+        audit.Actor(user=w.cm), raised, "Diuretic dose changed by Dr Ames", raised.version
+    )
+    page = login(w.cm).get(URL).content.decode()
+    assert "Weight gain" not in page
+    assert names_in(login(w.cm).get(URL, {"flag": "Weight gain"})) == names_in(login(w.cm).get(URL))
 
 
 def test_a_row_shows_the_three_most_severe_flags_and_links_to_the_rest(login, caseload):

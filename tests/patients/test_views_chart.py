@@ -105,7 +105,7 @@ def test_summary_shows_what_matters_most(login, world):
     services.add_medication(SYSTEM, p, {"display": "Furosemide"})
     services.add_medication(SYSTEM, p, {"display": "Old drug", "status": "stopped"})
     services.raise_flag(
-        SYSTEM, p, {"kind": "fall", "label": "High fall risk", "severity": "urgent"}
+        SYSTEM, p, {"kind": "high-fall-risk", "label": "High fall risk", "severity": "urgent"}
     )
     vitals(p, timezone.now() - timedelta(hours=2), systolic=150, diastolic=80)
     html = login(world.cm).get(reverse("chart", kwargs={"patient_id": p.pk})).content.decode()

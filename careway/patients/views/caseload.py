@@ -39,7 +39,7 @@ def caseload(request: HttpRequest) -> HttpResponse:
     supervising = user.has_perm_code(CASELOAD_SUPERVISE)
     filters = CaseloadFilterForm(
         request.GET,
-        flag_choices=queries.caseload_flag_kinds(user),
+        flag_choices=queries.caseload_flag_categories(user),
         sorts=[("name", "Name")] + [(c.key, c.title) for c in columns if c.sortable],
         case_managers=queries.case_manager_choices(user) if supervising else None,
     )

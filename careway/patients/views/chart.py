@@ -50,6 +50,12 @@ def _section(
 SECTIONS = (
     _section("summary", "Summary", 10, lambda request, patient: queries.summary(patient)),
     _section(
+        "flags",
+        "Flags and tasks",
+        15,
+        lambda request, patient: queries.flags_and_tasks(patient),
+    ),
+    _section(
         "conditions",
         "Conditions",
         20,
