@@ -176,6 +176,7 @@ SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_HTTPONLY = True
+CSRF_FAILURE_VIEW = "careway.core.views.errors.csrf_failure"
 # Server-side limits; an agency may shorten the idle timeout (Organization.idle_timeout_minutes).
 CAREWAY_IDLE_TIMEOUT_MINUTES = env_int("CAREWAY_IDLE_TIMEOUT_MINUTES", 15)
 CAREWAY_ABSOLUTE_SESSION_HOURS = env_int("CAREWAY_ABSOLUTE_SESSION_HOURS", 12)

@@ -203,8 +203,19 @@ def get_patient_for(
         raise NotVisible("No such patient")
     if action == Action.EDIT and not can_edit(user, patient, permission):
         _audit_denied(actor, pid, action, "read-only access")
-        raise PermissionDenied("You may read this chart but not change it")
+        raise PermissionDenied(_why_read_only(user, permission))
     return patient
+
+
+def _why_read_only(user: User, permission: Permission | str) -> str:
+    """What Careway's 403 page tells the person (careway/core/views/errors.py)."""
+    if not user.has_perm_code(permission):
+        return "Your role may read this chart but not change it."
+    # They may change charts, yet not this one: they see it by an emergency grant only.
+    return (
+        "You are reading this chart by emergency access, which lets you read it but not "
+        "change it. Ask someone on the patient's care team to make the change."
+    )
 
 
 def get_record_for(
