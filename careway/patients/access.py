@@ -163,6 +163,16 @@ def grants_relied_on(user: User) -> dict[uuid.UUID, int]:
     return {pid: grant for pid, grant in by_patient.items() if pid not in seen_anyway}
 
 
+def sees_without_emergency_access(user: User, patient: Patient) -> bool:
+    """Whether `user` may read this chart by the ordinary rules (care team, supervised branch),
+    without any break-the-glass grant."""
+    if not _reads_charts(user) or patient.organization_id != user.organization_id:
+        return False
+    if patient.branch_id in user.supervised_branch_ids():
+        return True
+    return CareTeamMember.objects.filter(patient=patient, user=user, active=True).exists()
+
+
 def break_glass_grant_for(user: User, patient: Patient) -> BreakGlassGrant | None:
     """The current grant, if any, by which `user` reads this chart: the chart says so."""
     return (

@@ -426,3 +426,14 @@ def test_the_chart_has_one_emergency_banner_with_one_time_in_the_agencys_zone(
     assert f"Emergency access until {until} (30 minutes left)" in html
     assert "break-the-glass" not in html  # the old second banner and its other time format
     assert not list(chart.context["messages"])
+
+
+def test_asking_again_while_a_grant_runs_opens_a_new_grant_not_already_open(login, world):
+    client = login(world.cm_other)
+    ask(client, world.patient.mrn, minutes=5)
+    response = ask(client, world.patient.mrn, minutes=30)
+    assert response.url == reverse("chart", kwargs={"patient_id": world.patient.pk})
+    assert BreakGlassGrant.objects.count() == 2
+    chart = client.get(response.url)
+    assert "no emergency access was needed" not in chart.content.decode()
+    assert "(30 minutes left)" in chart.content.decode()

@@ -58,7 +58,7 @@ def _open_glass(request: HttpRequest, form: BreakGlassForm) -> HttpResponse | No
     if patient is None:
         _explain(form, search, outcome)
         return None
-    if access.visible_patients(request.user).filter(pk=patient.pk).exists():
+    if access.sees_without_emergency_access(request.user, patient):
         messages.info(request, "You can already open this chart; no emergency access was needed.")
         return redirect("chart", patient_id=patient.pk)
     try:
