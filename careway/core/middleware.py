@@ -5,6 +5,7 @@ stolen cookie stops working as soon as the session would have. Sign-in writes bo
 session that lacks them (made some other way) starts its clock at its first request.
 """
 
+import math
 import time
 from urllib.parse import urlencode
 
@@ -38,7 +39,8 @@ def absolute_limit_seconds(user) -> int:
 def idle_seconds_left(request: HttpRequest, now: float) -> int:
     """How long this session may stay idle from `now` before it ends (0: it has ended)."""
     last_seen = request.session.get(SESSION_LAST_SEEN, now)
-    return max(0, int(idle_limit_seconds(request.user) - (now - last_seen)))
+    # Rounded up: a session with part of a second left has not ended, and must not say so.
+    return max(0, math.ceil(idle_limit_seconds(request.user) - (now - last_seen)))
 
 
 def session_clock(request: HttpRequest) -> dict:
