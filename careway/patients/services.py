@@ -456,6 +456,8 @@ def _match(organization_id: int, search: EmergencySearch) -> tuple[EmergencySear
     in_agency = Patient.objects.filter(organization_id=organization_id)
     if search.mrn:
         ids = list(in_agency.filter(mrn=search.mrn).values_list("pk", flat=True)[:2])
+    elif search.birth_date is None:
+        ids = []
     else:
         # The date narrows the agency to a handful of patients (an index); the names of those
         # are compared here, where accents can be set aside on every database.
@@ -466,8 +468,7 @@ def _match(organization_id: int, search: EmergencySearch) -> tuple[EmergencySear
             for pk, family_name, given_name in same_day.values_list(
                 "pk", "family_name", "given_name"
             )
-            if name_key(family_name) == family
-            and (not given or name_key(given_name) == given)
+            if name_key(family_name) == family and (not given or name_key(given_name) == given)
         ]
     if not ids:
         return EmergencySearchOutcome.NONE, None

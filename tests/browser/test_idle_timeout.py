@@ -3,7 +3,6 @@ dialog appears with the focus on "Stay signed in"; one tap extends the session o
 an answer typed and never sent survives the sign-out, comes back after signing in again, and is
 saved (issue 16, point 9). Screenshots: idle-warning-*.png in screenshots/."""
 
-
 import pytest
 from django.contrib.sessions.backends.db import SessionStore
 from django.contrib.sessions.models import Session

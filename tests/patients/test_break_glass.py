@@ -357,9 +357,7 @@ def test_several_exact_matches_ask_for_the_given_name_without_listing_them(login
     assert response.url == reverse("chart", kwargs={"patient_id": twin.pk})
 
 
-def test_no_match_reads_the_same_whether_the_patient_is_in_another_agency_or_nowhere(
-    login, world
-):
+def test_no_match_reads_the_same_whether_the_patient_is_in_another_agency_or_nowhere(login, world):
     client = login(world.outsider)
     elsewhere = by_name(client, "Hale", "1940-03-14")  # agency A's patient
     nowhere = by_name(client, "Hale", "1951-07-02")

@@ -5,6 +5,8 @@ The patient is found by family name and date of birth, or by MRN: one exact matc
 chart; several ask for the given name or the MRN without naming anyone; none reads the same
 whether the patient is in another agency or nowhere (services.find_patient_for_emergency)."""
 
+from typing import cast
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
@@ -12,6 +14,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
 from careway.core import audit
+from careway.core.models import User
 from careway.core.permissions import require
 from careway.patients import access, services
 from careway.patients.forms import BreakGlassForm
@@ -39,7 +42,9 @@ TOO_MANY = (
 @login_required
 def break_glass(request: HttpRequest) -> HttpResponse:
     require(request.user, BREAK_GLASS)
-    form = BreakGlassForm(request.POST or None, organization=request.user.organization)
+    user = cast(User, request.user)
+    assert user.organization is not None  # the permission is held in an agency
+    form = BreakGlassForm(request.POST or None, organization=user.organization)
     status = 200
     if request.method == "POST" and form.is_valid():
         response = _open_glass(request, form)
@@ -58,7 +63,7 @@ def _open_glass(request: HttpRequest, form: BreakGlassForm) -> HttpResponse | No
     if patient is None:
         _explain(form, search, outcome)
         return None
-    if access.sees_without_emergency_access(request.user, patient):
+    if access.sees_without_emergency_access(cast(User, request.user), patient):
         messages.info(request, "You can already open this chart; no emergency access was needed.")
         return redirect("chart", patient_id=patient.pk)
     try:
