@@ -150,6 +150,14 @@
         status(line ? line.textContent : "Not saved: changed on another device.", true);
         return;
       }
+      if (event.detail.xhr && event.detail.xhr.status === 403) {
+        // The page's security token is stale (signed in again in another tab): sending again
+        // cannot help; a reload gets a fresh one and the draft puts the answers back.
+        status("Not saved: this page is out of date because you signed in again. Reload the " +
+          "page: your answers are kept on this device and come back.", true);
+        leaving = !!(storage() && key); // the draft has them: reloading need not ask
+        return;
+      }
       pending = true;
       status("Not saved: the server did not answer. Your answers stay on this page; they are sent again in a moment.", true);
       window.setTimeout(function () { retry(form); }, 5000);

@@ -55,7 +55,8 @@
       deadline = Date.now() + left * 1000;
       if (left * 1000 > warnBefore + 2000) { hide(); schedule(); return; }
       show();
-      wait(left * 1000 + 500, check);
+      // Asked again at the end, or sooner: "Stay signed in" tapped in another tab closes this.
+      wait(Math.min(left * 1000 + 500, 10000), check);
     }, function () {
       // No connection: go by this page's own clock; the server ends the session on time.
       if (Date.now() >= deadline) return signOut();
