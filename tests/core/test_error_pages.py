@@ -178,3 +178,11 @@ def test_make_run_serves_careways_error_pages(tmp_path):
     )
     assert probe.returncode == 0, probe.stderr
     assert probe.stdout.split() == ["False", "404", "True", "False", "200"]
+
+
+def test_400_is_careways_page_too(client, settings):
+    # A host not allowed is refused with 400 before any view.
+    response = client.get("/", HTTP_HOST="not-careway.example")
+    assert response.status_code == 400
+    assert b"Careway could not understand this request" in response.content
+    assert f'href="{reverse("home")}"'.encode() in response.content
