@@ -22,6 +22,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.http import Http404
+from django.urls import reverse
 from django.utils import timezone
 
 from careway.core import audit, rows
@@ -41,6 +42,18 @@ class Action(StrEnum):
 
 class NotVisible(Http404):
     """The patient does not exist, or is not this person's to see: the two look the same."""
+
+
+class ReadOnlyChart(PermissionDenied):
+    """The chart is the person's to read but not to change. Careway's 403 page
+    (careway/core/views/errors.py) shows the message, the title and the way back to the chart."""
+
+    title = "You cannot change this chart"
+    back_label = "Back to the chart"
+
+    def __init__(self, message: str, patient_id: uuid.UUID) -> None:
+        super().__init__(message)
+        self.back_url = reverse("chart", kwargs={"patient_id": patient_id})
 
 
 def visible_patients(user: User) -> QuerySet[Patient]:
@@ -213,7 +226,7 @@ def get_patient_for(
         raise NotVisible("No such patient")
     if action == Action.EDIT and not can_edit(user, patient, permission):
         _audit_denied(actor, pid, action, "read-only access")
-        raise PermissionDenied(_why_read_only(user, permission))
+        raise ReadOnlyChart(_why_read_only(user, permission), patient.pk)
     return patient
 
 

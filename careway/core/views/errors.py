@@ -10,21 +10,8 @@ import logging
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.template import loader
-from django.urls import NoReverseMatch, reverse
 
 logger = logging.getLogger(__name__)
-
-
-def _chart_url(request: HttpRequest) -> str:
-    """The chart of the patient the address is about, for a page that is about one patient."""
-    match = getattr(request, "resolver_match", None)
-    patient_id = match.kwargs.get("patient_id") if match else None
-    if patient_id is None:
-        return ""
-    try:
-        return reverse("chart", kwargs={"patient_id": patient_id})
-    except NoReverseMatch:
-        return ""
 
 
 def page_not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
@@ -32,9 +19,14 @@ def page_not_found(request: HttpRequest, exception: Exception | None = None) -> 
 
 
 def permission_denied(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
-    # A 403 comes after the access check let the person see the patient (read-only access), so
-    # the way back to the chart shows nothing they could not open already.
-    context = {"reason": str(exception or ""), "chart_url": _chart_url(request)}
+    """The reason the refusal gives, and the way back it names (a domain's PermissionDenied may
+    carry `title`, `back_url` and `back_label`: the chart's read-only refusal links the chart)."""
+    context = {
+        "reason": str(exception or ""),
+        "title": getattr(exception, "title", ""),
+        "back_url": getattr(exception, "back_url", ""),
+        "back_label": getattr(exception, "back_label", ""),
+    }
     return render(request, "403.html", context, status=403)
 
 
@@ -48,7 +40,7 @@ def server_error(request: HttpRequest) -> HttpResponse:
     """The 500 page, with the person's navigation when the request can still give it (the
     failure may be the database itself, which the navigation reads: then without)."""
     try:
-        return render(request, "500.html", {"chart_url": _chart_url(request)}, status=500)
+        return render(request, "500.html", status=500)
     except Exception:
         logger.exception("The 500 page could not be drawn with the request; drawn without")
     return HttpResponse(loader.get_template("500.html").render(), status=500)
