@@ -3,6 +3,7 @@ PYTHON ?= python3.11
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+RUN_DEBUG ?= false
 
 .PHONY: run test install lint lock clean-db bench-routing
 
@@ -25,9 +26,12 @@ run: install
 	@echo "Careway is starting on http://127.0.0.1:8000  (stop it with Ctrl-C)"
 	@echo "Sign in as cm.rivera with the password careway-demo-2026 (other users: README.md)."
 	@# A background worker beside the server runs large imports and notification emails.
-	$(VENV)/bin/careway db_worker --no-reload -v 0 & worker=$$!; \
+	@# DEBUG is off, as for a real user: Careway's own 403/404/500 pages, never Django's
+	@# technical ones (which list every URL); WhiteNoise serves the static files either way.
+	@# `make run RUN_DEBUG=true` shows Django's debug pages instead.
+	DEBUG=$(RUN_DEBUG) $(VENV)/bin/careway db_worker --no-reload -v 0 & worker=$$!; \
 	  trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
-	  $(VENV)/bin/careway runserver 127.0.0.1:8000
+	  DEBUG=$(RUN_DEBUG) $(VENV)/bin/careway runserver 127.0.0.1:8000
 
 test: install
 	$(VENV)/bin/pytest -n 2

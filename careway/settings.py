@@ -109,6 +109,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "careway.core.navigation.navigation",
+                "careway.core.middleware.session_clock",
             ],
         },
     },
@@ -176,9 +177,12 @@ SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_HTTPONLY = True
+CSRF_FAILURE_VIEW = "careway.core.views.errors.csrf_failure"
 # Server-side limits; an agency may shorten the idle timeout (Organization.idle_timeout_minutes).
 CAREWAY_IDLE_TIMEOUT_MINUTES = env_int("CAREWAY_IDLE_TIMEOUT_MINUTES", 15)
 CAREWAY_ABSOLUTE_SESSION_HOURS = env_int("CAREWAY_ABSOLUTE_SESSION_HOURS", 12)
+# Pages warn this long before the idle timeout and offer to stay signed in (one tap).
+CAREWAY_IDLE_WARNING_SECONDS = env_int("CAREWAY_IDLE_WARNING_SECONDS", 60)
 
 # Signed checkpoints of the audit chains, kept outside the database (docs/operations.md): the
 # Ed25519 private key that signs them (keep it off the database server), its public half for

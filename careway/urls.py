@@ -18,3 +18,9 @@ urlpatterns = [
     path("", include("careway.assessments.urls")),
     path("", include("careway.fhir.urls")),
 ]
+
+# Careway's own error pages (careway/templates/403.html, 404.html, 500.html), also under
+# `make run`, which runs with DEBUG off; the CSRF refusal is settings.CSRF_FAILURE_VIEW.
+handler403 = "careway.core.views.errors.permission_denied"
+handler404 = "careway.core.views.errors.page_not_found"
+handler500 = "careway.core.views.errors.server_error"

@@ -57,6 +57,7 @@ SIGNED_IN_PAGES = {
     "break_glass",
     "notifications",
     "sign_out_everywhere",
+    "session_keepalive",
     "password_change",
     "user_role_add",
     "user_role_remove",

@@ -5,6 +5,7 @@ stolen cookie stops working as soon as the session would have. Sign-in writes bo
 session that lacks them (made some other way) starts its clock at its first request.
 """
 
+import math
 import time
 from urllib.parse import urlencode
 
@@ -12,6 +13,7 @@ from django.conf import settings
 from django.contrib.auth import logout
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, resolve_url
+from django.urls import reverse
 
 from . import audit
 from .services import record_sign_out
@@ -32,6 +34,25 @@ def absolute_limit_seconds(user) -> int:
     org = user.organization
     hours = org.absolute_session_hours if org else settings.CAREWAY_ABSOLUTE_SESSION_HOURS
     return 3600 * min(hours, settings.CAREWAY_ABSOLUTE_SESSION_HOURS)
+
+
+def idle_seconds_left(request: HttpRequest, now: float) -> int:
+    """How long this session may stay idle from `now` before it ends (0: it has ended)."""
+    last_seen = request.session.get(SESSION_LAST_SEEN, now)
+    # Rounded up: a session with part of a second left has not ended, and must not say so.
+    return max(0, math.ceil(idle_limit_seconds(request.user) - (now - last_seen)))
+
+
+def session_clock(request: HttpRequest) -> dict:
+    """Template context for the idle warning of base.html (careway/static/careway/session.js):
+    the seconds this session has left without activity, and how long before the end to warn."""
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated or not request.session.session_key:
+        return {}
+    return {
+        "idle_seconds_left": idle_seconds_left(request, time.time()),
+        "idle_warning_seconds": settings.CAREWAY_IDLE_WARNING_SECONDS,
+    }
 
 
 def expiry_reason(request: HttpRequest, now: float) -> str:
@@ -56,7 +77,8 @@ class SessionSecurityMiddleware:
             why = expiry_reason(request, now)
             if why:
                 return self._end_session(request, why)
-            if now - request.session.get(SESSION_LAST_SEEN, 0) >= LAST_SEEN_RESOLUTION:
+            noted = request.session.get(SESSION_LAST_SEEN, 0)
+            if now - noted >= LAST_SEEN_RESOLUTION and not _asks_the_clock(request):
                 request.session[SESSION_LAST_SEEN] = now
         return self.get_response(request)
 
@@ -73,6 +95,11 @@ class SessionSecurityMiddleware:
             response["HX-Redirect"] = login_url
             return response
         return redirect(login_url)
+
+
+def _asks_the_clock(request: HttpRequest) -> bool:
+    """The idle warning asking how long is left: that is not the person doing anything."""
+    return request.method == "GET" and request.path == reverse("session_keepalive")
 
 
 class NoStoreMiddleware:

@@ -11,6 +11,7 @@ urlpatterns = [
     path("account/", account.account, name="account"),
     path("account/sign-out-everywhere/", account.sign_out_everywhere, name="sign_out_everywhere"),
     path("account/password/", account.password_change, name="password_change"),
+    path("account/session/", account.session_keepalive, name="session_keepalive"),
     path("people/", people.user_list, name="user_list"),
     path("people/new/", people.user_create, name="user_create"),
     path("people/<int:user_id>/", people.user_detail, name="user_detail"),

@@ -22,6 +22,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.http import Http404
+from django.urls import reverse
 from django.utils import timezone
 
 from careway.core import audit, rows
@@ -41,6 +42,18 @@ class Action(StrEnum):
 
 class NotVisible(Http404):
     """The patient does not exist, or is not this person's to see: the two look the same."""
+
+
+class ReadOnlyChart(PermissionDenied):
+    """The chart is the person's to read but not to change. Careway's 403 page
+    (careway/core/views/errors.py) shows the message, the title and the way back to the chart."""
+
+    title = "You cannot change this chart"
+    back_label = "Back to the chart"
+
+    def __init__(self, message: str, patient_id: uuid.UUID) -> None:
+        super().__init__(message)
+        self.back_url = reverse("chart", kwargs={"patient_id": patient_id})
 
 
 def visible_patients(user: User) -> QuerySet[Patient]:
@@ -176,6 +189,16 @@ def grants_relied_on(user: User) -> dict[uuid.UUID, int]:
     return {pid: grant for pid, grant in by_patient.items() if pid not in seen_anyway}
 
 
+def sees_without_emergency_access(user: User, patient: Patient) -> bool:
+    """Whether `user` may read this chart by the ordinary rules (care team, supervised branch),
+    without any break-the-glass grant."""
+    if not _reads_charts(user) or patient.organization_id != user.organization_id:
+        return False
+    if patient.branch_id in user.supervised_branch_ids():
+        return True
+    return CareTeamMember.objects.filter(patient=patient, user=user, active=True).exists()
+
+
 def break_glass_grant_for(user: User, patient: Patient) -> BreakGlassGrant | None:
     """The current grant, if any, by which `user` reads this chart: the chart says so."""
     return (
@@ -216,8 +239,19 @@ def get_patient_for(
         raise NotVisible("No such patient")
     if action == Action.EDIT and not can_edit(user, patient, permission):
         _audit_denied(actor, pid, action, "read-only access")
-        raise PermissionDenied("You may read this chart but not change it")
+        raise ReadOnlyChart(_why_read_only(user, permission), patient.pk)
     return patient
+
+
+def _why_read_only(user: User, permission: Permission | str) -> str:
+    """What Careway's 403 page tells the person (careway/core/views/errors.py)."""
+    if not user.has_perm_code(permission):
+        return "Your role may read this chart but not change it."
+    # They may change charts, yet not this one: they see it by an emergency grant only.
+    return (
+        "You are reading this chart by emergency access, which lets you read it but not "
+        "change it. Ask someone on the patient's care team to make the change."
+    )
 
 
 def get_record_for(

@@ -32,6 +32,7 @@ from .models import (
     Patient,
     RelatedPerson,
 )
+from .services import EmergencySearch
 from .vitals import VitalSign, sign_for_code, vital_signs
 
 DATE_WIDGET = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
@@ -698,10 +699,38 @@ class CaseloadFilterForm(forms.Form):
 
 
 class BreakGlassForm(CarewayForm, forms.Form):
+    """Who the patient is (family name and date of birth, or the MRN) and why the chart is
+    needed now. The search finds one exact match or none: see services.find_patient_for_emergency.
+    """
+
+    family_name = forms.CharField(
+        label="Family name",
+        required=False,
+        max_length=100,
+        help_text="As on the patient's papers. Capitals and accents do not matter.",
+        widget=forms.TextInput(attrs={"autocomplete": "off"}),
+    )
+    birth_date = forms.DateField(
+        label="Date of birth",
+        required=False,
+        help_text="With the family name.",
+        widget=DATE_WIDGET,
+        error_messages={"invalid": "Enter the date of birth as a date, like 1940-03-14."},
+    )
+    given_name = forms.CharField(
+        label="Given name",
+        required=False,
+        max_length=100,
+        help_text="Only needed when more than one patient has the same family name and date "
+        "of birth.",
+        widget=forms.TextInput(attrs={"autocomplete": "off"}),
+    )
     mrn = forms.CharField(
-        label="Patient MRN",
+        label="Or the MRN",
+        required=False,
         max_length=40,
-        help_text="The exact medical record number, as on the referral or the patient's papers.",
+        help_text="The exact medical record number, as on the referral. Use it instead of the "
+        "name and date of birth.",
         widget=forms.TextInput(attrs={"autocomplete": "off"}),
     )
     reason = forms.CharField(
@@ -716,6 +745,10 @@ class BreakGlassForm(CarewayForm, forms.Form):
         "characters.",
     )
     minutes = forms.IntegerField(min_value=1, label="Minutes of access")
+    fieldsets = (
+        ("Find the patient", ("family_name", "birth_date", "given_name", "mrn")),
+        ("Why you need the chart", ("reason", "minutes")),
+    )
 
     def __init__(self, *args: Any, organization: Organization, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -728,6 +761,29 @@ class BreakGlassForm(CarewayForm, forms.Form):
         )
         minutes.help_text = f"Up to {limit} minutes of read-only access."
 
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        for name in ("mrn", "family_name", "given_name"):
+            data[name] = (data.get(name) or "").strip()
+        if data["mrn"] or "birth_date" in self.errors:
+            return data
+        if data["family_name"] and not data.get("birth_date"):
+            self.add_error("birth_date", "Give the date of birth with the family name.")
+        elif data.get("birth_date") and not data["family_name"]:
+            self.add_error("family_name", "Give the family name with the date of birth.")
+        elif not data["family_name"]:
+            self.add_error("mrn", "Give the MRN, or the family name and date of birth.")
+        return data
+
+    def search(self) -> EmergencySearch:
+        data = self.cleaned_data
+        if data["mrn"]:
+            return EmergencySearch(mrn=data["mrn"])
+        return EmergencySearch(
+            family_name=data["family_name"],
+            birth_date=data["birth_date"],
+            given_name=data["given_name"],
+        )
 
 class WorklistNoteForm(CarewayForm, forms.Form):
     """Acknowledge or resolve a flag, or complete a task: a note, the version the person saw,

@@ -6,6 +6,7 @@ Every row carries `organization` so that every query can be scoped to one agency
 hard-deleted: records are marked inactive or entered-in-error.
 """
 
+import math
 import uuid
 from datetime import date
 from typing import Any, ClassVar
@@ -711,6 +712,12 @@ class BreakGlassGrant(models.Model):
 
     def is_current(self) -> bool:
         return self.expires_at > timezone.now()
+
+    @property
+    def minutes_left(self) -> int:
+        """Whole minutes until it expires, rounded up: "1 minute left" until the very end."""
+        seconds = (self.expires_at - timezone.now()).total_seconds()
+        return max(0, math.ceil(seconds / 60))
 
 
 def patient_data_models() -> list[type[models.Model]]:

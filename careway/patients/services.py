@@ -6,10 +6,12 @@ pass the patient they were given. Fields that fix ownership (organization, patie
 are never taken from the caller's data.
 """
 
+import unicodedata
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
+from enum import StrEnum
 from typing import Any, TypeVar, cast
 from zoneinfo import ZoneInfo
 
@@ -641,25 +643,111 @@ def _make_primary_case_manager(actor: audit.Actor, episode: EpisodeOfCare, user:
 # --- Emergency access (break the glass) ------------------------------------------------------
 
 
-def find_patient_by_mrn(actor: audit.Actor, mrn: str) -> Patient | None:
-    """Look a patient up by exact MRN within the actor's agency, for emergency access only.
+# Searches that open no chart (no match, several, refused), per person: beyond this many in the
+# window, emergency access refuses every search until the window moves on, so that it cannot
+# become a way to browse the agency's patients by guessing names and dates.
+EMERGENCY_SEARCH_LIMIT = 10
+EMERGENCY_SEARCH_WINDOW = timedelta(minutes=15)
 
-    This is the one lookup that must reach past the care-team rule (that is what breaking the
-    glass means); it stays inside the agency, and an MRN that matches nobody is audited.
+
+@dataclass(frozen=True)
+class EmergencySearch:
+    """What the person knows of the patient: the MRN, or the family name and date of birth
+    (with the given name when several patients share those)."""
+
+    mrn: str = ""
+    family_name: str = ""
+    birth_date: date | None = None
+    given_name: str = ""
+
+    @property
+    def found_by(self) -> str:
+        return "MRN" if self.mrn else "name and date of birth"
+
+    def audit_detail(self) -> dict[str, Any]:
+        if self.mrn:
+            return {"mrn": self.mrn[:40]}
+        return {
+            "family_name": self.family_name[:100],
+            "birth_date": self.birth_date.isoformat() if self.birth_date else "",
+            "given_name": self.given_name[:100],
+        }
+
+
+class EmergencySearchOutcome(StrEnum):
+    FOUND = "found"
+    NONE = "no patient matches"
+    SEVERAL = "several patients match"
+    TOO_MANY = "too many searches"
+
+
+def name_key(name: str) -> str:
+    """A name as the emergency search compares it: without case, accents or extra spaces."""
+    decomposed = unicodedata.normalize("NFKD", name.replace("\u2019", "'"))
+    bare = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return " ".join(bare.casefold().split())
+
+
+def find_patient_for_emergency(
+    actor: audit.Actor, search: EmergencySearch, reason: str = ""
+) -> tuple[EmergencySearchOutcome, Patient | None]:
+    """The one patient of the actor's agency who matches `search` exactly, for emergency access.
+
+    This is the one lookup that reaches past the care-team rule (that is what breaking the glass
+    means). It stays inside the agency, never returns near matches or a list, and answers the
+    same for a patient of another agency as for nobody. Every search that finds no single
+    patient is audited with what was asked, and too many of them in a while refuse the next.
     """
-    patient = (
-        Patient.objects.select_related("branch", "organization")
-        .filter(organization_id=actor.organization_id or 0, mrn=mrn)
-        .first()
-    )
-    if patient is None:
+    if _recent_failed_searches(actor) >= EMERGENCY_SEARCH_LIMIT:
+        outcome, patient = EmergencySearchOutcome.TOO_MANY, None
+    else:
+        outcome, patient = _match(actor.organization_id or 0, search)
+    if outcome != EmergencySearchOutcome.FOUND:
         audit.record(
             actor,
             "patient.break_glass",
             outcome=AuditEvent.Outcome.FAILURE,
-            detail={"mrn": mrn[:40], "why": "no patient with this MRN"},
+            reason=reason.strip()[:1000],
+            detail={**search.audit_detail(), "why": str(outcome)},
         )
-    return patient
+    return outcome, patient
+
+
+def _recent_failed_searches(actor: audit.Actor) -> int:
+    if actor.user is None:
+        return 0
+    return AuditEvent.objects.filter(
+        actor_id=actor.user.pk,
+        action="patient.break_glass",
+        outcome=AuditEvent.Outcome.FAILURE,
+        occurred_at__gte=timezone.now() - EMERGENCY_SEARCH_WINDOW,
+    ).count()
+
+
+def _match(organization_id: int, search: EmergencySearch) -> tuple[EmergencySearchOutcome, Any]:
+    in_agency = Patient.objects.filter(organization_id=organization_id)
+    if search.mrn:
+        ids = list(in_agency.filter(mrn=search.mrn).values_list("pk", flat=True)[:2])
+    elif search.birth_date is None:
+        ids = []
+    else:
+        # The date narrows the agency to a handful of patients (an index); the names of those
+        # are compared here, where accents can be set aside on every database.
+        family, given = name_key(search.family_name), name_key(search.given_name)
+        same_day = in_agency.filter(birth_date=search.birth_date)
+        ids = [
+            pk
+            for pk, family_name, given_name in same_day.values_list(
+                "pk", "family_name", "given_name"
+            )
+            if name_key(family_name) == family and (not given or name_key(given_name) == given)
+        ]
+    if not ids:
+        return EmergencySearchOutcome.NONE, None
+    if len(ids) > 1:
+        return EmergencySearchOutcome.SEVERAL, None
+    patient = Patient.objects.select_related("branch", "organization").get(pk=ids[0])
+    return EmergencySearchOutcome.FOUND, patient
 
 
 def _branch_supervisors(patient: Patient) -> list[User]:
@@ -677,7 +765,7 @@ def _branch_supervisors(patient: Patient) -> list[User]:
 
 @service
 def open_emergency_access(
-    actor: audit.Actor, patient: Patient, reason: str, minutes: int
+    actor: audit.Actor, patient: Patient, reason: str, minutes: int, found_by: str = "MRN"
 ) -> BreakGlassGrant:
     """Open a chart for `minutes` of reading, audit it and tell the branch's supervisors."""
     user = actor.user
@@ -720,6 +808,10 @@ def open_emergency_access(
         patient_id=patient.pk,
         obj=grant,
         reason=reason,
-        detail={"minutes": minutes, "notified": [n.recipient_id for n in notices]},
+        detail={
+            "minutes": minutes,
+            "notified": [n.recipient_id for n in notices],
+            "found_by": found_by,
+        },
     )
     return grant

@@ -1,5 +1,6 @@
 """Sessions end when they should: idle, too old, signed out, deactivated, signed out everywhere."""
 
+import re
 import time
 from datetime import timedelta
 
@@ -185,3 +186,82 @@ def test_changing_my_password_keeps_this_session_and_ends_the_others(signed_in, 
     event = AuditEvent.objects.get(action="user.password_change")
     assert event.detail == {"sessions_ended": 1}
     assert UserSession.objects.filter(user=world.cm).count() == 1
+
+
+# --- The idle warning's clock and "stay signed in" (issue 16, point 9) -----------------------
+
+KEEPALIVE = reverse("session_keepalive")
+
+
+def test_pages_tell_the_idle_warning_how_long_the_session_has_left(signed_in, world, settings):
+    world.org.idle_timeout_minutes = 10
+    world.org.save()
+    move_session_clock(signed_in, careway_last_seen=20)
+    html = signed_in.get(ACCOUNT).content.decode()
+    left = int(re.search(r'data-idle-seconds-left="(\d+)"', html).group(1))
+    assert 575 <= left <= 580
+    assert f'data-idle-warning-seconds="{settings.CAREWAY_IDLE_WARNING_SECONDS}"' in html
+    assert f'data-session-url="{KEEPALIVE}"' in html
+    assert 'role="alertdialog"' in html and "Stay signed in" in html
+
+
+def test_signed_out_pages_have_no_idle_warning(client, world):
+    html = client.get(reverse("login")).content.decode()
+    assert "data-idle-seconds-left" not in html and 'role="alertdialog"' not in html
+
+
+def test_asking_how_long_is_left_is_not_activity(signed_in, world):
+    world.org.idle_timeout_minutes = 10
+    world.org.save()
+    move_session_clock(signed_in, careway_last_seen=4 * 60)
+    before = signed_in.session["careway_last_seen"]
+    answer = signed_in.get(KEEPALIVE)
+    assert answer.status_code == 200
+    assert 5 * 60 < answer.json()["seconds_left"] <= 6 * 60
+    assert signed_in.session["careway_last_seen"] == before
+
+
+def test_stay_signed_in_extends_the_session_and_counts_as_activity(signed_in, world):
+    world.org.idle_timeout_minutes = 10
+    world.org.save()
+    move_session_clock(signed_in, careway_last_seen=9 * 60 + 10)
+    answer = signed_in.post(KEEPALIVE)
+    assert answer.status_code == 200
+    assert answer.json()["seconds_left"] == 10 * 60
+    assert signed_in.session["careway_last_seen"] == pytest.approx(time.time(), abs=5)
+    move_session_clock(signed_in, careway_last_seen=9 * 60)
+    assert signed_in.get(ACCOUNT).status_code == 200  # 18 minutes after sign-in, still in
+
+
+def test_any_role_may_keep_its_own_session_alive(client, world):
+    # Not a write of patient data: a read-only role stays signed in like everyone else.
+    for user in (world.auditor, world.scheduler):
+        client.force_login(user)
+        assert client.post(KEEPALIVE).status_code == 200
+
+
+def test_stay_signed_in_needs_the_forms_csrf_token(world):
+    browser = Client(enforce_csrf_checks=True)
+    browser.force_login(world.cm)
+    session = browser.session
+    # Less than the middleware's resolution ago, so only the view itself could move the clock.
+    session["careway_last_seen"] = time.time() - 20
+    session.save()
+    before = browser.session["careway_last_seen"]
+    assert browser.post(KEEPALIVE).status_code == 403
+    assert browser.session["careway_last_seen"] == before
+
+
+def test_an_expired_session_cannot_be_revived(signed_in, world):
+    world.org.idle_timeout_minutes = 10
+    world.org.save()
+    move_session_clock(signed_in, careway_last_seen=11 * 60)
+    answer = signed_in.post(KEEPALIVE)
+    assert answer.status_code == 302 and answer.url.startswith(reverse("login"))
+    assert "_auth_user_id" not in signed_in.session
+    assert AuditEvent.objects.get(action="session.expired").reason == "idle timeout"
+
+
+def test_signed_out_visitors_get_no_session_clock(client, world):
+    for answer in (client.get(KEEPALIVE), client.post(KEEPALIVE)):
+        assert answer.status_code == 302 and answer.url.startswith(reverse("login"))

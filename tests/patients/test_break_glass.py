@@ -63,7 +63,7 @@ def test_other_roles_get_404_and_nothing_is_written(login, world, who):
 def test_the_outsider_cannot_reach_another_agencys_patient(login, world):
     response = ask(login(world.outsider), world.patient.mrn)
     assert response.status_code == 400
-    assert "No patient in your agency has this MRN" in response.content.decode()
+    assert "No patient in your agency matches" in response.content.decode()
     assert written() == (0, 0, 0)
     failure = AuditEvent.objects.get(action="patient.break_glass")
     assert (failure.outcome, failure.chain_id, failure.patient_id) == (
@@ -92,7 +92,7 @@ def test_break_glass_grants_audits_notifies_and_emails(
         world.patient.pk,
         REASON,
     )
-    assert event.detail == {"minutes": 30, "notified": [world.supervisor.pk]}
+    assert event.detail == {"minutes": 30, "notified": [world.supervisor.pk], "found_by": "MRN"}
     notice = Notification.objects.get()
     assert (notice.recipient, notice.patient_id) == (world.supervisor, world.patient.pk)
     assert REASON in notice.body and world.patient.mrn in notice.body
@@ -199,7 +199,10 @@ def test_redis_queue_runs_the_email_task(
         ({"reason": ""}, "reason", "Give the reason"),
         ({"minutes": 61}, "minutes", "60 minutes or fewer"),
         ({"minutes": 0}, "minutes", "greater than or equal to 1"),
-        ({"mrn": ""}, "mrn", "required"),
+        ({"mrn": ""}, "mrn", "Give the MRN, or the family name and date of birth"),
+        ({"mrn": "", "family_name": "Hale"}, "birth_date", "Give the date of birth"),
+        ({"mrn": "", "birth_date": "1940-03-14"}, "family_name", "Give the family name"),
+        ({"mrn": "", "family_name": "Hale", "birth_date": "14/03"}, "birth_date", "as a date"),
     ],
 )
 def test_bad_input_names_the_field_and_writes_nothing(login, world, data, field, message):
@@ -213,9 +216,10 @@ def test_bad_input_names_the_field_and_writes_nothing(login, world, data, field,
 
 def test_unknown_mrn_is_a_clear_message_and_audited(login, world):
     response = ask(login(world.cm_other), "MRN-DOES-NOT-EXIST")
-    assert "No patient in your agency has this MRN" in response.content.decode()
+    assert "No patient in your agency matches" in response.content.decode()
     event = AuditEvent.objects.get(action="patient.break_glass")
     assert (event.outcome, event.detail["mrn"]) == ("failure", "MRN-DOES-NOT-EXIST")
+    assert event.detail["why"] == "no patient matches" and event.reason == REASON
     assert written() == (0, 0, 0)
 
 
@@ -288,6 +292,146 @@ def test_the_chart_says_it_is_read_by_emergency_access(login, world):
     client.post(reverse("break_glass"), {"mrn": world.patient.mrn, "reason": reason, "minutes": 30})
     chart = client.get(reverse("chart", kwargs={"patient_id": world.patient.pk}))
     assert chart.status_code == 200
-    assert "You are reading this chart by break-the-glass" in chart.content.decode()
+    assert "Emergency access until" in chart.content.decode()
     own = login(world.cm).get(reverse("chart", kwargs={"patient_id": world.patient.pk}))
-    assert "break-the-glass" not in own.content.decode()
+    assert "Emergency access until" not in own.content.decode()
+
+
+# --- Finding the patient by family name and date of birth (issue 16, point 7) --------------
+
+
+def by_name(client, family_name, birth_date="1940-03-14", given_name="", reason=REASON):
+    form = {"family_name": family_name, "birth_date": birth_date, "given_name": given_name}
+    return client.post(URL, {**form, "mrn": "", "reason": reason, "minutes": 30})
+
+
+def failures(actor):
+    return AuditEvent.objects.filter(
+        action="patient.break_glass", outcome="failure", actor_id=actor.pk
+    )
+
+
+def test_one_exact_match_by_family_name_and_birth_date_opens_the_chart(login, world):
+    response = by_name(login(world.cm_other), "hale")
+    assert response.url == reverse("chart", kwargs={"patient_id": world.patient.pk})
+    assert BreakGlassGrant.objects.get().patient == world.patient
+    event = AuditEvent.objects.get(action="patient.break_glass", outcome="success")
+    assert event.detail["found_by"] == "name and date of birth"
+
+
+def test_the_family_name_matches_without_case_accents_or_extra_spaces(login, world):
+    patient_services.update_patient(
+        audit.Actor(user=world.cm),
+        world.patient,
+        {"family_name": "Hålé-Núñez"},
+        world.patient.version,
+    )
+    response = by_name(login(world.cm_other), "  HALE-nunez ")
+    assert response.status_code == 302
+    assert BreakGlassGrant.objects.get().patient == world.patient
+
+
+def test_a_near_match_is_no_match(login, world):
+    client = login(world.cm_other)
+    near = (("Hal", "1940-03-14"), ("Hales", "1940-03-14"), ("Hale", "1940-03-15"))
+    for family_name, birth_date in near:
+        response = by_name(client, family_name, birth_date)
+        assert response.status_code == 400
+        assert "No patient in your agency matches" in response.content.decode()
+    assert written() == (0, 0, 0)
+
+
+def test_several_exact_matches_ask_for_the_given_name_without_listing_them(login, world):
+    from tests.factories import make_patient
+
+    twin = make_patient(world.branch, world.cm, given_name="Martha", family_name="Hale")
+    client = login(world.cm_other)
+    response = by_name(client, "Hale")
+    html = response.content.decode()
+    assert response.status_code == 400
+    assert "More than one patient" in " ".join(response.context["form"].errors["given_name"])
+    for name in ("Margaret", "Martha", world.patient.mrn, twin.mrn):
+        assert name not in html
+    assert written() == (0, 0, 0)
+    response = by_name(client, "Hale", given_name="martha")
+    assert response.url == reverse("chart", kwargs={"patient_id": twin.pk})
+
+
+def test_no_match_reads_the_same_whether_the_patient_is_in_another_agency_or_nowhere(login, world):
+    client = login(world.outsider)
+    elsewhere = by_name(client, "Hale", "1940-03-14")  # agency A's patient
+    nowhere = by_name(client, "Hale", "1951-07-02")
+    assert elsewhere.status_code == nowhere.status_code == 400
+    assert elsewhere.context["form"].errors == nowhere.context["form"].errors
+    assert written() == (0, 0, 0)
+
+
+def test_every_search_that_opens_nothing_is_audited_with_what_was_asked(login, world):
+    client = login(world.cm_other)
+    by_name(client, "Nobody", "1951-07-02", reason="Patient on the phone, short of breath")
+    event = failures(world.cm_other).get()
+    assert event.detail == {
+        "family_name": "Nobody",
+        "birth_date": "1951-07-02",
+        "given_name": "",
+        "why": "no patient matches",
+    }
+    assert event.reason == "Patient on the phone, short of breath"
+
+
+def test_searches_that_open_nothing_are_limited(login, world):
+    client = login(world.cm_other)
+    for attempt in range(patient_services.EMERGENCY_SEARCH_LIMIT):
+        by_name(client, f"Nobody{attempt}")
+    # Even the right details are refused now: the limit stops browsing by guesses.
+    response = by_name(client, "Hale")
+    assert response.status_code == 429
+    assert "Too many searches" in response.content.decode()
+    assert written() == (0, 0, 0)
+    assert failures(world.cm_other).last().detail["why"] == "too many searches"
+    # A colleague is not limited by someone else's searches.
+    assert by_name(login(world.rn), "Nobody").status_code == 400
+
+
+def test_the_search_needs_the_mrn_or_both_family_name_and_birth_date(login, world):
+    client = login(world.cm_other)
+    response = client.post(URL, {"family_name": "Hale", "reason": REASON, "minutes": 30})
+    assert response.status_code == 400
+    assert "date of birth" in " ".join(response.context["form"].errors["birth_date"])
+    response = client.post(URL, {"reason": REASON, "minutes": 30})
+    assert "MRN, or the family name and date of birth" in " ".join(
+        response.context["form"].errors["mrn"]
+    )
+    # What was typed stays in the form.
+    assert REASON in response.content.decode()
+    assert written() == (0, 0, 0)
+
+
+def test_the_chart_has_one_emergency_banner_with_one_time_in_the_agencys_zone(
+    login, world, settings
+):
+    world.org.timezone = "America/Chicago"
+    world.org.save()
+    client = login(world.cm_other)
+    response = ask(client, world.patient.mrn, minutes=30)
+    chart = client.get(response.url)
+    html = chart.content.decode()
+    grant = BreakGlassGrant.objects.get()
+    from zoneinfo import ZoneInfo
+
+    until = grant.expires_at.astimezone(ZoneInfo("America/Chicago")).strftime("%H:%M")
+    assert html.count("Emergency access until") == 1
+    assert f"Emergency access until {until} (30 minutes left)" in html
+    assert "break-the-glass" not in html  # the old second banner and its other time format
+    assert not list(chart.context["messages"])
+
+
+def test_asking_again_while_a_grant_runs_opens_a_new_grant_not_already_open(login, world):
+    client = login(world.cm_other)
+    ask(client, world.patient.mrn, minutes=5)
+    response = ask(client, world.patient.mrn, minutes=30)
+    assert response.url == reverse("chart", kwargs={"patient_id": world.patient.pk})
+    assert BreakGlassGrant.objects.count() == 2
+    chart = client.get(response.url)
+    assert "no emergency access was needed" not in chart.content.decode()
+    assert "(30 minutes left)" in chart.content.decode()

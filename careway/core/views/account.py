@@ -1,14 +1,18 @@
-"""One's own account: roles, two-factor, sessions (sign out everywhere) and the password."""
+"""One's own account: roles, two-factor, sessions (sign out everywhere, stay signed in) and the
+password."""
+
+import time
 
 from django.contrib import messages
 from django.contrib.auth import logout, update_session_auth_hash
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import PasswordChangeForm
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods, require_POST
 
 from careway.core import audit, services
+from careway.core.middleware import SESSION_LAST_SEEN, idle_seconds_left
 
 
 @login_required
@@ -47,3 +51,17 @@ def password_change(request: HttpRequest) -> HttpResponse:
         return redirect("account")
     status = 400 if form.errors else 200
     return render(request, "core/password_change.html", {"form": form}, status=status)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def session_keepalive(request: HttpRequest) -> HttpResponse:
+    """The idle warning's clock (careway/static/careway/session.js). GET: the seconds this
+    session has left without activity; asking is not activity (the session middleware skips
+    it), so another tab's work shows up here. POST, "Stay signed in": the person is here, which
+    counts as activity. A session that has already ended is not revived: the middleware signed
+    it out before this view, and login_required answers with the sign-in page."""
+    now = time.time()
+    if request.method == "POST":
+        request.session[SESSION_LAST_SEEN] = now
+    return JsonResponse({"seconds_left": idle_seconds_left(request, now)})
