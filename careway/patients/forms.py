@@ -785,6 +785,7 @@ class BreakGlassForm(CarewayForm, forms.Form):
             given_name=data["given_name"],
         )
 
+
 class WorklistNoteForm(CarewayForm, forms.Form):
     """Acknowledge or resolve a flag, or complete a task: a note, the version the person saw,
     and the page to go back to (a name from RETURN_TO, never a URL from the client)."""
