@@ -32,6 +32,7 @@ from .models import (
     Patient,
     RelatedPerson,
 )
+from . import alerts
 from .vitals import VitalSign, sign_for_code, vital_signs
 
 DATE_WIDGET = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
@@ -576,3 +577,22 @@ class BreakGlassForm(CarewayForm, forms.Form):
             MaxValueValidator(limit, message=f"Choose {limit} minutes or fewer.")
         )
         minutes.help_text = f"Up to {limit} minutes of read-only access."
+
+
+class VitalAlertForm(CarewayForm, forms.Form):
+    """The agency's notify-if thresholds: a number each, or blank for no alert that way."""
+
+    version = forms.IntegerField(widget=forms.HiddenInput, min_value=0)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for field in alerts.fields():
+            self.fields[field.name] = forms.FloatField(
+                label=f"{field.label} ({field.unit})",
+                required=False,
+                widget=forms.NumberInput(attrs={"step": "any", "inputmode": "decimal"}),
+                error_messages={"invalid": "Enter a number, or leave it blank for no alert."},
+            )
+
+    def thresholds(self) -> dict[str, float | None]:
+        return {field.name: self.cleaned_data.get(field.name) for field in alerts.fields()}

@@ -34,4 +34,11 @@ BREAK_GLASS = declare(
     Role.CLINICIAN,
 )
 
-ALL = (CHART_VIEW, CHART_EDIT, PATIENT_CREATE, BREAK_GLASS)
+VITAL_ALERTS_MANAGE = declare(
+    "vital_alerts.manage",
+    "Set the agency's vital sign alert thresholds (when to tell the physician).",
+    Role.AGENCY_ADMIN,
+    Role.SUPERVISOR,
+)
+
+ALL = (CHART_VIEW, CHART_EDIT, PATIENT_CREATE, BREAK_GLASS, VITAL_ALERTS_MANAGE)

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import caseload, chart, edit, emergency
+from .views import alert_settings, caseload, chart, edit, emergency
 
 urlpatterns = [
     path("patients/", caseload.caseload, name="caseload"),
@@ -30,4 +30,9 @@ urlpatterns = [
     # Every chart section, whichever app registered it (careway/patients/frame.py).
     path("patients/<uuid:patient_id>/<slug:section>/", chart.chart, name="chart_section"),
     path("emergency-access/", emergency.break_glass, name="break_glass"),
+    path(
+        "vital-sign-alerts/",
+        alert_settings.vital_alert_thresholds,
+        name="vital_alert_thresholds",
+    ),
 ]
