@@ -245,8 +245,7 @@ class VitalLine:
     """One line of the summary's latest vital signs: a sign, or a blood pressure as one."""
 
     label: str
-    text: str
-    unit: str
+    text: str  # with its unit: "122/82 mmHg", "93%", "1 of 10"
     at: datetime
     alerts: list[str]
     category: str
@@ -350,8 +349,7 @@ def latest_vital_lines(readings: list[Reading]) -> list[VitalLine]:
                 lines.append(
                     VitalLine(
                         "Blood pressure",
-                        f"{systolic.text}/{diastolic.text}",
-                        systolic.sign.unit_display,
+                        f"{systolic.text}/{diastolic.text} {systolic.sign.unit_display}",
                         systolic.at,
                         [a for a in (systolic.alert, diastolic.alert) if a],
                         systolic.category,
@@ -362,8 +360,7 @@ def latest_vital_lines(readings: list[Reading]) -> list[VitalLine]:
         lines.append(
             VitalLine(
                 reading.sign.short_label,
-                reading.text,
-                reading.sign.unit_display,
+                reading.sign.with_unit(reading.value),
                 reading.at,
                 [reading.alert] if reading.alert else [],
                 "",
@@ -375,6 +372,10 @@ def latest_vital_lines(readings: list[Reading]) -> list[VitalLine]:
 
 def _sign_order(sign: VitalSign) -> int:
     return all_codes().index(sign.code)
+
+
+def last_vitals_taken(patient: Patient) -> datetime | None:
+    return _vital_observations(patient).aggregate(at=Max("effective_at"))["at"]
 
 
 def recent_vitals(patient: Patient, now: datetime) -> list[Reading]:

@@ -44,10 +44,11 @@ class VitalSign:
         return f"{value:.{self.decimals}f}"
 
     def with_unit(self, value: float) -> str:
-        """'122 mmHg'; a score says its scale: 'pain 1 of 10'."""
+        """'122 mmHg', '93%'; a score says its scale: '1 of 10'."""
         if self.unit == "{score}":
             return f"{self.format(value)} of {self.entry_max:g}"
-        return f"{self.format(value)} {self.unit_display}"
+        space = "" if self.unit_display == "%" else " "
+        return f"{self.format(value)}{space}{self.unit_display}"
 
 
 @dataclass(frozen=True)

@@ -112,6 +112,15 @@ def test_old_readings_say_when_they_were_taken_and_that_they_are_old(login, worl
     assert html.count('class="status status-old"') == 1  # the blood pressure is recent
 
 
+def test_a_chart_with_only_old_readings_says_when_the_latest_were_taken(login, world):
+    long_ago = timezone.now() - timedelta(days=800)
+    vitals(world.patient, long_ago, heart_rate=72)
+    html = page(login(world.cm), world.patient, "vitals")
+    local = timezone.localtime(long_ago)
+    assert f"The latest were taken {local:%b} {local.day}, {local:%Y}, 2" in html
+    assert 'role="img"' not in html  # no empty charts
+
+
 # --- charts --------------------------------------------------------------------------------
 
 

@@ -110,6 +110,7 @@ def vitals_context(patient: Patient) -> dict[str, Any]:
     ]
     return {
         "panels": panels,
+        "last_taken": None if readings else queries.last_vitals_taken(patient),
         "reading_count": len(readings),
         "alert_count": sum(1 for r in readings if r.alert),
         "window_start": start,
@@ -175,7 +176,7 @@ def _rows_by_time(spec: VitalChart, readings: list[queries.Reading]) -> list[Tab
 def _describe_vitals(spec: VitalChart, readings: list[queries.Reading]) -> str:
     """The chart in words: '1 reading on Dec 3. Latest: pain 1 of 10.'"""
     if not readings:
-        return f"No {spec.title.lower()} readings in the last 90 days."
+        return "No readings in the last 90 days."
     first, last = timezone.localtime(readings[0].at), timezone.localtime(readings[-1].at)
     times = len({r.at for r in readings})
     count = f"{times} reading{'s' if times != 1 else ''}"
