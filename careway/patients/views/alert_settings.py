@@ -69,14 +69,23 @@ def _rebased(form: VitalAlertForm, version: int) -> VitalAlertForm:
     return VitalAlertForm(initial={**form.thresholds(), "version": version})
 
 
-def _rows(thresholds: alerts.AlertThresholds) -> list[tuple[str, str, str]]:
-    """(sign, alert when above, alert when below), in words."""
+def _rows(thresholds: alerts.AlertThresholds) -> list[tuple[str, list[str]]]:
+    """(vital sign, when it raises an alert), in words."""
     rows = []
     by_key = {field.name: field for field in alerts.fields()}
     for key, limit in thresholds.limits.items():
         field = by_key.get(f"{key}_above") or by_key[f"{key}_below"]
-        sign = field.label.split(":")[0]
-        high = f"over {limit.above:g} {field.unit}" if limit.above is not None else "never"
-        low = f"under {limit.below:g} {field.unit}" if limit.below is not None else "never"
-        rows.append((sign, high, low))
+        unit = field.unit if field.unit == "%" else f" {field.unit}"
+        parts = []
+        if limit.above is not None:
+            parts.append(f"High: over {limit.above:g}{unit}")
+        if limit.below is not None:
+            parts.append(f"Low: under {limit.below:g}{unit}")
+        rows.append((field.label.split(":")[0], parts or ["No alert"]))
+    gains = []
+    if thresholds.weight_gain_day is not None:
+        gains.append(f"High: a gain of more than {thresholds.weight_gain_day:g} lb in a day")
+    if thresholds.weight_gain_week is not None:
+        gains.append(f"High: a gain of more than {thresholds.weight_gain_week:g} lb in a week")
+    rows.append(("Body weight", gains or ["No alert"]))
     return rows
