@@ -63,17 +63,21 @@ class AlertThresholds:
             return f"Low: under {limit.below:g}"
         return ""
 
-    def weight_alert(self, value: float, at: datetime, earlier: list[tuple[datetime, float]]) -> str:
+    def weight_alert(
+        self, value: float, at: datetime, earlier: list[tuple[datetime, float]]
+    ) -> str:
         """'Gain of 3.5 lb in a day' past the weight-gain thresholds, else ''. `earlier` holds
         (time, weight) of readings before this one."""
-        day = [w for when, w in earlier if at - DAY_WINDOW <= when < at]
+        day = [(when, w) for when, w in earlier if at - DAY_WINDOW <= when < at]
         week = [w for when, w in earlier if at - WEEK_WINDOW <= when < at]
         if self.weight_gain_day is not None and day:
-            previous = max((when, w) for when, w in earlier if at - DAY_WINDOW <= when < at)[1]
-            if value - previous > self.weight_gain_day:
-                return f"Gain of {value - previous:.1f} lb in a day"
-        if self.weight_gain_week is not None and week and value - min(week) > self.weight_gain_week:
-            return f"Gain of {value - min(week):.1f} lb in a week"
+            gain = value - max(day)[1]  # over the reading just before
+            if gain > self.weight_gain_day:
+                return f"Gain of {gain:.1f} lb in a day"
+        if self.weight_gain_week is not None and week:
+            gain = value - min(week)
+            if gain > self.weight_gain_week:
+                return f"Gain of {gain:.1f} lb in a week"
         return ""
 
 

@@ -18,6 +18,7 @@ from careway.core.models import Branch, Membership, Organization, User
 from careway.core.roles import Role
 from careway.toolkit.forms import CarewayForm, VersionedForm
 
+from . import alerts
 from .models import (
     ICD10CM,
     LOINC,
@@ -32,7 +33,6 @@ from .models import (
     Patient,
     RelatedPerson,
 )
-from . import alerts
 from .vitals import VitalSign, sign_for_code, vital_signs
 
 DATE_WIDGET = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")

@@ -252,7 +252,7 @@ def _series(
 def _legend(series: Sequence[Series]) -> list[str]:
     """Right-aligned above the plot, clear of the unit label on the left."""
     parts = []
-    x = PLOT_RIGHT
+    x: float = PLOT_RIGHT
     for index, item in reversed(list(enumerate(series))):
         style = SERIES_STYLES[index % len(SERIES_STYLES)]
         parts.append(

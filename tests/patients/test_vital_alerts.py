@@ -94,7 +94,9 @@ def test_an_agency_threshold_change_takes_effect(login, world):
     assert URGENT not in page(client, world.patient)
     setting = alerts.agency_setting(world.org)
     values = {**alerts.default_values(), "systolic_above": 140}
-    services.set_vital_alert_thresholds(audit.Actor(user=world.admin), world.org, values, setting.version)
+    services.set_vital_alert_thresholds(
+        audit.Actor(user=world.admin), world.org, values, setting.version
+    )
     assert re.search(URGENT + r">High: over 140<", page(client, world.patient))
     assert alerts.alert_thresholds(world.patient).source == "Agency thresholds"
 
@@ -165,7 +167,9 @@ URL = "vital_alert_thresholds"
 
 
 def form_values(**changes):
-    values = {key: "" if value is None else f"{value:g}" for key, value in alerts.default_values().items()}
+    values = {
+        key: "" if value is None else f"{value:g}" for key, value in alerts.default_values().items()
+    }
     return {**values, **{k: str(v) for k, v in changes.items()}}
 
 

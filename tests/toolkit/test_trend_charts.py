@@ -227,7 +227,9 @@ def test_a_window_never_runs_past_now():
 
 def test_readings_far_apart_span_from_the_first_to_the_last_with_a_margin():
     points = [Point(START, 60), Point(START + timedelta(days=100), 80)]
-    start, end = trend_charts.fitted_window([Series("Pulse", points)], latest=END + timedelta(days=30))
+    start, end = trend_charts.fitted_window(
+        [Series("Pulse", points)], latest=END + timedelta(days=30)
+    )
     assert start == START - timedelta(days=5) and end == START + timedelta(days=105)
 
 

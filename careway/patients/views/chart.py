@@ -117,7 +117,9 @@ def vitals_context(patient: Patient) -> dict[str, Any]:
     }
 
 
-def vital_panel(spec: VitalChart, readings: list[queries.Reading], now: datetime) -> VitalPanel | None:
+def vital_panel(
+    spec: VitalChart, readings: list[queries.Reading], now: datetime
+) -> VitalPanel | None:
     mine = [r for r in readings if r.sign.chart == spec.key]
     if spec.optional and not mine:
         return None
