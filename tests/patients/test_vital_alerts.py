@@ -239,3 +239,17 @@ def test_a_stale_save_is_a_conflict_and_overwrites_nothing(login, world):
     assert "someone else changed these thresholds" in reply.content.decode()
     setting = VitalAlertSetting.objects.get()
     assert setting.values["systolic_above"] == 160 and setting.values["heart_rate_above"] == 120
+
+
+def test_the_assessments_vital_signs_section_says_old_readings_are_old(login, world):
+    from careway.assessments import services as assessment_services
+
+    long_ago = timezone.now() - timedelta(days=800)
+    vitals(world.patient, long_ago, heart_rate=72)
+    assessment = assessment_services.start_assessment(
+        audit.Actor(user=world.cm), world.patient, "start-of-care"
+    )
+    url = reverse("assessment_section", args=[world.patient.pk, assessment.pk, "vitals"])
+    html = login(world.cm).get(url).content.decode()
+    local = timezone.localtime(long_ago)
+    assert f"from {local:%b %Y}, 2 years ago" in html and 'class="status status-old"' in html
