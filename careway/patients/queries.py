@@ -234,11 +234,6 @@ class Reading:
     def text(self) -> str:
         return self.sign.format(self.value)
 
-    @property
-    def alert_word(self) -> str:
-        """'High' or 'Low' (the weight-gain alert counts as 'High')."""
-        return "Low" if self.alert.startswith("Low") else "High"
-
 
 @dataclass
 class VitalLine:
