@@ -296,4 +296,3 @@ def test_demo_lace_answers_are_the_ones_the_record_gives(demo):
         )
         saved = {item["linkId"]: item["answer"] for item in response.items}
         assert saved[lace.CHARLSON] == found.answers[lace.CHARLSON], response.assessment.patient
-
