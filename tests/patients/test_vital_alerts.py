@@ -253,3 +253,15 @@ def test_the_assessments_vital_signs_section_says_old_readings_are_old(login, wo
     html = login(world.cm).get(url).content.decode()
     local = timezone.localtime(long_ago)
     assert f"from {local:%b %Y}, 2 years ago" in html and 'class="status status-old"' in html
+
+
+def test_another_agencys_admin_changes_only_their_own_thresholds(login, world):
+    from careway.core.roles import Role
+    from tests.factories import make_user
+
+    their_admin = make_user(world.other_org, None, Role.AGENCY_ADMIN, "admin_other")
+    reply = login(their_admin).post(reverse(URL), {**form_values(systolic_above=170), "version": 0})
+    assert reply.status_code == 302
+    assert alerts.agency_thresholds(world.other_org.pk).limit("systolic").above == 170
+    assert alerts.agency_thresholds(world.org.pk).limit("systolic").above == 160
+    assert not VitalAlertSetting.objects.filter(organization=world.org).exists()
