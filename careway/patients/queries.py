@@ -29,9 +29,10 @@ from django.utils import timezone
 from django.utils.timesince import timesince
 
 from careway.core.models import Membership, User
+from careway.patients import alerts
 from careway.toolkit.pages import paginate
 
-from . import access, alerts
+from . import access
 from .models import (
     Allergy,
     CareTeamMember,
