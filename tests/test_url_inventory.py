@@ -68,6 +68,7 @@ SIGNED_IN_PAGES = {
     "import_progress",
     "instrument_list",
     "instrument_bands",
+    "vital_alert_thresholds",
 }
 # The FHIR API (careway/fhir/urls.py) takes bearer tokens only: without one it answers 401 with an
 # OperationOutcome, never a sign-in redirect. Its access tests are in tests/fhir/test_api_*.py.

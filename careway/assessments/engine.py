@@ -16,7 +16,9 @@ How a Questionnaire says how it is scored (standard FHIR first, Careway's own wh
   `mean`), `item` (valueString, repeated: the linkIds it adds up), optional `code` (valueCoding,
   for example LOINC's code of the total), optional `maxMissing` (valueInteger: answers that may be
   missing before the score cannot be given; default 0), optional `bandsFixed` (valueBoolean:
-  the instrument's terms forbid changing its bands, so no agency may), and `band`
+  the instrument's terms forbid changing its bands, so no agency may), optional `unit`
+  (valueString: what the score counts, shown on its trend chart; default "points", a timed
+  test says "seconds"), and `band`
   sub-extensions with `min` and `max` (valueDecimal, inclusive), `label`, optional `meaning`,
   `flag` (valueCode: a finding to raise on the chart, e.g. moderate-depression) and `severity`
   (valueCode: info, warning or urgent; default warning). Bands may not overlap.
@@ -93,6 +95,7 @@ class ScoreRule:
     code: dict[str, str] | None = None
     max_missing: int = 0
     bands_fixed: bool = False  # the instrument's terms forbid changing its bands
+    unit: str = "points"  # what the number counts: a timed test's "seconds"
 
 
 @dataclass(frozen=True)
@@ -510,6 +513,7 @@ def _score_rule(ext: dict[str, Any], path: str, items: dict[str, Item]) -> Score
         code=_one(ext, "code", "valueCoding", path, required=False),
         max_missing=int(_one(ext, "maxMissing", "valueInteger", path, required=False) or 0),
         bands_fixed=_one(ext, "bandsFixed", "valueBoolean", path, required=False) is True,
+        unit=str(_one(ext, "unit", "valueString", path, required=False) or "points"),
     )
     return replace(rule, bands=_checked_bands(bands, rule, items, f"{path}.band"))
 

@@ -17,7 +17,7 @@ from careway.patients.queries import OPEN_EPISODE, current_episodes
 from careway.patients.today import TodayRow
 from careway.toolkit import trend_charts
 
-from . import catalog, lace, schedule, template
+from . import catalog, engine, lace, schedule, template
 from .models import Assessment, Response, Score
 from .questionnaires import answers_from_response, missing_required
 
@@ -152,6 +152,7 @@ class Trend:
     count: int
     svg: str = ""
     description: str = ""
+    unit: str = "points"  # from the instrument's score definition: a timed test's "seconds"
 
     @property
     def change(self) -> float | None:
@@ -192,8 +193,10 @@ def trends(patient: Patient, now: datetime) -> list[Trend]:
             scores[-2] if len(scores) > 1 else None,
             len(scores),
         )
+        rule = _rule(agency.get(url), key)
+        trend.unit = rule.unit if rule else "points"
         trend.description = _describe(trend)
-        trend.svg = _chart(trend, scores, start, now, agency.get(url), len(found))
+        trend.svg = _chart(trend, scores, now, rule, len(found))
         found.append(trend)
     return sorted(found, key=lambda t: (t.title, t.key))
 
@@ -201,6 +204,8 @@ def trends(patient: Patient, now: datetime) -> list[Trend]:
 def _describe(trend: Trend) -> str:
     latest = trend.latest
     text = f"{trend.count} score{'s' if trend.count != 1 else ''}. Latest {_number(latest.value)}"
+    if trend.unit != "points":
+        text += f" {trend.unit}"
     if latest.band:
         text += f" ({latest.band})"
     when = timezone.localtime(latest.observed_at)
@@ -214,17 +219,15 @@ def _number(value: float) -> str:
     return f"{value:g}"
 
 
+def _rule(entry: catalog.Entry | None, key: str) -> engine.ScoreRule | None:
+    if entry is None:
+        return None
+    return next((r for r in entry.instrument.scores if r.key == key), None)
+
+
 def _chart(
-    trend: Trend,
-    scores: list[Score],
-    start: datetime,
-    end: datetime,
-    entry: catalog.Entry | None,
-    index: int,
+    trend: Trend, scores: list[Score], now: datetime, rule: engine.ScoreRule | None, index: int
 ) -> str:
-    rule = None
-    if entry is not None:
-        rule = next((r for r in entry.instrument.scores if r.key == trend.key), None)
     bands = _joined(
         [
             trend_charts.Band(b.low, b.high, b.label, risk=True)
@@ -244,11 +247,13 @@ def _chart(
             ],
         )
     ]
+    # The time axis fits the scores (one score: a fortnight around it), not the two years looked in.
+    start, end = trend_charts.fitted_window(series, now)
     svg = trend_charts.trend_chart_svg(
         series,
-        title=f"{trend.label}, last two years",
+        title=f"{trend.label}, scores of the last two years",
         description=trend.description,
-        unit="points",
+        unit=trend.unit,
         start=start,
         end=end,
         bands=bands,

@@ -10,7 +10,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from careway.assessments import catalog, engine, queries, services, template
+from careway.assessments import catalog, engine, queries, questionnaires, services, template
 from careway.assessments.services import SectionAnswers
 from careway.core import audit
 from careway.patients.models import EpisodeOfCare, Patient
@@ -21,6 +21,12 @@ EASING_PER_ASSESSMENT = 0.07
 FINDING_CHANCE = 0.08
 RECERT_DAY = 57
 DRAFT_SECTIONS = 4
+# A timed test in seconds (an item whose unit is UCUM "s"), from the best time to the worst the
+# demo draws: older adults who walk well take about 8 to 12 s on the Timed Up and Go (Bohannon
+# RW, Reference values for the timed up and go test: a descriptive meta-analysis, J Geriatr Phys
+# Ther 2006;29(2):64-68: 9.2 s at 70 to 79, 11.3 s at 80 to 99); frail people take 20 s and
+# more (Podsiadlo and Richardson 1991). A patient at level 0.2 takes about 9 to 16 s.
+TIMED_SECONDS = (8.0, 30.0)
 
 
 def answers_at(
@@ -107,6 +113,9 @@ def _value(
         return {k: v for k, v in chosen.items() if k.startswith("value")}
     if kind == "boolean":
         return {"valueBoolean": jitter > 0.5}
+    if kind == "decimal" and _unit_code(item) == "s":
+        fastest, slowest = TIMED_SECONDS
+        return {"valueDecimal": round(fastest + (slowest - fastest) * jitter, 1)}
     if kind in ("integer", "decimal"):
         low, high = _bound(item, "minValue", 0.0), _bound(item, "maxValue", 10.0)
         number = low + (high - low) * jitter * 0.5
@@ -120,6 +129,11 @@ def _value(
     if kind in ("string", "text"):
         return {"valueString": "Discussed with the patient and family at the visit."}
     return None
+
+
+def _unit_code(item: dict[str, Any]) -> str:
+    unit = questionnaires.extension_value(item, questionnaires.UNIT)
+    return str(unit.get("code", "")) if isinstance(unit, dict) else ""
 
 
 def _finds(option: dict[str, Any]) -> bool:

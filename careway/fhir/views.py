@@ -7,15 +7,14 @@ theirs.
 
 from typing import Any, cast
 
-from django.contrib.auth.decorators import login_required
 from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_http_methods
 
 from careway.core import audit
 from careway.core.models import User
 from careway.core.permissions import require
+from careway.toolkit.pages import agency_page
 
 from . import tasks, uploads
 from .forms import ImportForm
@@ -25,8 +24,8 @@ from .permissions import RECORDS_IMPORT
 RECENT_RUNS = 20
 
 
-@login_required
-@require_http_methods(["GET", "POST"])
+# Every page here, the polled partial included, is an agency page: times in the agency's zone.
+@agency_page
 def import_list(request: HttpRequest) -> HttpResponse:
     user = cast(User, request.user)
     require(user, RECORDS_IMPORT)
@@ -61,13 +60,13 @@ def _run_for(request: HttpRequest, run_id: Any) -> ImportRun:
     return run
 
 
-@login_required
+@agency_page
 def import_detail(request: HttpRequest, run_id) -> HttpResponse:
     run = _run_for(request, run_id)
     return render(request, "fhir/import_detail.html", {"run": run, **_report(run)})
 
 
-@login_required
+@agency_page
 def import_progress(request: HttpRequest, run_id) -> HttpResponse:
     """The progress and report part of the page, polled by htmx while the import runs."""
     run = _run_for(request, run_id)

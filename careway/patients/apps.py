@@ -23,6 +23,8 @@ class PatientsConfig(AppConfig):
                     patient_permissions.PATIENT_CREATE, 20),
             NavItem("emergency-access", "Emergency access", "break_glass",
                     patient_permissions.BREAK_GLASS, 30),
+            NavItem("vital-alerts", "Vital sign alerts", "vital_alert_thresholds",
+                    patient_permissions.VITAL_ALERTS_MANAGE, 75),
         )  # fmt: skip
         frame.register_chart_section(*SECTIONS)
         today.register_today_source(

@@ -18,6 +18,7 @@ from careway.core.models import Branch, Membership, Organization, User
 from careway.core.roles import Role
 from careway.toolkit.forms import CarewayForm, VersionedForm
 
+from . import alerts
 from .models import (
     ICD10CM,
     LOINC,
@@ -806,3 +807,22 @@ class WorklistNoteForm(CarewayForm, forms.Form):
         self.fields["note"].help_text = note_help
         if note_required:
             self.fields["note"].error_messages["required"] = f"Write a note: {note_help.lower()}"
+
+
+class VitalAlertForm(CarewayForm, forms.Form):
+    """The agency's notify-if thresholds: a number each, or blank for no alert that way."""
+
+    version = forms.IntegerField(widget=forms.HiddenInput, min_value=0)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for field in alerts.fields():
+            self.fields[field.name] = forms.FloatField(
+                label=f"{field.label} ({field.unit})",
+                required=False,
+                widget=forms.NumberInput(attrs={"step": "any", "inputmode": "decimal"}),
+                error_messages={"invalid": "Enter a number, or leave it blank for no alert."},
+            )
+
+    def thresholds(self) -> dict[str, float | None]:
+        return {field.name: self.cleaned_data.get(field.name) for field in alerts.fields()}

@@ -720,6 +720,20 @@ class BreakGlassGrant(models.Model):
         return max(0, math.ceil(seconds / 60))
 
 
+class VitalAlertSetting(models.Model):
+    """An agency's own notify-if thresholds for vital signs (careway/patients/alerts.py reads
+    them; the defaults and their sources are in content/vital_alerts.json). Versioned: a save
+    from a stale page is a conflict; each change is audited with what it was before."""
+
+    organization = models.OneToOneField(Organization, on_delete=models.PROTECT)
+    values = models.JSONField(help_text="Each threshold by name, e.g. systolic_above: 160.")
+    version = models.PositiveIntegerField(default=0)
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+"
+    )
+    changed_at = models.DateTimeField(default=timezone.now)
+
+
 def patient_data_models() -> list[type[models.Model]]:
     """The patient and every kind of patient record of the installed apps, found by type."""
     from django.apps import apps

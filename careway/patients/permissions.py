@@ -40,4 +40,18 @@ CASELOAD_SUPERVISE = declare(
     Role.SUPERVISOR,
 )
 
-ALL = (CHART_VIEW, CHART_EDIT, PATIENT_CREATE, BREAK_GLASS, CASELOAD_SUPERVISE)
+VITAL_ALERTS_MANAGE = declare(
+    "vital_alerts.manage",
+    "Set the agency's vital sign alert thresholds (when to tell the physician).",
+    Role.AGENCY_ADMIN,
+    Role.SUPERVISOR,
+)
+
+ALL = (
+    CHART_VIEW,
+    CHART_EDIT,
+    PATIENT_CREATE,
+    BREAK_GLASS,
+    CASELOAD_SUPERVISE,
+    VITAL_ALERTS_MANAGE,
+)

@@ -30,9 +30,11 @@ from django.db.models import (
 from django.db.models.functions import Concat
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.timesince import timesince
 
 from careway.core.models import Membership, User
 from careway.core.roles import Role
+from careway.patients import alerts
 from careway.toolkit.pages import paginate
 
 from . import access
@@ -348,17 +350,37 @@ def current_episode(patient: Patient) -> EpisodeOfCare | None:
 
 @dataclass
 class Reading:
+    """One vital sign reading, with what it says: `alert` past the patient's notify-if
+    thresholds ("High: over 160"), `category` a guideline's label for it (a blood pressure's
+    ACC/AHA category), `old` how long ago it was when that is more than OLD_AFTER."""
+
     sign: VitalSign
     at: datetime
     value: float
-
-    @property
-    def flag(self) -> str:
-        return self.sign.flag(self.value)
+    alert: str = ""
+    category: str = ""
+    old: str = ""
 
     @property
     def text(self) -> str:
         return self.sign.format(self.value)
+
+
+@dataclass
+class VitalLine:
+    """One line of the summary's latest vital signs: a sign, or a blood pressure as one."""
+
+    label: str
+    text: str  # with its unit: "122/82 mmHg", "93%", "1 of 10"
+    at: datetime
+    alerts: list[str]
+    category: str
+    old: str
+
+
+# Readings older than this are marked old wherever the latest are shown: a month-old pulse
+# still tells something; a weight from last year does not describe today's patient.
+OLD_AFTER = timedelta(days=30)
 
 
 def _vital_observations(patient: Patient) -> QuerySet[Observation]:
@@ -370,8 +392,41 @@ def _vital_observations(patient: Patient) -> QuerySet[Observation]:
     ).exclude(status=Observation.Status.ENTERED_IN_ERROR)
 
 
-def latest_vitals(patient: Patient) -> list[Reading]:
-    """The latest reading of each vital sign, in two queries."""
+def _annotate(readings: list[Reading], thresholds: alerts.AlertThresholds) -> None:
+    """Set each reading's alert and, for blood pressures, their category. `readings` are oldest
+    first; a weight is compared with the weights before it in the list."""
+    weights: list[tuple[datetime, float]] = []
+    pairs: dict[datetime, dict[str, Reading]] = {}
+    for reading in readings:
+        if reading.sign.key == "weight":
+            reading.alert = thresholds.weight_alert(reading.value, reading.at, weights)
+            weights.append((reading.at, reading.value))
+        else:
+            reading.alert = thresholds.alert(reading.sign, reading.value)
+        if reading.sign.chart == "blood_pressure":
+            pairs.setdefault(reading.at, {})[reading.sign.key] = reading
+    for pair in pairs.values():
+        systolic, diastolic = pair.get("systolic"), pair.get("diastolic")
+        category = alerts.blood_pressure_category(
+            systolic.value if systolic else None, diastolic.value if diastolic else None
+        )
+        for reading in pair.values():
+            reading.category = category
+
+
+def age_words(at: datetime, now: datetime) -> str:
+    """'from Mar 2019, 7 years ago' for a reading older than OLD_AFTER, else ''."""
+    if now - at <= OLD_AFTER:
+        return ""
+    local = timezone.localtime(at)
+    ago = timesince(at, now, depth=1).replace("\xa0", " ")
+    return f"from {local:%b %Y}, {ago} ago"
+
+
+def latest_vitals(patient: Patient, now: datetime | None = None) -> list[Reading]:
+    """The latest reading of each vital sign, with its alert, category and age, in four
+    queries (the weights of the week before the latest weight count towards its gain)."""
+    now = now or timezone.now()
     latest = _vital_observations(patient).values("code").annotate(at=Max("effective_at"))
     wanted = Q(pk__in=[])
     for row in latest:
@@ -381,22 +436,85 @@ def latest_vitals(patient: Patient) -> list[Reading]:
         sign = sign_for_code(obs.code)
         if sign and sign.key not in readings:
             readings[sign.key] = Reading(sign, obs.effective_at, obs.value)
-    return sorted(readings.values(), key=lambda r: _sign_order(r.sign))
+    found = sorted(readings.values(), key=lambda r: _sign_order(r.sign))
+    earlier = _weights_before(patient, readings.get("weight"))
+    _annotate([*earlier, *found], alerts.alert_thresholds(patient))
+    for reading in found:
+        reading.old = age_words(reading.at, now)
+    return found
+
+
+def _weights_before(patient: Patient, weight: Reading | None) -> list[Reading]:
+    if weight is None:
+        return []
+    sign = weight.sign
+    rows = (
+        _vital_observations(patient)
+        .filter(
+            code__in=sign.codes,
+            effective_at__gte=weight.at - alerts.WEEK_WINDOW,
+            effective_at__lt=weight.at,
+        )
+        .order_by("effective_at", "pk")
+        .values_list("effective_at", "value")[:VITALS_LIMIT]
+    )
+    return [Reading(sign, at, value) for at, value in rows]
+
+
+def latest_vital_lines(readings: list[Reading]) -> list[VitalLine]:
+    """The latest readings as the summary shows them: a blood pressure taken together as one
+    line ("122/82"), every other sign on its own."""
+    by_key = {r.sign.key: r for r in readings}
+    systolic, diastolic = by_key.get("systolic"), by_key.get("diastolic")
+    lines = []
+    for reading in readings:
+        if reading.sign.chart == "blood_pressure" and systolic and diastolic:
+            if reading is diastolic and systolic.at == diastolic.at:
+                continue
+            if reading is systolic and systolic.at == diastolic.at:
+                lines.append(
+                    VitalLine(
+                        "Blood pressure",
+                        f"{systolic.text}/{diastolic.text} {systolic.sign.unit_display}",
+                        systolic.at,
+                        [a for a in (systolic.alert, diastolic.alert) if a],
+                        systolic.category,
+                        systolic.old,
+                    )
+                )
+                continue
+        lines.append(
+            VitalLine(
+                reading.sign.short_label,
+                reading.sign.with_unit(reading.value),
+                reading.at,
+                [reading.alert] if reading.alert else [],
+                "",
+                reading.old,
+            )
+        )
+    return lines
 
 
 def _sign_order(sign: VitalSign) -> int:
     return all_codes().index(sign.code)
 
 
+def last_vitals_taken(patient: Patient) -> datetime | None:
+    return _vital_observations(patient).aggregate(at=Max("effective_at"))["at"]
+
+
 def recent_vitals(patient: Patient, now: datetime) -> list[Reading]:
-    """Readings of the last 90 days, oldest first (bounded)."""
+    """Readings of the last 90 days, oldest first (bounded), with their alerts and categories."""
     rows = (
         _vital_observations(patient)
         .filter(effective_at__gte=now - VITALS_WINDOW, effective_at__lte=now)
         .order_by("-effective_at", "pk")[:VITALS_LIMIT]
     )
     readings = [Reading(sign_for_code(o.code), o.effective_at, o.value) for o in rows]
-    return list(reversed(readings))
+    readings.reverse()
+    _annotate(readings, alerts.alert_thresholds(patient))
+    return readings
 
 
 def language_name(code: str) -> str:
@@ -406,6 +524,7 @@ def language_name(code: str) -> str:
 
 def summary(patient: Patient) -> dict[str, Any]:
     episode = current_episode(patient)
+    latest = latest_vitals(patient)
     problems = (
         Condition.objects.filter(patient=patient, clinical_status__in=ACTIVE_CONDITION)
         .exclude(verification_status__in=HIDDEN_CONDITION)
@@ -420,7 +539,8 @@ def summary(patient: Patient) -> dict[str, Any]:
         "medication_count": Medication.objects.filter(
             patient=patient, status__in=CURRENT_MEDICATION
         ).count(),
-        "latest_vitals": latest_vitals(patient),
+        "latest_vitals": latest,
+        "vital_lines": latest_vital_lines(latest),
         "flags": list(active_flags().filter(patient=patient)[:20]),
         "coverages": list(
             Coverage.objects.filter(patient=patient, active=True).order_by("priority", "pk")[:10]

@@ -22,12 +22,12 @@ from django.utils import timezone
 
 from careway.core import audit
 from careway.core.conflicts import VersionConflict
-from careway.core.models import AuditEvent, Branch, User
+from careway.core.models import AuditEvent, Branch, Organization, User
 from careway.core.roles import Role
 from careway.core.services import notify
 from careway.core.writes import service
 
-from . import history, vitals
+from . import alerts, history, vitals
 from .models import (
     Allergy,
     BreakGlassGrant,
@@ -42,6 +42,7 @@ from .models import (
     PatientFlag,
     RelatedPerson,
     Task,
+    VitalAlertSetting,
 )
 
 M = TypeVar("M", bound=models.Model)
@@ -815,3 +816,68 @@ def open_emergency_access(
         },
     )
     return grant
+
+
+# --- the agency's vital sign alert thresholds ------------------------------------------------
+
+MAX_WEIGHT_GAIN_LB = 50
+
+
+@service
+def set_vital_alert_thresholds(
+    actor: audit.Actor,
+    organization: Organization,
+    values: Mapping[str, float | None],
+    expected_version: int,
+) -> VitalAlertSetting:
+    """An agency's notify-if thresholds: each a number or None (no alert that way), within the
+    sign's entry limits, a high one above the low one. A stale `expected_version` raises
+    VersionConflict and writes nothing; the audit event keeps each change as [before, after]."""
+    setting = (
+        VitalAlertSetting.objects.select_for_update().filter(organization=organization).first()
+    )
+    current = alerts.agency_setting(organization) if setting is None else setting
+    if current.version != expected_version:
+        raise VersionConflict(current, expected_version)
+    cleaned = _checked_thresholds(values)
+    before = {**alerts.default_values(), **current.values}
+    changed = {name: [before.get(name), value] for name, value in cleaned.items()
+               if before.get(name) != value}  # fmt: skip
+    if setting is not None and not changed:
+        return setting
+    current.values = cleaned
+    current.version = expected_version + 1
+    current.changed_by = actor.user
+    current.changed_at = timezone.now()
+    current.save()
+    audit.record(
+        actor,
+        "vital_alerts.set",
+        obj=current,
+        organization_id=organization.pk,
+        detail={"changed": changed, "version": current.version},
+    )
+    return current
+
+
+def _checked_thresholds(values: Mapping[str, float | None]) -> dict[str, float | None]:
+    signs = {sign.key: sign for sign in vitals.vital_signs()}
+    problems: dict[str, str] = {}
+    cleaned: dict[str, float | None] = {}
+    for field in alerts.fields():
+        value = values.get(field.name)
+        cleaned[field.name] = None if value is None else float(value)
+        sign = signs.get(field.name.rsplit("_", 1)[0])
+        low, high = (sign.entry_min, sign.entry_max) if sign else (0.1, MAX_WEIGHT_GAIN_LB)
+        if value is not None and not low <= value <= high:
+            problems[field.name] = f"{field.label}: must be from {low:g} to {high:g} {field.unit}"
+    for key in signs:
+        above, below = cleaned.get(f"{key}_above"), cleaned.get(f"{key}_below")
+        if above is not None and below is not None and above <= below:
+            label = signs[key].label
+            problems.setdefault(
+                f"{key}_above", f"{label}: the high threshold must be above the low threshold"
+            )
+    if problems:
+        raise ValidationError(problems)
+    return cleaned

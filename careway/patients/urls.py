@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import caseload, chart, edit, emergency, today, worklist
+from .views import alert_settings, caseload, chart, edit, emergency, today, worklist
 
 urlpatterns = [
     path("patients/", caseload.caseload, name="caseload"),
@@ -62,4 +62,9 @@ urlpatterns = [
     path("patients/<uuid:patient_id>/<slug:section>/", chart.chart, name="chart_section"),
     path("today/", today.today, name="today"),
     path("emergency-access/", emergency.break_glass, name="break_glass"),
+    path(
+        "vital-sign-alerts/",
+        alert_settings.vital_alert_thresholds,
+        name="vital_alert_thresholds",
+    ),
 ]

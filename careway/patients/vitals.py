@@ -1,8 +1,9 @@
 """The vital signs Careway charts and accepts, read from content/vital_signs.json.
 
 The file holds the LOINC code, unit, adult reference range and entry limits of each sign, with
-its sources; this module only turns it into typed objects and answers "is this reading out of the
-usual range?" and "could this be a real reading?".
+its sources; this module only turns it into typed objects: the usual range a chart shades, and
+"could this be a real reading?". Whether a reading raises an alert is for careway/patients/alerts.py
+(the agency's notify-if thresholds) to say, not the usual range.
 """
 
 import json
@@ -39,18 +40,15 @@ class VitalSign:
     def has_reference(self) -> bool:
         return self.reference_low is not None and self.reference_high is not None
 
-    def flag(self, value: float) -> str:
-        """'High' or 'Low' outside the usual adult range, '' inside it or when there is none."""
-        if not self.has_reference:
-            return ""
-        if value > self.reference_high:
-            return "High"
-        if value < self.reference_low:
-            return "Low"
-        return ""
-
     def format(self, value: float) -> str:
         return f"{value:.{self.decimals}f}"
+
+    def with_unit(self, value: float) -> str:
+        """'122 mmHg', '93%'; a score says its scale: '1 of 10'."""
+        if self.unit == "{score}":
+            return f"{self.format(value)} of {self.entry_max:g}"
+        space = "" if self.unit_display == "%" else " "
+        return f"{self.format(value)}{space}{self.unit_display}"
 
 
 @dataclass(frozen=True)
@@ -59,6 +57,8 @@ class VitalChart:
     title: str
     unit_display: str
     signs: tuple[VitalSign, ...]
+    # The whole scale of a score (pain 0 to 10): the chart's value axis always shows all of it.
+    scale: tuple[float, float] | None = None
 
     @property
     def optional(self) -> bool:
@@ -102,6 +102,7 @@ def vital_charts() -> tuple[VitalChart, ...]:
             title=chart["title"],
             unit_display=chart["unit_display"],
             signs=tuple(sign for sign in signs if sign.chart == chart["key"]),
+            scale=(chart["scale"]["low"], chart["scale"]["high"]) if "scale" in chart else None,
         )
         for chart in content["charts"]
     )

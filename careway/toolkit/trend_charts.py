@@ -9,7 +9,7 @@ cannot see the chart.
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from html import escape
 
 WIDTH = 480
@@ -29,6 +29,10 @@ SERIES_STYLES = (
     {"colour": "#6a3d9a", "dash": "6 4", "marker": "square"},
 )
 OUT_OF_RANGE_COLOUR = "#b3261e"
+# The narrowest time axis: one reading (or a day's readings) sits in a fortnight around it.
+MIN_WINDOW = timedelta(days=14)
+# Space beside the first and last reading so their markers clear the plot's edges.
+WINDOW_MARGIN = 0.05
 
 
 @dataclass(frozen=True)
@@ -108,6 +112,25 @@ def value_domain(
         low, high = low - pad, high + pad
     step = nice_step(high - low)
     return math.floor(low / step) * step, math.ceil(high / step) * step, step
+
+
+def fitted_window(series: Sequence[Series], latest: datetime) -> tuple[datetime, datetime]:
+    """The time axis fitted to the readings, not to the period they were looked up in: from
+    the first to the last with a little space beside them. Readings closer together than
+    `MIN_WINDOW` (one reading) get that window centred on them, moved back so it does not run
+    past `latest` (now): a chart never shows days to come."""
+    times = [p.at for s in series for p in s.points]
+    if not times:
+        return latest - MIN_WINDOW, latest
+    first, last = min(times), max(times)
+    margin = (last - first) * WINDOW_MARGIN
+    start, end = first - margin, last + margin
+    if end - start < MIN_WINDOW:
+        middle = first + (last - first) / 2
+        start, end = middle - MIN_WINDOW / 2, middle + MIN_WINDOW / 2
+    if end > latest >= last:
+        start, end = start - (end - latest), latest
+    return start, end
 
 
 def x_position(at: datetime, start: datetime, end: datetime) -> float:
@@ -229,7 +252,7 @@ def _series(
 def _legend(series: Sequence[Series]) -> list[str]:
     """Right-aligned above the plot, clear of the unit label on the left."""
     parts = []
-    x = PLOT_RIGHT
+    x: float = PLOT_RIGHT
     for index, item in reversed(list(enumerate(series))):
         style = SERIES_STYLES[index % len(SERIES_STYLES)]
         parts.append(

@@ -182,6 +182,37 @@ def test_heart_failure_weight_climbs_and_copd_oxygen_is_low(demo):
     assert PatientFlag.objects.filter(kind="high-fall-risk").count() >= 4
 
 
+@pytest.mark.parametrize("level", [0.0, 0.2, 0.5, 1.0])
+def test_demo_timed_up_and_go_times_are_realistic_seconds(level):
+    """Older adults take about 8 to 12 s when well (Bohannon 2006); frail ones 20 s and more.
+    Never half a second."""
+    import random
+
+    from careway.assessments import catalog
+    from careway.demo.assessments import answers_at
+
+    tug = catalog.shipped_by_id("tug")
+    times = [
+        answers_at(tug, level, random.Random(seed))["seconds"][0]["valueDecimal"]
+        for seed in range(50)
+    ]
+    assert all(7 <= t <= 35 for t in times), times
+    assert all(t == round(t, 1) for t in times)
+
+
+def test_demo_timed_up_and_go_scores_are_seconds_on_both_sides_of_12(demo):
+    from careway.assessments import catalog
+    from careway.assessments.models import Score
+
+    scores = list(
+        Score.objects.filter(questionnaire_url=catalog.shipped_by_id("tug")["url"]).values_list(
+            "value", flat=True
+        )
+    )
+    assert scores and all(7 <= s <= 35 for s in scores), scores
+    assert min(scores) < 12 <= max(scores)  # some at risk of falls, some not
+
+
 def test_case_managers_see_their_own_patients_and_not_the_other_agency(demo):
     for agency, _ in demo:
         for case_manager in agency.staff_with("case_manager"):

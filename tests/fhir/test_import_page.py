@@ -1,6 +1,7 @@
 """The import page: who may use it, what it refuses, and an upload imported end to end."""
 
 import json
+import re
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -133,3 +134,27 @@ def test_a_large_upload_goes_to_the_background_task(
     done = client.get(reverse("import_progress", args=[run.pk]))
     assert b"every 1s" not in done.content and b"Report" in done.content
     assert Patient.objects.filter(organization=world.org, mrn="H-778812").exists()
+
+
+def test_import_times_are_shown_in_the_agencys_zone_with_its_name(client, world, data_dir):
+    """Stored in UTC, shown as the agency reads its clocks: 18:30 UTC is 14:30 in New York
+    in July, and the page says so (issue 16, point 6)."""
+    from datetime import UTC, datetime
+
+    world.org.timezone = "America/New_York"
+    world.org.save()
+    run = ImportRun.objects.create(
+        organization=world.org,
+        branch=world.branch,
+        created_at=datetime(2026, 7, 1, 18, 30, tzinfo=UTC),
+        finished_at=datetime(2026, 7, 1, 18, 31, tzinfo=UTC),
+        status=ImportRun.Status.DONE,
+    )
+    client.force_login(world.cm)
+    listing = client.get(reverse("import_list")).content.decode()
+    assert "Jul 1, 2026 14:30 EDT" in listing and "18:30" not in listing
+    detail = client.get(reverse("import_detail", args=[run.pk])).content.decode()
+    assert "Jul 1, 2026 14:30 EDT" in detail and "18:3" not in detail
+    progress = client.get(reverse("import_progress", args=[run.pk])).content.decode()
+    words = re.sub(r"<[^>]+>", "", progress)
+    assert "finished Jul 1, 2026 14:31 EDT" in words and "18:3" not in progress

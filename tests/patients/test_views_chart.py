@@ -113,7 +113,7 @@ def test_summary_shows_what_matters_most(login, world):
     assert "General Hospital" in html and "Active, day" in html
     assert "Heart failure" in html and "Primary" in html
     assert '<strong class="big-number">1</strong> active medication.' in html
-    assert "150 mmHg" in html and "High" in html
+    assert "150/80 mmHg" in html and "Stage 2 hypertension (ACC/AHA 2017)" in html
     assert "Urgent:</span> High fall risk" in html
     assert "Spanish" in html and "Interpreter needed" in html
     assert "1EG4TE5MK73" in html and "937-555-0100" in html and p.mrn in html
@@ -227,11 +227,11 @@ def test_vitals_draw_a_chart_and_a_table_with_words_for_out_of_range(login, worl
     vitals(world.patient, now - timedelta(days=120), systolic=140, diastolic=90)
     html = login(world.cm).get(section_url(world.patient, "vitals")).content.decode()
     assert html.count('role="img"') == 2  # blood pressure and heart rate have readings
-    assert "No body temperature readings in the last 90 days" in html
+    assert "No readings in the last 90 days" in html  # body temperature
     assert "Blood pressure, last 90 days" in html
     assert 'class="normal-range"' in html
     assert "6 readings in the last 90 days" in html  # the 120-day-old set is left out
-    assert '<strong class="status status-urgent">High</strong>' in html
+    assert '<strong class="status status-urgent">High: over 160</strong>' in html
     assert re.search(r"<td>182\b", html)
     assert not re.search(r"<td>140\b", html)  # older than 90 days
     assert "Pain severity" not in html  # shown only when there are pain scores

@@ -208,3 +208,38 @@ def test_a_measure_with_a_floor_but_no_ceiling_starts_at_its_floor():
     _, root = render(series, [Band(12, 4000, "risk")], scale=(0, None))
     values = [float(v) for v in _ticks(root, "y")]
     assert values[0] == 0 and 14.5 <= values[-1] < 40
+
+
+# --- the time axis fits the readings (issue 16) ----------------------------------------------
+
+
+def test_one_reading_gets_a_fortnight_around_it():
+    at = START + timedelta(days=30)
+    start, end = trend_charts.fitted_window([Series("Pulse", [Point(at, 72)])], latest=END)
+    assert (start, end) == (at - timedelta(days=7), at + timedelta(days=7))
+
+
+def test_a_window_never_runs_past_now():
+    at = END - timedelta(days=2)
+    start, end = trend_charts.fitted_window([Series("Pulse", [Point(at, 72)])], latest=END)
+    assert end == END and end - start == trend_charts.MIN_WINDOW
+
+
+def test_readings_far_apart_span_from_the_first_to_the_last_with_a_margin():
+    points = [Point(START, 60), Point(START + timedelta(days=100), 80)]
+    start, end = trend_charts.fitted_window(
+        [Series("Pulse", points)], latest=END + timedelta(days=30)
+    )
+    assert start == START - timedelta(days=5) and end == START + timedelta(days=105)
+
+
+def test_no_readings_leave_a_fortnight_before_now():
+    assert trend_charts.fitted_window([Series("Pulse", [])], latest=END) == (
+        END - trend_charts.MIN_WINDOW,
+        END,
+    )
+
+
+def test_a_score_scale_fixes_the_value_axis_for_one_reading():
+    low, high, _ = trend_charts.value_domain([Series("Pain", [Point(START, 1)])], [], (0, 10))
+    assert (low, high) == (0, 10)

@@ -90,7 +90,11 @@ SECTIONS = (
 )
 
 
-TableRow = tuple[datetime, list[queries.Reading | None]]
+@dataclass
+class TableRow:
+    at: datetime
+    cells: list[queries.Reading | None]
+    category: str
 
 
 @dataclass
@@ -108,13 +112,19 @@ def vitals_context(patient: Patient) -> dict[str, Any]:
     panels = [
         panel
         for chart_spec in vital_charts()
-        if (panel := vital_panel(chart_spec, readings, start, end)) is not None
+        if (panel := vital_panel(chart_spec, readings, end)) is not None
     ]
-    return {"panels": panels, "reading_count": len(readings), "window_start": start}
+    return {
+        "panels": panels,
+        "last_taken": None if readings else queries.last_vitals_taken(patient),
+        "reading_count": len(readings),
+        "alert_count": sum(1 for r in readings if r.alert),
+        "window_start": start,
+    }
 
 
 def vital_panel(
-    spec: VitalChart, readings: list[queries.Reading], start: datetime, end: datetime
+    spec: VitalChart, readings: list[queries.Reading], now: datetime
 ) -> VitalPanel | None:
     mine = [r for r in readings if r.sign.chart == spec.key]
     if spec.optional and not mine:
@@ -124,7 +134,7 @@ def vital_panel(
         trend_charts.Series(
             sign.short_label,
             [
-                trend_charts.Point(timezone.localtime(r.at), r.value, bool(r.flag))
+                trend_charts.Point(timezone.localtime(r.at), r.value, bool(r.alert))
                 for r in mine
                 if r.sign == sign
             ],
@@ -138,6 +148,7 @@ def vital_panel(
         for s in spec.signs
         if s.has_reference
     ]
+    start, end = trend_charts.fitted_window(series, now)
     svg = trend_charts.trend_chart_svg(
         series,
         title=f"{spec.title}, last 90 days",
@@ -147,6 +158,7 @@ def vital_panel(
         end=end,
         bands=bands,
         chart_id=f"chart-{spec.key}",
+        scale=spec.scale,
     )
     # The SVG escapes every text it draws from data (see careway/toolkit/trend_charts.py).
     return VitalPanel(spec, mark_safe(svg), _rows_by_time(spec, mine), description)  # noqa: S308
@@ -154,27 +166,36 @@ def vital_panel(
 
 def _rows_by_time(spec: VitalChart, readings: list[queries.Reading]) -> list[TableRow]:
     """Readings taken together (systolic and diastolic) share a row, newest first; each row
-    has one cell per sign of the chart, empty where that sign was not taken."""
+    has one cell per sign of the chart, empty where that sign was not taken, and the
+    guideline's category of the set (a blood pressure's)."""
     by_time: dict[datetime, dict[str, queries.Reading]] = {}
     for reading in readings:
         by_time.setdefault(reading.at, {})[reading.sign.key] = reading
     return [
-        (at, [cells.get(sign.key) for sign in spec.signs])
+        TableRow(
+            at,
+            [cells.get(sign.key) for sign in spec.signs],
+            next((r.category for r in cells.values() if r.category), ""),
+        )
         for at, cells in sorted(by_time.items(), key=lambda item: item[0], reverse=True)
     ]
 
 
 def _describe_vitals(spec: VitalChart, readings: list[queries.Reading]) -> str:
+    """The chart in words: '1 reading on Dec 3. Latest: pain 1 of 10.'"""
     if not readings:
-        return f"No {spec.title.lower()} readings in the last 90 days."
-    outside = sum(1 for r in readings if r.flag)
+        return "No readings in the last 90 days."
     first, last = timezone.localtime(readings[0].at), timezone.localtime(readings[-1].at)
-    text = (
-        f"{len(readings)} readings from {first:%b} {first.day} to {last:%b} {last.day}. "
-        f"Latest: {_latest_text(spec, readings)}."
-    )
-    if any(s.has_reference for s in spec.signs):
-        text += f" {outside} outside the usual adult range (shaded)."
+    times = len({r.at for r in readings})
+    count = f"{times} reading{'s' if times != 1 else ''}"
+    if first.date() == last.date():
+        text = f"{count} on {last:%b} {last.day}."
+    else:
+        text = f"{count} from {first:%b} {first.day} to {last:%b} {last.day}."
+    text += f" Latest: {_latest_text(spec, readings)}."
+    alerted = sum(1 for r in readings if r.alert)
+    if alerted:
+        text += f" {alerted} past the alert thresholds (red diamonds)."
     return text
 
 
@@ -182,8 +203,15 @@ def _latest_text(spec: VitalChart, readings: list[queries.Reading]) -> str:
     latest_at = readings[-1].at
     latest = {r.sign.key: r for r in readings if r.at == latest_at}
     parts = [
-        f"{r.sign.short_label} {r.text}{f' ({r.flag})' if r.flag else ''}"
+        f"{_in_sentence(r.sign.short_label)} {r.sign.with_unit(r.value)}"
+        + (f" ({r.alert})" if r.alert else "")
         for sign in spec.signs
         if (r := latest.get(sign.key))
     ]
-    return f"{', '.join(parts)} {spec.unit_display}"
+    category = next((r.category for r in latest.values() if r.category), "")
+    return ", ".join(parts) + (f", {category}" if category else "")
+
+
+def _in_sentence(label: str) -> str:
+    """'Pulse' in mid-sentence is 'pulse'; 'SpO2' stays as it is."""
+    return label[0].lower() + label[1:] if label[1:].islower() else label
