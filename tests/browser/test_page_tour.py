@@ -60,7 +60,7 @@ MUST_SEE = {
 # Inventory pages the tour does not open, and why.
 NOT_TOURED = {
     "login": "the page before signing in: checked by test_sign_in_page",
-    "two_factor_verify": "a step of signing in, which the tour goes through for every role with TOTP",
+    "two_factor_verify": "a step of signing in, which the tour takes for each role with TOTP",
     "healthz": "not a page: the load balancer's check",
     "logout": "a POST that ends the session",
     "sign_out_everywhere": "a POST that ends every session",

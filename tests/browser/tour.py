@@ -13,7 +13,7 @@ each size for:
 - an element past the right edge of the window, at any size;
 - a box whose text is cut off or that scrolls sideways (a table that needs a sideways scroll on
   a tablet is a defect: the page must choose what to show at that width);
-- a target smaller than 24×24 px whose 24 px circle touches another target (WCAG 2.2 SC 2.5.8;
+- a target smaller than 24 by 24 px whose 24 px circle touches another target (WCAG 2.2 SC 2.5.8;
   a link inside a sentence is excepted, as the criterion does);
 - a primary action (a button, a submit, a `.button` link) under 44 px tall on the phone;
 - an axe-core violation of WCAG 2.0, 2.1 or 2.2 A/AA (any impact);
@@ -91,7 +91,10 @@ MAX_PAGES = 90
 
 TECHNICAL_WORDS = (
     (re.compile(r"\burn:"), "urn:"),
-    (re.compile(r"\((disorder|finding|procedure|situation|substance|qualifier value)\)"), "a SNOMED CT tag"),
+    (
+        re.compile(r"\((disorder|finding|procedure|situation|substance|qualifier value)\)"),
+        "a SNOMED CT tag",
+    ),
     (re.compile(r"FHIR import"), "FHIR import"),
     (re.compile(r"\{\s*\"[^\"]+\"\s*:"), "raw JSON"),
 )
@@ -99,131 +102,11 @@ TECHNICAL_WORDS = (
 AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
 
 # One evaluation in the page returns every layout and target problem it can see.
-CHECKS_JS = r"""
-({phone}) => {
-  const problems = [];
-  const vw = document.documentElement.clientWidth;
-  const name = (el) => {
-    let s = el.tagName.toLowerCase();
-    if (el.id) s += '#' + el.id;
-    const cls = (el.getAttribute('class') || '').trim().split(/\s+/).filter(Boolean).slice(0, 2);
-    if (cls.length) s += '.' + cls.join('.');
-    const text = (el.innerText || el.value || el.getAttribute('aria-label') || '').trim()
-      .replace(/\s+/g, ' ').slice(0, 50);
-    return text ? `${s} "${text}"` : s;
-  };
-  const shown = (el) => {
-    const st = getComputedStyle(el);
-    if (st.display === 'none' || st.visibility === 'hidden') return false;
-    const r = el.getBoundingClientRect();
-    return r.width > 0 && r.height > 0;
-  };
-  // Hidden for sight but read by screen readers (.visually-hidden): 1 px and clipped on purpose.
-  const srOnly = (el) => {
-    const st = getComputedStyle(el);
-    if (st.clip && st.clip !== 'auto') return true;
-    if (st.clipPath && st.clipPath !== 'none') return true;
-    const r = el.getBoundingClientRect();
-    return r.width <= 2 && r.height <= 2;
-  };
-  const scroller = document.scrollingElement;
-  if (phone && scroller.scrollWidth > vw + 1) {
-    problems.push(`the page scrolls sideways: ${scroller.scrollWidth} px wide in a ${vw} px window`);
-  }
-  const reported = new Set();
-  const insideReported = (el) => {
-    for (let p = el.parentElement; p; p = p.parentElement) if (reported.has(p)) return true;
-    return false;
-  };
-  const formControl = (el) => ['INPUT', 'SELECT', 'TEXTAREA', 'OPTION'].includes(el.tagName);
-  for (const el of document.body.querySelectorAll('*')) {
-    if (el instanceof SVGElement && el.tagName.toLowerCase() !== 'svg') continue;
-    if (!shown(el) || insideReported(el)) continue;
-    if (srOnly(el)) { reported.add(el); continue; }
-    const st = getComputedStyle(el);
-    if (!formControl(el) && st.overflowX !== 'visible' && el.scrollWidth > el.clientWidth + 1
-        && el.clientWidth > 2) {
-      const how = st.overflowX === 'hidden' || st.overflowX === 'clip'
-        ? 'cuts off its content' : 'scrolls sideways';
-      problems.push(`${name(el)} ${how}: ${el.scrollWidth} px of content in ${el.clientWidth} px`);
-      reported.add(el);
-      continue;
-    }
-    if (!formControl(el) && (st.overflowY === 'hidden' || st.overflowY === 'clip')
-        && el.scrollHeight > el.clientHeight + 2 && el.clientHeight > 2
-        && st.webkitLineClamp && st.webkitLineClamp !== 'none') {
-      problems.push(`${name(el)} cuts off its lines`);
-      reported.add(el);
-      continue;
-    }
-    const r = el.getBoundingClientRect();
-    if (r.right > vw + 1 && r.left < vw + 4000) {
-      problems.push(`${name(el)} reaches past the window's right edge (${Math.round(r.right)} px of ${vw})`);
-      reported.add(el);
-    }
-  }
-
-  // WCAG 2.2 SC 2.5.8 Target Size (Minimum), with its spacing and inline exceptions.
-  const selector = 'a[href], button, input:not([type=hidden]), select, textarea, summary, [role=button], [role=link], [role=tab]';
-  const targets = [];
-  const inSentence = (el) => {
-    if (el.tagName !== 'A' || getComputedStyle(el).display !== 'inline') return false;
-    let block = el.parentElement;
-    while (block && getComputedStyle(block).display === 'inline') block = block.parentElement;
-    if (!block) return false;
-    const own = (el.innerText || '').trim();
-    const all = (block.innerText || '').replace(own, '').replace(/\s+/g, '');
-    return all.length > 0;
-  };
-  for (const el of document.querySelectorAll(selector)) {
-    if (!shown(el) || el.disabled) continue;
-    if (el.closest('[inert], [aria-hidden=true]')) continue;
-    let r = el.getBoundingClientRect();
-    let rect = {left: r.left, top: r.top, right: r.right, bottom: r.bottom};
-    if ((el.type === 'checkbox' || el.type === 'radio') && el.labels) {
-      for (const label of el.labels) {
-        const lr = label.getBoundingClientRect();
-        rect = {left: Math.min(rect.left, lr.left), top: Math.min(rect.top, lr.top),
-                right: Math.max(rect.right, lr.right), bottom: Math.max(rect.bottom, lr.bottom)};
-      }
-    }
-    targets.push({el, rect, inline: inSentence(el)});
-  }
-  const w = (t) => t.rect.right - t.rect.left;
-  const h = (t) => t.rect.bottom - t.rect.top;
-  const small = targets.filter((t) => !t.inline && (w(t) < 23.5 || h(t) < 23.5));
-  const centre = (t) => [(t.rect.left + t.rect.right) / 2, (t.rect.top + t.rect.bottom) / 2];
-  const distanceToRect = ([x, y], rc) => {
-    const dx = Math.max(rc.left - x, 0, x - rc.right);
-    const dy = Math.max(rc.top - y, 0, y - rc.bottom);
-    return Math.hypot(dx, dy);
-  };
-  const related = (a, b) => a.contains(b) || b.contains(a) || (a.labels && [...a.labels].some((l) => l.contains(b)));
-  for (const t of small) {
-    const c = centre(t);
-    for (const o of targets) {
-      if (o === t || related(t.el, o.el)) continue;
-      const oSmall = small.includes(o);
-      const touches = oSmall
-        ? Math.hypot(c[0] - centre(o)[0], c[1] - centre(o)[1]) < 24
-        : distanceToRect(c, o.rect) < 12;
-      if (touches) {
-        problems.push(`target ${name(t.el)} is ${Math.round(w(t))}×${Math.round(h(t))} px and too close to ${name(o.el)}`);
-        break;
-      }
-    }
-  }
-  if (phone) {
-    const primary = '.button, button[type=submit]:not(.link-button), button:not([type]):not(.link-button), input[type=submit]';
-    for (const el of document.querySelectorAll(primary)) {
-      if (!shown(el)) continue;
-      const r = el.getBoundingClientRect();
-      if (r.height < 43.5) problems.push(`action ${name(el)} is ${Math.round(r.height)} px tall on a phone (44 at least)`);
-    }
-  }
-  return problems;
-}
-"""
+CHECKS_JS = "\n".join(
+    line
+    for line in (Path(__file__).parent / "tour_checks.js").read_text().splitlines()
+    if not line.startswith("//")
+)
 
 
 @dataclass
@@ -296,7 +179,8 @@ from careway.core.models import User
 from careway.patients.models import CareTeamMember, Patient
 org_patients = Patient.objects.filter(organization__slug={agency!r}).order_by("pk")
 clinician = User.objects.get(username={clinician!r})
-on_team = set(CareTeamMember.objects.filter(user=clinician, active=True).values_list("patient_id", flat=True))
+team = CareTeamMember.objects.filter(user=clinician, active=True)
+on_team = set(team.values_list("patient_id", flat=True))
 stranger = next(p for p in org_patients if p.pk not in on_team)
 imported = [str(p.pk) for p in org_patients if len(p.mrn) > 20]
 print(json.dumps({{"emergency_patient": str(stranger.pk), "emergency_mrn": stranger.mrn,
@@ -318,14 +202,18 @@ def demo_server(data_dir: Path | None = None) -> Iterator[tuple[str, dict]]:
     _careway(env, "demo")
     if SHARED_SYNTHEA.exists():
         files = [str(SHARED_SYNTHEA / name) for name in SYNTHEA_PATIENTS]
-        _careway(env, "import-fhir", *files, "--agency", AGENCY, "--branch", BRANCH, "--as", "cm.rivera")
+        _careway(
+            env, "import-fhir", *files, "--agency", AGENCY, "--branch", BRANCH, "--as", "cm.rivera"
+        )
     facts = json.loads(
         _careway(
             env,
             "shell",
             "-c",
             SITE_FACTS.format(agency=AGENCY, clinician=ROLES["clinician_emergency"].username),
-        ).stdout.strip().splitlines()[-1]
+        )
+        .stdout.strip()
+        .splitlines()[-1]
     )
     port = _free_port()
     server = subprocess.Popen(
@@ -341,11 +229,12 @@ def demo_server(data_dir: Path | None = None) -> Iterator[tuple[str, dict]]:
         deadline = time.monotonic() + 60
         while True:
             try:
-                urllib.request.urlopen(f"{base}/healthz", timeout=2)
+                urllib.request.urlopen(f"{base}/healthz", timeout=2)  # noqa: S310 - http only
                 break
-            except OSError:
+            except OSError as error:
                 if server.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"the tour's server did not start: {server.stderr.read()}")
+                    stderr = server.stderr.read() if server.stderr else ""
+                    raise RuntimeError(f"the tour's server did not start: {stderr}") from error
                 time.sleep(0.3)
         yield base, facts
     finally:
@@ -424,9 +313,9 @@ def check_page(page, phone: bool, axe: bool = True) -> list[str]:
     if axe:
         from axe_playwright_python.sync_playwright import Axe
 
-        results = Axe().run(
-            page, options={"runOnly": AXE_TAGS, "resultTypes": ["violations"]}
-        ).response
+        results = (
+            Axe().run(page, options={"runOnly": AXE_TAGS, "resultTypes": ["violations"]}).response
+        )
         for violation in results["violations"]:
             targets = [node["target"] for node in violation["nodes"]][:3]
             problems.append(
@@ -436,9 +325,7 @@ def check_page(page, phone: bool, axe: bool = True) -> list[str]:
 
 
 def links_on(page, base: str) -> list[str]:
-    hrefs = page.evaluate(
-        "() => [...document.querySelectorAll('a[href]')].map((a) => a.href)"
-    )
+    hrefs = page.evaluate("() => [...document.querySelectorAll('a[href]')].map((a) => a.href)")
     found = []
     for href in hrefs:
         url, _ = urldefrag(href)
@@ -525,8 +412,8 @@ SCREENSHOT_PAGES = (
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--screenshots", type=Path, help="folder for the documentation's screenshots")
-    parser.add_argument("--report", action="store_true", help="tour every role and print what it sees")
+    parser.add_argument("--screenshots", type=Path, help="folder for the docs' screenshots")
+    parser.add_argument("--report", action="store_true", help="tour every role, print what it saw")
     parser.add_argument("--roles", nargs="*", default=list(ROLES))
     parser.add_argument("--no-axe", action="store_true")
     args = parser.parse_args(argv)
@@ -542,7 +429,8 @@ def main(argv: list[str] | None = None) -> int:
         browser = playwright.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
         if args.report:
             for key in args.roles:
-                print(tour(browser, base, facts, ROLES[key], axe=not args.no_axe).report(), flush=True)
+                seen = tour(browser, base, facts, ROLES[key], axe=not args.no_axe)
+                print(seen.report(), flush=True)
         if args.screenshots:
             save_screenshots(browser, base, facts, args.screenshots)
         browser.close()
@@ -552,7 +440,7 @@ def main(argv: list[str] | None = None) -> int:
 def save_screenshots(browser, base: str, facts: dict, folder: Path) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     contexts = {}
-    for name, role_key, where in SCREENSHOT_PAGES + (("emergency-access", "clinician_emergency", None),):
+    for name, role_key, where in (*SCREENSHOT_PAGES, ("emergency", "clinician_emergency", None)):
         role = ROLES[role_key]
         if role_key not in contexts:
             context = browser.new_context(viewport=DESKTOP)
