@@ -143,3 +143,25 @@ def require_postgresql() -> None:
             "real concurrency needs PostgreSQL (SQLite serialises writers); runs when the suite "
             "runs with DATABASE_URL=postgres://..."
         )
+
+
+def pytest_sessionstart(session):
+    # The page tour's reports of an earlier run are not this run's (the controller, not xdist
+    # workers, clears them).
+    if not hasattr(session.config, "workerinput"):
+        import shutil
+
+        from tests.browser.tour import REPORTS
+
+        shutil.rmtree(REPORTS, ignore_errors=True)
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Print what the page tour saw (tests/browser/test_page_tour.py), pass or fail."""
+    from tests.browser.tour import REPORTS
+
+    reports = sorted(REPORTS.glob("*.txt")) if REPORTS.exists() else []
+    if reports:
+        terminalreporter.section("page tour: what it saw")
+        for report in reports:
+            terminalreporter.write(report.read_text())

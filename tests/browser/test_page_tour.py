@@ -1,0 +1,130 @@
+"""Every page, as every role that may see it, at phone, tablet and desktop size (issue 16).
+
+The tour (tests/browser/tour.py) serves the demo the way `make run` does and checks each page
+for what a person would see go wrong: sideways scrolling, anything cut off or past the window's
+edge, targets too small or too close (WCAG 2.2 SC 2.5.8), primary actions under 44 px on a phone,
+axe violations and technical words. What it saw is printed at the end of the run.
+
+It runs once per CI run, on SQLite: the PostgreSQL run skips it (the pages are the same).
+"""
+
+import os
+
+import pytest
+
+from tests.test_url_inventory import PATIENT_PAGES, PUBLIC, SIGNED_IN_PAGES
+
+from . import tour
+from .conftest import chromium_path
+
+pytestmark = pytest.mark.browser
+
+# The pages each role must reach by following links from its home page.
+MUST_SEE = {
+    "case_manager": {
+        "home",
+        "caseload",
+        "chart",
+        "chart_section",
+        "patient_edit",
+        "contact_create",
+        "condition_create",
+        "medication_create",
+        "allergy_create",
+        "vitals_create",
+        "careteam_add",
+        "coverage_create",
+        "assessment",
+        "assessment_section",
+        "assessment_amend",
+        "break_glass",
+        "notifications",
+        "account",
+        "password_change",
+        "import_list",
+        "import_detail",
+    },
+    "supervisor": {
+        "caseload",
+        "chart",
+        "chart_section",
+        "patient_create",
+        "instrument_list",
+        "instrument_bands",
+    },
+    "admin": {"user_list", "user_create", "user_detail", "account"},
+    "auditor": {"audit_log", "account", "two_factor_setup"},
+    "clinician_emergency": {"chart", "chart_section", "break_glass"},
+}
+
+# Inventory pages the tour does not open, and why.
+NOT_TOURED = {
+    "login": "the page before signing in: checked by test_sign_in_page",
+    "two_factor_verify": "a step of signing in, which the tour takes for each role with TOTP",
+    "healthz": "not a page: the load balancer's check",
+    "logout": "a POST that ends the session",
+    "sign_out_everywhere": "a POST that ends every session",
+    "user_role_add": "a POST from the person's page",
+    "user_role_remove": "a POST from the person's page",
+    "user_action": "a POST from the person's page",
+    "notifications_mark_read": "a POST from the notifications page",
+    "audit_export": "a CSV download, not a page",
+    "import_progress": "a fragment polled into the import page",
+    "assessment_start": "a POST from the chart's assessments",
+    "assessment_sign": "a POST from the assessment",
+    "contact_edit": "the same form as contact_create, filled",
+    "example_note_create": "the tests' example domain, not served by `make run`",
+}
+
+
+def test_the_tour_covers_every_page_of_the_inventory():
+    pages = PUBLIC | PATIENT_PAGES | SIGNED_IN_PAGES
+    toured = set().union(*MUST_SEE.values())
+    assert pages - toured - set(NOT_TOURED) == set()
+    assert set(NOT_TOURED) - pages == set(), "NOT_TOURED names a page that no longer exists"
+
+
+def _skip_on_postgresql():
+    if os.environ.get("DATABASE_URL", "").startswith("postgres"):
+        pytest.skip("the page tour runs once per CI run, on SQLite; the pages are the same here")
+
+
+@pytest.fixture(scope="session")
+def tour_site():
+    _skip_on_postgresql()
+    if chromium_path() is None and os.environ.get("CI") != "true":
+        pytest.skip("Chromium is not installed (apt-get install chromium)")
+    with tour.demo_server() as site:
+        yield site
+
+
+def _write_report(seen: tour.Seen) -> None:
+    tour.REPORTS.mkdir(parents=True, exist_ok=True)
+    (tour.REPORTS / f"{seen.role}.txt").write_text(seen.report() + "\n")
+
+
+@pytest.mark.parametrize("role", sorted(tour.ROLES))
+def test_every_page_holds_at_every_size(browser, tour_site, role):
+    base, facts = tour_site
+    seen = tour.tour(browser, base, facts, tour.ROLES[role])
+    _write_report(seen)
+    kinds = {kind.split(":")[0] for kind in seen.pages.values()}
+    assert MUST_SEE[role] - kinds == set(), f"{role} did not reach these pages\n{seen.report()}"
+    assert not seen.problems, seen.report()
+
+
+def test_sign_in_page(browser, tour_site):
+    base, _ = tour_site
+    seen = tour.Seen("signed_out")
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        for size, viewport in tour.SIZES.items():
+            page.set_viewport_size(viewport)
+            page.goto(f"{base}/accounts/login/")
+            seen.pages[page.url] = "login"
+            seen.add(size, page.url, tour.check_page(page, phone=size == "phone"))
+    finally:
+        context.close()
+    _write_report(seen)
+    assert not seen.problems, seen.report()
