@@ -533,7 +533,7 @@ def _task_for(
         organization_id=assessment.organization_id,
         patient_id=assessment.patient_id,
         assigned_to=_case_manager(assessment) or actor.user,
-        title=f"Urgent: {finding.label}"[:200],
+        title=finding.label[:200],
         detail=(
             (
                 f"{answered} on {assessment.visit_date:%b} {assessment.visit_date.day}, in the "

@@ -185,6 +185,9 @@ def test_phq9_item_9_above_zero_raises_an_urgent_flag_and_task_the_moment_it_is_
         world.cm,
         timezone.localdate(),
     )
+    # Its urgency is its priority; the title says what it is, once (Today shows "Urgent" beside
+    # it, so a title beginning "Urgent:" read "Urgent Urgent:").
+    assert task.title == flag.label and not task.title.lower().startswith("urgent")
     # Saving the section again (autosave) raises nothing twice.
     save(world, assessment, PHQ9, phq9_answers(0, item9=2))
     assert PatientFlag.objects.filter(kind="self-harm-risk", active=True).count() == 1
