@@ -41,11 +41,11 @@ from careway.patients.models import (
 from .models import ImportRun, SourceRecord
 from .permissions import RECORDS_IMPORT
 
-REFERRAL_SOURCE = "FHIR import"
+REFERRAL_SOURCE = "Imported record"
 # Parents before the rows that point at them (the constraints are deferred; this keeps it plain).
 WRITE_ORDER = ("patients.patient", "patients.relatedperson", "patients.encounter")
 # Why an imported response changed, on its amendment.
-IMPORT_AMENDMENT = "A newer version of this response was imported (FHIR import)."
+IMPORT_AMENDMENT = "A newer version of this response was imported."
 # Fields an update from a newer version of a resource never changes.
 KEPT_ON_UPDATE = frozenset(
     {"id", "organization_id", "patient_id", "version", "panel_id", "recorded_by_id"}

@@ -151,7 +151,7 @@ def test_a_bundle_creates_the_patient_and_their_record(world, files):
 def test_a_new_patient_gets_a_referred_episode_with_the_importing_case_manager(world, files):
     run(world, files.json("b.json", bundle(patient())))
     episode = EpisodeOfCare.objects.get(patient=imported())
-    assert (episode.status, episode.referral_source) == ("referred", "FHIR import")
+    assert (episode.status, episode.referral_source) == ("referred", "Imported record")
     assert episode.branch_id == world.branch.pk
     team = CareTeamMember.objects.get(episode=episode)
     assert (team.user_id, team.role, team.is_primary_case_manager) == (
@@ -258,7 +258,7 @@ def test_a_changed_patient_updates_what_changed_and_keeps_the_old_version(world,
     assert kept is not None and (kept.address_line, kept.city) == ("12 Elm Street", "Albany")
     assert Patient.objects.filter(family_name="Okonkwo").count() == 1  # no duplicate
     update = AuditEvent.objects.get(action="patient.update", patient_id=now.pk)
-    assert update.detail["source"] == "FHIR import"
+    assert update.detail["source"] == "Imported record"
     source = SourceRecord.objects.get(resource_type="Patient", source_key="p1")
     assert source.content_hash == importer.canonical_hash(moved)
 

@@ -95,7 +95,7 @@ def test_all_twelve_bundles_import_in_one_go(world, synthea):
     assert imported.count() == 12
     assert (
         EpisodeOfCare.objects.filter(
-            patient__in=imported, status="referred", referral_source="FHIR import"
+            patient__in=imported, status="referred", referral_source="Imported record"
         ).count()
         == 12
     )
@@ -231,7 +231,7 @@ def test_an_admin_imports_them_without_becoming_anyones_case_manager(world):
     report = import_all(world, user=world.admin)
     assert report.ok
     assert not CareTeamMember.objects.filter(user=world.admin).exists()
-    assert EpisodeOfCare.objects.filter(referral_source="FHIR import").count() == 12
+    assert EpisodeOfCare.objects.filter(referral_source="Imported record").count() == 12
 
 
 def test_a_moved_patient_updates_and_keeps_the_old_address(world, synthea, tmp_path):
