@@ -85,8 +85,10 @@ ROLES = {
 # Links the tour never follows: they end the session, or answer with a file, not a page.
 NOT_FOLLOWED = {"logout", "sign_out_everywhere", "audit_export", "fhir_export_file"}
 # How many pages of one kind the tour checks per role: the first it finds, besides the pages
-# it starts from (the imported patients' charts, the chart opened through emergency access).
+# it starts from (the charts below, the chart opened through emergency access); two of each
+# page of a chart, so that both charts it starts from are seen whole.
 PER_KIND = 1
+PER_CHART_KIND = 2
 MAX_PAGES = 90
 
 TECHNICAL_WORDS = (
@@ -183,10 +185,19 @@ team = CareTeamMember.objects.filter(user=clinician, active=True)
 on_team = set(team.values_list("patient_id", flat=True))
 stranger = next(p for p in org_patients if p.pk not in on_team)
 imported = [str(p.pk) for p in org_patients if len(p.mrn) > 20]
+from django.db.models import Count
+from careway.assessments.models import Assessment
+cm = User.objects.get(username={case_manager!r})
+mine = CareTeamMember.objects.filter(user=cm, active=True).values("patient_id")
+assessed = (
+    Assessment.objects.filter(patient_id__in=mine).values("patient_id")
+    .annotate(n=Count("pk")).order_by("-n").first()
+)
 print(json.dumps({{"emergency_patient": str(stranger.pk), "emergency_mrn": stranger.mrn,
                   "emergency_family": stranger.family_name,
                   "emergency_birth_date": stranger.birth_date.isoformat(),
-                  "imported": imported}}))
+                  "imported": imported,
+                  "assessed": str(assessed["patient_id"]) if assessed else None}}))
 """
 
 
@@ -210,7 +221,11 @@ def demo_server(data_dir: Path | None = None) -> Iterator[tuple[str, dict]]:
             env,
             "shell",
             "-c",
-            SITE_FACTS.format(agency=AGENCY, clinician=ROLES["clinician_emergency"].username),
+            SITE_FACTS.format(
+                agency=AGENCY,
+                clinician=ROLES["clinician_emergency"].username,
+                case_manager=ROLES["case_manager"].username,
+            ),
         )
         .stdout.strip()
         .splitlines()[-1]
@@ -346,7 +361,10 @@ def tour(browser, base: str, facts: dict, role: Role, sizes=SIZES, axe: bool = T
         start = [page.url]
         if role.emergency:
             start.insert(0, open_emergency_access(page, base, facts))
-        start += [f"{base}/patients/{pk}/" for pk in facts.get("imported", [])]
+        # Two charts: a demo patient with assessments signed, amended and in progress, and an
+        # imported patient (36-character MRN, long RxNorm names); two of each chart page.
+        charts = [facts.get("assessed"), *facts.get("imported", [])[:1]]
+        start += [f"{base}/patients/{pk}/" for pk in charts if pk]
         urls = discover(page, base, start, seen)
         for size, viewport in sizes.items():
             page.set_viewport_size(viewport)
@@ -379,7 +397,8 @@ def discover(page, base: str, start: list[str], seen: Seen) -> list[str]:
         kind = kind_of(urlsplit(url).path)
         if kind is None or kind.split(":")[0] in NOT_FOLLOWED:
             continue
-        if per_kind.get(kind, 0) >= PER_KIND and url not in start:
+        limit = PER_CHART_KIND if urlsplit(url).path.startswith("/patients/") else PER_KIND
+        if per_kind.get(kind, 0) >= limit and url not in start:
             continue
         response = page.goto(url)
         if response is None or response.status != 200:
