@@ -68,3 +68,28 @@ def test_the_shipped_instruments_are_listed_by_name_as_the_page_says(login, worl
     titles = [entry.title for entry in page.context["shipped"]]
     assert titles == sorted(titles, key=str.casefold)
     assert "Sorted by name" in page.content.decode()
+
+
+@pytest.mark.parametrize("section", ["history", "problems", "medications"])
+def test_the_chart_beside_a_section_shows_plain_names(login, world, section):
+    # Imported conditions and medicines carry SNOMED CT tags ("(disorder)"); the list beside the
+    # questions shows the name a nurse says, as the chart does.
+    from careway.core import audit as core_audit
+    from careway.patients import services as patient_services
+    from careway.patients.models import SNOMED
+
+    who = core_audit.Actor(user=None)
+    patient_services.add_condition(
+        who,
+        world.patient,
+        {
+            "display": "Chronic congestive heart failure (disorder)",
+            "code_system": SNOMED,
+            "code": "88805009",
+        },
+    )
+    patient_services.add_medication(who, world.patient, {"display": "Sodium fluoride (substance)"})
+    assessment = start(world)
+    url = reverse("assessment_section", args=[world.patient.pk, assessment.pk, section])
+    page = text_of(login(world.cm).get(url).content.decode())
+    assert "(disorder)" not in page and "(substance)" not in page
