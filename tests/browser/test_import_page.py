@@ -54,7 +54,7 @@ def test_upload_a_referral_and_read_the_report(live_server, new_page, tmp_path, 
     page.get_by_label("FHIR files").set_input_files([good, bad])
     page.get_by_role("button", name="Import").click()
     expect(page.get_by_role("heading", name="Report")).to_be_visible()
-    expect(page.get_by_text("Finished")).to_be_visible()
+    expect(page.get_by_text("Finished", exact=True)).to_be_visible()
     report = page.get_by_role("table", name="What each kind of resource became")
     expect(report.get_by_role("row", name="Condition 1 0 0 0 0 0")).to_be_visible()
     problems = page.get_by_role("table", name="Each problem found, where and why")

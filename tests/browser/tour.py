@@ -89,7 +89,7 @@ NOT_FOLLOWED = {"logout", "sign_out_everywhere", "audit_export", "fhir_export_fi
 # page of a chart, so that both charts it starts from are seen whole.
 PER_KIND = 1
 PER_CHART_KIND = 2
-MAX_PAGES = 90
+MAX_PAGES = 200
 
 TECHNICAL_WORDS = (
     (re.compile(r"\burn:"), "urn:"),
@@ -231,13 +231,14 @@ def demo_server(data_dir: Path | None = None) -> Iterator[tuple[str, dict]]:
         .splitlines()[-1]
     )
     port = _free_port()
+    # The server logs every request: to a file, since a pipe nobody reads fills and stops it.
+    log = (data_dir / "server.log").open("w")
     server = subprocess.Popen(
         [sys.executable, "-m", "careway", "runserver", f"127.0.0.1:{port}", "--noreload"],
         cwd=REPO,
         env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -248,13 +249,14 @@ def demo_server(data_dir: Path | None = None) -> Iterator[tuple[str, dict]]:
                 break
             except OSError as error:
                 if server.poll() is not None or time.monotonic() > deadline:
-                    stderr = server.stderr.read() if server.stderr else ""
-                    raise RuntimeError(f"the tour's server did not start: {stderr}") from error
+                    said = (data_dir / "server.log").read_text()
+                    raise RuntimeError(f"the tour's server did not start: {said}") from error
                 time.sleep(0.3)
         yield base, facts
     finally:
         server.terminate()
         server.wait(timeout=10)
+        log.close()
         if own_dir:
             shutil.rmtree(data_dir, ignore_errors=True)
 
