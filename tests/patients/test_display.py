@@ -81,7 +81,13 @@ def test_no_chart_page_shows_a_semantic_tag_or_the_import_as_referrer(login, wor
         },
     )
     services.add_allergy(
-        system, world.patient, {"display": "Allergy to mould (substance)", "category": "food"}
+        system,
+        world.patient,
+        {
+            "display": "Allergy to mould (substance)",
+            "category": "food",
+            "reaction": "Wheal (finding)",
+        },
     )
     services.add_encounter(
         system,
@@ -102,7 +108,7 @@ def test_no_chart_page_shows_a_semantic_tag_or_the_import_as_referrer(login, wor
     ]
     for url in pages:
         html = client.get(url).content.decode()
-        for word in ("(disorder)", "(substance)", "(procedure)", "FHIR import"):
+        for word in ("(disorder)", "(substance)", "(procedure)", "(finding)", "FHIR import"):
             assert word not in html, (url, word)
     summary = client.get(pages[1]).content.decode()
     assert "Imported record" in summary and "SNOMED CT 88805009" in summary
