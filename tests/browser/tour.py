@@ -197,7 +197,11 @@ print(json.dumps({{"emergency_patient": str(stranger.pk), "emergency_mrn": stran
                   "emergency_family": stranger.family_name,
                   "emergency_birth_date": stranger.birth_date.isoformat(),
                   "imported": imported,
-                  "assessed": str(assessed["patient_id"]) if assessed else None}}))
+                  "assessed": str(assessed["patient_id"]) if assessed else None,
+                  "assessment": str(
+                      Assessment.objects.filter(patient_id=assessed["patient_id"])
+                      .order_by("-signed_at").values_list("pk", flat=True).first()
+                  ) if assessed else None}}))
 """
 
 
@@ -284,18 +288,18 @@ def open_emergency_access(page, base: str, facts: dict) -> str:
     the chart's URL."""
     page.goto(f"{base}/emergency-access/")
     form = page.locator("main form").first
-    mrn = form.get_by_label(re.compile("MRN", re.I))
-    if mrn.count():
-        mrn.first.fill(facts["emergency_mrn"])
-    else:
-        form.get_by_label(re.compile("family name", re.I)).fill(facts["emergency_family"])
-        form.get_by_label(re.compile("birth", re.I)).fill(facts["emergency_birth_date"])
+    # By family name and date of birth, as a clinician in a hurry asks (the MRN is a long id).
+    form.get_by_label("Family name").fill(facts["emergency_family"])
+    form.get_by_label("Date of birth").fill(facts["emergency_birth_date"])
     form.get_by_label(re.compile("reason", re.I)).first.fill(
         "Patient called the after-hours line short of breath; case manager unreachable."
     )
     form.locator("button[type=submit], input[type=submit]").first.click()
     page.wait_for_load_state("load")
-    return f"{base}/patients/{facts['emergency_patient']}/"
+    chart = f"{base}/patients/{facts['emergency_patient']}/"
+    if not page.url.startswith(chart):
+        raise AssertionError(f"emergency access did not open the chart: at {page.url}")
+    return chart
 
 
 def kind_of(path: str) -> str | None:
@@ -424,10 +428,19 @@ def discover(page, base: str, start: list[str], seen: Seen) -> list[str]:
 # Screenshots for docs/screenshots and a printed report, from the command line.
 
 SCREENSHOT_PAGES = (
-    # (file name, role, path or a callable of the facts)
-    ("caseload", "case_manager", lambda f: "/patients/"),
-    ("chart", "case_manager", lambda f: f"/patients/{f['imported'][0] if f['imported'] else 1}/"),
+    # (file name, role, the page's path from the facts about the demo)
     ("today", "case_manager", lambda f: "/today/"),
+    ("caseload", "case_manager", lambda f: "/patients/"),
+    ("chart", "case_manager", lambda f: f"/patients/{f['assessed']}/"),
+    ("chart-medications", "case_manager", lambda f: f"/patients/{f['imported'][0]}/medications/"),
+    (
+        "assessment",
+        "case_manager",
+        lambda f: f"/patients/{f['assessed']}/assessments/{f['assessment']}/",
+    ),
+    ("caseload-supervisor", "supervisor", lambda f: "/patients/"),
+    ("emergency-access", "clinician_emergency", lambda f: "/emergency-access/"),
+    ("emergency-chart", "clinician_emergency", None),
 )
 
 
@@ -459,27 +472,35 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def save_screenshots(browser, base: str, facts: dict, folder: Path) -> None:
+    """Each page of SCREENSHOT_PAGES at each size, as its role sees it (the emergency chart
+    after asking for access by name and birth date, as the page asks)."""
     folder.mkdir(parents=True, exist_ok=True)
-    contexts = {}
-    for name, role_key, where in (*SCREENSHOT_PAGES, ("emergency", "clinician_emergency", None)):
-        role = ROLES[role_key]
-        if role_key not in contexts:
+    pages = {}
+    for name, role_key, where in SCREENSHOT_PAGES:
+        if role_key not in pages:
             context = browser.new_context(viewport=DESKTOP)
-            page = context.new_page()
-            sign_in(page, base, role)
-            contexts[role_key] = (context, page)
-        context, page = contexts[role_key]
+            pages[role_key] = context.new_page()
+            sign_in(pages[role_key], base, ROLES[role_key])
+        page = pages[role_key]
+        url = open_emergency_access(page, base, facts) if where is None else base + where(facts)
         for size, viewport in SIZES.items():
             page.set_viewport_size(viewport)
-            if where is None:
-                url = open_emergency_access(page, base, facts) if size == "phone" else page.url
-            else:
-                url = base + where(facts)
             page.goto(url)
             settle(page)
-            page.screenshot(path=str(folder / f"{name}-{size}.png"), full_page=True)
-    for context, _ in contexts.values():
-        context.close()
+            path = folder / f"{name}-{size}.png"
+            page.screenshot(path=str(path), full_page=True)
+            _shrink(path)
+    for page in pages.values():
+        page.context.close()
+
+
+def _shrink(path: Path) -> None:
+    """128 colours are plenty for a page of text: a third of the bytes in the repository."""
+    from PIL import Image  # Pillow is in requirements.lock
+
+    with Image.open(path) as image:
+        small = image.convert("RGB").quantize(colors=128, method=Image.Quantize.MEDIANCUT)
+    small.save(path, optimize=True)
 
 
 if __name__ == "__main__":
