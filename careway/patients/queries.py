@@ -517,9 +517,37 @@ def recent_vitals(patient: Patient, now: datetime) -> list[Reading]:
     return readings
 
 
+# Languages spoken by home health patients in the US that Django's list of its own translations
+# does not name (ISO 639 codes, as FHIR and Synthea send them).
+MORE_LANGUAGES = {
+    "yue": "Cantonese",
+    "cmn": "Mandarin",
+    "hmn": "Hmong",
+    "so": "Somali",
+    "ht": "Haitian Creole",
+    "tl": "Tagalog",
+    "fil": "Filipino",
+    "sm": "Samoan",
+    "am": "Amharic",
+    "ti": "Tigrinya",
+    "prs": "Dari",
+    "ps": "Pashto",
+    "lo": "Lao",
+    "gu": "Gujarati",
+    "haw": "Hawaiian",
+    "chr": "Cherokee",
+    "nv": "Navajo",
+}
+
+
 def language_name(code: str) -> str:
-    info = LANG_INFO.get(code.lower()) or LANG_INFO.get(code.split("-")[0].lower())
-    return info["name"] if info else code
+    """The language's English name ("yue" is Cantonese), or the code when none is known."""
+    for key in (code.lower(), code.split("-")[0].lower()):
+        if key in MORE_LANGUAGES:
+            return MORE_LANGUAGES[key]
+        if key in LANG_INFO and "name" in LANG_INFO[key]:
+            return LANG_INFO[key]["name"]
+    return code
 
 
 def summary(patient: Patient) -> dict[str, Any]:

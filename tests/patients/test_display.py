@@ -113,3 +113,20 @@ def test_no_chart_page_shows_a_semantic_tag_or_the_import_as_referrer(login, wor
     summary = client.get(pages[1]).content.decode()
     assert "Imported record" in summary and "SNOMED CT 88805009" in summary
     assert "Chronic congestive heart failure" in client.get(pages[0]).content.decode()
+
+
+@pytest.mark.parametrize(
+    ("code", "name"),
+    [
+        ("yue", "Cantonese"),
+        ("es", "Spanish"),
+        ("zh-Hant", "Traditional Chinese"),
+        ("hmn", "Hmong"),
+        ("so-SO", "Somali"),
+        ("xx", "xx"),
+    ],
+)
+def test_a_language_is_named_in_words(code, name):
+    from careway.patients.queries import language_name
+
+    assert language_name(code) == name
