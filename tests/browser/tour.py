@@ -16,7 +16,7 @@ each size for:
 - a target smaller than 24 by 24 px whose 24 px circle touches another target (WCAG 2.2 SC 2.5.8;
   a link inside a sentence is excepted, as the criterion does);
 - a primary action (a button, a submit, a `.button` link) under 44 px tall on the phone;
-- an axe-core violation of WCAG 2.0, 2.1 or 2.2 A/AA (any impact);
+- an axe-core violation of WCAG 2.0, 2.1 or 2.2 A/AA (any impact), at phone and desktop size;
 - a technical word a nurse should not see (`urn:`, a SNOMED CT tag such as "(disorder)",
   "FHIR import", raw JSON).
 
@@ -278,8 +278,16 @@ def sign_in(page, base: str, role: Role) -> None:
     page.get_by_role("button", name="Sign in").click()
     if role.totp_secret:
         page.wait_for_url("**/accounts/two-factor/**")
-        page.get_by_label("Code").fill(pyotp.TOTP(role.totp_secret).now())
-        page.get_by_role("button", name=re.compile("sign in", re.I)).click()
+        totp = pyotp.TOTP(role.totp_secret)
+        # A code is taken once: `careway demo` used this step's code to enrol the person, so a
+        # sign-in in the same 30 seconds waits for the next code, as a person would.
+        for attempt in range(2):
+            page.get_by_label("Code").fill(totp.now())
+            page.get_by_role("button", name=re.compile("sign in", re.I)).click()
+            page.wait_for_load_state("load")
+            if "/two-factor/" not in page.url or attempt:
+                break
+            time.sleep(totp.interval - time.time() % totp.interval + 1)
     page.wait_for_url(lambda url: "/accounts/" not in url)
 
 
@@ -382,7 +390,10 @@ def tour(browser, base: str, facts: dict, role: Role, sizes=SIZES, axe: bool = T
                 if response is None or response.status >= 400:
                     seen.add(size, url, [f"answered {response.status if response else 'nothing'}"])
                     continue
-                seen.add(size, url, check_page(page, phone=size == "phone", axe=axe))
+                # axe at the two ends (its rules read the page, not its width, except a few
+                # the layout checks cover at every size); the tablet lies between.
+                with_axe = axe and size != "tablet"
+                seen.add(size, url, check_page(page, phone=size == "phone", axe=with_axe))
     finally:
         context.close()
     return seen
