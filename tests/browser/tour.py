@@ -126,10 +126,10 @@ class Seen:
 
     def report(self) -> str:
         kinds = sorted(set(self.pages.values()))
+        slowest = f"; slowest page {max(self.timings):.2f} s" if self.timings else ""
         lines = [
             f"{self.role}: {len(self.pages)} pages ({len(kinds)} kinds) at "
-            f"{', '.join(SIZES)}; {sum(map(len, self.problems.values()))} problems; slowest "
-            f"page {max(self.timings, default=0):.2f} s",
+            f"{', '.join(SIZES)}; {sum(map(len, self.problems.values()))} problems{slowest}",
             "  kinds: " + ", ".join(kinds),
         ]
         for where, found in sorted(self.problems.items()):
