@@ -225,6 +225,16 @@ def _rule(entry: catalog.Entry | None, key: str) -> engine.ScoreRule | None:
     return next((r for r in entry.instrument.scores if r.key == key), None)
 
 
+def with_units(organization_id: int, scores: list[Score]) -> list[Score]:
+    """Give each score the unit its instrument counts in (`unit`: "points", or a timed test's
+    "seconds"), read from the agency's catalogue once for all of them."""
+    agency = catalog.entries(organization_id, {score.questionnaire_url for score in scores})
+    for score in scores:
+        rule = _rule(agency.get(score.questionnaire_url), score.key)
+        score.unit = rule.unit if rule else "points"  # type: ignore[attr-defined]
+    return scores
+
+
 def _chart(
     trend: Trend, scores: list[Score], now: datetime, rule: engine.ScoreRule | None, index: int
 ) -> str:

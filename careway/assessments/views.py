@@ -149,8 +149,9 @@ def _overview_context(assessment: Assessment, problems: list[str] | None = None)
         "problems": problems or [],
     }
     if assessment.is_signed:
-        context["results"] = list(
-            assessment.scores.filter(current=True).order_by("instrument_title", "pk")
+        context["results"] = queries.with_units(
+            assessment.organization_id,
+            list(assessment.scores.filter(current=True).order_by("instrument_title", "pk")),
         )
         context["findings"] = list(assessment.findings.order_by("severity", "kind", "pk"))
         context["amendments"] = list(

@@ -93,3 +93,12 @@ def test_the_chart_beside_a_section_shows_plain_names(login, world, section):
     url = reverse("assessment_section", args=[world.patient.pk, assessment.pk, section])
     page = text_of(login(world.cm).get(url).content.decode())
     assert "(disorder)" not in page and "(substance)" not in page
+
+
+def test_a_timed_test_is_scored_in_seconds_on_the_signed_assessment(login, world):
+    # Timed Up and Go counts seconds, not points: the score says so where it is shown.
+    assessment = signed(world)
+    html = login(world.cm).get(reverse("assessment", args=[world.patient.pk, assessment.pk]))
+    cells = re.findall(r'<td class="score-cell"[^>]*>(.*?)</td>', html.content.decode(), re.S)
+    timed = [text_of(cell) for cell in cells if "seconds" in cell]
+    assert len(timed) == 1 and re.match(r"\s*[\d.]+ seconds", timed[0]), cells
