@@ -12,6 +12,10 @@ can check against the chart:
 - otherwise the latest reading's distance from the target against the average distance of the
   (up to three) readings before it: improving, worsening, or no change within `tolerance`.
 
+A goal of going without an event ("no falls for 30 days", `FreeOfTarget`) is counted from the
+goal's start by `evaluate_free_of`: achieved after that many days without one (sustaining after
+twice as long), in progress until then, not achieved when the due date passes too soon after one.
+
 Plain Python, no Django: the care plan services give it rows from the chart, and the page and
 the background recomputation show what it returns.
 """
@@ -19,7 +23,7 @@ the background recomputation show what it returns.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from enum import StrEnum
 
 
@@ -158,3 +162,54 @@ def _trend(target: Target, known: list[Reading], counted: str) -> Verdict:
 
 def _n(value: float) -> str:
     return f"{value:.1f}".rstrip("0").rstrip(".")
+
+
+@dataclass(frozen=True)
+class FreeOfTarget:
+    """A goal of going without an event ("no falls for 30 days"), counted from `since` (the
+    goal's start), never from before it."""
+
+    days: int
+    since: date
+    event: str = "event"  # what is counted, for the rule's words ("fall")
+    due: date | None = None
+
+    def __post_init__(self) -> None:
+        if self.days < 1:
+            raise ValueError("A goal of going without an event needs at least one day.")
+
+
+def evaluate_free_of(target: FreeOfTarget, events: list[date], today: date) -> Verdict:
+    """Achieved after `days` without the event (sustaining after twice as long), in progress
+    until then, not achieved when the due date passes with one inside the last `days`."""
+    counted = sorted(day for day in events if target.since <= day <= today)
+    last = counted[-1] if counted else None
+    free_since = last + timedelta(days=1) if last else target.since
+    free_days = (today - free_since).days + 1
+    need = f"{target.days} are needed"
+    if free_days >= target.days:
+        status = Achievement.SUSTAINING if free_days >= 2 * target.days else Achievement.ACHIEVED
+        return Verdict(status, f"No {target.event} for {free_days} days ({need}).")
+    if past := _past_due_free(target, today):
+        return Verdict(
+            past,
+            f"Due {_day(target.due or today)}: only {free_days} days without a "
+            f"{target.event} ({need}).",
+        )
+    if last is None:
+        return Verdict(
+            Achievement.IN_PROGRESS,
+            f"No {target.event} in the {free_days} days since the goal began; {need}.",
+        )
+    return Verdict(
+        Achievement.IN_PROGRESS,
+        f"A {target.event} on {_day(last)}, {free_days} days without one since; {need}.",
+    )
+
+
+def _past_due_free(target: FreeOfTarget, today: date) -> Achievement | None:
+    return Achievement.NOT_ACHIEVED if target.due is not None and today > target.due else None
+
+
+def _day(day: date) -> str:
+    return f"{day:%b} {day.day}"

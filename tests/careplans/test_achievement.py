@@ -7,7 +7,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from careway.careplans.achievement import Achievement, Reading, Target, evaluate
+from careway.careplans.achievement import (
+    Achievement,
+    FreeOfTarget,
+    Reading,
+    Target,
+    evaluate,
+    evaluate_free_of,
+)
 
 TODAY = date(2026, 12, 6)
 SYSTOLIC = Target(high=140, measure="systolic pressure", unit="mmHg", due=date(2027, 1, 31))
@@ -128,3 +135,51 @@ def test_achieved_exactly_when_enough_recent_readings_are_within(readings):
     met = sum(v <= 140 for v in readings[-4:])
     assert (verdict.status in (Achievement.ACHIEVED, Achievement.SUSTAINING)) == (met >= 3)
     assert verdict.rule
+
+
+BEGAN = date(2026, 10, 1)
+NO_FALLS = FreeOfTarget(days=30, since=BEGAN, event="fall")
+
+
+def test_thirty_days_without_a_fall_is_achieved_and_sixty_sustaining():
+    assert evaluate_free_of(NO_FALLS, [], BEGAN + timedelta(days=29)).status == (
+        Achievement.ACHIEVED
+    )
+    verdict = evaluate_free_of(NO_FALLS, [date(2026, 10, 20)], date(2026, 11, 19))
+    assert verdict.status == Achievement.ACHIEVED
+    assert verdict.rule == "No fall for 30 days (30 are needed)."
+    assert evaluate_free_of(NO_FALLS, [], BEGAN + timedelta(days=59)).status == (
+        Achievement.SUSTAINING
+    )
+
+
+def test_a_fall_starts_the_count_again_and_is_named():
+    verdict = evaluate_free_of(NO_FALLS, [date(2026, 11, 30)], TODAY)
+    assert verdict.status == Achievement.IN_PROGRESS
+    assert verdict.rule == "A fall on Nov 30, 6 days without one since; 30 are needed."
+
+
+def test_a_young_goal_without_a_fall_is_in_progress_and_falls_before_it_do_not_count():
+    young = FreeOfTarget(days=30, since=TODAY - timedelta(days=11), event="fall")
+    verdict = evaluate_free_of(young, [TODAY - timedelta(days=40)], TODAY)
+    assert verdict.status == Achievement.IN_PROGRESS
+    assert verdict.rule == "No fall in the 12 days since the goal began; 30 are needed."
+
+
+def test_past_due_with_a_recent_fall_is_not_achieved():
+    due = FreeOfTarget(days=30, since=BEGAN, event="fall", due=TODAY - timedelta(days=1))
+    verdict = evaluate_free_of(due, [TODAY - timedelta(days=3)], TODAY)
+    assert verdict.status == Achievement.NOT_ACHIEVED
+    assert verdict.rule == "Due Dec 5: only 3 days without a fall (30 are needed)."
+
+
+@given(
+    st.lists(st.integers(0, 90), max_size=6),
+    st.integers(1, 45),
+)
+def test_achieved_exactly_when_the_last_days_hold_no_event(days_after_start, need):
+    today = BEGAN + timedelta(days=90)
+    events = [BEGAN + timedelta(days=d) for d in days_after_start]
+    verdict = evaluate_free_of(FreeOfTarget(days=need, since=BEGAN), events, today)
+    window = [e for e in events if (today - e).days < need]
+    assert (verdict.status in (Achievement.ACHIEVED, Achievement.SUSTAINING)) == (not window)
