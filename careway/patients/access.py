@@ -107,17 +107,20 @@ def can_edit(user: User, patient: Patient, permission: Permission | str = CHART_
     return on_team
 
 
+def with_user_on_team(patients: QuerySet[Patient], user: User) -> QuerySet[Patient]:
+    """`patients`, each with `user_on_team` set, so that can_edit decides about them without a
+    query of its own."""
+    on_team = CareTeamMember.objects.filter(patient=OuterRef("pk"), user=user, active=True)
+    return patients.annotate(user_on_team=Exists(on_team))
+
+
 def visible_among(user: User, patient_ids: Collection[Any]) -> dict[uuid.UUID, Patient]:
-    """Those of `patient_ids` that `user` may see, by id, each with `user_on_team` set so that
-    can_edit decides about them without a query of its own: one query for many patients."""
+    """Those of `patient_ids` that `user` may see, by id, each with `user_on_team` set: one
+    query for many patients."""
     if not patient_ids:
         return {}
-    on_team = CareTeamMember.objects.filter(patient=OuterRef("pk"), user=user, active=True)
-    found = (
-        visible_patients(user)
-        .filter(pk__in=list(patient_ids))
-        .annotate(user_on_team=Exists(on_team))
-        .only("id", "organization_id", "branch_id")
+    found = with_user_on_team(visible_patients(user).filter(pk__in=list(patient_ids)), user).only(
+        "id", "organization_id", "branch_id"
     )
     return {patient.pk: patient for patient in found}
 

@@ -826,11 +826,5 @@ def open_task_rows(user: User, patients: QuerySet[Patient], today: date) -> list
 def patients_for_today(user: User, ids: set[Any]) -> dict[Any, Patient]:
     """The patients of Today's rows, each with `user_on_team` (so access.can_edit decides about
     them without a query of its own): one query."""
-    on_team = CareTeamMember.objects.filter(patient=OuterRef("pk"), user=user, active=True)
-    found = (
-        access.patients_cared_for(user)
-        .filter(pk__in=list(ids))
-        .select_related("branch")
-        .annotate(user_on_team=Exists(on_team))
-    )
-    return {patient.pk: patient for patient in found}
+    cared_for = access.patients_cared_for(user).filter(pk__in=list(ids)).select_related("branch")
+    return {patient.pk: patient for patient in access.with_user_on_team(cared_for, user)}
