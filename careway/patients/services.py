@@ -212,10 +212,17 @@ def _add_record(
     return record
 
 
+def _take_primary(patient_id: Any, data: Mapping[str, Any], keep: Any = None) -> None:
+    """A condition named the primary diagnosis takes that from any other of the patient's."""
+    if data.get("is_primary"):
+        Condition.objects.filter(patient_id=patient_id, is_primary=True).exclude(pk=keep).update(
+            is_primary=False
+        )
+
+
 @service
 def add_condition(actor: audit.Actor, patient: Patient, data: Mapping[str, Any]) -> Condition:
-    if data.get("is_primary"):
-        Condition.objects.filter(patient=patient, is_primary=True).update(is_primary=False)
+    _take_primary(patient.pk, data)
     return _add_record(actor, Condition, patient, data, "condition.create")
 
 
@@ -286,10 +293,7 @@ def update_condition(
 ) -> Condition:
     """Correct a condition's words, code, dates or note (its status changes with
     change_record_status). Naming it the primary diagnosis takes that from any other."""
-    if data.get("is_primary"):
-        Condition.objects.filter(patient_id=condition.patient_id, is_primary=True).exclude(
-            pk=condition.pk
-        ).update(is_primary=False)
+    _take_primary(condition.patient_id, data, keep=condition.pk)
     return _save_versioned(
         actor, condition, data, expected_version, "condition.update", condition.patient_id
     )
