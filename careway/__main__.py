@@ -4,7 +4,7 @@ import os
 import sys
 
 # Hyphenated names for commands whose module names cannot have hyphens.
-ALIASES = {"import-fhir": "import_fhir"}
+ALIASES = {"import-fhir": "import_fhir", "recompute-goals": "recompute_goals"}
 
 
 # The routing engine's commands: a plain library, run without starting Django.

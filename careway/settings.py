@@ -77,6 +77,7 @@ INSTALLED_APPS = [
     "careway.toolkit",
     "careway.patients",
     "careway.assessments",
+    "careway.careplans",
     "careway.fhir",
     "careway.demo",
 ]

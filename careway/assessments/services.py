@@ -24,6 +24,7 @@ from careway.core import audit
 from careway.core.conflicts import VersionConflict
 from careway.core.models import Organization
 from careway.core.writes import service
+from careway.patients import evidence
 from careway.patients import services as patient_services
 from careway.patients.models import (
     LOINC,
@@ -344,6 +345,7 @@ def sign_assessment(
         obj=locked,
         detail={"time_point": locked.time_point},
     )
+    evidence.evidence_changed(actor, {locked.patient_id})
     return locked
 
 
@@ -614,6 +616,7 @@ def amend_response(
         obj=assessment,
         detail={"section": response.section, "questionnaire": entry.url, "reason": reason},
     )
+    evidence.evidence_changed(actor, {assessment.patient_id})
     return amendment
 
 
@@ -762,4 +765,5 @@ def record_response(
         obj=assessment,
         detail={"questionnaire": entry.url},
     )
+    evidence.evidence_changed(actor, {patient.pk})
     return response

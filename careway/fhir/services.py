@@ -29,7 +29,7 @@ from careway.core.models import AuditEvent, Branch, Organization, User
 from careway.core.roles import Role
 from careway.core.tables import RowWriter, TableShape, reserve_ids
 from careway.core.writes import service
-from careway.patients import history
+from careway.patients import evidence, history
 from careway.patients.models import (
     Allergy,
     CareTeamMember,
@@ -200,6 +200,7 @@ def write_batch(actor: audit.Actor, plan: BatchPlan, case_manager: User | None) 
     changed = {_patient_of(u) for u in [*plan.updates, *plan.response_updates] if u.changed}
     touched = (plan.touched_patients | changed) - set(plan.new_patients)
     audit.record_many(actor, "patient.update", sorted(touched, key=str), detail=detail)
+    evidence.evidence_changed(actor, touched | set(plan.new_patients))
 
 
 def _write_rank(model: type[models.Model]) -> tuple[int, str]:

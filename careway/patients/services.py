@@ -27,7 +27,7 @@ from careway.core.roles import Role
 from careway.core.services import notify
 from careway.core.writes import service
 
-from . import alerts, history, vitals
+from . import alerts, evidence, history, vitals
 from .models import (
     Allergy,
     BreakGlassGrant,
@@ -74,7 +74,7 @@ def editable_fields(model: type[models.Model]) -> set[str]:
     }
 
 
-def _assign(obj: M, data: Mapping[str, Any]) -> list[str]:
+def assign_fields(obj: M, data: Mapping[str, Any]) -> list[str]:
     """Copy allowed fields onto obj; return the names of those whose value changed."""
     allowed = editable_fields(type(obj))
     unknown = set(data) - allowed
@@ -90,7 +90,7 @@ def _assign(obj: M, data: Mapping[str, Any]) -> list[str]:
     return changed
 
 
-def _validate(obj: models.Model, exclude: Iterable[str] = ()) -> None:
+def validate_record(obj: models.Model, exclude: Iterable[str] = ()) -> None:
     obj.full_clean(exclude=list(exclude), validate_unique=True, validate_constraints=True)
 
 
@@ -114,12 +114,12 @@ def create_patient(
     if manager is None or manager.organization_id != branch.organization_id:
         raise ValidationError({"primary_case_manager": "Choose a case manager of this agency."})
     patient = Patient(organization_id=branch.organization_id, branch=branch)
-    _assign(patient, data)
-    _validate(patient)
+    assign_fields(patient, data)
+    validate_record(patient)
     patient.save(force_insert=True)
     ep = EpisodeOfCare(organization_id=patient.organization_id, patient=patient, branch=branch)
-    _assign(ep, dict(episode or {}))
-    _validate(ep)
+    assign_fields(ep, dict(episode or {}))
+    validate_record(ep)
     ep.save()
     CareTeamMember.objects.create(
         organization_id=patient.organization_id,
@@ -133,7 +133,7 @@ def create_patient(
     return patient
 
 
-def _save_versioned(
+def save_versioned(
     actor: audit.Actor,
     obj: M,
     data: Mapping[str, Any],
@@ -151,8 +151,8 @@ def _save_versioned(
     if is_entered_in_error(locked):
         raise ValidationError("This record was marked entered in error; it cannot be changed.")
     before = history.snapshot(locked)
-    changed = _assign(locked, data)
-    _validate(locked)
+    changed = assign_fields(locked, data)
+    validate_record(locked)
     if changed:
         history.keep([before])
         locked.version += 1
@@ -177,14 +177,14 @@ def update_patient(
     """Change registry fields; a stale `expected_version` raises VersionConflict."""
     if "branch" in data or "branch_id" in data:
         raise ValidationError({"branch": "Move a patient between branches with transfer_patient."})
-    return _save_versioned(actor, patient, data, expected_version, "patient.update", patient.pk)
+    return save_versioned(actor, patient, data, expected_version, "patient.update", patient.pk)
 
 
 @service
 def add_contact(actor: audit.Actor, patient: Patient, data: Mapping[str, Any]) -> RelatedPerson:
     contact = RelatedPerson(organization_id=patient.organization_id, patient=patient)
-    _assign(contact, data)
-    _validate(contact)
+    assign_fields(contact, data)
+    validate_record(contact)
     contact.save()
     audit.record(actor, "contact.create", patient_id=patient.pk, obj=contact)
     return contact
@@ -194,7 +194,7 @@ def add_contact(actor: audit.Actor, patient: Patient, data: Mapping[str, Any]) -
 def update_contact(
     actor: audit.Actor, contact: RelatedPerson, data: Mapping[str, Any], expected_version: int
 ) -> RelatedPerson:
-    return _save_versioned(
+    return save_versioned(
         actor, contact, data, expected_version, "contact.update", contact.patient_id
     )
 
@@ -205,8 +205,8 @@ def _add_record(
     record = model(organization_id=patient.organization_id, patient=patient)
     if hasattr(record, "recorded_by"):
         record.recorded_by = actor.user
-    _assign(record, data)
-    _validate(record)
+    assign_fields(record, data)
+    validate_record(record)
     record.save()
     audit.record(actor, action, patient_id=patient.pk, obj=record)
     return record
@@ -294,7 +294,7 @@ def update_condition(
     """Correct a condition's words, code, dates or note (its status changes with
     change_record_status). Naming it the primary diagnosis takes that from any other."""
     _take_primary(condition.patient_id, data, keep=condition.pk)
-    return _save_versioned(
+    return save_versioned(
         actor, condition, data, expected_version, "condition.update", condition.patient_id
     )
 
@@ -303,7 +303,7 @@ def update_condition(
 def update_medication(
     actor: audit.Actor, medication: Medication, data: Mapping[str, Any], expected_version: int
 ) -> Medication:
-    return _save_versioned(
+    return save_versioned(
         actor, medication, data, expected_version, "medication.update", medication.patient_id
     )
 
@@ -312,7 +312,7 @@ def update_medication(
 def update_allergy(
     actor: audit.Actor, allergy: Allergy, data: Mapping[str, Any], expected_version: int
 ) -> Allergy:
-    return _save_versioned(
+    return save_versioned(
         actor, allergy, data, expected_version, "allergy.update", allergy.patient_id
     )
 
@@ -348,7 +348,7 @@ def change_record_status(
         data["note"] = _with_line(getattr(record, "note", ""), _reason_line(status, reason))
     noun = _noun(record)
     action = f"{noun}.entered_in_error" if status == ENTERED_IN_ERROR else f"{noun}.status"
-    return _save_versioned(
+    changed = save_versioned(
         actor,
         record,
         data,
@@ -358,6 +358,8 @@ def change_record_status(
         reason=reason,
         detail={"status": status},
     )
+    evidence.evidence_changed(actor, {changed.patient_id})  # type: ignore[attr-defined]
+    return changed
 
 
 def _reason_line(status: str, reason: str) -> str:
@@ -374,7 +376,9 @@ def _with_line(note: str, line: str) -> str:
 def record_observation(
     actor: audit.Actor, patient: Patient, data: Mapping[str, Any]
 ) -> Observation:
-    return _add_record(actor, Observation, patient, data, "observation.create")
+    observation = _add_record(actor, Observation, patient, data, "observation.create")
+    evidence.evidence_changed(actor, {patient.pk})
+    return observation
 
 
 @service
@@ -395,6 +399,7 @@ def record_observations(
                 errors.setdefault(f"{row.get('code', '')}.{field}", []).extend(messages)
     if errors:
         raise ValidationError(errors)
+    evidence.evidence_changed(actor, {patient.pk})
     return saved
 
 
@@ -422,8 +427,8 @@ def update_observations(
     changed: dict[int, list[str]] = {}
     for record, data in zip(records, changes, strict=True):
         row = by_pk[record.pk]
-        changed[row.pk] = _assign(row, data)
-        _validate(row)
+        changed[row.pk] = assign_fields(row, data)
+        validate_record(row)
     if not any(changed.values()):
         return [by_pk[r.pk] for r in records]
     history.keep(befores)
@@ -439,6 +444,7 @@ def update_observations(
             obj=row,
             detail={"fields": sorted(changed[row.pk]), "version": row.version},
         )
+    evidence.evidence_changed(actor, {row.patient_id for row in locked})
     return [by_pk[r.pk] for r in records]
 
 
@@ -489,7 +495,7 @@ def acknowledge_flag(
         "acknowledged_by": actor.user.pk if actor.user else None,
         "acknowledgement_note": _note(note, "note", required=False, what="what you did"),
     }
-    return _save_versioned(actor, flag, data, expected_version, "flag.acknowledge", flag.patient_id)
+    return save_versioned(actor, flag, data, expected_version, "flag.acknowledge", flag.patient_id)
 
 
 @service
@@ -508,7 +514,7 @@ def resolve_flag(
             note, "note", required=True, what="what was done, or why the flag no longer applies"
         ),
     }
-    return _save_versioned(actor, flag, data, expected_version, "flag.resolve", flag.patient_id)
+    return save_versioned(actor, flag, data, expected_version, "flag.resolve", flag.patient_id)
 
 
 @service
@@ -522,12 +528,29 @@ def complete_task(actor: audit.Actor, task: Task, note: str, expected_version: i
         "completed_by": actor.user.pk if actor.user else None,
         "completion_note": _note(note, "note", required=True, what="what was done"),
     }
-    return _save_versioned(actor, task, data, expected_version, "task.complete", task.patient_id)
+    done = save_versioned(actor, task, data, expected_version, "task.complete", task.patient_id)
+    evidence.evidence_changed(actor, {task.patient_id})
+    return done
+
+
+@service
+def add_task(actor: audit.Actor, patient: Patient, data: Mapping[str, Any]) -> Task:
+    """Put a task on someone's list for this patient (shown on their Today page)."""
+    task = Task(organization_id=patient.organization_id, patient=patient)
+    assign_fields(task, data)
+    if task.status != Task.Status.OPEN:
+        raise ValidationError({"status": "A new task is open."})
+    validate_record(task)
+    task.save()
+    audit.record(actor, "task.create", patient_id=patient.pk, obj=task)
+    return task
 
 
 @service
 def add_encounter(actor: audit.Actor, patient: Patient, data: Mapping[str, Any]) -> Encounter:
-    return _add_record(actor, Encounter, patient, data, "encounter.create")
+    encounter = _add_record(actor, Encounter, patient, data, "encounter.create")
+    evidence.evidence_changed(actor, {patient.pk})
+    return encounter
 
 
 @service
@@ -558,7 +581,7 @@ def add_care_team_member(
         role=role,
         is_primary_case_manager=primary_case_manager,
     )
-    _validate(member)
+    validate_record(member)
     member.save()
     audit.record(
         actor,
@@ -635,7 +658,7 @@ def _make_primary_case_manager(actor: audit.Actor, episode: EpisodeOfCare, user:
             primary_case_manager=True,
         )
         return
-    _save_versioned(
+    save_versioned(
         actor,
         current,
         {"is_primary_case_manager": True},

@@ -1,0 +1,293 @@
+"""The living care plan of an episode of care: problems, goals, interventions, visit frequencies.
+
+One CarePlan per episode. Its content is rows (Problem, Goal, Intervention, DisciplineFrequency)
+that people change one at a time through careway/careplans/services.py; every change is a new
+revision of the plan, kept whole (CarePlanRevision.content: the plan as it then stood) with its
+author, time and reason, so that any two revisions can be compared. The team is the episode's
+care team (careway.patients.CareTeamMember), family caregivers included.
+
+A goal speaks in two voices: the patient's own words, and a measurable target on a measure of
+the chart (content/goal_measures.json). Its achievement is computed from the chart's evidence
+(careway/careplans/achievement.py) whenever that evidence changes, and a person may override it
+with a reason until the next reading arrives.
+
+The plan's discipline frequencies are the one record of how often each discipline visits (42 CFR
+484.60(a)(2)): the physician certifies them and visits are scheduled from them.
+"""
+
+import uuid
+from typing import ClassVar
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+from careway.core.roles import Discipline
+from careway.patients.models import (
+    Condition,
+    EpisodeOfCare,
+    Patient,
+    PatientFlag,
+    PatientRecord,
+    RelatedPerson,
+    Task,
+)
+
+from .achievement import Achievement
+from .permissions import CAREPLANS_EDIT
+
+# FHIR R4 goal-achievement, in words.
+ACHIEVEMENT_CHOICES = [(a.value, a.value.replace("-", " ").capitalize()) for a in Achievement]
+
+
+class CarePlanRecord(PatientRecord):
+    """A record of the care plans domain: changing one needs careplans.edit."""
+
+    edit_permission: ClassVar[str] = CAREPLANS_EDIT.code
+
+    class Meta:
+        abstract = True
+
+
+class CarePlan(CarePlanRecord):
+    class Status(models.TextChoices):
+        # FHIR R4 RequestStatus, as CarePlan.status has it.
+        DRAFT = "draft", "Draft"
+        ACTIVE = "active", "Active"
+        ON_HOLD = "on-hold", "On hold"
+        COMPLETED = "completed", "Completed"
+        REVOKED = "revoked", "Stopped"
+        ENTERED_IN_ERROR = "entered-in-error", "Entered in error"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="care_plans")
+    episode = models.ForeignKey(EpisodeOfCare, on_delete=models.PROTECT, related_name="care_plans")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.DRAFT)
+    title = models.CharField(max_length=200, default="Home health plan of care")
+    review_due = models.DateField(
+        null=True, blank=True, help_text="When the plan is next to be reviewed with the patient."
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+"
+    )
+    # The newest revision's number (the plan's version counts every change, revision or not).
+    revision = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["episode"],
+                condition=~models.Q(status="entered-in-error"),
+                name="careplan_one_per_episode",
+            )
+        ]
+        indexes = [models.Index(fields=["patient", "status"])]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class CarePlanRevision(CarePlanRecord):
+    """The plan as it stood after one change, whole, with who made the change, when and why."""
+
+    plan = models.ForeignKey(CarePlan, on_delete=models.PROTECT, related_name="revisions")
+    number = models.PositiveIntegerField()
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+"
+    )
+    made_at = models.DateTimeField(default=timezone.now)
+    summary = models.CharField(max_length=300, help_text="What changed, in words.")
+    reason = models.TextField(blank=True)
+    content = models.JSONField(help_text="The whole plan after this change.")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["plan", "number"], name="careplan_revision_unique")
+        ]
+        ordering = ["plan", "number"]
+
+
+class Problem(CarePlanRecord):
+    class Status(models.TextChoices):
+        ACTIVE = "active", "Active"
+        RESOLVED = "resolved", "Resolved"
+        INACTIVE = "inactive", "No longer addressed"
+        ENTERED_IN_ERROR = "entered-in-error", "Entered in error"
+
+    class Source(models.TextChoices):
+        CONDITION = "condition", "A condition on the chart"
+        FINDING = "finding", "An assessment finding"
+        FLAG = "flag", "A flag on the chart"
+        WRITTEN = "written", "Written by the team"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    plan = models.ForeignKey(CarePlan, on_delete=models.PROTECT, related_name="problems")
+    text = models.CharField("problem", max_length=300)
+    source = models.CharField(max_length=10, choices=Source.choices, default=Source.WRITTEN)
+    condition = models.ForeignKey(
+        Condition, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    flag = models.ForeignKey(
+        PatientFlag, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    finding = models.ForeignKey(
+        "assessments.Finding", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    code_system = models.CharField(max_length=100, blank=True)
+    code = models.CharField(max_length=40, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
+    position = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["position", "created_at"]
+
+    def __str__(self) -> str:
+        return self.text
+
+
+class Goal(CarePlanRecord):
+    class Lifecycle(models.TextChoices):
+        # FHIR R4 Goal.lifecycleStatus (the ones a home health plan uses).
+        PROPOSED = "proposed", "Proposed"
+        ACTIVE = "active", "Active"
+        ON_HOLD = "on-hold", "On hold"
+        COMPLETED = "completed", "Completed"
+        CANCELLED = "cancelled", "Cancelled"
+        ENTERED_IN_ERROR = "entered-in-error", "Entered in error"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    plan = models.ForeignKey(CarePlan, on_delete=models.PROTECT, related_name="goals")
+    problem = models.ForeignKey(
+        Problem, null=True, blank=True, on_delete=models.PROTECT, related_name="goals"
+    )
+    patient_words = models.CharField(
+        "in the patient's words", max_length=300, blank=True, help_text="As the patient says it."
+    )
+    description = models.CharField(
+        "goal", max_length=300, help_text="The measurable goal, as the team writes it."
+    )
+    lifecycle_status = models.CharField(
+        max_length=16, choices=Lifecycle.choices, default=Lifecycle.ACTIVE
+    )
+    start_date = models.DateField(default=timezone.localdate)
+    due_date = models.DateField(null=True, blank=True)
+    # The target: a measure of content/goal_measures.json, and a value or range on it (or a
+    # number of days without the event, or a task done). No measure: a goal in words only.
+    measure = models.CharField(max_length=40, blank=True)
+    target_low = models.FloatField("at least", null=True, blank=True)
+    target_high = models.FloatField("at most", null=True, blank=True)
+    target_days = models.PositiveIntegerField("days without it", null=True, blank=True)
+    task = models.ForeignKey(
+        Task, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    needed = models.PositiveSmallIntegerField(null=True, blank=True)
+    window = models.PositiveSmallIntegerField(null=True, blank=True)
+    # Computed from the chart (never typed in): the status, the rule applied, and when.
+    achievement = models.CharField(
+        max_length=16, choices=ACHIEVEMENT_CHOICES, default=Achievement.IN_PROGRESS.value
+    )
+    achievement_rule = models.CharField(max_length=300, blank=True)
+    evaluated_at = models.DateTimeField(null=True, blank=True)
+    # A person's judgement over the computed status, until the next reading arrives.
+    override = models.CharField(max_length=16, choices=ACHIEVEMENT_CHOICES, blank=True)
+    override_reason = models.TextField(blank=True)
+    override_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    override_at = models.DateTimeField(null=True, blank=True)
+    position = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["position", "created_at"]
+        indexes = [models.Index(fields=["patient", "lifecycle_status", "achievement"])]
+
+    def __str__(self) -> str:
+        return self.description
+
+    @property
+    def shown_achievement(self) -> str:
+        return self.override or self.achievement
+
+
+class DisciplineFrequency(CarePlanRecord):
+    """How often one discipline visits, in the notation of careway/careplans/frequency.py."""
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", "Active"
+        STOPPED = "stopped", "Stopped"
+        ENTERED_IN_ERROR = "entered-in-error", "Entered in error"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    plan = models.ForeignKey(CarePlan, on_delete=models.PROTECT, related_name="frequencies")
+    discipline = models.CharField(max_length=4, choices=Discipline.choices)
+    frequency = models.CharField(max_length=120, help_text="For example: 3w1, 2w4")
+    start_date = models.DateField()
+    end_date = models.DateField(null=True, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["plan", "discipline"],
+                condition=models.Q(status="active"),
+                name="careplan_one_frequency_per_discipline",
+            )
+        ]
+        ordering = ["discipline"]
+
+
+class Intervention(CarePlanRecord):
+    class Kind(models.TextChoices):
+        TEACH = "teach", "Teach"
+        PERFORM = "perform", "Perform"
+        MONITOR = "monitor", "Monitor"
+        COORDINATE = "coordinate", "Coordinate"
+        REFER = "refer", "Refer"
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", "Active"
+        ON_HOLD = "on-hold", "On hold"
+        COMPLETED = "completed", "Completed"
+        CANCELLED = "cancelled", "Cancelled"
+        ENTERED_IN_ERROR = "entered-in-error", "Entered in error"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    plan = models.ForeignKey(CarePlan, on_delete=models.PROTECT, related_name="interventions")
+    goal = models.ForeignKey(
+        Goal, null=True, blank=True, on_delete=models.PROTECT, related_name="interventions"
+    )
+    problem = models.ForeignKey(
+        Problem, null=True, blank=True, on_delete=models.PROTECT, related_name="interventions"
+    )
+    kind = models.CharField(max_length=12, choices=Kind.choices)
+    text = models.CharField("intervention", max_length=300)
+    # Who: a discipline, a named clinician, or a family caregiver on the team.
+    discipline = models.CharField(max_length=4, choices=Discipline.choices, blank=True)
+    clinician = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    caregiver = models.ForeignKey(
+        RelatedPerson, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    # Done at the visits of this discipline, at the plan's frequency for it, unless the
+    # intervention has its own (a PRN visit, a weekly check).
+    at_visits_of = models.CharField(max_length=4, choices=Discipline.choices, blank=True)
+    frequency = models.CharField(max_length=120, blank=True)
+    start_date = models.DateField(default=timezone.localdate)
+    end_date = models.DateField(null=True, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
+    position = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["position", "created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=~models.Q(discipline="")
+                | models.Q(clinician__isnull=False)
+                | models.Q(caregiver__isnull=False),
+                name="intervention_has_someone",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.text

@@ -1,0 +1,669 @@
+"""Every write to care plans, as named use cases (each one transaction with its audit event).
+
+Callers (pages, the JSON API, imports, the demo) check access first with careway.patients.access
+and pass the plan or the row they were given. Each change to a plan's content makes a new
+revision, kept whole with its author, time, summary and reason (careway/careplans/revisions.py);
+changing a row names the version the person edited, and a stale one is a conflict (VersionConflict)
+that writes nothing. Adding a row never conflicts: two people adding goals both keep theirs.
+
+A goal's achievement is computed here from the chart's evidence: when the goal is set and each
+time the evidence changes (`recompute_goals_for`, the listener careway.patients.evidence calls),
+and for a whole agency by the background task of careway/careplans/tasks.py (a goal falls due, a
+reading grows stale, without anything new on the chart).
+"""
+
+from collections.abc import Collection, Mapping
+from datetime import date, timedelta
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db.models import Q
+from django.utils import timezone
+
+from careway.core import audit
+from careway.core.conflicts import VersionConflict
+from careway.core.models import User
+from careway.core.writes import service
+from careway.patients import history
+from careway.patients import services as patient_services
+from careway.patients.models import (
+    CareTeamMember,
+    Condition,
+    EpisodeOfCare,
+    Patient,
+    PatientFlag,
+    RelatedPerson,
+    Task,
+)
+from careway.patients.services import assign_fields, save_versioned, validate_record
+
+from . import evidence, measures, revisions
+from .frequency import FrequencyError, parse
+from .models import (
+    CarePlan,
+    CarePlanRevision,
+    DisciplineFrequency,
+    Goal,
+    Intervention,
+    Problem,
+)
+
+OPEN_EPISODE = (
+    EpisodeOfCare.Status.REFERRED,
+    EpisodeOfCare.Status.ACTIVE,
+    EpisodeOfCare.Status.ON_HOLD,
+)
+CLOSED_PLAN = (
+    CarePlan.Status.COMPLETED,
+    CarePlan.Status.REVOKED,
+    CarePlan.Status.ENTERED_IN_ERROR,
+)
+# Goals whose achievement is followed (a proposed goal is too: the team sees how it would go).
+FOLLOWED_GOALS = (Goal.Lifecycle.PROPOSED, Goal.Lifecycle.ACTIVE)
+# The recertification assessment is due in days 56 to 60 of a 60-day episode (42 CFR 484.55(d)):
+# the plan's review falls due at its start.
+REVIEW_DAY = 56
+REASON_LIMIT = 2000
+
+
+# --- the plan ------------------------------------------------------------------------------------
+
+
+@service
+def start_plan(
+    actor: audit.Actor,
+    patient: Patient,
+    *,
+    episode: EpisodeOfCare | None = None,
+    data: Mapping[str, Any] | None = None,
+    reason: str = "",
+) -> CarePlan:
+    """Start the care plan of the patient's current episode (a draft, revision 1)."""
+    episode = episode or current_episode(patient)
+    if episode is None or episode.patient_id != patient.pk:
+        raise ValidationError({"episode": "The patient has no open episode of care to plan for."})
+    if CarePlan.objects.filter(episode=episode).exclude(status=CarePlan.Status.ENTERED_IN_ERROR):
+        raise ValidationError({"episode": "This episode has a care plan already: revise it."})
+    plan = CarePlan(
+        organization_id=patient.organization_id,
+        patient=patient,
+        episode=episode,
+        created_by=actor.user,
+        review_due=_review_day(episode),
+    )
+    assign_fields(plan, dict(data or {}))
+    validate_record(plan)
+    plan.save(force_insert=True)
+    audit.record(actor, "careplan.create", patient_id=patient.pk, obj=plan)
+    _revise(actor, plan, "Plan started", reason)
+    return plan
+
+
+def current_episode(patient: Patient) -> EpisodeOfCare | None:
+    """The patient's open episode (the latest, should there be more than one)."""
+    return (
+        EpisodeOfCare.objects.filter(patient=patient, status__in=OPEN_EPISODE)
+        .order_by("-start_of_care", "-created_at")
+        .first()
+    )
+
+
+def _review_day(episode: EpisodeOfCare) -> date:
+    start = episode.start_of_care or timezone.localdate()
+    return start + timedelta(days=REVIEW_DAY - 1)
+
+
+@service
+def update_plan(
+    actor: audit.Actor,
+    plan: CarePlan,
+    data: Mapping[str, Any],
+    expected_version: int,
+    reason: str = "",
+) -> CarePlan:
+    """Change the plan's title, status or review date. Putting a plan in effect makes its
+    proposed goals active; entered in error needs a reason."""
+    reason = _reason(reason)
+    if data.get("status") == CarePlan.Status.ENTERED_IN_ERROR and not reason:
+        raise ValidationError({"reason": "Say why this plan was entered in error."})
+    if set(data) - {"title", "status", "review_due"}:
+        raise ValidationError({f: "This field cannot be set here." for f in data})
+    changed = save_versioned(
+        actor, plan, data, expected_version, "careplan.update", plan.patient_id, reason=reason
+    )
+    if data.get("status") == CarePlan.Status.ACTIVE:
+        Goal.objects.filter(plan=changed, lifecycle_status=Goal.Lifecycle.PROPOSED).update(
+            lifecycle_status=Goal.Lifecycle.ACTIVE, updated_at=timezone.now()
+        )
+    summary = f"Plan {changed.get_status_display().lower()}" if "status" in data else "Plan edited"
+    _revise(actor, changed, summary, reason)
+    return changed
+
+
+def _revise(actor: audit.Actor, plan: CarePlan, summary: str, reason: str) -> CarePlanRevision:
+    """Keep the plan as it now stands as its next revision (the plan row is locked, so two
+    people's changes get two numbers, in order)."""
+    locked = CarePlan.objects.select_for_update().get(pk=plan.pk)
+    locked.revision += 1
+    locked.updated_at = timezone.now()
+    locked.save(update_fields=["revision", "updated_at"])
+    plan.revision, plan.updated_at = locked.revision, locked.updated_at
+    revision = CarePlanRevision.objects.create(
+        organization_id=locked.organization_id,
+        patient_id=locked.patient_id,
+        plan=locked,
+        number=locked.revision,
+        author=actor.user,
+        summary=summary[:300],
+        reason=reason,
+        content=revisions.content_of(locked),
+    )
+    audit.record(
+        actor,
+        "careplan.revise",
+        patient_id=locked.patient_id,
+        obj=locked,
+        reason=reason,
+        detail={"revision": revision.number, "summary": revision.summary},
+    )
+    return revision
+
+
+def _reason(reason: str) -> str:
+    reason = (reason or "").strip()
+    if len(reason) > REASON_LIMIT:
+        raise ValidationError({"reason": f"Keep the reason under {REASON_LIMIT} characters."})
+    return reason
+
+
+def _open(plan: CarePlan) -> None:
+    if plan.status in CLOSED_PLAN:
+        raise ValidationError(
+            {"plan": f"This plan is {plan.get_status_display().lower()}; it cannot be revised."}
+        )
+
+
+def _add(actor: audit.Actor, model: type[Any], plan: CarePlan, data: Mapping[str, Any]) -> Any:
+    _open(plan)
+    row = model(organization_id=plan.organization_id, patient_id=plan.patient_id, plan=plan)
+    assign_fields(row, _without(data, "plan"))
+    return row
+
+
+def _without(data: Mapping[str, Any], *names: str) -> dict[str, Any]:
+    for name in names:
+        if name in data or f"{name}_id" in data:
+            raise ValidationError({name: "This field cannot be set."})
+    return dict(data)
+
+
+def _update(
+    actor: audit.Actor,
+    row: Any,
+    data: Mapping[str, Any],
+    expected_version: int,
+    noun: str,
+    check: Any,
+    reason: str,
+) -> Any:
+    plan = row.plan
+    _open(plan)
+    reason = _reason(reason)
+    if data.get("status", data.get("lifecycle_status")) == "entered-in-error" and not reason:
+        raise ValidationError({"reason": f"Say why this {noun} was entered in error."})
+    locked = type(row)._default_manager.select_for_update().get(pk=row.pk)
+    if locked.version != expected_version:
+        raise VersionConflict(locked, expected_version)
+    if "entered-in-error" in (
+        getattr(locked, "status", ""),
+        getattr(locked, "lifecycle_status", ""),
+    ):
+        raise ValidationError(f"This {noun} was entered in error; it cannot be changed.")
+    before = history.snapshot(locked)
+    fields = assign_fields(locked, _without(data, "plan"))
+    check(locked)
+    if fields:
+        history.keep([before])
+        locked.version += 1
+        locked.updated_at = timezone.now()
+        locked.save()
+        audit.record(
+            actor,
+            f"careplan.{noun}.update",
+            patient_id=locked.patient_id,
+            obj=locked,
+            reason=reason,
+            detail={"fields": sorted(fields), "version": locked.version},
+        )
+    return locked
+
+
+# --- problems ------------------------------------------------------------------------------------
+
+
+@service
+def add_problem(
+    actor: audit.Actor, plan: CarePlan, data: Mapping[str, Any], reason: str = ""
+) -> Problem:
+    """A problem written freely, or linked to a condition, a flag or an assessment finding of the
+    patient (its words are the linked record's unless given)."""
+    problem = _add(actor, Problem, plan, data)
+    _check_problem(problem)
+    problem.position = Problem.objects.filter(plan=plan).count()
+    problem.save(force_insert=True)
+    audit.record(actor, "careplan.problem.create", patient_id=plan.patient_id, obj=problem)
+    _revise(actor, plan, f"Problem added: {problem.text}", _reason(reason))
+    return problem
+
+
+def _check_problem(problem: Problem) -> None:
+    links = [
+        (Problem.Source.CONDITION, problem.condition_id, Condition),
+        (Problem.Source.FLAG, problem.flag_id, PatientFlag),
+        (Problem.Source.FINDING, problem.finding_id, _finding_model()),
+    ]
+    given = [(source, pk, model) for source, pk, model in links if pk is not None]
+    if len(given) > 1:
+        raise ValidationError({"source": "Link a problem to one record of the chart at most."})
+    if given:
+        source, pk, model = given[0]
+        record = model.objects.filter(pk=pk, patient_id=problem.patient_id).first()
+        if record is None:
+            raise ValidationError({source: "Choose a record of this patient's chart."})
+        problem.source = source
+        if not problem.text.strip():
+            problem.text = str(getattr(record, "label", "") or record)[:300]
+        if source == Problem.Source.CONDITION and not problem.code:
+            problem.code_system, problem.code = record.code_system, record.code
+    elif problem.source != Problem.Source.WRITTEN:
+        raise ValidationError({"source": "Choose the record the problem comes from."})
+    problem.text = problem.text.strip()
+    validate_record(problem)
+
+
+def _finding_model() -> Any:
+    from careway.assessments.models import Finding
+
+    return Finding
+
+
+@service
+def update_problem(
+    actor: audit.Actor,
+    problem: Problem,
+    data: Mapping[str, Any],
+    expected_version: int,
+    reason: str = "",
+) -> Problem:
+    changed = _update(actor, problem, data, expected_version, "problem", _check_problem, reason)
+    _revise(actor, changed.plan, f"Problem changed: {changed.text}", _reason(reason))
+    return changed
+
+
+# --- goals ---------------------------------------------------------------------------------------
+
+
+@service
+def add_goal(actor: audit.Actor, plan: CarePlan, data: Mapping[str, Any], reason: str = "") -> Goal:
+    """A goal in the patient's words and/or as a measurable target on a measure of the chart;
+    its achievement is worked out at once from what the chart holds."""
+    goal = _add(actor, Goal, plan, _without(data, *COMPUTED))
+    if plan.status == CarePlan.Status.DRAFT and "lifecycle_status" not in data:
+        goal.lifecycle_status = Goal.Lifecycle.PROPOSED
+    _check_goal(goal)
+    goal.position = Goal.objects.filter(plan=plan).count()
+    _apply_verdicts([goal], timezone.localdate())
+    goal.save(force_insert=True)
+    audit.record(actor, "careplan.goal.create", patient_id=plan.patient_id, obj=goal)
+    _revise(actor, plan, f"Goal added: {goal.description}", _reason(reason))
+    return goal
+
+
+# Set by Careway, never by a person's data.
+COMPUTED = ("achievement", "achievement_rule", "evaluated_at", "override_by", "override_at")
+
+
+def _check_goal(goal: Goal) -> None:
+    goal.description = goal.description.strip() or goal.patient_words.strip()
+    goal.patient_words = goal.patient_words.strip()
+    errors: dict[str, str] = {}
+    if not goal.description:
+        errors["description"] = "Say what the goal is, in the patient's words or the team's."
+    if goal.problem_id and not Problem.objects.filter(pk=goal.problem_id, plan_id=goal.plan_id):
+        errors["problem"] = "Choose a problem of this plan."
+    if goal.due_date and goal.start_date and goal.due_date < goal.start_date:
+        errors["due_date"] = "The due date is before the start."
+    errors.update(_target_errors(goal))
+    if errors:
+        raise ValidationError(errors)
+    validate_record(goal)
+
+
+def _target_errors(goal: Goal) -> dict[str, str]:
+    if not goal.measure:
+        if goal.target_low is not None or goal.target_high is not None or goal.target_days:
+            return {"measure": "Choose what the target is measured by."}
+        return {}
+    measure = measures.measure_of(goal.measure)
+    if measure is None:
+        return {"measure": "Choose one of the measures offered."}
+    if measure.takes_range:
+        if goal.target_low is None and goal.target_high is None:
+            return {"target_high": f"Give the lowest or the highest {measure.measure}, or both."}
+        if (
+            goal.target_low is not None
+            and goal.target_high is not None
+            and goal.target_low > goal.target_high
+        ):
+            return {"target_low": "The lowest value is above the highest."}
+    elif measure.kind == measures.EVENT and not goal.target_days:
+        return {"target_days": f"Say for how many days without a {measure.measure}."}
+    elif measure.kind == measures.TASK:
+        if not goal.task_id:
+            return {"task": "Choose the task that achieves this goal."}
+        if not Task.objects.filter(pk=goal.task_id, patient_id=goal.patient_id).exists():
+            return {"task": "Choose a task of this patient."}
+    if goal.needed and goal.window and goal.needed > goal.window:
+        return {"needed": "The readings needed cannot be more than the readings counted."}
+    return {}
+
+
+@service
+def update_goal(
+    actor: audit.Actor,
+    goal: Goal,
+    data: Mapping[str, Any],
+    expected_version: int,
+    reason: str = "",
+) -> Goal:
+    """Change a goal; its achievement is worked out again against the new target."""
+    changed = _update(
+        actor, goal, _without(data, *COMPUTED), expected_version, "goal", _check_goal, reason
+    )
+    _apply_verdicts([changed], timezone.localdate())
+    changed.save(update_fields=[*COMPUTED[:3], "override"])
+    _revise(actor, changed.plan, f"Goal changed: {changed.description}", _reason(reason))
+    return changed
+
+
+@service
+def override_achievement(
+    actor: audit.Actor, goal: Goal, status: str, reason: str, expected_version: int
+) -> Goal:
+    """A person's judgement over the computed status, with a reason; it holds until the next
+    reading of the goal's measure dated after the day it was set arrives (a reading taken at
+    the same visit does not lift it). An empty status gives the computed one back."""
+    reason = _reason(reason)
+    valid = {value for value, _label in Goal._meta.get_field("override").choices or []}
+    if status and status not in valid:
+        raise ValidationError({"status": "Choose one of the statuses offered."})
+    if status and not reason:
+        raise ValidationError({"reason": "Say why the computed status does not hold."})
+    data = {
+        "override": status,
+        "override_reason": reason if status else "",
+        "override_by": actor.user.pk if status and actor.user else None,
+        "override_at": timezone.now() if status else None,
+    }
+    changed = save_versioned(
+        actor,
+        goal,
+        data,
+        expected_version,
+        "careplan.goal.override",
+        goal.patient_id,
+        reason=reason,
+        detail={"status": status, "computed": goal.achievement},
+    )
+    said = f"set to {changed.get_override_display().lower()}" if status else "back to computed"
+    _revise(actor, changed.plan, f"Goal status {said}: {changed.description}", reason)
+    return changed
+
+
+def _apply_verdicts(goals: list[Goal], today: date) -> list[Goal]:
+    """Set each goal's computed achievement; return those whose status or rule changed. An
+    override ends when a reading newer than it has arrived."""
+    verdicts = evidence.evaluate_goals(goals, today)
+    now = timezone.now()
+    changed = []
+    for goal in goals:
+        verdict = verdicts.get(goal.pk)
+        if verdict is None:
+            status, rule = "in-progress", ""
+        else:
+            status, rule = verdict.status.value, verdict.rule[:300]
+        newer = verdict is not None and any(
+            goal.override_at is not None and r.when > timezone.localtime(goal.override_at).date()
+            for r in verdict.evidence
+        )
+        if status != goal.achievement or rule != goal.achievement_rule or (goal.override and newer):
+            changed.append(goal)
+        goal.achievement, goal.achievement_rule, goal.evaluated_at = status, rule, now
+        if goal.override and newer:
+            goal.override, goal.override_reason, goal.override_at = "", "", None
+            goal.override_by = None
+    return changed
+
+
+@service
+def recompute_goals_for(
+    actor: audit.Actor, patient_ids: Collection[Any], today: date | None = None
+) -> int:
+    """Work out again the achievement of every followed goal of these patients (the chart's
+    evidence changed, or a day has passed); returns how many goals changed status. Each change
+    is audited, in one statement for the batch."""
+    goals = list(
+        Goal.objects.filter(
+            patient_id__in=list(patient_ids), lifecycle_status__in=FOLLOWED_GOALS
+        ).exclude(Q(measure="") | Q(plan__status__in=CLOSED_PLAN))
+    )
+    if not goals:
+        return 0
+    before = {g.pk: g.shown_achievement for g in goals}
+    changed = _apply_verdicts(goals, today or timezone.localdate())
+    if not changed:
+        return 0
+    Goal.objects.bulk_update(
+        changed,
+        [*COMPUTED[:3], "override", "override_reason", "override_at", "override_by"],
+        batch_size=500,
+    )
+    moved = [g for g in changed if g.shown_achievement != before[g.pk]]
+    for goal in moved:
+        audit.record(
+            actor,
+            "careplan.goal.evaluate",
+            patient_id=goal.patient_id,
+            obj=goal,
+            detail={"from": before[goal.pk], "to": goal.shown_achievement},
+        )
+    return len(moved)
+
+
+# --- visit frequencies ---------------------------------------------------------------------------
+
+
+@service
+def set_frequency(
+    actor: audit.Actor, plan: CarePlan, data: Mapping[str, Any], reason: str = ""
+) -> DisciplineFrequency:
+    """How often one discipline visits (one active frequency per discipline)."""
+    row = _add(actor, DisciplineFrequency, plan, data)
+    if row.start_date is None:
+        row.start_date = plan.episode.start_of_care or timezone.localdate()
+    _check_frequency(row)
+    row.save(force_insert=True)
+    audit.record(actor, "careplan.frequency.create", patient_id=plan.patient_id, obj=row)
+    summary = f"Visit frequency set: {row.get_discipline_display()} {row.frequency}"
+    _revise(actor, plan, summary, _reason(reason))
+    return row
+
+
+def _check_frequency(row: DisciplineFrequency) -> None:
+    row.frequency = normalized_frequency(row.frequency, "frequency", required=True)
+    if row.end_date is None or row.end_date < row.start_date:
+        if row.end_date is not None:
+            raise ValidationError({"end_date": "The end is before the start."})
+        periods = parse(row.frequency).periods(row.start_date)
+        row.end_date = max(p.end for p in periods)
+    clash = DisciplineFrequency.objects.filter(
+        plan_id=row.plan_id, discipline=row.discipline, status=DisciplineFrequency.Status.ACTIVE
+    ).exclude(pk=row.pk)
+    if row.status == DisciplineFrequency.Status.ACTIVE and clash.exists():
+        raise ValidationError(
+            {"discipline": "This discipline has a visit frequency already: change that one."}
+        )
+    validate_record(row, exclude=["plan"])
+
+
+def normalized_frequency(text: str, field: str, *, required: bool) -> str:
+    """The notation as Careway writes it ('3W1,2w4' -> '3w1, 2w4'), or a message naming the
+    part that is wrong."""
+    text = (text or "").strip()
+    if not text:
+        if required:
+            raise ValidationError({field: "Write the frequency, for example 3w1, 2w4."})
+        return ""
+    try:
+        return str(parse(text))
+    except FrequencyError as error:
+        raise ValidationError({field: str(error)}) from error
+
+
+@service
+def update_frequency(
+    actor: audit.Actor,
+    row: DisciplineFrequency,
+    data: Mapping[str, Any],
+    expected_version: int,
+    reason: str = "",
+) -> DisciplineFrequency:
+    data = dict(data)
+    if "frequency" in data and "end_date" not in data:
+        data["end_date"] = None  # worked out again from the new frequency
+    changed = _update(actor, row, data, expected_version, "frequency", _check_frequency, reason)
+    summary = f"Visit frequency changed: {changed.get_discipline_display()} {changed.frequency}"
+    _revise(actor, changed.plan, summary, _reason(reason))
+    return changed
+
+
+# --- interventions -------------------------------------------------------------------------------
+
+
+@service
+def add_intervention(
+    actor: audit.Actor, plan: CarePlan, data: Mapping[str, Any], reason: str = ""
+) -> Intervention:
+    """What will be done, by whom (a discipline, a named clinician or a family caregiver, who
+    joins the care team), at which discipline's visits and, where it differs, how often."""
+    row = _add(actor, Intervention, plan, data)
+    _check_intervention(row)
+    row.position = Intervention.objects.filter(plan=plan).count()
+    row.save(force_insert=True)
+    _caregiver_on_team(actor, row)
+    audit.record(actor, "careplan.intervention.create", patient_id=plan.patient_id, obj=row)
+    _revise(actor, plan, f"Intervention added: {row.text}", _reason(reason))
+    return row
+
+
+def _check_intervention(row: Intervention) -> None:
+    row.text = row.text.strip()
+    row.frequency = normalized_frequency(row.frequency, "frequency", required=False)
+    errors: dict[str, str] = {}
+    if not (row.discipline or row.clinician_id or row.caregiver_id):
+        errors["discipline"] = "Say who carries it out: a discipline, a clinician or a caregiver."
+    if row.goal_id and not Goal.objects.filter(pk=row.goal_id, plan_id=row.plan_id).exists():
+        errors["goal"] = "Choose a goal of this plan."
+    if row.problem_id and not Problem.objects.filter(pk=row.problem_id, plan_id=row.plan_id):
+        errors["problem"] = "Choose a problem of this plan."
+    if (
+        row.clinician_id
+        and not User.objects.filter(
+            pk=row.clinician_id, organization_id=row.organization_id, is_active=True
+        ).exists()
+    ):
+        errors["clinician"] = "Choose a clinician of this agency."
+    if (
+        row.caregiver_id
+        and not RelatedPerson.objects.filter(
+            pk=row.caregiver_id, patient_id=row.patient_id, active=True
+        ).exists()
+    ):
+        errors["caregiver"] = "Choose one of the patient's family or caregivers."
+    if row.end_date and row.start_date and row.end_date < row.start_date:
+        errors["end_date"] = "The end is before the start."
+    if errors:
+        raise ValidationError(errors)
+    validate_record(row)
+
+
+def _caregiver_on_team(actor: audit.Actor, row: Intervention) -> None:
+    """A family caregiver given an intervention is a member of the team, with their tasks."""
+    if not row.caregiver_id:
+        return
+    plan = row.plan
+    if CareTeamMember.objects.filter(
+        episode_id=plan.episode_id, related_person_id=row.caregiver_id, active=True
+    ).exists():
+        return
+    patient_services.add_care_team_member(
+        actor,
+        plan.episode,
+        role=CareTeamMember.TeamRole.CAREGIVER,
+        related_person=row.caregiver,
+    )
+
+
+@service
+def update_intervention(
+    actor: audit.Actor,
+    row: Intervention,
+    data: Mapping[str, Any],
+    expected_version: int,
+    reason: str = "",
+) -> Intervention:
+    changed = _update(
+        actor, row, data, expected_version, "intervention", _check_intervention, reason
+    )
+    _caregiver_on_team(actor, changed)
+    _revise(actor, changed.plan, f"Intervention changed: {changed.text}", _reason(reason))
+    return changed
+
+
+@service
+def raise_intervention_task(
+    actor: audit.Actor,
+    row: Intervention,
+    *,
+    due_date: date | None = None,
+    detail: str = "",
+    assigned_to: User | None = None,
+) -> Task:
+    """Put the intervention on someone's list: the named clinician, else the given person, else
+    the patient's primary case manager (a caregiver's task is followed up by them)."""
+    if row.status != Intervention.Status.ACTIVE:
+        raise ValidationError({"intervention": "Only an active intervention raises tasks."})
+    person = row.clinician or assigned_to or _primary_case_manager(row.plan) or actor.user
+    who = revisions.who_of(row)
+    return patient_services.add_task(
+        actor,
+        row.plan.patient,
+        {
+            "assigned_to": person.pk if person else None,
+            "title": f"{row.get_kind_display()}: {row.text}"[:200],
+            "detail": detail.strip() or f"From the care plan. Carried out by: {who}.",
+            "due_date": due_date or timezone.localdate(),
+            "source": f"careplan.intervention:{row.pk}",
+        },
+    )
+
+
+def _primary_case_manager(plan: CarePlan) -> User | None:
+    member = (
+        CareTeamMember.objects.filter(
+            episode_id=plan.episode_id, is_primary_case_manager=True, active=True
+        )
+        .select_related("user")
+        .first()
+    )
+    return member.user if member else None

@@ -1,0 +1,72 @@
+"""Background work of care plans: every followed goal of an agency worked out again.
+
+Goals change status without anything new on the chart: a due date passes, the latest reading
+grows stale. The recomputation runs over an agency's patients in chunks (each its own
+transaction, through `services.recompute_goals_for`), so memory stays flat however many patients
+there are; `careway recompute-goals` runs it from the command line or a nightly cron, and
+`recompute_agency_goals` enqueues it on the task queue.
+"""
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from django.utils import timezone
+from django_tasks import task
+
+from careway.core import audit
+
+from . import services
+from .models import Goal
+
+CHUNK = 2000
+
+
+@dataclass
+class Recomputed:
+    patients: int = 0
+    goals_changed: int = 0
+
+
+def recompute_agency(
+    organization_id: int,
+    *,
+    today: date | None = None,
+    chunk: int = CHUNK,
+    progress: Callable[[Recomputed], None] | None = None,
+) -> Recomputed:
+    actor = audit.Actor.system(via="task", organization_id=organization_id)
+    done = Recomputed()
+    for patient_ids in _patients_with_goals(organization_id, chunk):
+        done.goals_changed += services.recompute_goals_for(
+            actor, patient_ids, today or timezone.localdate()
+        )
+        done.patients += len(patient_ids)
+        if progress is not None:
+            progress(done)
+    return done
+
+
+def _patients_with_goals(organization_id: int, chunk: int) -> Iterator[list[Any]]:
+    """The agency's patients with followed goals, in chunks, by id (keyset: no OFFSET scans)."""
+    last = None
+    while True:
+        rows = Goal.objects.filter(
+            organization_id=organization_id, lifecycle_status__in=services.FOLLOWED_GOALS
+        ).exclude(measure="")
+        if last is not None:
+            rows = rows.filter(patient_id__gt=last)
+        ids = list(
+            rows.order_by("patient_id").values_list("patient_id", flat=True).distinct()[:chunk]
+        )
+        if not ids:
+            return
+        yield ids
+        last = ids[-1]
+
+
+@task()
+def recompute_agency_goals(organization_id: int) -> int:
+    """Work out every followed goal of one agency again; returns how many changed status."""
+    return recompute_agency(organization_id).goals_changed
