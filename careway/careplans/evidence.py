@@ -72,24 +72,25 @@ def _readings(goals: Sequence[Any]) -> dict[Key, list[Reading]]:
     scored = [m for m in used if m is not None and m.kind == SCORE]
     if observed:
         by_code = {m.code: m for m in observed}
-        rows = (
+        observations = (
             Observation.objects.filter(
                 patient_id__in=patients, code__in=list(by_code), value__isnull=False
             )
             .exclude(status=Observation.Status.ENTERED_IN_ERROR)
             .values_list("patient_id", "code", "effective_at", "value")
         )
-        for patient_id, code, at, value in rows:
-            found[(patient_id, by_code[code].key)].append(Reading(_local_day(at), value))
+        for patient_id, code, at, value in observations:
+            if value is not None:
+                found[(patient_id, by_code[code].key)].append(Reading(_local_day(at), value))
     if scored:
         by_source = {(m.questionnaire, m.score): m for m in scored}
-        rows = Score.objects.filter(
+        scores = Score.objects.filter(
             patient_id__in=patients,
             questionnaire_url__in=[m.questionnaire for m in scored],
             key__in=[m.score for m in scored],
             current=True,
         ).values_list("patient_id", "questionnaire_url", "key", "observed_at", "value")
-        for patient_id, url, key, at, value in rows:
+        for patient_id, url, key, at, value in scores:
             measure = by_source.get((url, key))
             if measure is not None:
                 found[(patient_id, measure.key)].append(Reading(_local_day(at), value))
@@ -103,6 +104,7 @@ def _events(goals: Sequence[Any]) -> dict[Key, list[date]]:
     for measure in used:
         if measure is None:
             continue
+        rows: Iterable[tuple[Any, datetime]]
         if measure.encounter:
             rows = (
                 Encounter.objects.filter(patient_id__in=patients, kind=measure.encounter)
