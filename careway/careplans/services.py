@@ -15,6 +15,7 @@ reading grows stale, without anything new on the chart).
 from collections.abc import Collection, Mapping
 from datetime import date, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.core.exceptions import ValidationError
 from django.db.models import Q
@@ -22,7 +23,7 @@ from django.utils import timezone
 
 from careway.core import audit
 from careway.core.conflicts import VersionConflict
-from careway.core.models import User
+from careway.core.models import Organization, User
 from careway.core.writes import service
 from careway.patients import history
 from careway.patients import services as patient_services
@@ -312,7 +313,7 @@ def add_goal(actor: audit.Actor, plan: CarePlan, data: Mapping[str, Any], reason
         goal.lifecycle_status = Goal.Lifecycle.PROPOSED
     _check_goal(goal)
     goal.position = Goal.objects.filter(plan=plan).count()
-    _apply_verdicts([goal], timezone.localdate())
+    _apply_verdicts([goal])
     goal.save(force_insert=True)
     audit.record(actor, "careplan.goal.create", patient_id=plan.patient_id, obj=goal)
     _revise(actor, plan, f"Goal added: {goal.description}", _reason(reason))
@@ -380,7 +381,7 @@ def update_goal(
     changed = _update(
         actor, goal, _without(data, *COMPUTED), expected_version, "goal", _check_goal, reason
     )
-    _apply_verdicts([changed], timezone.localdate())
+    _apply_verdicts([changed])
     changed.save(update_fields=[*COMPUTED[:3], "override"])
     _revise(actor, changed.plan, f"Goal changed: {changed.description}", _reason(reason))
     return changed
@@ -420,9 +421,25 @@ def override_achievement(
     return changed
 
 
-def _apply_verdicts(goals: list[Goal], today: date) -> list[Goal]:
+def _apply_verdicts(goals: list[Goal], today: date | None = None) -> list[Goal]:
     """Set each goal's computed achievement; return those whose status or rule changed. An
-    override ends when a reading newer than it has arrived."""
+    override ends when a reading of a later day than it has arrived. Days are the agency's
+    (a reading at 11 pm in New York is that day's, whatever the server's zone)."""
+    if not goals:
+        return []
+    with timezone.override(agency_zone(goals[0].organization_id)):
+        return _apply_verdicts_here(goals, today or timezone.localdate())
+
+
+def agency_zone(organization_id: int) -> ZoneInfo:
+    name = Organization.objects.filter(pk=organization_id).values_list("timezone", flat=True)
+    try:
+        return ZoneInfo(name.first() or "UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
+
+
+def _apply_verdicts_here(goals: list[Goal], today: date) -> list[Goal]:
     verdicts = evidence.evaluate_goals(goals, today)
     now = timezone.now()
     changed = []
@@ -460,7 +477,7 @@ def recompute_goals_for(
     if not goals:
         return 0
     before = {g.pk: g.shown_achievement for g in goals}
-    changed = _apply_verdicts(goals, today or timezone.localdate())
+    changed = _apply_verdicts(goals, today)
     if not changed:
         return 0
     Goal.objects.bulk_update(

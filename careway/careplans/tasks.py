@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from django.utils import timezone
 from django_tasks import task
 
 from careway.core import audit
@@ -39,9 +38,7 @@ def recompute_agency(
     actor = audit.Actor.system(via="task", organization_id=organization_id)
     done = Recomputed()
     for patient_ids in _patients_with_goals(organization_id, chunk):
-        done.goals_changed += services.recompute_goals_for(
-            actor, patient_ids, today or timezone.localdate()
-        )
+        done.goals_changed += services.recompute_goals_for(actor, patient_ids, today)
         done.patients += len(patient_ids)
         if progress is not None:
             progress(done)

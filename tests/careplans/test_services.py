@@ -257,3 +257,18 @@ def test_a_completed_plan_is_not_revised(actor, plan):
     with pytest.raises(ValidationError) as error:
         weight_goal(actor, plan)
     assert "plan" in error.value.message_dict
+
+
+def test_the_nightly_recompute_marks_a_goal_past_its_due_date_not_achieved(world, actor, plan):
+    from careway.careplans import tasks
+
+    weigh(actor, world.patient, 171, 1)
+    goal = weight_goal(actor, plan, due_date=timezone.localdate() + timedelta(days=3))
+    assert goal.achievement == "in-progress"
+    done = tasks.recompute_agency(world.org.pk, today=timezone.localdate() + timedelta(days=4))
+    goal.refresh_from_db()
+    assert (done.patients, done.goals_changed) == (1, 1)
+    assert goal.achievement == "not-achieved"
+    assert goal.achievement_rule.startswith("Due ")
+    event = AuditEvent.objects.get(action="careplan.goal.evaluate", object_id=str(goal.pk))
+    assert event.actor_id is None and event.detail["to"] == "not-achieved"
