@@ -289,13 +289,13 @@ class Drafts:
         kind = next(
             (c.get("code") for c in categories if c.get("system") == pc.INTERVENTION_KIND), ""
         )
-        at_visits = _extension(resource, pc.EXT_AT_VISITS_OF)
+        at_visits = (_extension(resource, pc.EXT_AT_VISITS_OF) or {}).get("valueCoding")
         period = resource.get("occurrencePeriod") or {}
         data: dict[str, Any] = {
             "kind": kind,
             "text": _text(resource.get("code"), "text"),
             "discipline": _coded(resource.get("performerType"), pc.DISCIPLINE),
-            "at_visits_of": (at_visits.get("valueCoding") or {}).get("code", "") if at_visits else "",
+            "at_visits_of": at_visits.get("code", "") if isinstance(at_visits, dict) else "",
             "start_date": _authored(resource),
             "end_date": _day(period.get("end")),
         }  # fmt: skip

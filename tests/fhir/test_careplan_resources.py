@@ -9,10 +9,10 @@ from django.utils import timezone
 from careway.careplans import services as plans
 from careway.careplans.models import CarePlan
 from careway.core import audit
-from careway.fhir import mapping
-from careway.fhir.mapping import plan_common as pc
 from careway.core.models import AuditEvent
 from careway.core.writes import service
+from careway.fhir import mapping
+from careway.fhir.mapping import plan_common as pc
 from careway.patients.models import PastGoal
 from tests.fhir.api_client import condition, contact, fhir_as, ids, issue_of, matches, resource_of
 from tests.fhir.test_roundtrip import data_dir, run_export  # noqa: F401 (a fixture)
@@ -279,7 +279,7 @@ def test_service_requests_page_by_resource(world, built):
         for n in (0, 2, 4)
     ]
     assert [len(p) for p in pages] == [2, 2, 1]
-    assert sorted(sum(pages, [])) == sorted(ids(everything))
+    assert sorted(i for page in pages for i in page) == sorted(ids(everything))
     by_id = resource_of(team.get(f"ServiceRequest?_id=frequency-{built['rn'].pk}-2"))
     assert ids(by_id) == [f"frequency-{built['rn'].pk}-2"]
     assert resource_of(team.get("ServiceRequest?status=draft"))["total"] == 5

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from html import escape
 from typing import Any
 
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 
 from careway.careplans.models import Problem
 from careway.core.roles import Discipline
@@ -74,6 +74,12 @@ def part_in(prefix: str) -> Callable[[str], int]:
         return found[1] if found else 0
 
     return part
+
+
+def in_plan_order(rows: QuerySet, *order: str) -> QuerySet:
+    """A plan's rows of a chunk of patients in the plan's own order (export writes them so, and
+    an import takes them back in that order)."""
+    return rows.order_by("patient_id", "plan_id", *order, "pk")
 
 
 def discipline_concept(code: str, words: str = "") -> dict[str, Any]:

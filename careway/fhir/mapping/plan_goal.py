@@ -194,7 +194,8 @@ LIFECYCLE_CODES = search.value_set(
 
 
 def _goals_of(patient_ids: list[Any]) -> QuerySet:
-    return with_links(patient_rows(Goal)(patient_ids))
+    goals = patient_rows(Goal)(patient_ids)
+    return with_links(pc.in_plan_order(goals, "position", "created_at"))
 
 
 SEARCH = search.SearchDeclaration(

@@ -243,11 +243,13 @@ def _search(prefix: str, scope: Any, codes_of: dict[str, str]) -> search.SearchD
 
 
 def _frequencies_of(patient_ids: list[Any]) -> QuerySet:
-    return with_plans(patient_rows(DisciplineFrequency)(patient_ids))
+    rows = patient_rows(DisciplineFrequency)(patient_ids)
+    return with_plans(pc.in_plan_order(rows, "discipline"))
 
 
 def _interventions_of(patient_ids: list[Any]) -> QuerySet:
-    return with_plans_and_people(patient_rows(Intervention)(patient_ids))
+    rows = patient_rows(Intervention)(patient_ids)
+    return with_plans_and_people(pc.in_plan_order(rows, "position", "created_at"))
 
 
 register(
