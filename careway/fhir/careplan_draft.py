@@ -51,7 +51,7 @@ from careway.careplans.permissions import CAREPLANS_EDIT
 from careway.core import audit
 from careway.core.models import Organization
 from careway.patients import access
-from careway.patients.models import Condition, Patient, RelatedPerson
+from careway.patients.models import Condition, PastCarePlan, Patient, RelatedPerson
 
 from . import codes, timing
 from .mapping import plan_common as pc
@@ -161,8 +161,9 @@ class Drafts:
         self._remember("CarePlan", item.source_key, plan)
 
     def _patient(self, past_plan_id: str | None) -> Patient | None:
-        from careway.patients.models import PastCarePlan
-
+        """The patient of the history copy the import made, if the importer may plan for them."""
+        if past_plan_id is None:
+            return None
         past = PastCarePlan.objects.filter(pk=past_plan_id).select_related("patient").first()
         if past is None:
             return None
@@ -249,6 +250,7 @@ class Drafts:
         if resource.get("status") not in OPEN_REQUEST:
             return
         kinds = {c.get("code") for cc in _objects(resource, "category") for c in _codings(cc)}
+        row: DisciplineFrequency | Intervention
         if "visit-frequency" in kinds:
             row = self._frequency(plan, item)
         elif "intervention" in kinds:

@@ -126,7 +126,7 @@ def _measure(goal: Goal, measure: measures.Measure) -> dict[str, Any]:
         standard = [c.coding(*EVENT_CODES[measure.key])]
     text = measure.label
     if measure.kind == measures.TASK:
-        text = f"Task done: {goal.task.title}" if goal.task_id else "A task done"
+        text = f"Task done: {goal.task.title}" if goal.task is not None else "A task done"
     return {"coding": [*standard, careway], "text": text}
 
 

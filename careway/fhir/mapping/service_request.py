@@ -118,7 +118,7 @@ def intervention_to_fhir(row: Intervention, part: int = 1) -> dict[str, Any]:
     if row.at_visits_of:
         at = pc.discipline_concept(row.at_visits_of)["coding"][0]
         extensions.append({"url": pc.EXT_AT_VISITS_OF, "valueCoding": at})
-    if row.goal_id:
+    if row.goal is not None:
         goal = {"reference": f"Goal/{row.goal_id}", "display": row.goal.description}
         extensions.append({"url": PERTAINS_TO_GOAL, "valueReference": goal})
     when: dict[str, Any]
