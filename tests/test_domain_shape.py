@@ -48,6 +48,8 @@ NOT_EXPORTED = {
     "assessments.amendment": "written as the corrected QuestionnaireResponse",
     "assessments.finding": "drawn from the exported answers and scores again on import",
     "example_domain.examplenote": "the tests' example domain serves no FHIR",
+    "careplans.careplanrevision": "a plan's earlier revisions: export writes the plan as it is now",
+    "careplans.problem": "written inside its plan's CarePlan.addresses (a Condition, or in words)",
 }
 
 

@@ -42,7 +42,8 @@ from django.core.exceptions import (
     ValidationError,
 )
 from django.db import DataError, IntegrityError, models, transaction
-from django.db.models import F, Value
+from django.db.models import CharField, F, Value
+from django.db.models.functions import Cast, LPad
 from django.http import Http404, HttpRequest, HttpResponse
 from django.urls import Resolver404, resolve, reverse
 from django.utils import timezone
@@ -372,8 +373,10 @@ def _base_url(request: HttpRequest) -> str:
     return request.build_absolute_uri(metadata_path[: -len("metadata")])
 
 
-def _render(resource: ResourceDeclaration, record: models.Model, members: Sequence[Any]) -> dict:
-    return mapping.to_fhir(resource.name, record, members=members)
+def _render(
+    resource: ResourceDeclaration, record: models.Model, members: Sequence[Any], part: int = 0
+) -> dict:
+    return mapping.to_fhir(resource.name, record, members=members, part=part)
 
 
 def _version_headers(rendered: dict[str, Any]) -> dict[str, str]:
@@ -478,7 +481,10 @@ def _read(
     request: HttpRequest, actor: audit.Actor, resource: ResourceDeclaration, ident: str
 ) -> HttpResponse:
     _, stored = _locate(actor, resource, ident, Action.VIEW)
-    rendered = _render(resource, stored.record, stored.members)
+    part = mapping.part_named(resource.name, stored.record, ident)
+    if not part:
+        raise FhirError(404, "not-found", f"{resource.name}/{ident} is not known here.")
+    rendered = _render(resource, stored.record, stored.members, part)
     _audit_view(actor, stored.patient, stored.record, f"{resource.name}/{rendered['id']}")
     return _respond(request, rendered, headers=_version_headers(rendered))
 
@@ -589,7 +595,8 @@ def _search(
     ]
     parsed = searches[0][1]
     with transaction.atomic():
-        total, page = _page(user, searches, parsed)
+        total, found = _page(user, searches, parsed)
+        page = [row for row, _ in found]
         members = _group_members(resource, page, organization_id)
         included = _included_patients(parsed, page, organization_id)
         shown = list(dict.fromkeys(_patient_id_of(parsed, row) for row in page))
@@ -599,7 +606,7 @@ def _search(
             shown,
             detail={"resource": resource.name, "search": parsed.searched_by},
         )
-    bundle = _searchset(request, resource, parsed, total, page, members, included)
+    bundle = _searchset(request, resource, parsed, total, found, members, included)
     return _respond(request, bundle)
 
 
@@ -607,8 +614,11 @@ def _page(
     user: User,
     searches: list[tuple[ResourceDeclaration, search.Search]],
     parsed: search.Search,
-) -> tuple[int, list[Any]]:
-    """The total and the requested page of a search over one or more sources of rows."""
+) -> tuple[int, list[tuple[Any, int]]]:
+    """The total and the requested page of a search over one or more sources of rows: each row
+    with the part of it the entry is (0 for a row that is one resource)."""
+    if any(source.parts is not None for source, _ in searches):
+        return _page_of_parts(user, searches, parsed)
     found = [(p.declared, matching_rows(user, source, p)) for source, p in searches]
     counts = [rows.count() for _, rows in found]
     total = sum(counts)
@@ -618,21 +628,29 @@ def _page(
     window = slice(parsed.offset, parsed.offset + parsed.count)
     if len(present) == 1:
         declared, rows = present[0]
-        return total, list(rows.order_by(*declared.order)[window])
-    return total, _merged_page(present, window)
+        return total, [(row, 0) for row in rows.order_by(*declared.order)[window]]
+    return total, [(row, 0) for row in _merged_page(present, window)]
 
 
 def _merged_page(present: list[tuple[search.SearchDeclaration, Any]], window: slice) -> list[Any]:
     """One page across sources ordered alike, (-time, -id): their keys merged in the database,
     then each source's rows of the page read by id."""
+    models_present = [rows.model for _, rows in present]
     keys = [
         rows.order_by()
-        .annotate(merge_at=F(declared.order[0].lstrip("-")), merge_source=Value(index))
-        .values_list("merge_at", "merge_source", "id")
+        .annotate(
+            merge_at=F(declared.order[0].lstrip("-")),
+            merge_source=Value(index),
+            merge_id=_merge_id(rows.model, models_present),
+        )
+        .values_list("merge_at", "merge_source", "merge_id")
         for index, (declared, rows) in enumerate(present)
     ]
-    merged = keys[0].union(*keys[1:], all=True).order_by("-merge_at", "merge_source", "-id")
-    picked = [(int(index), pk) for _, index, pk in merged[window]]
+    merged = keys[0].union(*keys[1:], all=True).order_by("-merge_at", "merge_source", "-merge_id")
+    picked = [
+        (int(index), present[int(index)][1].model._meta.pk.to_python(pk))
+        for _, index, pk in merged[window]
+    ]
     wanted: dict[int, list[Any]] = {}
     for index, pk in picked:
         wanted.setdefault(index, []).append(pk)
@@ -642,6 +660,52 @@ def _merged_page(present: list[tuple[search.SearchDeclaration, Any]], window: sl
         for row in present[index][1].filter(pk__in=pks)
     }
     return [rows_by_key[key] for key in picked]
+
+
+def _merge_id(model: type[models.Model], models_present: list[type[models.Model]]) -> Any:
+    """The id to merge by: as it is when every source's ids are of one kind; as text when they
+    differ (past care plans are numbered, Careway's own plans have UUIDs, and a UNION takes one
+    type), a number padded so that it still sorts as one (ids are compared within a source)."""
+    if len({type(m._meta.pk) for m in models_present}) == 1:
+        return F("id")
+    as_text = Cast("id", output_field=CharField(max_length=40))
+    if isinstance(model._meta.pk, models.UUIDField):
+        return as_text
+    return LPad(as_text, 20, Value("0"))
+
+
+def _page_of_parts(
+    user: User,
+    searches: list[tuple[ResourceDeclaration, search.Search]],
+    parsed: search.Search,
+) -> tuple[int, list[tuple[Any, int]]]:
+    """A page of a type whose records may be several resources each (a visit frequency of two
+    parts is two ServiceRequests): paged by resource, not by record. The matching records are
+    read in order (-time, -id, sources merged) and each counted as its parts; such records are
+    few per patient (a plan's frequencies and interventions)."""
+    keyed: list[tuple[Any, int, str, Any, int]] = []
+    for index, (source, p) in enumerate(searches):
+        time_field = p.declared.order[0].lstrip("-")
+        for row in matching_rows(user, source, p).iterator(chunk_size=2000):
+            count = source.parts(row) if source.parts is not None else 1
+            keyed.append((getattr(row, time_field), -index, str(row.pk), row, count))
+    keyed.sort(key=lambda k: k[:3], reverse=True)
+    expanded = [(row, n) for *_, row, count in keyed for n in range(1, count + 1)]
+    named = [v for key, raw in parsed.used if key == "_id" for v in search.split_values(raw)]
+    if named:  # _id names parts, not records: only the parts named
+        expanded = [(row, n) for row, n in expanded if _names_part(searches, row, n, named)]
+    chosen = expanded[parsed.offset : parsed.offset + parsed.count] if parsed.count else []
+    return len(expanded), chosen
+
+
+def _names_part(
+    searches: list[tuple[ResourceDeclaration, search.Search]], row: Any, part: int, named: list[str]
+) -> bool:
+    source = next(source for source, _ in searches if isinstance(row, source.model))
+    return any(
+        str(row.pk) in ident and source.part_named is not None and source.part_named(ident) == part
+        for ident in named
+    )
 
 
 def matching_rows(user: User, resource: ResourceDeclaration, parsed: search.Search) -> Any:
@@ -703,14 +767,14 @@ def _searchset(
     resource: ResourceDeclaration,
     parsed: search.Search,
     total: int,
-    page: list[Any],
+    page: list[tuple[Any, int]],
     members: dict[Any, list[Any]],
     included: list[Patient],
 ) -> dict[str, Any]:
     base = _base_url(request)
     entries = []
-    for row in page:
-        rendered = _render(resource, row, members.get(resource.group_of(row), []))
+    for row, part in page:
+        rendered = _render(resource, row, members.get(resource.group_of(row), []), part)
         entries.append(_entry(base, rendered, "match"))
     patients = served_types().get("Patient")
     for patient in included:

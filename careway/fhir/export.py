@@ -262,13 +262,15 @@ def _resources(
 
 
 def _written(source: ResourceDeclaration, rows: QuerySet) -> Iterator[tuple[Any, dict]]:
-    """One resource per row, and one per group of rows (a panel, its members written together),
-    each with the patient it is about."""
+    """One resource per row (each part of a row that is several, such as a visit frequency of
+    two parts), and one per group of rows (a panel, its members written together), each with the
+    patient it is about."""
     groups: dict[Any, list[Any]] = {}
     for record in rows.iterator(chunk_size=2000):
         group = source.group_of(record)
         if group is None:
-            yield _patient_of(record), mapping.to_fhir(source.name, record)
+            for resource in mapping.resources_of(source.name, record):
+                yield _patient_of(record), resource
         else:
             groups.setdefault(group, []).append(record)
     for members in groups.values():

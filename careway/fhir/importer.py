@@ -92,7 +92,7 @@ from careway.patients import access
 from careway.patients.models import EpisodeOfCare, Patient
 from careway.patients.permissions import CHART_EDIT
 
-from . import codes, mapping, services
+from . import careplan_draft, codes, mapping, services
 from .mapping import Incoming, Invalid, NotSupported, questionnaire_response, score
 from .models import ImportRun, SourceRecord
 
@@ -276,13 +276,15 @@ def expand(paths: Iterable[str | Path]) -> list[Path]:
 
 # What other resources refer to comes first, so that a bulk export's one-file-per-type NDJSON
 # imports whatever order its files are given in (a glob gives them alphabetically).
-FIRST = ("Patient", "RelatedPerson", "Encounter", "Condition")
+# A care plan before its goals, and both before the ServiceRequests that name them
+# (careplan_draft.py takes a plan Careway wrote in as a draft in that order).
+FIRST = ("Patient", "RelatedPerson", "Encounter", "Condition", "CarePlan", "Goal")
 
 
 def import_order(files: list[Path]) -> list[Path]:
     """The files in the order to import them: bundles (each is whole) and Patient files first,
-    then RelatedPerson, Encounter, Condition, then the rest, by the resource type on the first
-    line of each NDJSON file; otherwise in the order given."""
+    then RelatedPerson, Encounter, Condition, CarePlan, Goal, then the rest, by the resource type
+    on the first line of each NDJSON file; otherwise in the order given."""
     return sorted(files, key=_rank)
 
 
@@ -755,6 +757,7 @@ class BatchImporter:
         self.mrn_system = codes.mrn_system(organization.pk)
         self.taken_in = mapping.taken_in()
         self.created: set[uuid.UUID] = set()  # the patients this import has created so far
+        self.drafts = careplan_draft.Drafts(actor, organization, reference_keys)
 
     def import_batch(self, batch: Batch) -> None:
         for problem in batch.problems:
@@ -775,6 +778,7 @@ class BatchImporter:
             return
         if plan is not None:
             self.created.update(plan.new_patients)
+            self._draft_plans(batch.file, items)
         self._audit_refused(charts)
         self._count(items, rejected=plan is None)
         if plan is None and any(i.state != NOT_TAKEN_IN for i in items):
@@ -783,6 +787,18 @@ class BatchImporter:
                 "and it has the problems listed"
             )
             self.report.add_problem(Problem(batch.file, reason))
+
+    def _draft_plans(self, file: str, items: list[Item]) -> None:
+        """A care plan Careway wrote, written as history, may also become the patient's draft
+        plan (careplan_draft.py); what of it cannot is reported."""
+        taken = [
+            careplan_draft.Incoming(i.entry.resource, i.source_key, i.meta_source)
+            for i in items
+            if i.resource_type in careplan_draft.TAKEN and i.state != INVALID
+        ]
+        if taken:
+            for problem in self.drafts.take(taken):
+                self.report.add_problem(Problem(file, problem))
 
     def _audit_refused(self, charts: Charts) -> None:
         if charts.denied:
@@ -1426,6 +1442,12 @@ def _patients_named(
         i.record_id for i in items if i.model is Patient and i.state in (UPDATE, UNCHANGED)
     )
     return named
+
+
+def reference_keys(value: Any, meta_source: str) -> list[str]:
+    """The source keys an earlier import may have stored a reference's resource under."""
+    ref = parse_reference(value)
+    return _candidate_keys(ref, meta_source) if ref is not None else []
 
 
 def _candidate_keys(ref: Ref, meta_source: str) -> list[str]:

@@ -26,7 +26,7 @@ from tests.fhir.samples import bundle, patient
 pytestmark = pytest.mark.django_db
 
 # Modules of the mapping package that declare no type of their own.
-HELPERS = {"common", "api_writes", "resources"}
+HELPERS = {"common", "api_writes", "resources", "plan_common"}
 
 
 def test_every_mapping_module_is_loaded_and_declares_what_it_maps():

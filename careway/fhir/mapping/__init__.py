@@ -43,6 +43,12 @@ too (careway/fhir/mapping/score.py). Such a declaration is registered with `also
 picks it by the record's model, the API searches and reads its rows with the type's own, export
 writes them after the type's own, and it takes nothing in (the type's own mapping reads); its
 `refuse` and `read_only_because` say how the API turns away a write of one.
+
+A record may be several resources: a visit frequency of two parts (`3w1, 2w4`) is two
+ServiceRequests, since a Timing holds one repeat (careway/fhir/mapping/service_request.py). Its
+declaration says how many with `parts(record)`, and `to_fhir(record, part=n)` writes part n (from
+1); `resources_of` writes them all, in order, and `part_named(id)` tells which part an id is. The
+API pages such a type by resource, not by record, and export writes every part.
 """
 
 from collections.abc import Callable, Mapping, Sequence
@@ -175,6 +181,10 @@ class ResourceDeclaration:
     # incoming resource that is one of them, and says what they are ("<type>/<id> is ...").
     refuse: Callable[[dict[str, Any]], None] | None = None
     read_only_because: str = ""
+    # For a record that is several resources (see the module docstring): how many it is, and
+    # which part (from 1) a resource id names (0: none).
+    parts: Callable[[Any], int] | None = None
+    part_named: Callable[[str], int] | None = None
 
     def group_of(self, record: models.Model) -> Any:
         """The resource a row is one of several rows of (its panel); None for a row that is a
@@ -235,13 +245,44 @@ def from_fhir(resource: dict[str, Any]) -> Incoming:
 
 
 def to_fhir(
-    resource_type: str, record: models.Model, members: Sequence[models.Model] = ()
+    resource_type: str,
+    record: models.Model,
+    members: Sequence[models.Model] = (),
+    part: int = 0,
 ) -> dict[str, Any]:
-    """The FHIR resource of one Careway record (and, for a panel, its other members)."""
+    """The FHIR resource of one Careway record (and, for a panel, its other members; for a
+    record that is several resources, its `part`, from 1)."""
     declaration = _writer(resource_type, record)
     if declaration.to_fhir is None:
         raise NotSupported(resource_type)
+    if declaration.parts is not None:
+        return declaration.to_fhir(record, part=part or 1)
     return declaration.to_fhir(record, members) if members else declaration.to_fhir(record)
+
+
+def parts_of(resource_type: str, record: models.Model) -> int:
+    """How many resources a record is (1 for most)."""
+    declaration = _writer(resource_type, record)
+    return declaration.parts(record) if declaration.parts is not None else 1
+
+
+def part_named(resource_type: str, record: models.Model, ident: str) -> int:
+    """Which of a record's resources an id names (from 1; 0 when it names none of them)."""
+    declaration = _writer(resource_type, record)
+    if declaration.parts is None or declaration.part_named is None:
+        return 1
+    part = declaration.part_named(ident)
+    return part if 1 <= part <= declaration.parts(record) else 0
+
+
+def resources_of(
+    resource_type: str, record: models.Model, members: Sequence[models.Model] = ()
+) -> list[dict[str, Any]]:
+    """Every FHIR resource one Careway record is, in order (one, for most records)."""
+    count = parts_of(resource_type, record)
+    if count == 1:
+        return [to_fhir(resource_type, record, members)]
+    return [to_fhir(resource_type, record, part=n) for n in range(1, count + 1)]
 
 
 def resource_type_of(record: models.Model) -> str:

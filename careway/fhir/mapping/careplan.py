@@ -1,7 +1,12 @@
 """CarePlan <-> careway.patients.PastCarePlan, and Goal <-> careway.patients.PastGoal.
 
-These are plans and goals from another setting, kept as history (Careway's own care plans are
-built elsewhere). Both go out again exactly as they came in.
+These are plans and goals from another setting, kept as history. Careway's own care plans and
+goals are served as CarePlan and Goal too, beside these (care_plan.py and plan_goal.py, declared
+`also=True`): the API reads and searches both together (patient, subject, _id, and CarePlan
+status, Goal lifecycle-status and achievement-status), export writes these first. Ids tell them
+apart: these are numbers, Careway's own are UUIDs. Every CarePlan and Goal imported is kept here
+as history, as it came; careplan_draft.py may also take a plan Careway wrote in as a draft of the
+patient's own plan. Both go out again exactly as they came in.
 
 CarePlan:
 - category[0] (SNOMED CT first) <-> code_system / code / display. Without a category, the title
@@ -28,7 +33,7 @@ Goal:
 
 from typing import Any
 
-from careway.fhir import codes
+from careway.fhir import codes, search
 from careway.patients.models import PastCarePlan, PastGoal
 
 from . import (
@@ -248,14 +253,66 @@ def goal_from_fhir(resource: dict[str, Any]) -> Incoming:
     )
 
 
+PLAN_STATUS_CODES = search.value_set(
+    *search.stored_as_is(*sorted(PLAN_STATUSES - {"unknown"})),
+    ("unknown", "unknown"),
+    ("unknown", ""),
+)
+LIFECYCLE_CODES = search.value_set(
+    *search.stored_as_is(*sorted(LIFECYCLE - {"active"})), ("active", "active"), ("active", "")
+)
+ACHIEVEMENT_CODES = search.value_set(
+    *search.stored_as_is(
+        "in-progress", "improving", "worsening", "no-change", "achieved", "sustaining",
+        "not-achieved", "no-progress", "not-attainable",
+    )
+)  # fmt: skip
+
+# The same parameters and order (-time, -id) as Careway's own plans and goals, so that one page
+# can take rows from both.
+PLAN_SEARCH = search.SearchDeclaration(
+    order=("-recorded_at", "-id"),
+    includes=("patient", "subject"),
+    sort_description="most recently started first",
+    params=search.with_patient(
+        {
+            "_id": search.IdParam(locate=search.locate_by_int),
+            "status": search.TokenParam(
+                "status", codes=PLAN_STATUS_CODES, description="The plan's status."
+            ),
+        }
+    ),
+)
+GOAL_SEARCH = search.SearchDeclaration(
+    order=("-recorded_at", "-id"),
+    includes=("patient", "subject"),
+    sort_description="most recently set first",
+    params=search.with_patient(
+        {
+            "_id": search.IdParam(locate=search.locate_by_int),
+            "lifecycle-status": search.TokenParam(
+                "lifecycle_status", codes=LIFECYCLE_CODES, description="The goal's lifecycle."
+            ),
+            "achievement-status": search.TokenParam(
+                "achievement_status",
+                system=codes.GOAL_ACHIEVEMENT,
+                codes=ACHIEVEMENT_CODES,
+                description="How the goal is going (goal-achievement).",
+            ),
+        }
+    ),
+)
+
 register(
     ResourceDeclaration(
         "CarePlan",
         PastCarePlan,
         from_fhir=careplan_from_fhir,
         to_fhir=careplan_to_fhir,
+        search=PLAN_SEARCH,
         elements=PLAN_ELEMENTS,
         export=Export(rows=patient_rows(PastCarePlan), changed_since=changed_after("recorded_at")),
+        notes=("Plans from other settings, kept as history (ids are numbers).",),
     )
 )
 register(
@@ -264,7 +321,9 @@ register(
         PastGoal,
         from_fhir=goal_from_fhir,
         to_fhir=goal_to_fhir,
+        search=GOAL_SEARCH,
         elements=GOAL_ELEMENTS,
         export=Export(rows=patient_rows(PastGoal), changed_since=changed_after("recorded_at")),
+        notes=("Goals from other settings, kept as history (ids are numbers).",),
     )
 )

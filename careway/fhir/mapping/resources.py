@@ -19,4 +19,7 @@ from . import (  # noqa: F401, I001 (in this order)
     immunization,
     procedure,
     careplan,
+    care_plan,
+    plan_goal,
+    service_request,
 )
