@@ -283,7 +283,7 @@ def with_goals_off_track(patients: QuerySet[Patient]) -> QuerySet[Patient]:
     counted = (
         followed_goals()
         .filter(patient_id=OuterRef("pk"), plan__episode_id=OuterRef("current_episode_id"))
-        .filter(shown__in=OFF_TRACK)
+        .filter(Q(shown__in=OFF_TRACK))  # an annotation: Q, which the type checker leaves alone
         .order_by()
         .values("patient_id")
         .annotate(n=Count("pk"))
@@ -306,7 +306,7 @@ def goals_off_track_rows(user: User, patients: QuerySet[Patient], today: date) -
     )
     goals = (
         followed_goals()
-        .filter(patient__in=patients, shown__in=OFF_TRACK)
+        .filter(Q(shown__in=OFF_TRACK), patient__in=patients)
         .select_related("override_by")
         .annotate(pressing=pressing)
         .order_by("pressing", F("due_date").asc(nulls_last=True), "-evaluated_at", "pk")
@@ -352,7 +352,7 @@ def plans_due_rows(user: User, patients: QuerySet[Patient], today: date) -> list
             patient_id=plan.patient_id,
             title="Care plan review",
             reason=_review_reason(plan, today),
-            urgency="overdue" if plan.review_due < today else "due",
+            urgency="due" if plan.review_due == today else "overdue",
             url=plan_url(plan.patient_id),
             item=plan,
         )

@@ -43,7 +43,7 @@ class VersionOfGoal(CarewayForm, forms.Form):
 
     def clean(self) -> dict[str, Any]:
         # The person cannot fix a hidden field: say what to do instead.
-        if self._errors.pop("version", None):
+        if self.errors.pop("version", None):
             raise ValidationError(STALE_PAGE)
         return super().clean() or {}
 
@@ -104,8 +104,7 @@ def _override(request: HttpRequest, actor: audit.Actor, goal: Goal) -> HttpRespo
             messages.success(request, _done(clearing))
             return redirect(goal_queries.goal_url(goal))
     shown = form if isinstance(form, OverrideForm) else _override_form(goal)
-    problems = [] if shown is form else list(form.non_field_errors())
-    return _page(request, actor, goal, shown, status=422, problems=problems)
+    return _page(request, actor, goal, shown, status=422, refused=form)
 
 
 def _check_open(goal: Goal) -> None:
@@ -137,9 +136,12 @@ def _page(
     *,
     status: int = 200,
     conflict: bool = False,
-    problems: list[str] | None = None,
+    refused: VersionOfGoal | None = None,
 ) -> HttpResponse:
     patient = goal.patient
+    can_override = goal.plan.status not in services.CLOSED_PLAN and access.can_edit(
+        cast(User, request.user), patient, CAREPLANS_EDIT
+    )
     with transaction.atomic():
         context = audited_chart_frame(
             request, actor, patient, goal_queries.PLAN_SECTION, goal, goal=str(goal.pk)
@@ -150,8 +152,17 @@ def _page(
             "plan_url": goal_queries.plan_url(patient.pk),
             "form": form,
             "conflict": conflict,
-            "problems": problems or [],
-            "can_override": goal.plan.status not in services.CLOSED_PLAN
-            and access.can_edit(cast(User, request.user), patient, CAREPLANS_EDIT),
+            "problems": _unshown_problems(refused, form, can_override),
+            "can_override": can_override,
         }
     return render(request, "careplans/goal/progress.html", context, status=status)
+
+
+def _unshown_problems(
+    refused: VersionOfGoal | None, shown: OverrideForm, can_override: bool
+) -> list[str]:
+    """Why a post was refused, where the form on the page does not say it itself (clearing
+    the override, or a plan closed meanwhile, which hides the form)."""
+    if refused is None or (refused is shown and can_override):
+        return []
+    return [str(message) for message in refused.non_field_errors()]
