@@ -116,7 +116,7 @@ def _check_open(goal: Goal) -> None:
 def _done(clearing: bool) -> str:
     if clearing:
         return "The goal shows its computed status again."
-    return "Status set. It holds until a reading of a later day arrives."
+    return "Status set, with your reason; the plan's history keeps it."
 
 
 def _conflict(

@@ -3,6 +3,7 @@ plans due for review, intervention tasks under open tasks): what they say, how t
 sees them, and queries that do not grow with the rows."""
 
 import re
+import zoneinfo
 from datetime import timedelta
 
 import pytest
@@ -19,6 +20,14 @@ from tests.factories import make_patient
 pytestmark = pytest.mark.django_db
 CASELOAD = reverse("caseload")
 TODAY = reverse("today")
+
+
+@pytest.fixture(autouse=True)
+def _days_as_the_agency_counts_them(world):
+    """The pages count days in the agency's zone: so do the readings and dates made here,
+    whatever the hour is in UTC."""
+    with timezone.override(zoneinfo.ZoneInfo(world.org.timezone)):
+        yield
 
 
 @pytest.fixture

@@ -1,6 +1,7 @@
 """A goal's progress page: what it shows for each kind of goal, the three access tests, the
 override with its reason, conflicts, bad input, audit and query counts."""
 
+import zoneinfo
 from datetime import datetime, time, timedelta
 
 import pytest
@@ -17,6 +18,14 @@ from careway.patients import services as patient_services
 from tests.careplans.test_services import weigh, weight_goal
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _days_as_the_agency_counts_them(world):
+    """The pages count days in the agency's zone: so do the readings and dates made here,
+    whatever the hour is in UTC."""
+    with timezone.override(zoneinfo.ZoneInfo(world.org.timezone)):
+        yield
 
 
 @pytest.fixture
@@ -103,6 +112,16 @@ def test_a_goal_of_going_without_falls_shows_the_falls_and_the_days_counted(
     assert '<strong class="big-number">5</strong> days counted without a fall, of 30' in html
     assert "2 falls on the chart" in html
     assert "No: before the goal began" in html
+
+
+def test_an_override_of_an_event_goal_holds_until_cleared(login, world, actor, plan):
+    goal = services.add_goal(
+        actor, plan, {"description": "No falls for 30 days", "measure": "falls", "target_days": 30}
+    )
+    services.override_achievement(actor, goal, "improving", "Walker in use now", goal.version)
+    html = login(world.cm).get(url(goal)).content.decode()
+    assert "It holds until someone chooses to use the computed status again." in html
+    assert "of a day after" not in html
 
 
 def test_a_task_goal_shows_its_task(login, world, actor, plan):
