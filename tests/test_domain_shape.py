@@ -80,34 +80,36 @@ def columns_of(config: AppConfig):
     return [c for c in CASELOAD_COLUMNS if c.cell_template.startswith(f"{config.label}/")]
 
 
-def patient_urls_of(config: AppConfig) -> list[URLPattern]:
+def patient_urls_of(config: AppConfig) -> list[tuple[str, URLPattern]]:
+    """Each page of the domain about a patient, with its name as `reverse` takes it."""
     found = []
 
-    def walk(patterns):
+    def walk(patterns, namespace=""):
         for entry in patterns:
             if isinstance(entry, URLResolver):
                 if entry.namespace != "api":
-                    walk(entry.url_patterns)
+                    inner = f"{namespace}{entry.namespace}:" if entry.namespace else namespace
+                    walk(entry.url_patterns, inner)
             elif (
                 entry.name
                 and "patient_id" in entry.pattern.converters
                 and _owned_by(config, entry.callback)
             ):
-                found.append(entry)
+                found.append((f"{namespace}{entry.name}", entry))
 
     walk(get_resolver().url_patterns)
     return found
 
 
-def url_for(pattern: URLPattern, patient: Patient) -> str:
+def url_for(name: str, pattern: URLPattern, patient: Patient) -> str:
     """The page's URL for `patient`; any other part is one that names nothing (so the page must
     refuse before it looks)."""
     samples = {"int": 1, "uuid": uuid.uuid4(), "slug": "x", "str": "x"}
     kwargs = {}
-    for name, converter in pattern.pattern.converters.items():
+    for part, converter in pattern.pattern.converters.items():
         kind = type(converter).__name__.removesuffix("Converter").lower()
-        kwargs[name] = patient.pk if name == "patient_id" else samples[kind]
-    return reverse(pattern.name, kwargs=kwargs)
+        kwargs[part] = patient.pk if part == "patient_id" else samples[kind]
+    return reverse(name, kwargs=kwargs)
 
 
 def patient_rows() -> int:
@@ -203,8 +205,8 @@ def test_its_caseload_columns_show(login, world, label):
 def test_its_patient_pages_are_404_to_another_agency_and_write_nothing(client, world, label):
     client.force_login(world.outsider)
     before = patient_rows()
-    for pattern in patient_urls_of(apps.get_app_config(label)):
-        url = url_for(pattern, world.patient)
+    for name, pattern in patient_urls_of(apps.get_app_config(label)):
+        url = url_for(name, pattern, world.patient)
         assert client.get(url).status_code == 404, pattern.name
         assert client.post(url, {"text": "x"}).status_code in (404, 405), pattern.name
     assert patient_rows() == before
@@ -214,9 +216,9 @@ def test_its_patient_pages_are_404_to_another_agency_and_write_nothing(client, w
 def test_read_only_members_cannot_write_through_its_pages(client, world, label):
     client.force_login(world.scheduler)  # on the care team, with read-only access
     before = patient_rows()
-    for pattern in patient_urls_of(apps.get_app_config(label)):
+    for name, pattern in patient_urls_of(apps.get_app_config(label)):
         if pattern.name in READ_PAGES or set(pattern.pattern.converters) != {"patient_id"}:
             continue
-        response = client.post(url_for(pattern, world.patient), {"text": "x"})
+        response = client.post(url_for(name, pattern, world.patient), {"text": "x"})
         assert response.status_code == 403, pattern.name
     assert patient_rows() == before

@@ -41,6 +41,7 @@ PATIENT_PAGES = {
     "flag_acknowledge",
     "flag_resolve",
     "task_complete",
+    "careplans:goal",
 }
 SIGNED_IN_PAGES = {
     "home",
@@ -88,16 +89,8 @@ FHIR_PUBLIC = {"fhir_metadata"}
 def page_url_names() -> set[str]:
     names: set[str] = set()
 
-    def walk(patterns, prefix=""):
-        for entry in patterns:
-            if isinstance(entry, URLResolver):
-                if entry.namespace == "api":
-                    continue
-                walk(entry.url_patterns)
-            elif isinstance(entry, URLPattern) and entry.name:
-                names.add(entry.name)
-
-    walk(get_resolver().url_patterns)
+    for name, _pattern in _patterns():
+        names.add(name)
     return names
 
 
@@ -109,7 +102,7 @@ def sample_url(name: str, world) -> str:
     from django.urls import reverse
 
     kwargs = {}
-    pattern = next(p for p in _patterns() if p.name == name)
+    pattern = next(p for qualified, p in _patterns() if qualified == name)
     converters = pattern.pattern.converters
     for key in converters:
         kwargs[key] = {
@@ -133,20 +126,23 @@ def sample_url(name: str, world) -> str:
             "score_key": "total",
             "flag_id": 1,
             "task_id": 1,
+            "goal_id": "00000000-0000-0000-0000-000000000000",
         }[key]
     return reverse(name, kwargs=kwargs)
 
 
-def _patterns():
+def _patterns() -> list[tuple[str, URLPattern]]:
+    """Every named page pattern, with its name as `reverse` takes it ("careplans:goal")."""
     found = []
 
-    def walk(patterns):
+    def walk(patterns, namespace=""):
         for entry in patterns:
             if isinstance(entry, URLResolver):
                 if entry.namespace != "api":
-                    walk(entry.url_patterns)
+                    inner = f"{namespace}{entry.namespace}:" if entry.namespace else namespace
+                    walk(entry.url_patterns, inner)
             elif entry.name:
-                found.append(entry)
+                found.append((f"{namespace}{entry.name}", entry))
 
     walk(get_resolver().url_patterns)
     return found

@@ -18,3 +18,51 @@ class CareplansConfig(AppConfig):
         evidence.register_evidence_listener(
             evidence.EvidenceListener("careplans-goals", services.recompute_goals_for)
         )
+        self._register_goal_pages()
+
+    def _register_goal_pages(self) -> None:
+        """How goals are going, on the caseload and on Today (goal_queries.py)."""
+        from careway.patients import frame, today
+
+        from . import goal_queries
+
+        frame.register_caseload_column(
+            # Priority 2: on a tablet the plan's state is stacked under the name; goals off track
+            # (a number) stays a column, since it is what a case manager acts on.
+            frame.CaseloadColumn(
+                "care-plan",
+                "Care plan",
+                order=54,
+                priority=2,
+                cell_template="careplans/caseload/_plan.html",
+                annotate=goal_queries.with_care_plan,
+                sort=("care_plan_rank", "care_plan_review_due", "family_name", "pk"),
+            ),
+            frame.CaseloadColumn(
+                "goals-off-track",
+                "Goals off track",
+                order=56,
+                priority=1,
+                cell_template="careplans/caseload/_goals_off_track.html",
+                annotate=goal_queries.with_goals_off_track,
+                sort=("-goals_off_track", "family_name", "pk"),
+            ),
+        )
+        today.register_today_source(
+            today.TodaySource(
+                "goals-off-track",
+                "Goals off track",
+                order=25,
+                rows=goal_queries.goals_off_track_rows,
+                empty="No goal of your patients is worsening or past due.",
+                sorted_by="not achieved and past due first, then by due date",
+            ),
+            today.TodaySource(
+                "care-plan-reviews",
+                "Care plans due for review",
+                order=35,
+                rows=goal_queries.plans_due_rows,
+                empty="No care plan is due for review.",
+                sorted_by="longest overdue first",
+            ),
+        )

@@ -62,6 +62,11 @@ def readings_for(goal: Any) -> list[Reading]:
     return sorted(_readings([goal]).get((goal.patient_id, goal.measure), []), key=lambda r: r.when)
 
 
+def events_for(goal: Any) -> list[date]:
+    """The days one event goal's event happened (any day, oldest first), for its page."""
+    return sorted(_events([goal]).get((goal.patient_id, goal.measure), []))
+
+
 def _readings(goals: Sequence[Any]) -> dict[Key, list[Reading]]:
     found: dict[Key, list[Reading]] = defaultdict(list)
     if not goals:

@@ -77,7 +77,13 @@ def test_today_lists_urgent_flags_open_tasks_and_assessments_due_with_reasons(lo
 
 def test_every_list_is_a_registered_source_and_the_assessments_domain_adds_its_own():
     keys = [source.key for source in TODAY_SOURCES]
-    assert keys == ["urgent-flags", "open-tasks", "assessments-due"]
+    assert keys == [
+        "urgent-flags",
+        "open-tasks",
+        "goals-off-track",
+        "assessments-due",
+        "care-plan-reviews",
+    ]
 
 
 def test_today_is_the_home_page_of_those_who_read_charts(login, world):
