@@ -669,7 +669,7 @@ def raise_intervention_task(
             "assigned_to": person.pk if person else None,
             "title": f"{row.get_kind_display()}: {row.text}"[:200],
             "detail": detail.strip() or f"From the care plan. Carried out by: {who}.",
-            "due_date": due_date or timezone.localdate(),
+            "due_date": due_date or timezone.localdate(timezone=agency_zone(row.organization_id)),
             "source": f"careplan.intervention:{row.pk}",
         },
     )

@@ -10,6 +10,7 @@ case manager get 404.
 
 import re
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.db import connection
@@ -59,7 +60,9 @@ def task_url(task):
 def test_today_lists_urgent_flags_open_tasks_and_assessments_due_with_reasons(login, world):
     flag = urgent_flag(world.patient)
     services.raise_flag(SYSTEM, world.patient, {"kind": "smoker", "label": "Smokes"})
-    add_task(world.patient, detail="Assess safety today.", due_date=timezone.localdate())
+    # Today is the agency's day (New York's), which the server's differs from in the evening.
+    today = timezone.localdate(timezone=ZoneInfo(world.org.timezone))
+    add_task(world.patient, detail="Assess safety today.", due_date=today)
     page = login(world.cm).get(TODAY).content.decode()
     assert "Urgent flags (1)" in page and "Open tasks (1)" in page
     assert "Depression: self-harm answer" in page
