@@ -16,6 +16,7 @@ urlpatterns = [
     path("", include("careway.core.urls")),
     path("", include("careway.patients.urls")),
     path("", include("careway.assessments.urls")),
+    path("", include("careway.careplans.urls")),
     path("", include("careway.fhir.urls")),
 ]
 

@@ -79,18 +79,22 @@ def columns_of(config: AppConfig):
 
 
 def patient_urls_of(config: AppConfig) -> list[URLPattern]:
+    """The domain's named pages about a patient, each with `qualified_name` set: its name with
+    the namespaces it is included under ("careplans:goal_add")."""
     found = []
 
-    def walk(patterns):
+    def walk(patterns, namespace=""):
         for entry in patterns:
             if isinstance(entry, URLResolver):
                 if entry.namespace != "api":
-                    walk(entry.url_patterns)
+                    inner = f"{namespace}{entry.namespace}:" if entry.namespace else namespace
+                    walk(entry.url_patterns, inner)
             elif (
                 entry.name
                 and "patient_id" in entry.pattern.converters
                 and _owned_by(config, entry.callback)
             ):
+                entry.qualified_name = f"{namespace}{entry.name}"
                 found.append(entry)
 
     walk(get_resolver().url_patterns)
@@ -105,7 +109,7 @@ def url_for(pattern: URLPattern, patient: Patient) -> str:
     for name, converter in pattern.pattern.converters.items():
         kind = type(converter).__name__.removesuffix("Converter").lower()
         kwargs[name] = patient.pk if name == "patient_id" else samples[kind]
-    return reverse(pattern.name, kwargs=kwargs)
+    return reverse(getattr(pattern, "qualified_name", pattern.name), kwargs=kwargs)
 
 
 def patient_rows() -> int:

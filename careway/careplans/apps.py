@@ -18,3 +18,12 @@ class CareplansConfig(AppConfig):
         evidence.register_evidence_listener(
             evidence.EvidenceListener("careplans-goals", services.recompute_goals_for)
         )
+        self._register_pages()
+
+    def _register_pages(self) -> None:
+        """The chart's Care plan section (careway/careplans/views.py)."""
+        from careway.patients import frame
+
+        from . import views
+
+        frame.register_chart_section(views.CHART_SECTION)
