@@ -31,7 +31,7 @@ urlpatterns = [
     ),
     path(f"{PLAN}/frequencies/new/", views.frequency_add, name="frequency_add"),
     path(
-        f"{PLAN}/frequencies/<int:frequency_id>/edit/",
+        f"{PLAN}/frequencies/<uuid:frequency_id>/edit/",
         views.frequency_edit,
         name="frequency_edit",
     ),

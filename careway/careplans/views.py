@@ -282,7 +282,7 @@ def frequency_add(request: HttpRequest, patient_id: Any) -> HttpResponse:
 
 
 @agency_page
-def frequency_edit(request: HttpRequest, patient_id: Any, frequency_id: int) -> HttpResponse:
+def frequency_edit(request: HttpRequest, patient_id: Any, frequency_id: Any) -> HttpResponse:
     return _edit_page(request, patient_id, frequency_id, FREQUENCY)
 
 
