@@ -41,6 +41,21 @@ PATIENT_PAGES = {
     "flag_acknowledge",
     "flag_resolve",
     "task_complete",
+    # Care plans (careway/careplans/urls.py), under their namespace.
+    "careplans:start",
+    "careplans:plan_edit",
+    "careplans:plan_status",
+    "careplans:problem_add",
+    "careplans:problem_edit",
+    "careplans:goal_add",
+    "careplans:goal_edit",
+    "careplans:intervention_add",
+    "careplans:intervention_edit",
+    "careplans:intervention_task",
+    "careplans:frequency_add",
+    "careplans:frequency_edit",
+    "careplans:revisions",
+    "careplans:compare",
 }
 SIGNED_IN_PAGES = {
     "home",
@@ -69,6 +84,7 @@ SIGNED_IN_PAGES = {
     "instrument_list",
     "instrument_bands",
     "vital_alert_thresholds",
+    "careplans:frequency_words",
 }
 # The FHIR API (careway/fhir/urls.py) takes bearer tokens only: without one it answers 401 with an
 # OperationOutcome, never a sign-in redirect. Its access tests are in tests/fhir/test_api_*.py.
@@ -86,19 +102,8 @@ FHIR_PUBLIC = {"fhir_metadata"}
 
 
 def page_url_names() -> set[str]:
-    names: set[str] = set()
-
-    def walk(patterns, prefix=""):
-        for entry in patterns:
-            if isinstance(entry, URLResolver):
-                if entry.namespace == "api":
-                    continue
-                walk(entry.url_patterns)
-            elif isinstance(entry, URLPattern) and entry.name:
-                names.add(entry.name)
-
-    walk(get_resolver().url_patterns)
-    return names
+    """Every named page, with the namespaces it is included under ("careplans:goal_add")."""
+    return {name for name, _pattern in _patterns()}
 
 
 def test_every_page_url_is_in_the_inventory():
@@ -109,7 +114,7 @@ def sample_url(name: str, world) -> str:
     from django.urls import reverse
 
     kwargs = {}
-    pattern = next(p for p in _patterns() if p.name == name)
+    pattern = next(p for qualified, p in _patterns() if qualified == name)
     converters = pattern.pattern.converters
     for key in converters:
         kwargs[key] = {
@@ -133,20 +138,26 @@ def sample_url(name: str, world) -> str:
             "score_key": "total",
             "flag_id": 1,
             "task_id": 1,
+            **dict.fromkeys(
+                ("problem_id", "goal_id", "intervention_id", "frequency_id"),
+                "00000000-0000-0000-0000-000000000000",
+            ),
         }[key]
     return reverse(name, kwargs=kwargs)
 
 
-def _patterns():
+def _patterns() -> list[tuple[str, URLPattern]]:
+    """(name with its namespaces, pattern) of every named page outside the JSON API."""
     found = []
 
-    def walk(patterns):
+    def walk(patterns, namespace=""):
         for entry in patterns:
             if isinstance(entry, URLResolver):
                 if entry.namespace != "api":
-                    walk(entry.url_patterns)
-            elif entry.name:
-                found.append(entry)
+                    inner = f"{namespace}{entry.namespace}:" if entry.namespace else namespace
+                    walk(entry.url_patterns, inner)
+            elif isinstance(entry, URLPattern) and entry.name:
+                found.append((f"{namespace}{entry.name}", entry))
 
     walk(get_resolver().url_patterns)
     return found

@@ -12,7 +12,7 @@ import json
 import uuid
 from collections.abc import Iterable, Mapping
 from datetime import date
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.core.serializers.json import DjangoJSONEncoder
@@ -52,6 +52,8 @@ class FrequencyInput(forms.TextInput):
         context = super().get_context(name, value, attrs)
         context["widget"]["words"] = queries.words_of_frequency(str(value or ""))
         return context
+
+
 ENTERED_IN_ERROR = "entered-in-error"
 Choices = list[tuple[str, Any]]
 
@@ -110,11 +112,18 @@ class PlanForm(CarewayForm, forms.Form):
     def set_choices(self) -> None:
         """Fill the choices that depend on the plan (its problems, goals, the chart)."""
 
+    def choose(self, name: str, choices: Choices) -> None:
+        cast(forms.ChoiceField, self.fields[name]).choices = choices
+
     def to_service(self, names: Iterable[str]) -> dict[str, Any]:
         """The service's data for these fields of the form."""
         return {name: self.cleaned_data[name] for name in names}
 
     # --- shared ---
+
+    def grouped_fields(self) -> list[tuple[str, list[forms.BoundField]]]:
+        # An add form has no status: its group is left out rather than shown empty.
+        return [(legend, fields) for legend, fields in super().grouped_fields() if fields]
 
     def names(self) -> tuple[str, ...]:
         return (*self.row_fields, *self.edit_fields)
@@ -145,7 +154,8 @@ class PlanForm(CarewayForm, forms.Form):
         return self.cleaned_data.get("reason", "")
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         status = next((data.get(n) for n in self.edit_fields if "status" in n), "")
         if status == ENTERED_IN_ERROR and not (data.get("reason") or "").strip():
             self.add_error("reason", "Say why this was entered in error.")
@@ -244,9 +254,10 @@ class PlanStatusForm(PlanForm):
             CarePlan.Status.COMPLETED: "Completed: the episode's care is done",
             CarePlan.Status.ENTERED_IN_ERROR: "Entered in error (say why below)",
         }
-        self.fields["status"].choices = [
-            (value, label) for value, label in offered.items() if value != self.plan.status
-        ]
+        self.choose(
+            "status",
+            [(value, label) for value, label in offered.items() if value != self.plan.status],
+        )
 
 
 # --- problems ------------------------------------------------------------------------------------
@@ -288,13 +299,16 @@ class ProblemAddForm(PlanForm):
                 (
                     "Assessment findings",
                     [
-                        (f"finding:{f.pk}", f"{f.label} ({f.assessment.visit_date:%b} "
-                         f"{f.assessment.visit_date.day})")
+                        (
+                            f"finding:{f.pk}",
+                            f"{f.label} ({f.assessment.visit_date:%b} "
+                            f"{f.assessment.visit_date.day})",
+                        )
                         for f in found.findings
                     ],
                 )
             )
-        self.fields["from_chart"].choices = groups
+        self.choose("from_chart", groups)
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
@@ -352,9 +366,10 @@ class GoalForm(PlanForm):
         ("The goal", ("patient_words", "description", "problem")),
         (
             "How it is measured",
-            ("measure", "target_low", "target_high", "target_days", "task", "due_date"),
+            ("measure", "due_date", "target_low", "target_high", "target_days", "task"),
         ),
-        ("Status and reason", ("lifecycle_status", "reason")),
+        ("Status", ("lifecycle_status",)),
+        ("Why", ("reason",)),
     )
 
     patient_words = forms.CharField(
@@ -391,21 +406,30 @@ class GoalForm(PlanForm):
     lifecycle_status = forms.ChoiceField(label="Status", choices=Goal.Lifecycle.choices)
 
     def set_choices(self) -> None:
-        self.fields["problem"].choices = [
-            ("", "Not linked to a problem"),
-            *((str(p.pk), p.text) for p in queries.problems_of(self.plan)),
-        ]
-        self.fields["measure"].choices = [
-            ("", "Nothing on the chart: a goal in words"),
-            *measures.choices(),
-        ]
+        self.choose(
+            "problem",
+            [
+                ("", "Not linked to a problem"),
+                *((str(p.pk), p.text) for p in queries.problems_of(self.plan)),
+            ],
+        )
+        self.choose(
+            "measure",
+            [
+                ("", "Nothing on the chart: a goal in words"),
+                *measures.choices(),
+            ],
+        )
         tasks = queries.open_tasks(self.plan.patient)
         if self.row is not None and self.row.task_id:
             tasks = tasks | Task.objects.filter(pk=self.row.task_id)
-        self.fields["task"].choices = [
-            ("", "No task"),
-            *((str(t.pk), t.title) for t in tasks),
-        ]
+        self.choose(
+            "task",
+            [
+                ("", "No task"),
+                *((str(t.pk), t.title) for t in tasks),
+            ],
+        )
 
     def to_service(self, names: Iterable[str]) -> dict[str, Any]:
         data = super().to_service(names)
@@ -438,7 +462,8 @@ class InterventionForm(PlanForm):
     fieldsets = (
         ("What", ("kind", "text", "goal")),
         ("Who and when", ("who", "at_visits_of", "frequency", "start_date", "end_date")),
-        ("Status and reason", ("status", "reason")),
+        ("Status", ("status",)),
+        ("Why", ("reason",)),
     )
 
     kind = forms.ChoiceField(choices=Intervention.Kind.choices, widget=forms.RadioSelect)
@@ -465,6 +490,10 @@ class InterventionForm(PlanForm):
     def set_choices(self) -> None:
         patient: Patient = self.plan.patient
         clinicians = queries.clinicians_on_team(self.plan)
+        # Someone who has left the team still carries the interventions they had until changed.
+        former = self.row.clinician if self.row is not None else None
+        if former is not None and former.pk not in {u.pk for u in clinicians}:
+            clinicians.append(former)
         caregivers = list(queries.caregivers_of(patient))
         groups: Choices = [
             ("", "Choose who"),
@@ -487,15 +516,21 @@ class InterventionForm(PlanForm):
                     ],
                 )
             )
-        self.fields["who"].choices = groups
-        self.fields["at_visits_of"].choices = [
-            ("", "Not at a discipline's visits"),
-            *Discipline.choices,
-        ]
-        self.fields["goal"].choices = [
-            ("", "Not linked to a goal"),
-            *((str(g.pk), g.description) for g in queries.goals_of(self.plan)),
-        ]
+        self.choose("who", groups)
+        self.choose(
+            "at_visits_of",
+            [
+                ("", "Not at a discipline's visits"),
+                *Discipline.choices,
+            ],
+        )
+        self.choose(
+            "goal",
+            [
+                ("", "Not linked to a goal"),
+                *((str(g.pk), g.description) for g in queries.goals_of(self.plan)),
+            ],
+        )
         if self.row is None:
             self.fields["start_date"].initial = timezone.localdate()
 

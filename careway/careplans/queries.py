@@ -73,6 +73,12 @@ def words_of_frequency(notation: str) -> str:
 
 
 @dataclass
+class ShownProblem:
+    problem: Problem
+    linked: str
+
+
+@dataclass
 class ShownGoal:
     goal: Goal
     target: str
@@ -100,7 +106,7 @@ class PlanParts:
     revisions)."""
 
     plan: CarePlan
-    problems: list[Problem]
+    problems: list[ShownProblem]
     goals: list[ShownGoal]
     interventions: list[ShownIntervention]
     frequencies: list[ShownFrequency]
@@ -127,7 +133,9 @@ def plan_parts(plan: CarePlan) -> PlanParts:
     wrong = sum(1 for row in rows if _status_of(row) == ENTERED_IN_ERROR)
     return PlanParts(
         plan=plan,
-        problems=[p for p in problems if p.status != ENTERED_IN_ERROR],
+        problems=[
+            ShownProblem(p, linked_record(p)) for p in problems if p.status != ENTERED_IN_ERROR
+        ],
         goals=[_shown_goal(g) for g in goals if g.lifecycle_status != ENTERED_IN_ERROR],
         interventions=[
             ShownIntervention(i, who_of(i), words_of_frequency(i.frequency))
@@ -233,7 +241,9 @@ def revisions_of(plan: CarePlan) -> list[CarePlanRevision]:
 
 
 def revision(plan: CarePlan, number: int) -> CarePlanRevision | None:
-    return CarePlanRevision.objects.filter(plan=plan, number=number).select_related("author").first()
+    return (
+        CarePlanRevision.objects.filter(plan=plan, number=number).select_related("author").first()
+    )
 
 
 # --- plans from other settings ---------------------------------------------------------------

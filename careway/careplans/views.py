@@ -91,7 +91,9 @@ def _messages_of(error: ValidationError) -> list[str]:
 def goal_pages_exist() -> bool:
     """Whether the goal's own page (progress and trend) is installed to link goals to."""
     try:
-        reverse("careplans:goal", kwargs={"patient_id": uuid.UUID(int=0), "goal_id": uuid.UUID(int=0)})
+        reverse(
+            "careplans:goal", kwargs={"patient_id": uuid.UUID(int=0), "goal_id": uuid.UUID(int=0)}
+        )
     except NoReverseMatch:
         return False
     return True
@@ -217,7 +219,9 @@ def _add_page(request: HttpRequest, patient_id: Any, kind: PartKind, title: str)
         else:
             messages.success(request, f"{kind.noun} added: {kind.name_of(row)}.")
             return _to_plan(patient, f"{kind.anchor}-{row.pk}")
-    return _form_page(request, actor, patient, plan, form, title, kind=kind)
+    return _form_page(
+        request, actor, patient, plan, form, title, submit_label=f"Add {kind.noun.lower()}"
+    )
 
 
 def _edit_page(request: HttpRequest, patient_id: Any, row_id: Any, kind: PartKind) -> HttpResponse:
@@ -226,7 +230,7 @@ def _edit_page(request: HttpRequest, patient_id: Any, row_id: Any, kind: PartKin
     rows = kind.model._default_manager.filter(plan=plan).exclude(
         **{kind.status_field: ENTERED_IN_ERROR}
     )
-    row = get_object_or_404(rows, pk=row_id)
+    row: Any = get_object_or_404(rows, pk=row_id)
     row.plan = plan
     form = kind.edit_form(_posted(request), plan=plan, row=row)
     conflict = None
@@ -243,7 +247,7 @@ def _edit_page(request: HttpRequest, patient_id: Any, row_id: Any, kind: PartKin
             messages.success(request, f"{kind.noun} saved: {kind.name_of(saved)}.")
             return _to_plan(patient, f"{kind.anchor}-{saved.pk}")
     title = f"Change {kind.noun.lower()}: {kind.name_of(row)}"
-    return _form_page(request, actor, patient, plan, form, title, kind=kind, conflict=conflict)
+    return _form_page(request, actor, patient, plan, form, title, conflict=conflict)
 
 
 @agency_page

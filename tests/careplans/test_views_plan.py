@@ -237,7 +237,7 @@ def test_everyone_else_gets_404_on_every_page_and_post(login, world, actor, plan
     assert plan.revision == before
 
 
-# --- adding ----------------------------------------------------------------------------------------
+# --- adding --------------------------------------------------------------------------------------
 
 
 def goal_post(**extra):
@@ -290,6 +290,9 @@ def test_adding_a_problem_from_the_chart(login, world, actor, plan):
     assert response.status_code == 302
     problem = Problem.objects.get(plan=plan)
     assert problem.text == "Heart failure" and problem.condition == condition
+    text = client.get(section(world.patient)).content.decode()
+    # The linked record's words are the problem's: said once.
+    assert "A condition on the chart" in text and "chart: Heart failure" not in text
 
 
 def test_a_problem_needs_words_or_a_chart_record(login, world, plan):
@@ -348,7 +351,10 @@ def test_setting_a_frequency_shows_it_in_words(login, world, plan):
 def test_the_frequency_field_reads_back_as_it_is_typed(login, world):
     client = login(world.cm)
     words = client.get(reverse("careplans:frequency_words"), {"frequency": "3w1, 2w4"})
-    assert "Three times a week for one week, then twice a week for four weeks" in words.content.decode()
+    assert (
+        "Three times a week for one week, then twice a week for four weeks"
+        in words.content.decode()
+    )
     wrong = client.get(reverse("careplans:frequency_words"), {"frequency": "3x1"})
     assert "is not a frequency" in wrong.content.decode()
 
@@ -380,12 +386,18 @@ def edit_post(form_html, **changes):
     data = {}
     for name, value in re.findall(r'<input[^>]*name="([^"]+)"[^>]*value="([^"]*)"', form_html):
         data[name] = html.unescape(value)
-    for name, value in re.findall(r'<textarea[^>]*name="([^"]+)"[^>]*>\s*([^<]*)</textarea>', form_html):
+    for name, value in re.findall(
+        r'<textarea[^>]*name="([^"]+)"[^>]*>\s*([^<]*)</textarea>', form_html
+    ):
         data[name] = html.unescape(value).strip()
-    for name, body in re.findall(r'<select[^>]*name="([^"]+)"[^>]*>(.*?)</select>', form_html, re.S):
+    for name, body in re.findall(
+        r'<select[^>]*name="([^"]+)"[^>]*>(.*?)</select>', form_html, re.S
+    ):
         chosen = re.search(r'<option value="([^"]*)"[^>]*selected', body)
         data[name] = chosen.group(1) if chosen else ""
-    for name, value in re.findall(r'<input type="radio" name="([^"]+)" value="([^"]*)"[^>]*checked', form_html):
+    for name, value in re.findall(
+        r'<input type="radio" name="([^"]+)" value="([^"]*)"[^>]*checked', form_html
+    ):
         data[name] = value
     data.pop("csrfmiddlewaretoken", None)
     return {**data, **changes}
