@@ -41,6 +41,21 @@ PATIENT_PAGES = {
     "flag_acknowledge",
     "flag_resolve",
     "task_complete",
+    # Care plans (careway/careplans/urls.py), under their namespace.
+    "careplans:start",
+    "careplans:plan_edit",
+    "careplans:plan_status",
+    "careplans:problem_add",
+    "careplans:problem_edit",
+    "careplans:goal_add",
+    "careplans:goal_edit",
+    "careplans:intervention_add",
+    "careplans:intervention_edit",
+    "careplans:intervention_task",
+    "careplans:frequency_add",
+    "careplans:frequency_edit",
+    "careplans:revisions",
+    "careplans:compare",
     "careplans:goal",
 }
 SIGNED_IN_PAGES = {
@@ -70,6 +85,7 @@ SIGNED_IN_PAGES = {
     "instrument_list",
     "instrument_bands",
     "vital_alert_thresholds",
+    "careplans:frequency_words",
 }
 # The FHIR API (careway/fhir/urls.py) takes bearer tokens only: without one it answers 401 with an
 # OperationOutcome, never a sign-in redirect. Its access tests are in tests/fhir/test_api_*.py.
@@ -87,11 +103,8 @@ FHIR_PUBLIC = {"fhir_metadata"}
 
 
 def page_url_names() -> set[str]:
-    names: set[str] = set()
-
-    for name, _pattern in _patterns():
-        names.add(name)
-    return names
+    """Every named page, with the namespaces it is included under ("careplans:goal_add")."""
+    return {name for name, _pattern in _patterns()}
 
 
 def test_every_page_url_is_in_the_inventory():
@@ -126,13 +139,16 @@ def sample_url(name: str, world) -> str:
             "score_key": "total",
             "flag_id": 1,
             "task_id": 1,
-            "goal_id": "00000000-0000-0000-0000-000000000000",
+            **dict.fromkeys(
+                ("problem_id", "goal_id", "intervention_id", "frequency_id"),
+                "00000000-0000-0000-0000-000000000000",
+            ),
         }[key]
     return reverse(name, kwargs=kwargs)
 
 
 def _patterns() -> list[tuple[str, URLPattern]]:
-    """Every named page pattern, with its name as `reverse` takes it ("careplans:goal")."""
+    """(name with its namespaces, pattern) of every named page outside the JSON API."""
     found = []
 
     def walk(patterns, namespace=""):
@@ -141,7 +157,7 @@ def _patterns() -> list[tuple[str, URLPattern]]:
                 if entry.namespace != "api":
                     inner = f"{namespace}{entry.namespace}:" if entry.namespace else namespace
                     walk(entry.url_patterns, inner)
-            elif entry.name:
+            elif isinstance(entry, URLPattern) and entry.name:
                 found.append((f"{namespace}{entry.name}", entry))
 
     walk(get_resolver().url_patterns)

@@ -18,6 +18,7 @@ class CareplansConfig(AppConfig):
         evidence.register_evidence_listener(
             evidence.EvidenceListener("careplans-goals", services.recompute_goals_for)
         )
+        self._register_pages()
         self._register_goal_pages()
 
     def _register_goal_pages(self) -> None:
@@ -66,3 +67,11 @@ class CareplansConfig(AppConfig):
                 sorted_by="longest overdue first",
             ),
         )
+
+    def _register_pages(self) -> None:
+        """The chart's Care plan section (careway/careplans/views.py)."""
+        from careway.patients import frame
+
+        from . import views
+
+        frame.register_chart_section(views.CHART_SECTION)

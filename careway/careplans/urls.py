@@ -1,8 +1,44 @@
-"""The care plan pages (namespace "careplans"); their patterns carry their own prefixes."""
+"""The care plan's pages. The chart's Care plan section itself (/patients/<id>/care-plan/) is the
+patients' chart view showing the section registered in apps.py; these are the pages under it."""
 
-from . import goal_urls
+from django.urls import path
+
+from . import goal_urls, views
 
 app_name = "careplans"
 
-urlpatterns: list = []
+PLAN = "patients/<uuid:patient_id>/care-plan"
+
+urlpatterns = [
+    path(f"{PLAN}/start/", views.plan_start, name="start"),
+    path(f"{PLAN}/edit/", views.plan_edit, name="plan_edit"),
+    path(f"{PLAN}/status/", views.plan_status, name="plan_status"),
+    path(f"{PLAN}/problems/new/", views.problem_add, name="problem_add"),
+    path(f"{PLAN}/problems/<uuid:problem_id>/edit/", views.problem_edit, name="problem_edit"),
+    path(f"{PLAN}/goals/new/", views.goal_add, name="goal_add"),
+    # The goal's own page (progress, trend) is careplans:goal, .../goals/<goal_id>/.
+    path(f"{PLAN}/goals/<uuid:goal_id>/edit/", views.goal_edit, name="goal_edit"),
+    path(f"{PLAN}/interventions/new/", views.intervention_add, name="intervention_add"),
+    path(
+        f"{PLAN}/interventions/<uuid:intervention_id>/edit/",
+        views.intervention_edit,
+        name="intervention_edit",
+    ),
+    path(
+        f"{PLAN}/interventions/<uuid:intervention_id>/task/",
+        views.intervention_task,
+        name="intervention_task",
+    ),
+    path(f"{PLAN}/frequencies/new/", views.frequency_add, name="frequency_add"),
+    path(
+        f"{PLAN}/frequencies/<uuid:frequency_id>/edit/",
+        views.frequency_edit,
+        name="frequency_edit",
+    ),
+    path(f"{PLAN}/revisions/", views.revision_list, name="revisions"),
+    path(f"{PLAN}/revisions/compare/", views.revision_compare, name="compare"),
+    path("care-plans/frequency-in-words/", views.frequency_words, name="frequency_words"),
+]
+
+# A goal's own page (progress, trend, override): careway/careplans/goal_urls.py.
 urlpatterns += goal_urls.urlpatterns
