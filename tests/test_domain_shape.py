@@ -80,8 +80,8 @@ def columns_of(config: AppConfig):
     return [c for c in CASELOAD_COLUMNS if c.cell_template.startswith(f"{config.label}/")]
 
 
-def patient_urls_of(config: AppConfig) -> list[URLPattern]:
-    """The domain's named pages about a patient, each with `qualified_name` set: its name with
+def patient_urls_of(config: AppConfig) -> list[tuple[str, URLPattern]]:
+    """The domain's named pages about a patient, each with its name as `reverse` takes it: with
     the namespaces it is included under ("careplans:goal_add")."""
     found = []
 
@@ -96,8 +96,7 @@ def patient_urls_of(config: AppConfig) -> list[URLPattern]:
                 and "patient_id" in entry.pattern.converters
                 and _owned_by(config, entry.callback)
             ):
-                entry.qualified_name = f"{namespace}{entry.name}"
-                found.append(entry)
+                found.append((f"{namespace}{entry.name}", entry))
 
     walk(get_resolver().url_patterns)
     return found
@@ -108,10 +107,10 @@ def url_for(name: str, pattern: URLPattern, patient: Patient) -> str:
     refuse before it looks)."""
     samples = {"int": 1, "uuid": uuid.uuid4(), "slug": "x", "str": "x"}
     kwargs = {}
-    for name, converter in pattern.pattern.converters.items():
+    for part, converter in pattern.pattern.converters.items():
         kind = type(converter).__name__.removesuffix("Converter").lower()
-        kwargs[name] = patient.pk if name == "patient_id" else samples[kind]
-    return reverse(getattr(pattern, "qualified_name", pattern.name), kwargs=kwargs)
+        kwargs[part] = patient.pk if part == "patient_id" else samples[kind]
+    return reverse(name, kwargs=kwargs)
 
 
 def patient_rows() -> int:

@@ -3,6 +3,7 @@ entered in error, a hospital stay, a FHIR import) works their achievement out ag
 
 import json
 from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.utils import timezone
@@ -20,6 +21,13 @@ from tests.assessments.test_services import fill_everything
 from tests.fhir.samples import bundle
 
 PHQ9 = catalog.shipped_by_id("phq-9")
+
+
+@pytest.fixture(autouse=True)
+def _agency_days(world):
+    """Goals count the agency's days (New York's): so do these tests, at any hour of the day."""
+    with timezone.override(ZoneInfo(world.org.timezone)):
+        yield
 
 
 @pytest.fixture

@@ -1,6 +1,7 @@
 """The care plan's services: building, revising, conflicts, and goals computed from the chart."""
 
 from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.core.exceptions import ValidationError
@@ -13,6 +14,13 @@ from careway.core.conflicts import VersionConflict
 from careway.core.models import AuditEvent
 from careway.patients import services as patient_services
 from careway.patients.models import CareTeamMember, Task
+
+
+@pytest.fixture(autouse=True)
+def _agency_days(world):
+    """Goals count the agency's days (New York's): so do these tests, at any hour of the day."""
+    with timezone.override(ZoneInfo(world.org.timezone)):
+        yield
 
 
 @pytest.fixture
