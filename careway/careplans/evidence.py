@@ -82,6 +82,9 @@ def _readings(goals: Sequence[Any]) -> dict[Key, list[Reading]]:
                 patient_id__in=patients, code__in=list(by_code), value__isnull=False
             )
             .exclude(status=Observation.Status.ENTERED_IN_ERROR)
+            # In time order: two readings of one day count in the order they were taken (the
+            # achievement rules sort by day, keeping this order within it).
+            .order_by("effective_at")
             .values_list("patient_id", "code", "effective_at", "value")
         )
         for patient_id, code, at, value in observations:
@@ -94,7 +97,9 @@ def _readings(goals: Sequence[Any]) -> dict[Key, list[Reading]]:
             questionnaire_url__in=[m.questionnaire for m in scored],
             key__in=[m.score for m in scored],
             current=True,
-        ).values_list("patient_id", "questionnaire_url", "key", "observed_at", "value")
+        ).order_by("observed_at").values_list(
+            "patient_id", "questionnaire_url", "key", "observed_at", "value"
+        )
         for patient_id, url, key, at, value in scores:
             measure = by_source.get((url, key))
             if measure is not None:

@@ -33,7 +33,7 @@ def plan(world, actor):
     return services.start_plan(actor, world.patient)
 
 
-def weigh(actor, patient, pounds, days_ago):
+def weigh(actor, patient, pounds, days_ago, hour=10):
     day = timezone.localdate() - timedelta(days=days_ago)
     patient_services.record_observation(
         actor,
@@ -43,7 +43,7 @@ def weigh(actor, patient, pounds, days_ago):
             "code_system": "http://loinc.org",
             "code": "29463-7",
             "display": "Body weight",
-            "effective_at": timezone.make_aware(datetime.combine(day, time(10))),
+            "effective_at": timezone.make_aware(datetime.combine(day, time(hour))),
             "value": pounds,
             "unit": "[lb_av]",
         },
@@ -280,3 +280,13 @@ def test_the_nightly_recompute_marks_a_goal_past_its_due_date_not_achieved(world
     assert goal.achievement_rule.startswith("Due ")
     event = AuditEvent.objects.get(action="careplan.goal.evaluate", object_id=str(goal.pk))
     assert event.actor_id is None and event.detail["to"] == "not-achieved"
+
+
+def test_of_two_readings_on_one_day_the_later_one_is_the_latest(world, actor, plan):
+    weigh(actor, world.patient, 168, 6)
+    weigh(actor, world.patient, 167.5, 3)
+    weigh(actor, world.patient, 172, 1, hour=18)  # recorded first, taken last
+    weigh(actor, world.patient, 166, 1, hour=8)
+    goal = weight_goal(actor, plan)
+    assert goal.achievement == "worsening"
+    assert goal.achievement_rule.startswith("Latest weight 5 lb from the target")
