@@ -280,3 +280,16 @@ def test_the_nightly_recompute_marks_a_goal_past_its_due_date_not_achieved(world
     assert goal.achievement_rule.startswith("Due ")
     event = AuditEvent.objects.get(action="careplan.goal.evaluate", object_id=str(goal.pk))
     assert event.actor_id is None and event.detail["to"] == "not-achieved"
+
+
+@pytest.mark.parametrize(
+    "counts, field",
+    [({"needed": 5, "window": 4}, "needed"), ({"needed": 5}, "needed"), ({"window": 2}, "window")],
+)
+def test_readings_needed_above_those_counted_are_refused_whichever_is_left_to_the_measure(
+    world, actor, plan, counts, field
+):
+    # The weight measure needs 3 of the last 4 readings unless the goal says otherwise.
+    with pytest.raises(ValidationError) as error:
+        weight_goal(actor, plan, **counts)
+    assert list(error.value.message_dict) == [field]
