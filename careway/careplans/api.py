@@ -11,8 +11,9 @@ change as a revision with its optional `reason`. Collections hang under their pa
 (/patients/{id}/care-plan, /care-plans/{id}/goals) and each row is addressed by its own id
 (/care-plan-goals/{id}), as assessments are. Every row carries its version: a change names the
 version it was made against (If-Match or `version` in the body) and a stale one answers 412
-(409 for the override, a POST without If-Match) with the current version; adding rows never
-conflicts, so two people adding goals both keep theirs.
+with the current version; adding rows never conflicts, so two people adding goals both keep
+theirs. A goal's override is its own resource (PUT /care-plan-goals/{id}/override: set it, or
+clear it with an empty status), as POST here always makes something new.
 """
 
 import uuid
@@ -381,7 +382,7 @@ def patch_goal(
     return _goal(row)
 
 
-@router.post(f"{GOAL}/override", **operation(WRITE, {200: GoalOut}, UPDATE_ERRORS))
+@router.put(f"{GOAL}/override", **operation(WRITE, {200: GoalOut}, UPDATE_ERRORS))
 def override_achievement(
     request: HttpRequest,
     goal_id: uuid.UUID,

@@ -119,7 +119,7 @@ OPERATIONS: list[tuple[str, str, dict[str, Any] | None, int]] = [
     ("POST", "/care-plans/{plan}/goals", {"patient_words": "Walk to the mailbox"}, 201),
     ("PATCH", "/care-plan-goals/{goal}", {"due_date": "2099-01-31", "version": 1}, 200),
     (
-        "POST",
+        "PUT",
         "/care-plan-goals/{goal}/override",
         {"status": "improving", "reason": "Ankles less swollen", "version": 1},
         200,
@@ -467,13 +467,13 @@ def test_two_clients_adding_goals_both_keep_theirs(world, plan, api, api_as):
     assert [r.number for r in plan.revisions.all()] == [1, 2, 3]
 
 
-def test_an_override_from_a_stale_version_is_a_409(world, built, api):
+def test_an_override_from_a_stale_version_is_a_412(world, built, api):
     goal = built["goal"]
     url = f"/care-plan-goals/{goal.pk}/override"
     body = {"status": "improving", "reason": "Ankles less swollen"}
-    assert api.post(url, {**body, "version": goal.version}).status_code == 200
-    stale = api.post(url, {"status": "worsening", "reason": "x", "version": goal.version})
-    assert stale.status_code == 409
+    assert api.put(url, {**body, "version": goal.version}).status_code == 200
+    stale = api.put(url, {"status": "worsening", "reason": "x", "version": goal.version})
+    assert stale.status_code == 412
     assert stale.json()["current_version"] == goal.version + 1
     goal.refresh_from_db()
     assert goal.override == "improving"
@@ -498,7 +498,7 @@ def test_a_weight_posted_through_the_api_turns_the_goal_worsening(world, plan, a
 
 def test_an_override_shows_over_the_computed_status_with_who_and_why(world, built, api):
     goal = built["goal"]
-    response = api.post(
+    response = api.put(
         f"/care-plan-goals/{goal.pk}/override",
         {"status": "achieved", "reason": "Dry weight reached at the clinic", "version": 1},
     )
@@ -507,7 +507,7 @@ def test_an_override_shows_over_the_computed_status_with_who_and_why(world, buil
     assert (body["achievement"], body["computed_achievement"]) == ("achieved", "in-progress")
     assert body["override"]["by"] == world.cm.display_name
     assert body["override"]["reason"] == "Dry weight reached at the clinic"
-    back = api.post(
+    back = api.put(
         f"/care-plan-goals/{goal.pk}/override", {"status": "", "version": body["version"]}
     )
     assert back.json()["override"] is None
@@ -702,8 +702,8 @@ def test_a_problem_linked_to_another_patients_condition_is_refused(world, plan, 
 
 def test_an_override_needs_a_reason_and_a_known_status(world, built, api):
     url = f"/care-plan-goals/{built['goal'].pk}/override"
-    refused(api, url, {"status": "achieved", "version": 1}, "reason")
-    refused(api, url, {"status": "great", "reason": "x", "version": 1}, "status")
+    refused(api, url, {"status": "achieved", "version": 1}, "reason", method="PUT")
+    refused(api, url, {"status": "great", "reason": "x", "version": 1}, "status", method="PUT")
 
 
 def test_a_closed_plan_takes_no_more_rows(world, plan, api):
