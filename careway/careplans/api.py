@@ -106,7 +106,8 @@ def _plan_for(actor: audit.Actor, plan_id: uuid.UUID, action: Action) -> CarePla
 
 def _row_for(actor: audit.Actor, model: type[R], row_id: uuid.UUID, action: Action) -> R:
     """A problem, goal, intervention or frequency of a plan, as _plan_for decides."""
-    return access.get_record_for(actor, model, row_id, action, model.objects.select_related("plan"))
+    rows = model._default_manager.select_related("plan")
+    return access.get_record_for(actor, model, row_id, action, rows)
 
 
 def _service_data(payload: Schema) -> dict[str, Any]:
@@ -477,17 +478,15 @@ def raise_task(request: HttpRequest, intervention_id: uuid.UUID, payload: TaskCr
         row,
         due_date=payload.due_date,
         detail=payload.detail,
-        assigned_to=_colleague(actor, payload.assigned_to_id),
+        assigned_to=_colleague(row.organization_id, payload.assigned_to_id),
     )
     return Status(201, _task(task))
 
 
-def _colleague(actor: audit.Actor, user_id: int | None) -> User | None:
+def _colleague(organization_id: int, user_id: int | None) -> User | None:
     if user_id is None:
         return None
-    user = User.objects.filter(
-        pk=user_id, organization_id=actor.organization_id, is_active=True
-    ).first()
+    user = User.objects.filter(pk=user_id, organization_id=organization_id, is_active=True).first()
     if user is None:
         raise ValidationError({"assigned_to_id": "Choose a person of your agency."})
     return user

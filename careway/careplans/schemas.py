@@ -13,8 +13,9 @@ sent, only overridden (with a reason) through its own action. Every write takes 
 
 import uuid
 from datetime import date, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, cast
 
+from django.db import models
 from ninja import Field, Schema
 from pydantic import AfterValidator, StringConstraints
 
@@ -25,7 +26,6 @@ from careway.patients.schemas import (
     OutputSchema,
     Version,
     finite,
-    input_schema,
     page_schema,
     storable_text,
 )
@@ -39,17 +39,15 @@ from .services import REASON_LIMIT
 MAX_READINGS = 100
 MAX_TARGET_DAYS = 3650
 MAX_REVISION = 2**31 - 1
+DETAIL_MAX = 10_000
 
-MeasureKey: Any = Literal[("", *measures.measures())]  # type: ignore[valid-type]
-DisciplineCode: Any = Literal[tuple(Discipline.values)]  # type: ignore[valid-type]
-DisciplineOrNone: Any = Literal[("", *Discipline.values)]  # type: ignore[valid-type]
-AchievementCode: Any = Literal[tuple(a.value for a in Achievement)]  # type: ignore[valid-type]
-OverrideCode: Any = Literal[("", *(a.value for a in Achievement))]  # type: ignore[valid-type]
 
-RecordId = Annotated[int, Field(ge=1, le=MAX_ID)]
-Readings = Annotated[int, Field(ge=1, le=MAX_READINGS)]
-TargetDays = Annotated[int, Field(ge=1, le=MAX_TARGET_DAYS)]
-TargetValue = Annotated[float, AfterValidator(finite)]
+def _choices(model: type[models.Model], name: str, *, blank: bool = False) -> Any:
+    """The field's choices as a Literal (with "" for "none" where the field may be blank), so a
+    wrong value is refused naming the field and listing what it may be."""
+    field = cast(models.Field, model._meta.get_field(name))
+    values = [value for value, _label in field.flatchoices]
+    return Literal[tuple(["", *values] if blank else values)]  # type: ignore[valid-type]
 
 
 def _text(max_length: int, *, required: bool = False) -> Any:
@@ -59,259 +57,206 @@ def _text(max_length: int, *, required: bool = False) -> Any:
     return Annotated[str, constraints, AfterValidator(storable_text)]
 
 
-Reason = _text(REASON_LIMIT)
-FrequencyText = _text(DisciplineFrequency._meta.get_field("frequency").max_length or 120)
+def _text_of(model: type[models.Model], name: str, *, required: bool = False) -> Any:
+    """Text as long as the model's field may hold."""
+    field = model._meta.get_field(name)
+    return _text(getattr(field, "max_length", None) or DETAIL_MAX, required=required)
 
 
 def _absent(schema: dict[str, Any]) -> None:
     schema.pop("default", None)
 
 
-def _optional(annotation: Any, description: str, *, partial: bool) -> tuple[Any, Any]:
-    """A field a client may leave out: on an update absent means "leave as it is", so no default
-    is advertised; on a create it means none."""
-    if partial:
-        return annotation, Field(None, description=description, json_schema_extra=_absent)
-    return annotation, Field(None, description=description)
+def unset(description: str = "") -> Any:
+    """A field a client may leave out. Left out, it is not passed to the service at all: an
+    update leaves it as it is, a new row takes the service's default (today, the plan's stage),
+    so no default is advertised."""
+    return Field(None, description=description or None, json_schema_extra=_absent)
 
 
-def _defaulted(annotation: Any, description: str) -> tuple[Any, Any]:
-    """A field whose default the service decides (today, the plan's stage): left out, it is
-    not sent to the service at all, so no default is advertised."""
-    return annotation, Field(None, description=description, json_schema_extra=_absent)
+MeasureKey: Any = Literal[("", *measures.measures())]  # type: ignore[valid-type]
+DisciplineCode: Any = Literal[tuple(Discipline.values)]  # type: ignore[valid-type]
+DisciplineOrNone: Any = Literal[("", *Discipline.values)]  # type: ignore[valid-type]
+AchievementCode: Any = Literal[tuple(a.value for a in Achievement)]  # type: ignore[valid-type]
+OverrideCode: Any = Literal[("", *(a.value for a in Achievement))]  # type: ignore[valid-type]
+PlanStatus: Any = _choices(CarePlan, "status")
+ProblemStatus: Any = _choices(Problem, "status")
+GoalLifecycle: Any = _choices(Goal, "lifecycle_status")
+InterventionKind: Any = _choices(Intervention, "kind")
+InterventionStatus: Any = _choices(Intervention, "status")
+FrequencyStatus: Any = _choices(DisciplineFrequency, "status")
+
+RecordId = Annotated[int, Field(ge=1, le=MAX_ID)]
+Readings = Annotated[int, Field(ge=1, le=MAX_READINGS)]
+TargetDays = Annotated[int, Field(ge=1, le=MAX_TARGET_DAYS)]
+TargetValue = Annotated[float, AfterValidator(finite)]
+Reason: Any = _text(REASON_LIMIT)
+PlanTitle: Any = _text_of(CarePlan, "title", required=True)
+ProblemText: Any = _text_of(Problem, "text")
+GoalText: Any = _text_of(Goal, "description")
+InterventionText: Any = _text_of(Intervention, "text", required=True)
+FrequencyText: Any = _text_of(DisciplineFrequency, "frequency")
+CodeSystem: Any = _text_of(Problem, "code_system")
+Code: Any = _text_of(Problem, "code")
+Detail: Any = _text(DETAIL_MAX)
+NamedProblem: Any = _text_of(Problem, "text", required=True)
+PatientWords: Any = _text_of(Goal, "patient_words")
+
+REASON = "Why you make this change; the plan's revision keeps it."
+VERSION = 'The version you read. Or send it as the header If-Match: "<version>".'
+FREQUENCY = "In Careway's notation: 3w1, 2w4 / 1m2 / qd x5 / PRN x2 for dyspnea."
+MEASURES = ", ".join(f"{m.key} ({m.label})" for m in measures.measures().values())
 
 
-def _blank(annotation: Any, description: str, *, partial: bool) -> tuple[Any, Any]:
-    """A text or choice field whose empty value means "none" (a goal without a measure)."""
-    if partial:
-        return annotation, Field(None, description=description, json_schema_extra=_absent)
-    return annotation, Field("", description=description)
+class Revising(InputSchema):
+    """Every change to a plan may say why."""
+
+    reason: Reason = Field("", description=REASON)
 
 
-REASON = (
-    Reason,
-    Field("", description="Why you make this change; the plan's revision keeps it."),
-)
-VERSION = (
-    Version | None,
-    Field(
-        None, description='The version you read. Or send it as the header If-Match: "<version>".'
-    ),
-)
+class Updating(Revising):
+    version: Version | None = Field(None, description=VERSION)
 
 
 # --- the plan -----------------------------------------------------------------------------------
 
-PlanStart = input_schema(
-    "PlanStart",
-    CarePlan,
-    ["title"],
-    review_due=_defaulted(
-        date | None,
-        "When to review the plan (default: day 56 of the episode, the recertification).",
-    ),
-    reason=REASON,
-)
-PlanPatch = input_schema(
-    "PlanPatch",
-    CarePlan,
-    ["title", "status", "review_due"],
-    partial=True,
-    version=VERSION,
-    reason=REASON,
-)
+
+class PlanStart(Revising):
+    title: PlanTitle = unset("Default: Home health plan of care.")
+    review_due: date | None = unset(
+        "When to review the plan with the patient (default: day 56 of the episode, when the "
+        "recertification assessment falls due)."
+    )
+
+
+class PlanPatch(Updating):
+    title: PlanTitle = unset()
+    status: PlanStatus = unset("Active puts the plan in effect and its proposed goals with it.")
+    review_due: date | None = unset()
 
 
 # --- problems -----------------------------------------------------------------------------------
 
-PROBLEM_TEXT = "The problem in words; left empty, the linked record's words."
+
+class ProblemCreate(Revising):
+    """A problem written freely, or linked to one record of the patient's chart."""
+
+    text: ProblemText = Field("", description="In words; left empty, the linked record's.")
+    condition_id: RecordId | None = unset("A condition on the patient's chart.")
+    flag_id: RecordId | None = unset("A flag on the patient's chart.")
+    finding_id: RecordId | None = unset("An assessment finding of the patient.")
+    code_system: CodeSystem = unset("Default: the linked condition's.")
+    code: Code = unset()
 
 
-def _problem_links() -> dict[str, Any]:
-    return {
-        "text": (_text(300), Field("", description=PROBLEM_TEXT)),
-        "condition_id": _optional(
-            RecordId | None, "A condition on the patient's chart.", partial=False
-        ),
-        "flag_id": _optional(RecordId | None, "A flag on the patient's chart.", partial=False),
-        "finding_id": _optional(RecordId | None, "An assessment finding.", partial=False),
-    }
-
-
-ProblemCreate = input_schema(
-    "ProblemCreate", Problem, ["code_system", "code"], **_problem_links(), reason=REASON
-)
-ProblemPatch = input_schema(
-    "ProblemPatch",
-    Problem,
-    ["code_system", "code", "status"],
-    partial=True,
-    text=(
-        _text(300, required=True),
-        Field(None, description="The problem in words.", json_schema_extra=_absent),
-    ),
-    version=VERSION,
-    reason=REASON,
-)
+class ProblemPatch(Updating):
+    text: NamedProblem = unset()
+    code_system: CodeSystem = unset()
+    code: Code = unset()
+    status: ProblemStatus = unset()
 
 
 # --- goals --------------------------------------------------------------------------------------
 
-MEASURES = ", ".join(f"{m.key} ({m.label})" for m in measures.measures().values())
+
+class GoalFields(Revising):
+    patient_words: PatientWords = unset("As the patient says it.")
+    description: GoalText = unset(
+        "The measurable goal as the team writes it; left empty, the patient's words."
+    )
+    problem_id: uuid.UUID | None = unset("The problem of this plan it answers.")
+    lifecycle_status: GoalLifecycle = unset(
+        "Default: proposed while the plan is a draft, else active."
+    )
+    start_date: date = unset("Default: today.")
+    due_date: date | None = unset()
+    measure: MeasureKey = unset(
+        f"What the target is measured by (empty: a goal in words only): {MEASURES}."
+    )
+    target_low: TargetValue | None = unset("At least this value.")
+    target_high: TargetValue | None = unset("At most this value.")
+    target_days: TargetDays | None = unset("For an event measure: days without one.")
+    task_id: RecordId | None = unset("For the task measure: the patient's task to be done.")
+    needed: Readings | None = unset(
+        "Readings within the target needed (default: the measure's, usually 3)."
+    )
+    window: Readings | None = unset(
+        "Of how many latest readings (default: the measure's, usually 4)."
+    )
 
 
-def _goal_fields(*, partial: bool) -> dict[str, Any]:
-    return {
-        "lifecycle_status": _defaulted(
-            GOAL_LIFECYCLE, "Default: proposed while the plan is a draft, else active."
-        ),
-        "start_date": _defaulted(date, "Default: today."),
-        "description": _blank(
-            _text(300),
-            "The measurable goal as the team writes it; left empty, the patient's words.",
-            partial=partial,
-        ),
-        "problem_id": _optional(
-            uuid.UUID | None, "The problem of this plan it answers.", partial=partial
-        ),
-        "measure": _blank(
-            MeasureKey,
-            f"What the target is measured by (empty: a goal in words only): {MEASURES}.",
-            partial=partial,
-        ),
-        "target_low": _optional(TargetValue | None, "At least this value.", partial=partial),
-        "target_high": _optional(TargetValue | None, "At most this value.", partial=partial),
-        "target_days": _optional(
-            TargetDays | None, "For an event measure: days without one.", partial=partial
-        ),
-        "task_id": _optional(
-            RecordId | None, "For the task measure: the patient's task to be done.", partial=partial
-        ),
-        "needed": _optional(
-            Readings | None,
-            "Readings within the target needed (default: the measure's, usually 3).",
-            partial=partial,
-        ),
-        "window": _optional(
-            Readings | None,
-            "Of how many latest readings (default: the measure's, usually 4).",
-            partial=partial,
-        ),
-    }
+class GoalCreate(GoalFields):
+    """A goal in the patient's words and/or a measurable target (say at least one of them)."""
 
 
-GOAL_FIELDS = ["patient_words", "due_date"]
-GOAL_LIFECYCLE: Any = Literal[tuple(Goal.Lifecycle.values)]  # type: ignore[valid-type]
-GoalCreate = input_schema(
-    "GoalCreate", Goal, GOAL_FIELDS, **_goal_fields(partial=False), reason=REASON
-)
-GoalPatch = input_schema(
-    "GoalPatch",
-    Goal,
-    GOAL_FIELDS,
-    partial=True,
-    **_goal_fields(partial=True),
-    version=VERSION,
-    reason=REASON,
-)
+class GoalPatch(GoalFields):
+    version: Version | None = Field(None, description=VERSION)
 
 
-class AchievementOverride(InputSchema):
+class AchievementOverride(Updating):
     """A person's judgement over the computed achievement; it holds until a newer reading."""
 
     status: OverrideCode = Field(
         ..., description="The achievement to show instead; empty gives the computed one back."
     )
-    reason: Reason = Field(  # type: ignore[valid-type]
+    reason: Reason = Field(
         "", description="Why the computed status does not hold (needed with a status)."
     )
-    version: Version | None = VERSION[1]
 
 
 # --- visit frequencies --------------------------------------------------------------------------
 
-FREQUENCY_TEXT = "In Careway's notation: 3w1, 2w4 / 1m2 / qd x5 / PRN x2 for dyspnea."
 
-
-class FrequencyCreate(InputSchema):
+class FrequencyCreate(Revising):
     discipline: DisciplineCode = Field(..., description="The discipline that visits.")
-    frequency: FrequencyText = Field(..., description=FREQUENCY_TEXT)  # type: ignore[valid-type]
-    start_date: date | None = Field(
-        None, description="Week 1 begins here (default: the episode's start of care)."
-    )
-    end_date: date | None = Field(
-        None, description="Default: the end of the frequency's last period."
-    )
-    reason: Reason = REASON[1]  # type: ignore[valid-type]
+    frequency: FrequencyText = Field(..., description=FREQUENCY)
+    start_date: date = unset("Week 1 begins here (default: the episode's start of care).")
+    end_date: date | None = unset("Default: the end of the frequency's last period.")
 
 
-FrequencyPatch = input_schema(
-    "FrequencyPatch",
-    DisciplineFrequency,
-    ["start_date", "end_date", "status"],
-    partial=True,
-    frequency=(FrequencyText, Field(None, description=FREQUENCY_TEXT, json_schema_extra=_absent)),
-    version=VERSION,
-    reason=REASON,
-)
+class FrequencyPatch(Updating):
+    frequency: FrequencyText = unset(
+        f"{FREQUENCY} Without an end date, it ends with its last period."
+    )
+    start_date: date = unset()
+    end_date: date | None = unset()
+    status: FrequencyStatus = unset()
 
 
 # --- interventions ------------------------------------------------------------------------------
 
 
-def _intervention_fields(*, partial: bool) -> dict[str, Any]:
-    return {
-        "start_date": _defaulted(date, "Default: today."),
-        "goal_id": _optional(uuid.UUID | None, "The goal of this plan it serves.", partial=partial),
-        "problem_id": _optional(
-            uuid.UUID | None, "The problem of this plan it answers.", partial=partial
-        ),
-        "discipline": _blank(
-            DisciplineOrNone, "Who carries it out: a discipline ...", partial=partial
-        ),
-        "clinician_id": _optional(
-            RecordId | None, "... or a named clinician of your agency ...", partial=partial
-        ),
-        "caregiver_id": _optional(
-            RecordId | None,
-            "... or one of the patient's family or caregivers (who joins the care team).",
-            partial=partial,
-        ),
-        "at_visits_of": _blank(
-            DisciplineOrNone, "Done at the visits of this discipline.", partial=partial
-        ),
-        "frequency": _blank(
-            FrequencyText,
-            f"Only where it differs from the visits': {FREQUENCY_TEXT}",
-            partial=partial,
-        ),
-    }
+class InterventionFields(Revising):
+    goal_id: uuid.UUID | None = unset("The goal of this plan it serves.")
+    problem_id: uuid.UUID | None = unset("The problem of this plan it answers.")
+    discipline: DisciplineOrNone = unset("Who carries it out: a discipline ...")
+    clinician_id: RecordId | None = unset("... or a named clinician of your agency ...")
+    caregiver_id: RecordId | None = unset(
+        "... or one of the patient's family or caregivers (who joins the care team)."
+    )
+    at_visits_of: DisciplineOrNone = unset("Done at the visits of this discipline.")
+    frequency: FrequencyText = unset(f"Only where it differs from the visits': {FREQUENCY}")
+    start_date: date = unset("Default: today.")
+    end_date: date | None = unset()
 
 
-INTERVENTION_FIELDS = ["kind", "text", "end_date"]
-InterventionCreate = input_schema(
-    "InterventionCreate",
-    Intervention,
-    INTERVENTION_FIELDS,
-    **_intervention_fields(partial=False),
-    reason=REASON,
-)
-InterventionPatch = input_schema(
-    "InterventionPatch",
-    Intervention,
-    [*INTERVENTION_FIELDS, "status"],
-    partial=True,
-    **_intervention_fields(partial=True),
-    version=VERSION,
-    reason=REASON,
-)
+class InterventionCreate(InterventionFields):
+    kind: InterventionKind = Field(..., description="What is done: teach, perform, ...")
+    text: InterventionText = Field(..., description="The intervention, in words.")
+
+
+class InterventionPatch(InterventionFields):
+    kind: InterventionKind = unset()
+    text: InterventionText = unset()
+    status: InterventionStatus = unset()
+    version: Version | None = Field(None, description=VERSION)
 
 
 class TaskCreate(InputSchema):
     """Put the intervention on someone's list (shown on their Today)."""
 
     due_date: date | None = Field(None, description="Default: today.")
-    detail: _text(10_000) = Field(  # type: ignore[valid-type]
+    detail: Detail = Field(
         "", description="What to do; default: where it comes from and who carries it out."
     )
     assigned_to_id: RecordId | None = Field(
