@@ -30,7 +30,7 @@ from careway.core import audit
 from careway.core.models import User
 from careway.patients import access
 from careway.patients.access import Action
-from careway.patients.models import CareTeamMember, Patient, Task
+from careway.patients.models import CareTeamMember, Task
 from careway.toolkit.api import (
     IF_MATCH,
     READ_ERRORS,
@@ -45,8 +45,7 @@ from careway.toolkit.api import (
 )
 from careway.toolkit.auth import READ, WRITE, actor_for
 
-from . import measures, revisions, services
-from .frequency import FrequencyError, parse
+from . import measures, queries, revisions, services
 from .models import (
     CarePlan,
     CarePlanRecord,
@@ -151,7 +150,7 @@ def get_current_plan(
     problem saying so when the episode has no plan yet."""
     actor = actor_for(request)
     patient = access.get_patient_for(actor, patient_id)
-    plan = _current_plan(patient)
+    plan = queries.current_plan(patient)
     with transaction.atomic():
         audit.record(
             actor, "patient.view", patient_id=patient.pk, obj=plan, detail={"section": SECTION}
@@ -165,18 +164,6 @@ def get_current_plan(
         body = _whole(plan)
     response["ETag"] = etag(plan.version)
     return body
-
-
-def _current_plan(patient: Patient) -> CarePlan | None:
-    episode = services.current_episode(patient)
-    if episode is None:
-        return None
-    return (
-        CarePlan.objects.filter(episode=episode)
-        .exclude(status=CarePlan.Status.ENTERED_IN_ERROR)
-        .select_related("created_by")
-        .first()
-    )
 
 
 @router.post(CURRENT_PLAN, **operation(WRITE, {201: CarePlanOut}, WRITE_ERRORS))
@@ -246,7 +233,12 @@ def list_revisions(
     """The plan's revisions, the newest first: who changed what, when and why."""
     actor = actor_for(request)
     plan = _plan_for(actor, plan_id, Action.VIEW)
-    rows = CarePlanRevision.objects.filter(plan=plan).select_related("author").order_by("-number")
+    rows = (
+        CarePlanRevision.objects.filter(plan=plan)
+        .select_related("author")
+        .defer("content")
+        .order_by("-number")
+    )
     with transaction.atomic():
         result = paginate(request, rows, page)
         result["items"] = [_revision(r) for r in result["items"]]
@@ -265,9 +257,7 @@ def get_revision(
     """One revision: the whole plan as it stood after that change."""
     actor = actor_for(request)
     plan = _plan_for(actor, plan_id, Action.VIEW)
-    revision = (
-        CarePlanRevision.objects.filter(plan=plan, number=number).select_related("author").first()
-    )
+    revision = queries.revision(plan, number)
     if revision is None:
         return problem(404, f"This plan has no revision {number}; {_kept(plan)}.")
     with transaction.atomic():
@@ -496,7 +486,9 @@ def _colleague(organization_id: int, user_id: int | None) -> User | None:
 
 
 def _whole(plan: CarePlan) -> dict[str, Any]:
-    """The plan with every row of it, in a fixed number of queries."""
+    """The plan with every row of it, in a fixed number of queries. Rows entered in error are
+    served with that status (the plan page leaves them out): a client holding a copy of one
+    learns that it was withdrawn."""
     problems = Problem.objects.filter(plan=plan)
     goals = Goal.objects.filter(plan=plan).select_related("task", "override_by")
     interventions = Intervention.objects.filter(plan=plan).select_related("clinician", "caregiver")
@@ -591,7 +583,7 @@ def _intervention(row: Intervention) -> dict[str, Any]:
         "who": revisions.who_of(row),
         "at_visits_of": row.at_visits_of,
         "frequency": row.frequency,
-        "frequency_in_words": _in_words(row.frequency),
+        "frequency_in_words": queries.words_of_frequency(row.frequency),
         "start_date": row.start_date,
         "end_date": row.end_date,
         "status": row.status,
@@ -604,20 +596,11 @@ def _frequency(row: DisciplineFrequency) -> dict[str, Any]:
         "version": row.version,
         "discipline": row.discipline,
         "frequency": row.frequency,
-        "in_words": _in_words(row.frequency),
+        "in_words": queries.words_of_frequency(row.frequency),
         "start_date": row.start_date,
         "end_date": row.end_date,
         "status": row.status,
     }
-
-
-def _in_words(notation: str) -> str:
-    # The services store only what the parser reads; a row written some other way (an import
-    # from before a form was known) is shown as written rather than failing the whole plan.
-    try:
-        return parse(notation).in_words() if notation else ""
-    except FrequencyError:
-        return notation
 
 
 def _team_member(member: CareTeamMember) -> dict[str, Any]:
