@@ -357,6 +357,7 @@ def _target_errors(goal: Goal) -> dict[str, str]:
             and goal.target_low > goal.target_high
         ):
             return {"target_low": "The lowest value is above the highest."}
+        return _readings_errors(goal, measure)
     elif measure.kind == measures.EVENT and not goal.target_days:
         return {"target_days": f"Say for how many days without a {measure.measure}."}
     elif measure.kind == measures.TASK:
@@ -364,8 +365,18 @@ def _target_errors(goal: Goal) -> dict[str, str]:
             return {"task": "Choose the task that achieves this goal."}
         if not Task.objects.filter(pk=goal.task_id, patient_id=goal.patient_id).exists():
             return {"task": "Choose a task of this patient."}
-    if goal.needed and goal.window and goal.needed > goal.window:
-        return {"needed": "The readings needed cannot be more than the readings counted."}
+    return {}
+
+
+def _readings_errors(goal: Goal, measure: measures.Measure) -> dict[str, str]:
+    # Either number may be left to the measure's default, so compare what the rule will use.
+    needed, window = goal.needed or measure.needed, goal.window or measure.window
+    if needed > window:
+        field = "needed" if goal.needed else "window"
+        return {
+            field: f"The readings needed ({needed}) cannot be more than the readings counted "
+            f"({window})."
+        }
     return {}
 
 

@@ -10,6 +10,7 @@ import pytest
 
 from careway.api import api
 from careway.assessments import catalog, services, template
+from careway.careplans import services as careplan_services
 from careway.core import audit
 from careway.core.models import AuditEvent
 from careway.patients.models import Allergy, Condition, Medication, Observation, Patient
@@ -71,6 +72,46 @@ SAMPLES[("POST", "/api/v1/assessments/{assessment_id}/sections/{section}")] = {
         for q in PHQ9["item"]
     ],
 }
+# --- care plans: the plan of world.patient's episode with one row of each kind (careplan_ids) ---
+SAMPLES.update(
+    {
+        ("GET", "/api/v1/patients/{patient_id}/care-plan"): None,
+        ("POST", "/api/v1/patients/{patient_id}/care-plan"): {"reason": "Start of care"},
+        ("GET", "/api/v1/care-plans/{plan_id}"): None,
+        ("PATCH", "/api/v1/care-plans/{plan_id}"): {"status": "active", "version": 1},
+        ("GET", "/api/v1/care-plans/{plan_id}/revisions"): None,
+        ("GET", "/api/v1/care-plans/{plan_id}/revisions/{number}"): None,
+        ("GET", "/api/v1/care-plans/{plan_id}/differences"): None,
+        ("POST", "/api/v1/care-plans/{plan_id}/problems"): {"text": "Risk of falls"},
+        ("PATCH", "/api/v1/care-plan-problems/{problem_id}"): {"status": "resolved", "version": 1},
+        ("POST", "/api/v1/care-plans/{plan_id}/goals"): {"patient_words": "Walk to the mailbox"},
+        ("PATCH", "/api/v1/care-plan-goals/{goal_id}"): {"due_date": "2099-01-31", "version": 1},
+        ("PUT", "/api/v1/care-plan-goals/{goal_id}/override"): {
+            "status": "improving",
+            "reason": "Ankles less swollen",
+            "version": 1,
+        },
+        ("POST", "/api/v1/care-plans/{plan_id}/frequencies"): {
+            "discipline": "PT",
+            "frequency": "2w3",
+        },
+        ("PATCH", "/api/v1/care-plan-frequencies/{frequency_id}"): {
+            "frequency": "2w4",
+            "version": 1,
+        },
+        ("POST", "/api/v1/care-plans/{plan_id}/interventions"): {
+            "kind": "monitor",
+            "text": "Check for edema",
+            "discipline": "RN",
+        },
+        ("PATCH", "/api/v1/care-plan-interventions/{intervention_id}"): {
+            "status": "on-hold",
+            "version": 1,
+        },
+        ("POST", "/api/v1/care-plan-interventions/{intervention_id}/tasks"): {},
+    }
+)
+CAREPLAN_IDS = ("plan_id", "problem_id", "goal_id", "intervention_id", "frequency_id", "number")
 COLLECTION = "/api/v1/patients"
 
 
@@ -106,7 +147,39 @@ def send(api_client, world: World, operation: tuple[str, str], patient: Patient 
         url = url.replace("{assessment_id}", draft_of(world, patient)).replace(
             "{section}", section_asking("phq-9")
         )
+    if any(f"{{{name}}}" in url for name in CAREPLAN_IDS) or url.endswith("/care-plan"):
+        starting = method == "POST" and url.endswith("/care-plan")
+        url = with_careplan_ids(world, url, patient, starting)
     return api_client.call(method, url, SAMPLES[operation])
+
+
+def with_careplan_ids(world: World, url: str, patient: Patient | None, starting: bool) -> str:
+    """The url naming world.patient's plan and its rows (none when the call starts the plan;
+    ids that exist nowhere when it is about another patient)."""
+    if starting or (patient is not None and patient.pk != world.patient.pk):
+        ids = dict.fromkeys(CAREPLAN_IDS, "00000000-0000-0000-0000-000000000000")
+    else:
+        ids = careplan_ids(world)
+    for name in CAREPLAN_IDS:
+        url = url.replace(f"{{{name}}}", ids[name] if name != "number" else "1")
+    return url
+
+
+def careplan_ids(world: World) -> dict[str, str]:
+    actor = audit.Actor(user=world.cm)
+    plan = careplan_services.start_plan(actor, world.patient)
+    rows = {
+        "plan_id": plan,
+        "problem_id": careplan_services.add_problem(actor, plan, {"text": "Fluid overload"}),
+        "goal_id": careplan_services.add_goal(actor, plan, {"description": "Weigh daily"}),
+        "intervention_id": careplan_services.add_intervention(
+            actor, plan, {"kind": "teach", "text": "Teach daily weights", "discipline": "RN"}
+        ),
+        "frequency_id": careplan_services.set_frequency(
+            actor, plan, {"discipline": "RN", "frequency": "3w1, 2w4"}
+        ),
+    }
+    return {name: str(row.pk) for name, row in rows.items()}
 
 
 def draft_of(world: World, patient: Patient | None) -> str:
@@ -156,8 +229,10 @@ def test_outsider_and_colleague_off_the_team_get_404_and_a_denied_audit_event(
     assert response.status_code == 404
     assert response["Content-Type"] == "application/problem+json"
     assert chart_state(world) == before
-    # An assessment of another agency is denied without naming its patient (as FHIR reads are).
-    named = None if who == "outsider" and "{assessment_id}" in operation[1] else world.patient.pk
+    # A record of another agency (an assessment, a care plan) is denied without naming its
+    # patient (as FHIR reads are).
+    by_record = "{patient_id}" not in operation[1]
+    named = None if who == "outsider" and by_record else world.patient.pk
     assert AuditEvent.objects.filter(
         actor_id=user.pk, patient_id=named, outcome=AuditEvent.Outcome.DENIED
     ).exists()

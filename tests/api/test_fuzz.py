@@ -19,6 +19,14 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from careway.assessments import services, template
+from careway.careplans import services as careplan_services
+from careway.careplans.models import (
+    CarePlan,
+    DisciplineFrequency,
+    Goal,
+    Intervention,
+    Problem,
+)
 from careway.core import audit
 from careway.patients.models import Patient
 
@@ -47,13 +55,48 @@ def wsgi_app():
     signals.request_finished.connect(close_old_connections)
 
 
+# The record each update's path names, by the path parameter that names it.
+VERSIONED = {
+    "goal_id": Goal,
+    "problem_id": Problem,
+    "intervention_id": Intervention,
+    "frequency_id": DisciplineFrequency,
+    "plan_id": CarePlan,
+}
+
+
 def with_current_version(case, patient: Patient) -> None:
     """Most generated versions are stale (412); half the updates name the current one instead,
     so that generated bodies also reach the update service."""
     if case.method in {"PUT", "PATCH"} and isinstance(case.body, dict) and len(case.body) % 2:
         case.body.pop("version", None)
-        version = Patient.objects.get(pk=patient.pk).version
+        version = current_version(case.path_parameters or {}, patient)
         case.headers = {**(case.headers or {}), "If-Match": f'"{version}"'}
+
+
+def current_version(path_parameters: dict, patient: Patient) -> int:
+    for name, model in VERSIONED.items():
+        if name in path_parameters:
+            return model.objects.get(pk=path_parameters[name]).version
+    return Patient.objects.get(pk=patient.pk).version
+
+
+def careplan_parameters(world) -> dict[str, str]:
+    """The patient's care plan with one row of each kind, for the care plan operations."""
+    actor = audit.Actor(user=world.cm)
+    plan = careplan_services.start_plan(actor, world.patient)
+    rows = {
+        "plan_id": plan,
+        "problem_id": careplan_services.add_problem(actor, plan, {"text": "Fluid overload"}),
+        "goal_id": careplan_services.add_goal(actor, plan, {"description": "Weigh daily"}),
+        "intervention_id": careplan_services.add_intervention(
+            actor, plan, {"kind": "teach", "text": "Teach daily weights", "discipline": "RN"}
+        ),
+        "frequency_id": careplan_services.set_frequency(
+            actor, plan, {"discipline": "RN", "frequency": "3w1, 2w4"}
+        ),
+    }
+    return {"number": "1", **{name: str(row.pk) for name, row in rows.items()}}
 
 
 def fuzz(operation, mode, path_parameters: dict, headers: dict, patient: Patient) -> None:
@@ -91,8 +134,9 @@ def test_no_input_makes_the_api_fail(world, make_token, wsgi_app, mode):
         "assessment_id": str(draft.pk),
         "section": section,
     }
+    path_parameters |= careplan_parameters(world)
     operations = [result.ok() for result in schema.get_all_operations()]
-    assert len(operations) == 17
+    assert len(operations) == 17 + 17  # patients and assessments, care plans
     for operation in operations:
         needed = {k: v for k, v in path_parameters.items() if f"{{{k}}}" in operation.path}
         fuzz(operation, mode, needed, headers, world.patient)

@@ -49,13 +49,15 @@ def test_every_operation_documents_its_problems(openapi):
 def test_input_schemas_never_take_ownership_fields(openapi):
     schemas = openapi["components"]["schemas"]
     inputs = [name for name in schemas if name.endswith(("Create", "Replace", "Patch"))]
-    assert len(inputs) == 7
-    for name in inputs:
+    assert len(inputs) == 7 + 10  # the patients API's and the care plans API's
+    owners = {"id", "organization", "organization_id", "patient", "patient_id", "plan", "plan_id"}
+    for name in [*inputs, "PlanStart", "AchievementOverride"]:
         fields = set(schemas[name]["properties"])
-        assert not fields & {"id", "organization", "organization_id", "patient", "patient_id"}
+        assert not fields & owners, name
         assert schemas[name]["additionalProperties"] is False
         # Only updates say which version they were made against.
-        assert ("version" in fields) == (name in {"PatientReplace", "PatientPatch"})
+        is_update = name.endswith(("Replace", "Patch")) or name == "AchievementOverride"
+        assert ("version" in fields) == is_update, name
 
 
 def test_output_schemas_hide_internal_fields(openapi):

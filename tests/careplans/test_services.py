@@ -290,3 +290,16 @@ def test_of_two_readings_on_one_day_the_later_one_is_the_latest(world, actor, pl
     goal = weight_goal(actor, plan)
     assert goal.achievement == "worsening"
     assert goal.achievement_rule.startswith("Latest weight 5 lb from the target")
+
+
+@pytest.mark.parametrize(
+    "counts, field",
+    [({"needed": 5, "window": 4}, "needed"), ({"needed": 5}, "needed"), ({"window": 2}, "window")],
+)
+def test_readings_needed_above_those_counted_are_refused_whichever_is_left_to_the_measure(
+    world, actor, plan, counts, field
+):
+    # The weight measure needs 3 of the last 4 readings unless the goal says otherwise.
+    with pytest.raises(ValidationError) as error:
+        weight_goal(actor, plan, **counts)
+    assert list(error.value.message_dict) == [field]
