@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from careway.core.roles import Role
 
-from . import content
+from . import careplans, content
 from .charts import ChartBuilder
 from .staff import DemoAgency, create_agency, demo_actor, load_agency
 
@@ -42,7 +42,8 @@ def _ensure_agency(spec: dict, today: date) -> tuple[DemoAgency, bool]:
         agency = create_agency(spec)
         actor = demo_actor(agency.organization)
         for number, person in enumerate(content.people(spec["slug"])):
-            ChartBuilder(agency, actor, person, number, today).build()
+            chart = ChartBuilder(agency, actor, person, number, today)
+            careplans.add_care_plan(chart, chart.build())
     return agency, True
 
 
