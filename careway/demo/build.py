@@ -126,9 +126,9 @@ def sign_in_markdown() -> str:
         "(3 to 6 goals with their statuses worked out from the readings, 5 to 10 interventions,",
         "two or three visiting disciplines with their frequencies, one revision), with one audit",
         "event per patient and per plan created. It shows progress as it goes and runs ANALYZE at",
-        "the end on PostgreSQL. Its users are named like `bench.casemanagerrn.123` and use the same",
-        "demo password; none has two-factor sign-in set up. Use a database of its own: running",
-        "it again when the agency exists loads nothing.",
+        "the end on PostgreSQL. Its users are named like `bench.casemanagerrn.123` and use the",
+        "same demo password; none has two-factor sign-in set up. Use a database of its own:",
+        "running it again when the agency exists loads nothing.",
         "",
     ]
     return "\n".join(lines)
