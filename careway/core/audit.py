@@ -131,11 +131,14 @@ def record_many(
     patient_ids: Iterable[Any],
     *,
     object_type: str = "patients.patient",
+    object_ids: Iterable[Any] | None = None,
     reason: str = "",
     detail: dict[str, Any] | None = None,
     outcome: str = AuditEvent.Outcome.SUCCESS,
 ) -> list[AuditEvent]:
-    """One event per patient, in three statements whatever their number (lists and searches)."""
+    """One event per patient, in three statements whatever their number (lists and searches).
+    With `object_ids` (one for each patient id, in order) each event is about that record of
+    the patient (a goal worked out again) rather than the patient."""
     shared = {
         "action": action,
         "object_type": object_type,
@@ -143,7 +146,12 @@ def record_many(
         "outcome": outcome,
         "detail": _detail_of(actor, detail),
     }
-    rows = [{**shared, "patient_id": pid, "object_id": str(pid)} for pid in patient_ids]
+    patients = list(patient_ids)
+    objects = patients if object_ids is None else list(object_ids)
+    rows = [
+        {**shared, "patient_id": pid, "object_id": str(oid)}
+        for pid, oid in zip(patients, objects, strict=True)
+    ]
     return _append(actor, actor.organization_id, rows) if rows else []
 
 

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from careway.core.roles import Role
 
-from . import content
+from . import careplans, content
 from .charts import ChartBuilder
 from .staff import DemoAgency, create_agency, demo_actor, load_agency
 
@@ -42,7 +42,8 @@ def _ensure_agency(spec: dict, today: date) -> tuple[DemoAgency, bool]:
         agency = create_agency(spec)
         actor = demo_actor(agency.organization)
         for number, person in enumerate(content.people(spec["slug"])):
-            ChartBuilder(agency, actor, person, number, today).build()
+            chart = ChartBuilder(agency, actor, person, number, today)
+            careplans.add_care_plan(chart, chart.build())
     return agency, True
 
 
@@ -100,6 +101,12 @@ def sign_in_markdown() -> str:
         "of the branch; the scheduler can read but not change charts; the agency admin manages",
         "people but does not read charts; the auditor reads the audit trail.",
         "",
+        "The patients' care plans are at every stage: a few patients are too new to have one,",
+        "some plans are drafts, most are in effect (goals getting better and worse as the",
+        "weights, blood pressures and pain scores on the chart say, some plans past their review",
+        "date, family caregivers on the team with their own interventions) and the discharged",
+        "patients' plans are completed. `cm.rivera`'s caseload has some of each.",
+        "",
         "| Agency | Username | Name | Role | TOTP secret |",
         "|---|---|---|---|---|",
     ]
@@ -115,11 +122,13 @@ def sign_in_markdown() -> str:
         "`careway demo --patients 100000` loads one more made-up agency, Lakeshore Home Health",
         "(benchmark), in bulk (PostgreSQL COPY; bulk_create on SQLite): four branches, a case",
         "manager for every 60 patients, and for each patient an episode, a care team, contacts,",
-        "coverage, 2 to 4 conditions, 3 to 8 medications and 50 vital sign readings, with one",
-        "audit event per patient created. It shows progress as it goes and runs ANALYZE at the",
-        "end on PostgreSQL. Its users are named like `bench.casemanagerrn.123` and use the same",
-        "demo password; none has two-factor sign-in set up. Use a database of its own: running",
-        "it again when the agency exists loads nothing.",
+        "coverage, 2 to 4 conditions, 3 to 8 medications, 50 vital sign readings and a care plan",
+        "(3 to 6 goals with their statuses worked out from the readings, 5 to 10 interventions,",
+        "two or three visiting disciplines with their frequencies, one revision), with one audit",
+        "event per patient and per plan created. It shows progress as it goes and runs ANALYZE at",
+        "the end on PostgreSQL. Its users are named like `bench.casemanagerrn.123` and use the",
+        "same demo password; none has two-factor sign-in set up. Use a database of its own:",
+        "running it again when the agency exists loads nothing.",
         "",
     ]
     return "\n".join(lines)

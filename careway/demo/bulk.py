@@ -4,7 +4,8 @@ Per-row service calls take hours at 100,000 patients, so this loader builds rows
 batch of patients at a time, and writes them with PostgreSQL COPY (bulk_create on SQLite). It is
 still a service of its own kind: each batch is one transaction that also appends one audit event
 per patient created (audit.record_many, system actor acting for the agency), so the trail stays
-complete and its hash chain verifies.
+complete and its hash chain verifies. Every patient also gets a care plan
+(careway/demo/bulk_careplans.py), with one audit event per plan.
 """
 
 import math
@@ -40,7 +41,8 @@ from careway.patients.models import (
     RelatedPerson,
 )
 
-from . import content, identifiers, vital_series
+from . import bulk_careplans, content, identifiers, vital_series
+from .bulk_careplans import Caregiver, PatientFacts, TeamMember
 
 BENCH_SLUG = "bench-lakeshore"
 BENCH_NAME = "Lakeshore Home Health (benchmark)"
@@ -57,6 +59,10 @@ GIVEN_NAMES: dict[str, list[str]] = _NAMES["given_names"]
 FAMILY_NAMES: list[str] = _NAMES["family_names"]
 STREETS: list[str] = _NAMES["streets"]
 LANGUAGES = (["en"] * 16) + ["es", "es", "vi", "yue", "bs", "hmn"]
+WITH_IDS = (Patient, EpisodeOfCare, CareTeamMember, RelatedPerson)
+# Ids reserved per patient: five staff on the team and a caregiver; up to three contacts.
+MEMBERS_PER_PATIENT = 6
+CONTACTS_PER_PATIENT = 3
 
 
 @dataclass
@@ -66,13 +72,16 @@ class BulkResult:
     patients: int = 0
     seconds: float = 0.0
     rows: dict[str, int] = field(default_factory=dict)
+    # Of `seconds`, the time spent building and writing the care plans.
+    plan_seconds: float = 0.0
 
     def summary(self) -> str:
         if not self.created:
             return f"{BENCH_NAME} already exists; nothing loaded (use a fresh database)."
         lines = [
             f"{BENCH_NAME}: {self.patients:,} patients in {self.seconds:.1f} s "
-            f"({self.patients / max(self.seconds, 1e-9):,.0f} patients/s)",
+            f"({self.patients / max(self.seconds, 1e-9):,.0f} patients/s), "
+            f"of which care plans {self.plan_seconds:.1f} s",
             "Rows written:",
         ]
         lines += [f"  {label:<28} {count:>12,}" for label, count in sorted(self.rows.items())]
@@ -141,7 +150,15 @@ def build_benchmark_agency(
         with connection.cursor() as cursor:
             cursor.execute("ANALYZE")
     writer.counts["core.AuditEvent (patient.create)"] = patients
-    return BulkResult(organization, True, patients, time.monotonic() - started, writer.counts)
+    writer.counts["core.AuditEvent (careplan.create)"] = patients
+    return BulkResult(
+        organization,
+        True,
+        patients,
+        time.monotonic() - started,
+        writer.counts,
+        plan_seconds=loader.plan_seconds,
+    )
 
 
 # --- the agency and its people --------------------------------------------------------------
@@ -246,11 +263,17 @@ class PatientLoader:
         self.seed = seed
         self.actor = audit.Actor.system(via="demo", organization_id=organization.pk)
         self.zone = ZoneInfo(BENCH_TIMEZONE)
+        self.scenario_keys = list(content.scenarios())
         self.cases = list(content.scenarios().values())
+        self.staff_names = {
+            user.pk: user.display_name for user in User.objects.filter(organization=organization)
+        }
+        self.plans = bulk_careplans.BulkPlans(organization.pk, today, seed, self.zone)
+        self.plan_seconds = 0.0
         self.codes = content.codes()
         self.signs = {key: vital_series.vital_sign(key) for key in VITAL_KEYS}
         self.shapes = {
-            model: TableShape(model, with_id=model in (Patient, EpisodeOfCare))
+            model: TableShape(model, with_id=model in WITH_IDS)
             for model in (
                 Patient,
                 EpisodeOfCare,
@@ -265,17 +288,58 @@ class PatientLoader:
 
     def load_batch(self, first: int, stop: int) -> None:
         rows: dict[type, list[tuple]] = {model: [] for model in self.shapes}
-        episode_ids = reserve_ids(EpisodeOfCare, stop - first)
-        patient_ids = []
+        count = stop - first
+        episode_ids = reserve_ids(EpisodeOfCare, count)
+        self.member_ids = iter(reserve_ids(CareTeamMember, MEMBERS_PER_PATIENT * count))
+        self.contact_ids = iter(reserve_ids(RelatedPerson, CONTACTS_PER_PATIENT * count))
+        patient_ids, plans = [], bulk_careplans.PlanRows()
         for number, episode_id in zip(range(first, stop), episode_ids, strict=True):
-            patient_ids.append(self._patient_rows(number, episode_id, rows))
+            facts = self._patient_rows(number, episode_id, rows)
+            patient_ids.append(facts.patient_id)
+            started = time.monotonic()
+            self.plans.plan_rows(facts, plans)
+            self.plan_seconds += time.monotonic() - started
         for model, shape in self.shapes.items():
             self.writer.write(shape, rows[model])
         audit.record_many(
             self.actor, "patient.create", patient_ids, detail={"source": "bulk loader"}
         )
+        started = time.monotonic()
+        self._write_plans(plans, patient_ids)
+        self.plan_seconds += time.monotonic() - started
 
-    def _patient_rows(self, number: int, episode_id: int, rows: dict) -> uuid.UUID:
+    def _write_plans(self, plans: bulk_careplans.PlanRows, patient_ids: list[uuid.UUID]) -> None:
+        """The plans' rows, the caregivers they put on the team and the pain scores they are
+        measured by, with one audit event per plan created."""
+        team_shape, observation_shape = self.shapes[CareTeamMember], self.shapes[Observation]
+        self.writer.write(team_shape, [team_shape.row(m) for m in plans.caregivers_on_team])
+        pain = vital_series.vital_sign("pain")
+        self.writer.write(
+            observation_shape,
+            [
+                observation_shape.row(
+                    {
+                        "organization_id": self.organization.pk,
+                        "patient_id": patient_id,
+                        "code_system": LOINC,
+                        "code": pain.code,
+                        "display": pain.label,
+                        "category": "vital-signs",
+                        "effective_at": taken,
+                        "value": value,
+                        "unit": pain.unit,
+                    }
+                )
+                for patient_id, taken, value in plans.pain_readings
+            ],
+        )
+        for model in bulk_careplans.PLAN_MODELS:
+            self.writer.write(self.plans.shapes[model], plans.rows[model])
+        audit.record_many(
+            self.actor, "careplan.create", patient_ids, detail={"source": "bulk loader"}
+        )
+
+    def _patient_rows(self, number: int, episode_id: int, rows: dict) -> PatientFacts:
         rng = random.Random(self.seed * 1_000_003 + number)
         staff = self.staff[number % len(self.staff)]
         within_branch = number // len(self.staff)
@@ -286,13 +350,37 @@ class PatientLoader:
         sex = rng.choice(["female", "female", "male"])
         rows[Patient].append(self._patient(number, patient_id, staff, sex, rng))
         rows[EpisodeOfCare].append(self._episode(episode_id, staff, start_of_care, rng, common))
-        rows[CareTeamMember] += self._team(staff, within_branch, episode_id, start_of_care, common)
-        rows[RelatedPerson] += self._contacts(sex, rng, common)
+        team = self._team(staff, within_branch, episode_id, start_of_care, common)
+        rows[CareTeamMember] += [row for row, _ in team]
+        contacts = self._contacts(sex, rng, common)
+        rows[RelatedPerson] += [row for row, _ in contacts]
         rows[Coverage] += self._coverages(rng, common)
-        rows[Condition] += self._conditions(case, start_of_care, rng, common)
+        conditions = self._conditions(case, start_of_care, rng, common)
+        rows[Condition] += conditions
         rows[Medication] += self._medications(case, start_of_care, rng, common)
-        rows[Observation] += self._observations(case, start_of_care, rng, common)
-        return patient_id
+        observations = self._observations(case, start_of_care, rng, common)
+        rows[Observation] += observations
+        return PatientFacts(
+            number=number,
+            patient_id=patient_id,
+            episode_id=episode_id,
+            start_of_care=start_of_care,
+            scenario=self.scenario_keys[number % len(self.cases)],
+            case=case,
+            primary_problem=self.codes["conditions"][case["primary"]]["display"],
+            team=[member for _, member in team],
+            caregiver=next((c for _, c in contacts if c is not None), None),
+            caregiver_member_id=next(self.member_ids),
+            readings=self._readings_of(observations),
+        )
+
+    def _readings_of(self, observations: list[tuple]) -> dict[str, list[tuple[datetime, float]]]:
+        attnames = self.shapes[Observation].attnames
+        code, taken, value = (attnames.index(n) for n in ("code", "effective_at", "value"))
+        readings: dict[str, list[tuple[datetime, float]]] = {}
+        for row in observations:
+            readings.setdefault(row[code], []).append((row[taken], row[value]))
+        return readings
 
     def _patient(self, number: int, patient_id, staff: Staff, sex: str, rng) -> tuple:
         latitude, longitude = identifiers.point_near(*TOWN_CENTRE, rng, km=12)
@@ -337,7 +425,10 @@ class PatientLoader:
             }
         )
 
-    def _team(self, staff: Staff, n: int, episode_id, start_of_care, common) -> list[tuple]:
+    def _team(
+        self, staff: Staff, n: int, episode_id, start_of_care, common
+    ) -> list[tuple[tuple, TeamMember]]:
+        """Each member's row, and the member as the care plan names them (primary first)."""
         shape, roles = self.shapes[CareTeamMember], CareTeamMember.TeamRole
         members = [
             (staff.case_managers[n // PATIENTS_PER_CASE_MANAGER], roles.CASE_MANAGER, True),
@@ -346,10 +437,13 @@ class PatientLoader:
             (staff.aides[n % len(staff.aides)], roles.AIDE, False),
             (staff.scheduler, roles.SCHEDULER, False),
         ]
-        return [
-            shape.row(
+        team = []
+        for user_id, role, primary in members:
+            member_id = next(self.member_ids)
+            row = shape.row(
                 {
                     **common,
+                    "id": member_id,
                     "episode_id": episode_id,
                     "user_id": user_id,
                     "role": role,
@@ -357,10 +451,11 @@ class PatientLoader:
                     "start_date": start_of_care,
                 }
             )
-            for user_id, role, primary in members
-        ]
+            team.append((row, TeamMember(member_id, self.staff_names[user_id], role, user_id)))
+        return team
 
-    def _contacts(self, sex: str, rng, common) -> list[tuple]:
+    def _contacts(self, sex: str, rng, common) -> list[tuple[tuple, Caregiver | None]]:
+        """Each contact's row, and the primary caregiver as the care plan names them."""
         shape = self.shapes[RelatedPerson]
         family = rng.choice(FAMILY_NAMES)
         spouse_sex = "male" if sex == "female" else "female"
@@ -374,10 +469,13 @@ class PatientLoader:
                 False,
             ),
         ][: rng.randint(1, 3)]
-        return [
-            shape.row(
+        contacts = []
+        for index, (name, relationship, lives_with, consent) in enumerate(people):
+            contact_id = next(self.contact_ids)
+            row = shape.row(
                 {
                     **common,
+                    "id": contact_id,
                     "name": name,
                     "relationship": relationship,
                     "phone": identifiers.fictional_phone(TOWN["area_code"], rng),
@@ -387,8 +485,9 @@ class PatientLoader:
                     "may_receive_information": consent,
                 }
             )
-            for index, (name, relationship, lives_with, consent) in enumerate(people)
-        ]
+            caregiver = Caregiver(contact_id, name, relationship) if index == 0 else None
+            contacts.append((row, caregiver))
+        return contacts
 
     def _coverages(self, rng, common) -> list[tuple]:
         shape = self.shapes[Coverage]

@@ -1,8 +1,9 @@
 """Months of plausible vital signs for one patient, shaped by their case.
 
-Each reading wanders a little around the case's baseline. Two patterns tell a story a case manager
-should notice: `weight_gain` (heart failure: fluid builds up over the last week) and `low_spo2`
-(COPD: oxygen saturation around 88-91%).
+Each reading wanders a little around the case's baseline. Three patterns tell a story a case
+manager should notice: `weight_gain` (heart failure: fluid builds up over the last week),
+`low_spo2` (COPD: oxygen saturation around 88-91%) and `bp_falling` (systolic pressure coming down
+to the baseline over the last four weeks as the medicine is adjusted: a goal on it improves).
 """
 
 import random
@@ -25,6 +26,8 @@ NOISE = {
 LIMITS = {"oxygen_saturation": (84, 100), "temperature": (96.5, 100.4)}
 WEIGHT_GAIN_DAYS = 8
 WEIGHT_GAIN_PER_DAY_LB = 0.75
+BP_FALL_DAYS = 28
+BP_FALL_MMHG = 20.0
 
 
 @dataclass(frozen=True)
@@ -42,6 +45,8 @@ def readings_on(
         value = base + rng.gauss(0, NOISE[key])
         if key == "weight" and pattern == "weight_gain":
             value = base + rng.gauss(0, 0.4) + _fluid_gain(day, today)
+        if key == "systolic" and pattern == "bp_falling":
+            value = base + rng.gauss(0, 3.0) + _pressure_still_to_fall(day, today)
         if key == "oxygen_saturation" and pattern == "low_spo2":
             value = rng.choice([87, 88, 89, 89, 90, 90, 91, 92])
         low, high = LIMITS.get(key, (-1e9, 1e9))
@@ -54,6 +59,10 @@ def readings_on(
 def _fluid_gain(day: date, today: date) -> float:
     days_into_gain = WEIGHT_GAIN_DAYS - (today - day).days
     return max(0, days_into_gain) * WEIGHT_GAIN_PER_DAY_LB
+
+
+def _pressure_still_to_fall(day: date, today: date) -> float:
+    return BP_FALL_MMHG * min(1.0, (today - day).days / BP_FALL_DAYS)
 
 
 def vital_sign(key: str) -> vitals.VitalSign:

@@ -83,6 +83,22 @@ def test_record_many_writes_one_linked_event_per_patient(world):
     assert audit.verify_all()[1] == []
 
 
+def test_record_many_can_name_a_record_of_each_patient(world):
+    actor = audit.Actor(user=world.cm)
+    audit.record_many(
+        actor, "goal.evaluate", [world.patient.pk] * 2, object_type="careplans.goal",
+        object_ids=["g1", "g2"], detail={"to": "improving"},
+    )  # fmt: skip
+    rows = AuditEvent.objects.filter(action="goal.evaluate").order_by("seq")
+    assert [(r.patient_id, r.object_type, r.object_id) for r in rows] == [
+        (world.patient.pk, "careplans.goal", "g1"),
+        (world.patient.pk, "careplans.goal", "g2"),
+    ]
+    assert audit.verify_all()[1] == []
+    with pytest.raises(ValueError):
+        audit.record_many(actor, "goal.evaluate", [world.patient.pk], object_ids=["a", "b"])
+
+
 def test_a_long_list_is_written_in_several_inserts_and_still_links(world):
     ids = [world.patient.pk] * 1203
     audit.record_many(audit.Actor(user=world.cm), "patient.list", ids)

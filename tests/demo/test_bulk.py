@@ -30,7 +30,8 @@ def test_builds_300_patients_with_50_observations_each_and_shows_progress(bench)
     org, out = bench
     assert org.is_demo
     assert Patient.objects.filter(organization=org).count() == 300
-    assert _per_patient(Observation, org) == {50}
+    vitals = Observation.objects.filter(organization=org).exclude(code="72514-3")
+    assert {row["n"] for row in vitals.values("patient").annotate(n=Count("id"))} == {50}
     assert "patients 300/300 (100%)" in out
     assert "300 patients in" in out
 
@@ -88,4 +89,67 @@ def test_each_blood_pressure_is_one_panel_of_systolic_and_diastolic(bench):
     assert {(row["n"], row["codes"]) for row in panels} == {(2, 2)}
     assert set(pressures.values_list("panel_code", flat=True)) == {"85354-9"}
     others = Observation.objects.filter(organization=org).exclude(code__in=["8480-6", "8462-4"])
+    assert others.filter(code="72514-3").exists()  # pain scores the care plans' goals follow
     assert not others.filter(panel_id__isnull=False).exists()
+
+
+# --- care plans ---------------------------------------------------------------------------------
+
+
+def test_every_patient_has_a_plan_with_3_to_6_goals_5_to_10_interventions_2_or_3_disciplines(
+    bench,
+):
+    from careway.careplans.models import CarePlan, DisciplineFrequency, Goal, Intervention
+
+    org, out = bench
+    assert CarePlan.objects.filter(organization=org).count() == 300
+    assert _per_patient(Goal, org) <= set(range(3, 7))
+    assert _per_patient(Intervention, org) <= set(range(5, 11))
+    assert _per_patient(DisciplineFrequency, org) <= {2, 3}
+    assert set(Intervention.objects.values_list("kind", flat=True)) == set(Intervention.Kind)
+    assert "of which care plans" in out
+
+
+def test_bulk_goal_statuses_vary_and_are_what_the_services_compute(bench):
+    """The loader works statuses out in memory; the services, reading the chart, agree."""
+    from django.db import transaction
+
+    from careway.careplans import services
+    from careway.careplans.models import Goal
+
+    org, _ = bench
+    statuses = set(Goal.objects.filter(organization=org).values_list("achievement", flat=True))
+    assert {"improving", "worsening", "achieved", "in-progress"} <= statuses
+    patients = list(Patient.objects.filter(organization=org).values_list("id", flat=True))
+    with transaction.atomic():
+        actor = audit.Actor.system(via="task", organization_id=org.pk)
+        assert services.recompute_goals_for(actor, patients) == 0
+        transaction.set_rollback(True)
+
+
+def test_bulk_revision_holds_the_plan_as_the_services_would_keep_it(bench):
+    from careway.careplans import revisions
+    from careway.careplans.models import CarePlan
+
+    org, _ = bench
+    for plan in CarePlan.objects.filter(organization=org)[:60]:
+        revision = plan.revisions.get()
+        assert revision.number == plan.revision == 1
+        assert revision.content == revisions.content_of(plan)
+
+
+def test_caregivers_carrying_an_intervention_are_on_the_team_and_each_plan_is_audited(bench):
+    from careway.careplans.models import CarePlan, Intervention
+
+    org, _ = bench
+    carried = Intervention.objects.filter(organization=org, caregiver__isnull=False)
+    assert carried.exists()
+    for intervention in carried[:50]:
+        assert CareTeamMember.objects.filter(
+            episode_id=intervention.plan.episode_id,
+            related_person_id=intervention.caregiver_id,
+            role="caregiver",
+        ).exists()
+    created = AuditEvent.objects.filter(chain_id=org.pk, action="careplan.create")
+    plans = set(CarePlan.objects.filter(organization=org).values_list("patient_id", flat=True))
+    assert set(created.values_list("patient_id", flat=True)) == plans

@@ -7,6 +7,13 @@ from django.core.management import call_command
 from django.db.models import Count, Min
 from django.utils import timezone
 
+from careway.careplans.models import (
+    CarePlan,
+    CarePlanRevision,
+    DisciplineFrequency,
+    Goal,
+    Intervention,
+)
 from careway.core import audit
 from careway.core.models import AuditEvent, Membership, Organization, User
 from careway.core.roles import TWO_FACTOR_REQUIRED_ROLES, Discipline, Role
@@ -34,6 +41,7 @@ pytestmark = pytest.mark.django_db
 ALL_MODELS = (
     Organization, User, Membership, Patient, EpisodeOfCare, CareTeamMember, RelatedPerson,
     Coverage, Condition, Medication, Allergy, Encounter, Observation, PatientFlag, AuditEvent,
+    CarePlan, CarePlanRevision, Goal, Intervention,
 )  # fmt: skip
 
 
@@ -308,3 +316,72 @@ def test_every_signed_demo_assessment_is_signed_by_a_case_manager_on_the_team(de
         team = set(assessment.episode.care_team.values_list("user_id", flat=True))
         assert assessment.signed_by_id in team
         assert Role.CASE_MANAGER in assessment.signed_by.roles
+
+
+# --- care plans ---------------------------------------------------------------------------------
+
+
+def _plans(demo):
+    return CarePlan.objects.filter(organization__in=_orgs(demo))
+
+
+def test_care_plans_at_every_stage(demo):
+    plans = _plans(demo)
+    assert {p.status for p in plans} == {"draft", "active", "completed"}
+    without = Patient.objects.filter(organization__in=_orgs(demo), care_plans__isnull=True)
+    assert without.filter(episodes__status="active").exists()  # new: no plan yet
+    today = timezone.localdate()
+    assert plans.filter(status=CarePlan.Status.ACTIVE, review_due__lt=today).exists()
+    assert not plans.filter(status="completed", episode__status="active").exists()
+
+
+def test_active_goals_improve_and_worsen_as_the_chart_says(demo):
+    goals = Goal.objects.filter(plan__in=_plans(demo).filter(status="active"))
+    worsening = goals.filter(achievement="worsening")
+    assert worsening.filter(measure="weight", patient__family_name="Hale").exists()
+    assert goals.filter(achievement="improving", measure="systolic").exists()
+    assert goals.filter(achievement="improving", measure="pain").exists()
+    assert goals.filter(achievement__in=["achieved", "sustaining"], measure="phq-9").exists()
+    assert all(g.achievement_rule for g in goals.exclude(measure=""))
+    assert goals.exclude(patient_words="").count() == goals.count()
+
+
+def test_a_family_caregiver_on_the_team_carries_an_intervention(demo):
+    carried = Intervention.objects.filter(plan__in=_plans(demo), caregiver__isnull=False)
+    assert carried.exists()
+    for intervention in carried:
+        assert CareTeamMember.objects.filter(
+            episode_id=intervention.plan.episode_id,
+            related_person_id=intervention.caregiver_id,
+            role="caregiver",
+            active=True,
+        ).exists()
+    kinds = Intervention.objects.filter(plan__in=_plans(demo)).values_list("kind", flat=True)
+    assert set(kinds) == set(Intervention.Kind)
+
+
+def test_discipline_frequencies_and_revisions_with_reasons(demo):
+    from careway.careplans import revisions
+
+    frequencies = DisciplineFrequency.objects.filter(plan__in=_plans(demo))
+    assert {("RN", "3w1, 2w4"), ("PT", "2w3"), ("HHA", "2w4")} <= set(
+        frequencies.values_list("discipline", "frequency")
+    )
+    assert frequencies.filter(discipline="RN").count() == _plans(demo).count()
+    changes = CarePlanRevision.objects.filter(plan__in=_plans(demo), number__gt=1)
+    assert changes.exclude(reason="").count() >= 10
+    for plan in _plans(demo):
+        newest = plan.revisions.get(number=plan.revision)
+        assert newest.content == revisions.content_of(plan)
+        assert newest.author.roles == {Role.CASE_MANAGER}
+
+
+def test_cm_rivera_caseload_has_a_mix_of_plans(demo):
+    rivera = User.objects.get(username="cm.rivera")
+    patients = access.visible_patients(rivera).filter(
+        care_team__user=rivera, care_team__is_primary_case_manager=True
+    )
+    statuses = {p.care_plans.first().status if p.care_plans.exists() else None for p in patients}
+    assert {None, "active", "completed"} <= statuses
+    shown = set(Goal.objects.filter(patient__in=patients).values_list("achievement", flat=True))
+    assert {"worsening", "improving"} <= shown
