@@ -92,13 +92,15 @@ def _readings(goals: Sequence[Any]) -> dict[Key, list[Reading]]:
                 found[(patient_id, by_code[code].key)].append(Reading(_local_day(at), value))
     if scored:
         by_source = {(m.questionnaire, m.score): m for m in scored}
-        scores = Score.objects.filter(
-            patient_id__in=patients,
-            questionnaire_url__in=[m.questionnaire for m in scored],
-            key__in=[m.score for m in scored],
-            current=True,
-        ).order_by("observed_at").values_list(
-            "patient_id", "questionnaire_url", "key", "observed_at", "value"
+        scores = (
+            Score.objects.filter(
+                patient_id__in=patients,
+                questionnaire_url__in=[m.questionnaire for m in scored],
+                key__in=[m.score for m in scored],
+                current=True,
+            )
+            .order_by("observed_at")
+            .values_list("patient_id", "questionnaire_url", "key", "observed_at", "value")
         )
         for patient_id, url, key, at, value in scores:
             measure = by_source.get((url, key))

@@ -141,7 +141,9 @@ def build_benchmark_agency(
     writer = RowWriter()
     with transaction.atomic():
         organization, staff = _create_agency_and_staff(patients, writer)
-    loader = PatientLoader(organization, staff, writer, today or timezone.localdate(), seed)
+    # The agency's today: its goals are worked out in its days (careway/careplans/services.py).
+    today = today or timezone.localdate(timezone=ZoneInfo(BENCH_TIMEZONE))
+    loader = PatientLoader(organization, staff, writer, today, seed)
     for first in range(0, patients, BATCH_SIZE):
         with transaction.atomic():
             loader.load_batch(first, min(first + BATCH_SIZE, patients))

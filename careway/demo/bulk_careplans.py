@@ -345,7 +345,7 @@ class _OnePlan:
         readings = []
         for at, value in taken:
             if at not in days:
-                days[at] = timezone.localtime(at).date()  # as evidence.py reads a reading's day
+                days[at] = at.astimezone(self.bulk.zone).date()  # the agency's day, as evidence
             readings.append(Reading(days[at], value))
         return evaluate(target, readings, self.bulk.today)
 
