@@ -20,6 +20,7 @@ from django.urls import reverse_lazy
 from django.utils import timezone
 
 from careway.core.roles import Discipline
+from careway.patients.display import plain_name
 from careway.patients.models import Patient, Task
 from careway.toolkit.forms import CarewayForm
 
@@ -290,7 +291,10 @@ class ProblemAddForm(PlanForm):
         groups: Choices = [("", "Nothing from the chart: I write it below")]
         if found.conditions:
             groups.append(
-                ("Conditions", [(f"condition:{c.pk}", c.display) for c in found.conditions])
+                (
+                    "Conditions",
+                    [(f"condition:{c.pk}", plain_name(c.display)) for c in found.conditions],
+                )
             )
         if found.flags:
             groups.append(("Flags", [(f"flag:{f.pk}", f.label) for f in found.flags]))

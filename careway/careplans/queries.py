@@ -26,7 +26,7 @@ from . import measures, services
 from .achievement import Achievement
 from .frequency import FrequencyError, parse
 from .models import CarePlan, CarePlanRevision, DisciplineFrequency, Goal, Intervention, Problem
-from .revisions import who_of
+from .revisions import linked_record, who_of
 
 ENTERED_IN_ERROR = "entered-in-error"
 # How a goal's achievement looks: the word is always shown, the colour only adds to it.
@@ -165,12 +165,6 @@ def _shown_goal(goal: Goal) -> ShownGoal:
         tone=ACHIEVEMENT_TONES[status],
         overridden=bool(goal.override),
     )
-
-
-def linked_record(problem: Problem) -> str:
-    """What the problem is linked to, in words ('' for a problem written freely)."""
-    record = problem.condition or problem.flag or problem.finding
-    return str(getattr(record, "label", "") or record or "")
 
 
 # --- what a problem, a goal or an intervention can be linked to ------------------------------

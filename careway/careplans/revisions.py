@@ -11,6 +11,7 @@ content, and is left out; a person's override of it is in.
 from dataclasses import dataclass
 from typing import Any
 
+from careway.patients.display import plain_name
 from careway.patients.models import CareTeamMember
 
 from . import measures
@@ -105,11 +106,10 @@ def content_of(plan: CarePlan) -> dict[str, Any]:
 
 
 def _problem(problem: Problem) -> dict[str, str]:
-    linked = problem.condition or problem.flag or problem.finding
     return {
         "text": problem.text,
         "source": problem.get_source_display(),
-        "linked": str(getattr(linked, "label", "") or linked or ""),
+        "linked": linked_record(problem),
         "status": problem.get_status_display(),
     }
 
@@ -153,6 +153,12 @@ def _frequency(row: DisciplineFrequency) -> dict[str, str]:
         "end_date": _day(row.end_date),
         "status": row.get_status_display(),
     }
+
+
+def linked_record(problem: Problem) -> str:
+    """What the problem is linked to, in words ('' for a problem written freely)."""
+    record = problem.condition or problem.flag or problem.finding
+    return plain_name(str(getattr(record, "label", "") or record or ""))
 
 
 def who_of(intervention: Intervention) -> str:

@@ -29,6 +29,7 @@ from careway.core.models import Organization, User
 from careway.core.writes import service
 from careway.patients import history
 from careway.patients import services as patient_services
+from careway.patients.display import plain_name
 from careway.patients.models import (
     CareTeamMember,
     Condition,
@@ -275,7 +276,8 @@ def _check_problem(problem: Problem) -> None:
             raise ValidationError({source: "Choose a record of this patient's chart."})
         problem.source = source
         if not problem.text.strip():
-            problem.text = str(getattr(record, "label", "") or record)[:300]
+            # A condition's words without a SNOMED CT tag ("Heart failure", not "... (disorder)").
+            problem.text = plain_name(str(getattr(record, "label", "") or record))[:300]
         if source == Problem.Source.CONDITION and not problem.code:
             problem.code_system, problem.code = record.code_system, record.code
     elif problem.source != Problem.Source.WRITTEN:

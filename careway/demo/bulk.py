@@ -26,6 +26,7 @@ from careway.core.models import Branch, Membership, Organization, User
 from careway.core.roles import Discipline, Role
 from careway.core.tables import RowWriter, TableShape, reserve_ids
 from careway.patients import vitals
+from careway.patients.display import plain_name
 from careway.patients.models import (
     ICD10CM,
     LOINC,
@@ -369,7 +370,7 @@ class PatientLoader:
             start_of_care=start_of_care,
             scenario=self.scenario_keys[number % len(self.cases)],
             case=case,
-            primary_problem=self.codes["conditions"][case["primary"]]["display"],
+            primary_problem=plain_name(self.codes["conditions"][case["primary"]]["display"]),
             team=[member for _, member in team],
             caregiver=next((c for _, c in contacts if c is not None), None),
             caregiver_member_id=next(self.member_ids),

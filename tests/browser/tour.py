@@ -322,7 +322,8 @@ def kind_of(path: str) -> str | None:
     if match.namespace in {"api"} or match.url_name is None:
         return None
     section = match.kwargs.get("section")
-    return f"{match.url_name}:{section}" if section else match.url_name
+    # Namespaced as the inventory names it ("careplans:goal"); a section after a "/".
+    return f"{match.view_name}/{section}" if section else match.view_name
 
 
 def settle(page) -> None:
@@ -412,7 +413,7 @@ def discover(page, base: str, start: list[str], seen: Seen) -> list[str]:
             continue
         looked.add(url)
         kind = kind_of(urlsplit(url).path)
-        if kind is None or kind.split(":")[0] in NOT_FOLLOWED:
+        if kind is None or kind.split("/")[0] in NOT_FOLLOWED:
             continue
         limit = PER_CHART_KIND if urlsplit(url).path.startswith("/patients/") else PER_KIND
         if per_kind.get(kind, 0) >= limit and url not in start:

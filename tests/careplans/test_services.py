@@ -86,7 +86,11 @@ def test_a_problem_linked_to_a_condition_takes_its_words_and_code(world, actor, 
     condition = patient_services.add_condition(
         actor,
         world.patient,
-        {"display": "Heart failure", "code_system": "http://snomed.info/sct", "code": "84114007"},
+        {
+            "display": "Heart failure (disorder)",
+            "code_system": "http://snomed.info/sct",
+            "code": "84114007",
+        },
     )
     problem = services.add_problem(actor, plan, {"condition": condition.pk, "text": ""})
     assert (problem.text, problem.source, problem.code) == (
