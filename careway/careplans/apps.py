@@ -37,6 +37,7 @@ class CareplansConfig(AppConfig):
                 priority=2,
                 cell_template="careplans/caseload/_plan.html",
                 annotate=goal_queries.with_care_plan,
+                add_to_page=goal_queries.add_care_plans,
                 sort=("care_plan_rank", "care_plan_review_due", "family_name", "pk"),
             ),
             frame.CaseloadColumn(

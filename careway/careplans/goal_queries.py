@@ -244,20 +244,11 @@ CLOSED_RANK = 5
 
 
 def with_care_plan(patients: QuerySet[Patient]) -> QuerySet[Patient]:
-    """The care plan column: the current episode's plan's `care_plan_status`,
-    `care_plan_revision`, `care_plan_review_due`, `care_plan_review` ("overdue", "due" within a
-    week, or "") and `care_plan_rank` to sort by; subqueries of the caseload's query."""
+    """The care plan column's order: `care_plan_rank` (review overdue, no plan, review due soon,
+    draft, in effect, closed) and `care_plan_review_due`, subqueries of the caseload's query.
+    What the cell shows is read for the page's rows only, by `add_care_plans` (five subqueries
+    per row cost the 60-patient caseload 45 ms: docs/benchmarks.md)."""
     today = timezone.localdate()
-    plan = CarePlan.objects.filter(episode_id=OuterRef("current_episode_id")).exclude(
-        status=CarePlan.Status.ENTERED_IN_ERROR
-    )
-    open_plan = ~Q(status__in=CLOSED_PLAN)
-    review = Case(
-        When(open_plan & Q(review_due__lt=today), then=Value("overdue")),
-        When(open_plan & Q(review_due__lte=today + REVIEW_SOON), then=Value("due")),
-        default=Value(""),
-        output_field=CharField(),
-    )
     rank = Case(
         When(status__in=CLOSED_PLAN, then=Value(CLOSED_RANK)),
         When(review_due__lt=today, then=Value(PLAN_RANK["review-overdue"])),
@@ -267,14 +258,41 @@ def with_care_plan(patients: QuerySet[Patient]) -> QuerySet[Patient]:
         output_field=IntegerField(),
     )
     return patients.annotate(
-        care_plan_status=Subquery(plan.values("status")[:1]),
-        care_plan_revision=Subquery(plan.values("revision")[:1]),
-        care_plan_review_due=Subquery(plan.values("review_due")[:1]),
-        care_plan_review=Subquery(plan.annotate(review=review).values("review")[:1]),
         care_plan_rank=Coalesce(
-            Subquery(plan.annotate(rank=rank).values("rank")[:1]), Value(PLAN_RANK["no-plan"])
+            Subquery(_current_plan().annotate(rank=rank).values("rank")[:1]),
+            Value(PLAN_RANK["no-plan"]),
         ),
+        # The longest overdue first within a rank.
+        care_plan_review_due=Subquery(_current_plan().values("review_due")[:1]),
     )
+
+
+def _current_plan() -> QuerySet[CarePlan]:
+    return CarePlan.objects.filter(episode_id=OuterRef("current_episode_id")).exclude(
+        status=CarePlan.Status.ENTERED_IN_ERROR
+    )
+
+
+def add_care_plans(patients: list[Patient], today: date) -> None:
+    """Set each row's `care_plan_status`, `care_plan_revision`, `care_plan_review_due` and
+    `care_plan_review` ("overdue", "due" within a week, or ""), in one query for the page."""
+    episodes = [getattr(p, "current_episode_id", None) for p in patients]
+    plans: dict[Any, dict[str, Any]] = {
+        row["episode_id"]: dict(row)
+        for row in CarePlan.objects.filter(episode_id__in=[e for e in episodes if e])
+        .exclude(status=CarePlan.Status.ENTERED_IN_ERROR)
+        .values("episode_id", "status", "revision", "review_due")
+    }
+    for patient, episode in zip(patients, episodes, strict=True):
+        plan: dict[str, Any] = plans.get(episode, {}) if episode else {}
+        due = plan.get("review_due")
+        review = ""
+        if plan and plan["status"] not in CLOSED_PLAN and due is not None:
+            review = "overdue" if due < today else "due" if due <= today + REVIEW_SOON else ""
+        patient.care_plan_status = plan.get("status")  # type: ignore[attr-defined]
+        patient.care_plan_revision = plan.get("revision")  # type: ignore[attr-defined]
+        patient.care_plan_review_due = due  # type: ignore[attr-defined]
+        patient.care_plan_review = review  # type: ignore[attr-defined]
 
 
 def with_goals_off_track(patients: QuerySet[Patient]) -> QuerySet[Patient]:
