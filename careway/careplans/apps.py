@@ -28,13 +28,13 @@ class CareplansConfig(AppConfig):
         from . import goal_queries
 
         frame.register_caseload_column(
-            # Priority 2: on a tablet the plan's state is stacked under the name; goals off track
-            # (a number) stays a column, since it is what a case manager acts on.
+            # Priority 4: stacked under the patient's name at every width, never columns of their
+            # own (as columns they pushed the supervisor's caseload 230 px past a 1280 px screen).
             frame.CaseloadColumn(
                 "care-plan",
                 "Care plan",
                 order=54,
-                priority=2,
+                priority=4,
                 cell_template="careplans/caseload/_plan.html",
                 annotate=goal_queries.with_care_plan,
                 add_to_page=goal_queries.add_care_plans,
@@ -44,7 +44,7 @@ class CareplansConfig(AppConfig):
                 "goals-off-track",
                 "Goals off track",
                 order=56,
-                priority=1,
+                priority=4,
                 cell_template="careplans/caseload/_goals_off_track.html",
                 annotate=goal_queries.with_goals_off_track,
                 sort=("-goals_off_track", "family_name", "pk"),

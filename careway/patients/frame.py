@@ -20,9 +20,10 @@ number of queries when it is not a column of SQL. A column sorts by `sort` (fiel
 caseload query) or, when its order is worked out in Python (what is due), by `sort_keys`: each
 patient's key for the whole caseload, read in a fixed number of queries. Columns carry a
 priority (1 highest) because the caseload must fit a tablet without a sideways scroll: up to
-1099 px only priority 1 is a column, priority 2 joins from 1100 px and 3 from 1280 px, and the
-cells of the columns not shown are stacked under the patient's name. On a phone every row is a
-card, and a select in the filters sorts it (the table's header is hidden there).
+1099 px only priority 1 is a column, priority 2 joins from 1100 px and 3 from 1280 px, priority
+4 is never a column of its own (it sorts from the URL or the phone's select), and the cells of
+the columns not shown are stacked under the patient's name. On a phone every row is a card, and
+a select in the filters sorts it (the table's header is hidden there).
 """
 
 from collections.abc import Callable, Sequence
@@ -47,7 +48,7 @@ from .models import Patient
 from .permissions import CHART_VIEW
 
 # Columns of priority above this are stacked under the name at the narrowest table widths.
-PRIORITIES = (1, 2, 3)
+PRIORITIES = (1, 2, 3, 4)
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,7 @@ their readings (issue 16, point 5)."""
 
 import re
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.urls import reverse
@@ -144,7 +145,7 @@ def test_one_reading_is_charted_in_a_short_window_around_it(login, world):
     vitals(world.patient, when, heart_rate=72)
     svg = chart_of(page(login(world.cm), world.patient, "vitals"), "heart_rate")
     ticks = x_ticks(svg)
-    local = timezone.localtime(when)
+    local = timezone.localtime(when, ZoneInfo(world.org.timezone))  # the page's zone
     first, last = local - timedelta(days=7), local + timedelta(days=7)
     assert ticks[0] == f"{first:%b} {first.day}" and ticks[-1] == f"{last:%b} {last.day}"
 
