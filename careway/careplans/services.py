@@ -324,6 +324,7 @@ def add_goal(actor: audit.Actor, plan: CarePlan, data: Mapping[str, Any], reason
     return goal
 
 
+OVERRIDE_FIELDS = ("override", "override_reason", "override_at", "override_by")
 # Set by Careway, never by a person's data.
 COMPUTED = ("achievement", "achievement_rule", "evaluated_at", "override_by", "override_at")
 
@@ -397,7 +398,8 @@ def update_goal(
         actor, goal, _without(data, *COMPUTED), expected_version, "goal", _check_goal, reason
     )
     _apply_verdicts([changed])
-    changed.save(update_fields=[*COMPUTED[:3], "override"])
+    # A later reading lifts an override whole: its reason, author and time go with it.
+    changed.save(update_fields=[*COMPUTED[:3], *OVERRIDE_FIELDS])
     _revise(actor, changed.plan, f"Goal changed: {changed.description}", _reason(reason))
     return changed
 
