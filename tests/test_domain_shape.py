@@ -50,6 +50,7 @@ NOT_EXPORTED = {
     "example_domain.examplenote": "the tests' example domain serves no FHIR",
     "careplans.careplanrevision": "a plan's earlier revisions: export writes the plan as it is now",
     "careplans.problem": "written inside its plan's CarePlan.addresses (a Condition, or in words)",
+    "careplans.suggestion": "Careway's own proposals, worked out again from the exported chart",
 }
 
 

@@ -16,7 +16,9 @@ class CareplansConfig(AppConfig):
 
         permissions.register(*careplan_permissions.ALL)
         evidence.register_evidence_listener(
-            evidence.EvidenceListener("careplans-goals", services.recompute_goals_for)
+            evidence.EvidenceListener("careplans-goals", services.recompute_goals_for),
+            evidence.EvidenceListener("careplans-suggestions", services.refresh_suggestions),
+            evidence.EvidenceListener("careplans-reviews", services.bring_reviews_forward),
         )
         self._register_pages()
         self._register_goal_pages()
@@ -25,7 +27,7 @@ class CareplansConfig(AppConfig):
         """How goals are going, on the caseload and on Today (goal_queries.py)."""
         from careway.patients import frame, today
 
-        from . import goal_queries
+        from . import goal_queries, suggestion_queries
 
         frame.register_caseload_column(
             # Priority 4: stacked under the patient's name at every width, never columns of their
@@ -48,6 +50,15 @@ class CareplansConfig(AppConfig):
                 cell_template="careplans/caseload/_goals_off_track.html",
                 annotate=goal_queries.with_goals_off_track,
                 sort=("-goals_off_track", "family_name", "pk"),
+            ),
+            frame.CaseloadColumn(
+                "suggestions",
+                "Suggestions",
+                order=57,
+                priority=4,
+                cell_template="careplans/caseload/_suggestions.html",
+                annotate=suggestion_queries.with_open_suggestions,
+                sort=("-open_suggestions", "-open_gaps", "family_name", "pk"),
             ),
         )
         today.register_today_source(

@@ -11,7 +11,7 @@ back on top of what is saved now, with everything they typed, and a table of wha
 import json
 import uuid
 from collections.abc import Iterable, Mapping
-from datetime import date
+from datetime import date, timedelta
 from typing import Any, cast
 
 from django import forms
@@ -598,3 +598,86 @@ class FrequencyForm(PlanForm):
 
     def to_service(self, names: Iterable[str]) -> dict[str, Any]:
         return _without_blank_start(super().to_service(names))
+
+
+# --- suggestions ---------------------------------------------------------------------------------
+
+
+class SuggestionAcceptForm(CarewayForm, forms.Form):
+    """A suggestion as it will go into the plan, for the person to change first: a goal put in
+    the patient's own words, an intervention given to another discipline. Only the fields of its
+    kind of row are offered (services.ACCEPT_EDITS)."""
+
+    text = forms.CharField(label="Problem", max_length=300)
+    description = forms.CharField(label="Goal", max_length=300)
+    patient_words = forms.CharField(
+        label="In the patient's words",
+        max_length=300,
+        required=False,
+        help_text="As the patient says it.",
+    )
+    due_date = forms.DateField(label="Due", required=False, widget=DATE_WIDGET)
+    discipline = forms.ChoiceField(label="Carried out by", choices=Discipline.choices)
+    frequency = forms.CharField(
+        label="How often, where it differs from the visits",
+        max_length=120,
+        required=False,
+        widget=FrequencyInput(),
+    )
+    reason = forms.CharField(
+        label="Note for the plan's revision",
+        required=False,
+        max_length=services.REASON_LIMIT,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="Optional. Left blank, the revision keeps the suggestion's reasons.",
+    )
+
+    KIND_FIELDS = {
+        "problem": ("text",),
+        "goal": ("description", "patient_words", "due_date"),
+        "intervention": ("text", "discipline", "frequency"),
+    }
+
+    def __init__(self, data: Any = None, *, suggestion: Any, item: Any = None) -> None:
+        initial: dict[str, Any] = {"discipline": "RN"}
+        if suggestion.kind == "goal":
+            initial["description"] = suggestion.text
+            if item is not None and item.due_in_days:
+                initial["due_date"] = timezone.localdate() + timedelta(days=item.due_in_days)
+            if item is not None and item.ask:
+                self.ask = item.ask
+        else:
+            initial["text"] = suggestion.text
+        if item is not None and suggestion.kind == "intervention":
+            initial["discipline"] = item.fields.get("discipline") or "RN"
+            initial["frequency"] = item.fields.get("frequency", "")
+        super().__init__(data, initial=initial)
+        keep = {*self.KIND_FIELDS[suggestion.kind], "reason"}
+        for name in list(self.fields):
+            if name not in keep:
+                del self.fields[name]
+        if suggestion.kind == "problem":
+            self.fields["text"].label = "Problem"
+        elif suggestion.kind == "intervention":
+            self.fields["text"].label = "Intervention"
+        if getattr(self, "ask", ""):
+            self.fields["patient_words"].help_text = f"Ask: “{self.ask}” Write the answer as said."
+        self.kind = suggestion.kind
+
+    def edits(self) -> dict[str, Any]:
+        """What differs from the suggestion as offered (the service takes only edits)."""
+        return {
+            name: self.cleaned_data[name]
+            for name in self.KIND_FIELDS[self.kind]
+            if self.cleaned_data.get(name) not in (None, "")
+            and self.cleaned_data[name] != self.initial.get(name)
+        }
+
+
+class SuggestionRejectForm(CarewayForm, forms.Form):
+    reason = forms.CharField(
+        label="Why it does not fit this patient",
+        max_length=services.REASON_LIMIT,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="It stays rejected, with this reason, until the chart behind it changes.",
+    )

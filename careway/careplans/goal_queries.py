@@ -381,6 +381,7 @@ def plans_due_rows(user: User, patients: QuerySet[Patient], today: date) -> list
 def _review_reason(plan: CarePlan, today: date) -> str:
     assert plan.review_due is not None  # the query asks for one
     plan_words = f"The plan ({plan.get_status_display().lower()}, revision {plan.revision})"
+    why = f" {plan.review_reason}." if plan.review_reason else ""
     if plan.review_due == today:
-        return f"{plan_words} is due for review with the patient today."
-    return f"{plan_words} was due for review with the patient on {_day(plan.review_due)}."
+        return f"{plan_words} is due for review with the patient today.{why}"
+    return f"{plan_words} was due for review with the patient on {_day(plan.review_due)}.{why}"

@@ -22,6 +22,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from careway.core.models import Organization
 from careway.core.roles import Discipline
 from careway.patients.models import (
     Condition,
@@ -72,6 +73,10 @@ class CarePlan(CarePlanRecord):
     )
     # The newest revision's number (the plan's version counts every change, revision or not).
     revision = models.PositiveIntegerField(default=0)
+    # Why the review falls due when it does: the recertification, or a change that brought it
+    # forward (a hospital stay, a new urgent flag, a resumption of care); and the last review.
+    review_reason = models.CharField(max_length=300, blank=True)
+    reviewed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [
@@ -288,6 +293,106 @@ class Intervention(CarePlanRecord):
                 name="intervention_has_someone",
             )
         ]
+
+    def __str__(self) -> str:
+        return self.text
+
+
+class AgencyTemplate(models.Model):
+    """An agency's own care plan template, or its copy of a shipped one (careway/careplans/
+    plan_templates.py). Each edit is a new row, the next version; the newest is `current`, and
+    the older ones stay so that a suggestion names the version it came from."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.PROTECT)
+    key = models.CharField(max_length=60)
+    version = models.PositiveIntegerField()
+    title = models.CharField(max_length=200)
+    content = models.JSONField(help_text="The template, in the format of content/templates/.")
+    copied_from = models.CharField(
+        max_length=80, blank=True, help_text="The shipped template and version it was copied from."
+    )
+    active = models.BooleanField(default=True)
+    current = models.BooleanField(default=True)
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+"
+    )
+    changed_at = models.DateTimeField(default=timezone.now)
+    note = models.CharField(max_length=300, blank=True, help_text="What changed, and why.")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "key", "version"], name="agency_template_version"
+            ),
+            models.UniqueConstraint(
+                fields=["organization", "key"],
+                condition=models.Q(current=True),
+                name="agency_template_one_current",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class Suggestion(CarePlanRecord):
+    """A problem, goal or intervention a template proposes for this patient, with the rules that
+    fired and the evidence they fired on (careway/careplans/suggestions.py). Nothing enters the
+    plan until a person accepts it. A rejected suggestion keeps its reason and stays rejected
+    until its evidence changes; then it is open again, saying what changed."""
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Suggested"
+        ACCEPTED = "accepted", "Accepted"
+        REJECTED = "rejected", "Rejected"
+        LAPSED = "lapsed", "No longer supported by the chart"
+
+    class Kind(models.TextChoices):
+        PROBLEM = "problem", "Problem"
+        GOAL = "goal", "Goal"
+        INTERVENTION = "intervention", "Intervention"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="plan_suggestions")
+    template = models.CharField(max_length=60)
+    template_version = models.CharField(max_length=40)
+    # The template item's key; a row suggested for one finding adds the finding's source.
+    item = models.CharField(max_length=120)
+    kind = models.CharField(max_length=12, choices=Kind.choices)
+    text = models.CharField(max_length=300, help_text="What would be added, in words.")
+    preventive = models.BooleanField(default=False)
+    rules = models.JSONField(default=list, help_text="The ids of the rules that fired.")
+    reasons = models.JSONField(default=list, help_text="Why, in words, one line per fact.")
+    evidence = models.JSONField(default=list, help_text="The facts the rules fired on.")
+    recommendation = models.TextField(blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
+    what_changed = models.TextField(
+        blank=True, help_text="Set when a rejected suggestion comes back: what changed."
+    )
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decision_reason = models.TextField(blank=True)
+    rejected_evidence = models.JSONField(
+        default=list, blank=True, help_text="The evidence as it stood when it was rejected."
+    )
+    accepted_as = models.CharField(
+        max_length=40, blank=True, help_text="The id of the plan row made from it."
+    )
+    position = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["patient", "template", "item"], name="suggestion_one_per_item"
+            )
+        ]
+        indexes = [
+            models.Index(fields=["patient", "status"]),
+            models.Index(fields=["organization", "status"]),
+        ]
+        ordering = ["preventive", "position", "created_at"]
 
     def __str__(self) -> str:
         return self.text

@@ -33,6 +33,7 @@ from careway.patients.display import plain_name
 from careway.patients.models import (
     CareTeamMember,
     Condition,
+    Encounter,
     EpisodeOfCare,
     Patient,
     PatientFlag,
@@ -41,7 +42,7 @@ from careway.patients.models import (
 )
 from careway.patients.services import assign_fields, save_versioned, validate_record
 
-from . import evidence, measures, revisions
+from . import evidence, measures, plan_templates, revisions, suggestions
 from .frequency import FrequencyError, parse
 from .models import (
     CarePlan,
@@ -50,6 +51,7 @@ from .models import (
     Goal,
     Intervention,
     Problem,
+    Suggestion,
 )
 
 OPEN_EPISODE = (
@@ -94,6 +96,7 @@ def start_plan(
         episode=episode,
         created_by=actor.user,
         review_due=_review_day(episode),
+        review_reason=RECERTIFICATION,
     )
     assign_fields(plan, dict(data or {}))
     validate_record(plan)
@@ -739,3 +742,503 @@ def _primary_case_manager(plan: CarePlan) -> User | None:
         .first()
     )
     return member.user if member else None
+
+
+# --- plan reviews --------------------------------------------------------------------------------
+
+RECERTIFICATION = "Recertification: day 56 of the 60-day period"
+EPISODE_DAYS = 60
+
+
+def next_recertification(episode: EpisodeOfCare, after: date) -> date:
+    """The first recertification review day (day 56 of a 60-day period) later than `after`."""
+    first = _review_day(episode)
+    if first > after:
+        return first
+    periods = (after - first).days // EPISODE_DAYS + 1
+    return first + timedelta(days=EPISODE_DAYS * periods)
+
+
+@service
+def review_plan(actor: audit.Actor, plan: CarePlan, note: str, expected_version: int) -> CarePlan:
+    """The plan was reviewed with the patient: the next review falls at the next
+    recertification, unless a change brings it forward again. A revision records the review."""
+    _open(plan)
+    note = _reason(note)
+    if not note:
+        raise ValidationError({"note": "Say what the review found or changed."})
+    today = timezone.localdate(timezone=agency_zone(plan.organization_id))
+    data = {
+        "reviewed_at": timezone.now(),
+        "review_due": next_recertification(plan.episode, today),
+        "review_reason": RECERTIFICATION,
+    }
+    changed = save_versioned(
+        actor, plan, data, expected_version, "careplan.review", plan.patient_id, reason=note
+    )
+    _revise(actor, changed, "Plan reviewed with the patient", note)
+    return changed
+
+
+@service
+def bring_reviews_forward(actor: audit.Actor, patient_ids: Collection[Any]) -> int:
+    """A significant change makes the plan due for review at once (42 CFR 484.60(c)): a hospital
+    stay, a new urgent flag, a resumption of care, since the plan was last reviewed (or made).
+    Returns how many plans' review dates moved; each move is audited with its reason."""
+    plans = list(
+        CarePlan.objects.filter(
+            patient_id__in=list(patient_ids), episode__status__in=OPEN_EPISODE
+        ).exclude(status__in=CLOSED_PLAN)
+    )
+    moved = 0
+    for plan in plans:
+        change = _significant_change(plan)
+        if change is None:
+            continue
+        day, why = change
+        if plan.review_due is not None and plan.review_due <= day and plan.review_reason == why:
+            continue
+        if plan.review_due is not None and plan.review_due < day:
+            continue
+        CarePlan.objects.filter(pk=plan.pk).update(review_due=day, review_reason=why[:300])
+        audit.record(
+            actor,
+            "careplan.review_due",
+            patient_id=plan.patient_id,
+            obj=plan,
+            detail={"review_due": day.isoformat(), "why": why[:300]},
+        )
+        moved += 1
+    return moved
+
+
+def _significant_change(plan: CarePlan) -> tuple[date, str] | None:
+    """The earliest change since the last review that calls for another, and its words."""
+    from careway.assessments.models import Assessment
+
+    since = plan.reviewed_at or plan.created_at
+    zone = agency_zone(plan.organization_id)
+    found: list[tuple[date, str]] = []
+    stay = (
+        Encounter.objects.filter(
+            patient_id=plan.patient_id,
+            kind=Encounter.Kind.INPATIENT,
+            period_start__gt=since,
+        )
+        .exclude(status__in=(Encounter.Status.ENTERED_IN_ERROR, Encounter.Status.CANCELLED))
+        .order_by("period_start")
+        .first()
+    )
+    if stay is not None:
+        day = timezone.localdate(stay.period_start, timezone=zone)
+        found.append((day, f"Hospital stay from {day.isoformat()}"))
+    urgent = (
+        PatientFlag.objects.filter(
+            patient_id=plan.patient_id,
+            severity=PatientFlag.Severity.URGENT,
+            active=True,
+            raised_at__gt=since,
+        )
+        .order_by("raised_at")
+        .first()
+    )
+    if urgent is not None:
+        day = timezone.localdate(urgent.raised_at, timezone=zone)
+        found.append((day, f"New urgent flag on {day.isoformat()}: {urgent.label}"))
+    resumed = (
+        Assessment.objects.filter(
+            patient_id=plan.patient_id,
+            time_point=Assessment.TimePoint.RESUMPTION,
+            status=Assessment.Status.SIGNED,
+            signed_at__gt=since,
+        )
+        .order_by("signed_at")
+        .first()
+    )
+    if resumed is not None:
+        found.append(
+            (resumed.visit_date, f"Resumption of care on {resumed.visit_date.isoformat()}")
+        )
+    return min(found) if found else None
+
+
+# --- suggestions ---------------------------------------------------------------------------------
+
+
+@service
+def refresh_suggestions(
+    actor: audit.Actor, patient_ids: Collection[Any], today: date | None = None
+) -> int:
+    """Bring these patients' suggestions in step with their charts (the evidence changed, or a
+    day passed): new ones open, those the chart no longer supports lapse, and a rejected one
+    whose evidence changed is open again, saying what changed. Returns how many changed.
+    Patients without an open episode get none. Each change is audited, a statement per kind."""
+    ids = list(
+        EpisodeOfCare.objects.filter(patient_id__in=list(patient_ids), status__in=OPEN_EPISODE)
+        .values_list("patient_id", flat=True)
+        .distinct()
+    )
+    if not ids:
+        return 0
+    by_agency: dict[int, list[Any]] = defaultdict(list)
+    for pid, organization_id in Patient.objects.filter(pk__in=ids).values_list(
+        "pk", "organization_id"
+    ):
+        by_agency[organization_id].append(pid)
+    return sum(
+        _refresh_agency(actor, organization_id, pids, today)
+        for organization_id, pids in by_agency.items()
+    )
+
+
+def _refresh_agency(
+    actor: audit.Actor, organization_id: int, patient_ids: list[Any], today: date | None
+) -> int:
+    today = today or timezone.localdate(timezone=agency_zone(organization_id))
+    with timezone.override(agency_zone(organization_id)):
+        charts = suggestions.charts_for(patient_ids, today)
+    templates = plan_templates.templates_for(organization_id)
+    stored: dict[tuple[Any, str, str], Suggestion] = {
+        (s.patient_id, s.template, s.item): s
+        for s in Suggestion.objects.filter(patient_id__in=patient_ids)
+    }
+    change = _SuggestionChanges()
+    for pid, chart in charts.items():
+        proposals = suggestions.proposals_for(chart, templates)
+        for position, ((template_key, item_key), proposal) in enumerate(proposals.items()):
+            row = stored.pop((pid, template_key, item_key), None)
+            change.propose(organization_id, pid, position, proposal, row)
+    for row in stored.values():
+        change.lapse(row)
+    return change.save(actor)
+
+
+class _SuggestionChanges:
+    """What one refresh changes, written in a few statements at the end."""
+
+    FIELDS = (
+        "template_version",
+        "text",
+        "rules",
+        "reasons",
+        "evidence",
+        "recommendation",
+        "preventive",
+        "status",
+        "what_changed",
+        "position",
+        "updated_at",
+    )
+
+    def __init__(self) -> None:
+        self.created: list[Suggestion] = []
+        self.updated: list[Suggestion] = []
+        self.revived: list[Suggestion] = []
+        self.lapsed: list[Suggestion] = []
+        self.now = timezone.now()
+
+    def propose(
+        self,
+        organization_id: int,
+        patient_id: Any,
+        position: int,
+        proposal: suggestions.Proposal,
+        row: Suggestion | None,
+    ) -> None:
+        if row is None:
+            row = Suggestion(
+                organization_id=organization_id,
+                patient_id=patient_id,
+                template=proposal.template.key,
+                item=proposal.key,
+                kind=proposal.item.kind,
+                created_at=self.now,
+            )
+            _fill(row, proposal, position, self.now)
+            self.created.append(row)
+            return
+        if row.status == Suggestion.Status.ACCEPTED:
+            return
+        if row.status == Suggestion.Status.REJECTED:
+            if sorted(proposal.facts) == sorted(row.rejected_evidence.get("facts", [])):
+                return
+            row.what_changed = _what_changed(row, proposal)
+            row.status = Suggestion.Status.OPEN
+            _fill(row, proposal, position, self.now)
+            self.revived.append(row)
+            return
+        was = (row.status, row.text, row.reasons, row.evidence, row.template_version, row.position)
+        if row.status == Suggestion.Status.LAPSED:
+            row.what_changed = ""
+        row.status = Suggestion.Status.OPEN
+        _fill(row, proposal, position, self.now)
+        now = (row.status, row.text, row.reasons, row.evidence, row.template_version, row.position)
+        if now != was:
+            self.updated.append(row)
+
+    def lapse(self, row: Suggestion) -> None:
+        if row.status == Suggestion.Status.OPEN:
+            row.status, row.updated_at = Suggestion.Status.LAPSED, self.now
+            self.lapsed.append(row)
+
+    def save(self, actor: audit.Actor) -> int:
+        Suggestion.objects.bulk_create(self.created, batch_size=500)
+        changed = self.updated + self.revived + self.lapsed
+        if changed:
+            Suggestion.objects.bulk_update(changed, list(self.FIELDS), batch_size=500)
+        for action, rows in (
+            ("careplan.suggestion.create", self.created),
+            ("careplan.suggestion.revive", self.revived),
+            ("careplan.suggestion.lapse", self.lapsed),
+        ):
+            if rows:
+                audit.record_many(
+                    actor,
+                    action,
+                    [r.patient_id for r in rows],
+                    object_type=Suggestion._meta.label_lower,
+                    object_ids=[r.pk for r in rows],
+                )
+        return len(self.created) + len(changed)
+
+
+def _fill(row: Suggestion, proposal: suggestions.Proposal, position: int, now: Any) -> None:
+    row.template_version = proposal.template.version[:40]
+    row.text = proposal.text[:300]
+    row.rules = list(proposal.rules)
+    row.reasons = list(proposal.reasons)
+    row.evidence = sorted(proposal.facts)
+    row.recommendation = proposal.recommendation
+    row.preventive = proposal.preventive
+    row.position = position
+    row.updated_at = now
+
+
+def _what_changed(row: Suggestion, proposal: suggestions.Proposal) -> str:
+    before = row.rejected_evidence.get("reasons", [])
+    new = [r for r in proposal.reasons if r not in before]
+    gone = [r for r in before if r not in proposal.reasons]
+    day = timezone.localdate(row.decided_at) if row.decided_at else None
+    parts = [f"Rejected on {day.isoformat()}" if day else "Rejected earlier"]
+    parts[0] += f" ({row.decision_reason})" if row.decision_reason else ""
+    if new:
+        parts.append("now: " + "; ".join(new))
+    if gone:
+        parts.append("no longer: " + "; ".join(gone))
+    if len(parts) == 1:
+        parts.append("the evidence behind it changed")
+    return "; ".join(parts)[:2000]
+
+
+def _deciding(suggestion: Suggestion, *allowed: str) -> Suggestion:
+    locked = Suggestion.objects.select_for_update().get(pk=suggestion.pk)
+    if locked.status not in allowed:
+        raise ValidationError(
+            {"suggestion": f"This suggestion is {locked.get_status_display().lower()} already."}
+        )
+    return locked
+
+
+@service
+def reject_suggestion(actor: audit.Actor, suggestion: Suggestion, reason: str) -> Suggestion:
+    """Not for this patient: it stays rejected, with the reason, until its evidence changes."""
+    reason = _reason(reason)
+    if not reason:
+        raise ValidationError(
+            {
+                "reason": "Say why it does not fit this patient (it stays rejected until the chart "
+                "changes)."
+            }
+        )
+    row = _deciding(suggestion, Suggestion.Status.OPEN)
+    row.status = Suggestion.Status.REJECTED
+    row.decided_by, row.decided_at, row.decision_reason = actor.user, timezone.now(), reason
+    row.rejected_evidence = {"facts": list(row.evidence), "reasons": list(row.reasons)}
+    row.what_changed = ""
+    row.version += 1
+    row.updated_at = row.decided_at
+    row.save()
+    audit.record(
+        actor, "careplan.suggestion.reject", patient_id=row.patient_id, obj=row, reason=reason
+    )
+    return row
+
+
+# What a person may change in a suggestion before accepting it, by kind of row.
+ACCEPT_EDITS = {
+    "problem": ("text",),
+    "goal": (
+        "description",
+        "patient_words",
+        "due_date",
+        "target_low",
+        "target_high",
+        "target_days",
+    ),
+    "intervention": ("text", "discipline", "frequency"),
+}
+
+
+@service
+def accept_suggestion(
+    actor: audit.Actor,
+    suggestion: Suggestion,
+    edits: Mapping[str, Any] | None = None,
+    reason: str = "",
+) -> Any:
+    """Put the suggested row into the patient's plan (started as a draft if there is none), as
+    suggested or as edited (a goal put in the patient's words); a goal or intervention brings
+    its problem with it when the plan does not have it yet. Returns the plan row made."""
+    edits = dict(edits or {})
+    allowed = ACCEPT_EDITS[suggestion.kind]
+    wrong = {
+        name: "This cannot be changed when accepting." for name in edits if name not in allowed
+    }
+    if wrong:
+        raise ValidationError(wrong)
+    row = _deciding(suggestion, Suggestion.Status.OPEN, Suggestion.Status.REJECTED)
+    template = plan_templates.templates_for(row.organization_id).get(row.template)
+    item = template.items.get(row.item.split(":")[0]) if template else None
+    if template is None or item is None:
+        raise ValidationError(
+            {"suggestion": "The template this came from is no longer in use; add it by hand."}
+        )
+    plan = _plan_for(actor, row.patient)
+    why = _reason(reason) or "Accepted a suggestion: " + "; ".join(row.reasons)[:1500]
+    made = _accept_row(actor, plan, row, template, item, edits, why)
+    _mark_accepted(actor, row, made, reason)
+    return made
+
+
+def _plan_for(actor: audit.Actor, patient: Patient) -> CarePlan:
+    episode = current_episode(patient)
+    plan = (
+        CarePlan.objects.filter(episode=episode).exclude(status__in=CLOSED_PLAN).first()
+        if episode
+        else None
+    )
+    if (
+        plan is None
+        and episode is not None
+        and CarePlan.objects.filter(episode=episode)
+        .exclude(status=CarePlan.Status.ENTERED_IN_ERROR)
+        .exists()
+    ):
+        raise ValidationError({"plan": "This episode's plan is closed; suggestions cannot go in."})
+    return plan or start_plan(actor, patient)
+
+
+def _accept_row(
+    actor: audit.Actor,
+    plan: CarePlan,
+    row: Suggestion,
+    template: plan_templates.PlanTemplate,
+    item: plan_templates.TemplateItem,
+    edits: dict[str, Any],
+    why: str,
+) -> Any:
+    if item.kind == plan_templates.PROBLEM:
+        return add_problem(actor, plan, _problem_data(item, edits), why)
+    problem = _problem_in_plan(actor, plan, row, template, item.problem, why)
+    if item.kind == plan_templates.GOAL:
+        data: dict[str, Any] = {
+            "problem": problem.pk,
+            "description": item.text,
+            **{k: v for k, v in item.fields.items() if v not in (None, "")},
+        }
+        if item.due_in_days:
+            today = timezone.localdate(timezone=agency_zone(plan.organization_id))
+            data["due_date"] = today + timedelta(days=item.due_in_days)
+        data.update(edits)
+        return add_goal(actor, plan, data, why)
+    goal = _goal_in_plan(plan, row, item.goal)
+    data = {
+        "problem": problem.pk,
+        "goal": goal.pk if goal else None,
+        "text": row.text,
+        "kind": item.fields["kind"],
+        "discipline": item.fields["discipline"],
+        "frequency": item.fields.get("frequency", ""),
+        **edits,
+    }
+    return add_intervention(actor, plan, data, why)
+
+
+def _problem_data(item: plan_templates.TemplateItem, edits: dict[str, Any]) -> dict[str, Any]:
+    return {"text": item.text, **item.fields, **edits}
+
+
+def _accepted_row(plan: CarePlan, row: Suggestion, item_key: str, model: type[Any]) -> Any:
+    made = (
+        Suggestion.objects.filter(
+            patient_id=row.patient_id,
+            template=row.template,
+            item=item_key,
+            status=Suggestion.Status.ACCEPTED,
+        )
+        .values_list("accepted_as", flat=True)
+        .first()
+    )
+    if not made:
+        return None
+    live = (
+        Q(status=Problem.Status.ACTIVE)
+        if model is Problem
+        else Q(lifecycle_status__in=FOLLOWED_GOALS)
+    )
+    return model.objects.filter(live, pk=made, plan=plan).first()
+
+
+def _problem_in_plan(
+    actor: audit.Actor,
+    plan: CarePlan,
+    row: Suggestion,
+    template: plan_templates.PlanTemplate,
+    problem_key: str,
+    why: str,
+) -> Problem:
+    """The plan's row for the template's problem: the one accepted before, else a problem of the
+    plan with the same code, else the template's problem, added now (and its suggestion marked
+    accepted with it)."""
+    found = _accepted_row(plan, row, problem_key, Problem)
+    item = template.items[problem_key]
+    if found is None and item.fields.get("code"):
+        found = Problem.objects.filter(
+            plan=plan,
+            status=Problem.Status.ACTIVE,
+            code_system=item.fields["code_system"],
+            code=item.fields["code"],
+        ).first()
+    if found is not None:
+        return found
+    problem = add_problem(actor, plan, _problem_data(item, {}), why)
+    own = Suggestion.objects.filter(
+        patient_id=row.patient_id,
+        template=row.template,
+        item=problem_key,
+        status__in=(Suggestion.Status.OPEN, Suggestion.Status.REJECTED, Suggestion.Status.LAPSED),
+    ).first()
+    if own is not None:
+        _mark_accepted(actor, own, problem, f"Added with: {row.text}")
+    return problem
+
+
+def _goal_in_plan(plan: CarePlan, row: Suggestion, goal_key: str) -> Goal | None:
+    return _accepted_row(plan, row, goal_key, Goal) if goal_key else None
+
+
+def _mark_accepted(actor: audit.Actor, row: Suggestion, made: Any, reason: str) -> None:
+    row.status = Suggestion.Status.ACCEPTED
+    row.decided_by, row.decided_at = actor.user, timezone.now()
+    row.decision_reason, row.accepted_as = (reason or "").strip()[:2000], str(made.pk)
+    row.what_changed = ""
+    row.version += 1
+    row.updated_at = row.decided_at
+    row.save()
+    audit.record(
+        actor,
+        "careplan.suggestion.accept",
+        patient_id=row.patient_id,
+        obj=row,
+        detail={"made": made._meta.label_lower, "id": str(made.pk)},
+    )

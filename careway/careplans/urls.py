@@ -3,7 +3,7 @@ patients' chart view showing the section registered in apps.py; these are the pa
 
 from django.urls import path
 
-from . import goal_urls, views
+from . import goal_urls, suggestion_views, views
 
 app_name = "careplans"
 
@@ -34,6 +34,18 @@ urlpatterns = [
         f"{PLAN}/frequencies/<uuid:frequency_id>/edit/",
         views.frequency_edit,
         name="frequency_edit",
+    ),
+    path(f"{PLAN}/review/", suggestion_views.plan_review, name="review"),
+    path(f"{PLAN}/suggestions/", suggestion_views.suggestion_list, name="suggestions"),
+    path(
+        f"{PLAN}/suggestions/<uuid:suggestion_id>/accept/",
+        suggestion_views.suggestion_accept,
+        name="suggestion_accept",
+    ),
+    path(
+        f"{PLAN}/suggestions/<uuid:suggestion_id>/reject/",
+        suggestion_views.suggestion_reject,
+        name="suggestion_reject",
     ),
     path(f"{PLAN}/revisions/", views.revision_list, name="revisions"),
     path(f"{PLAN}/revisions/compare/", views.revision_compare, name="compare"),

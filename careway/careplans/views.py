@@ -31,7 +31,7 @@ from careway.patients.frame import ChartSection, audited_chart_frame
 from careway.patients.models import Patient
 from careway.toolkit.pages import agency_page
 
-from . import queries, revisions, services
+from . import queries, revisions, services, suggestion_queries
 from .forms import (
     FrequencyForm,
     GoalForm,
@@ -102,6 +102,7 @@ def section_context(request: HttpRequest, patient: Patient) -> dict[str, Any]:
         "can_edit_plan": _can_edit_plan(request, patient),
         "plan_open": plan is not None and plan.status not in services.CLOSED_PLAN,
         "today": timezone.localdate(),
+        "suggestion_counts": suggestion_queries.open_counts(patient),
     }
 
 

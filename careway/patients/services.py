@@ -223,7 +223,9 @@ def _take_primary(patient_id: Any, data: Mapping[str, Any], keep: Any = None) ->
 @service
 def add_condition(actor: audit.Actor, patient: Patient, data: Mapping[str, Any]) -> Condition:
     _take_primary(patient.pk, data)
-    return _add_record(actor, Condition, patient, data, "condition.create")
+    condition = _add_record(actor, Condition, patient, data, "condition.create")
+    evidence.evidence_changed(actor, {patient.pk})
+    return condition
 
 
 @service
@@ -294,9 +296,11 @@ def update_condition(
     """Correct a condition's words, code, dates or note (its status changes with
     change_record_status). Naming it the primary diagnosis takes that from any other."""
     _take_primary(condition.patient_id, data, keep=condition.pk)
-    return save_versioned(
+    changed = save_versioned(
         actor, condition, data, expected_version, "condition.update", condition.patient_id
     )
+    evidence.evidence_changed(actor, {condition.patient_id})
+    return changed
 
 
 @service
@@ -467,7 +471,9 @@ def add_coverage(actor: audit.Actor, patient: Patient, data: Mapping[str, Any]) 
 @service
 def raise_flag(actor: audit.Actor, patient: Patient, data: Mapping[str, Any]) -> PatientFlag:
     """Raise something for the caseload and the chart (high fall risk, weight gain, ...)."""
-    return _add_record(actor, PatientFlag, patient, data, "flag.raise")
+    flag = _add_record(actor, PatientFlag, patient, data, "flag.raise")
+    evidence.evidence_changed(actor, {patient.pk})
+    return flag
 
 
 NOTE_LIMIT = 2000
@@ -514,7 +520,9 @@ def resolve_flag(
             note, "note", required=True, what="what was done, or why the flag no longer applies"
         ),
     }
-    return save_versioned(actor, flag, data, expected_version, "flag.resolve", flag.patient_id)
+    resolved = save_versioned(actor, flag, data, expected_version, "flag.resolve", flag.patient_id)
+    evidence.evidence_changed(actor, {flag.patient_id})
+    return resolved
 
 
 @service

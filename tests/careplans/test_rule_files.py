@@ -43,7 +43,7 @@ LEAVES = {
     "condition", "score", "finding", "flag", "age", "sex", "immunization", "procedure",
     "observation", "all", "any", "not",
 }  # fmt: skip
-RULE_FIELDS = {"id", "template", "items", "per_finding", "recommendation", "when"}
+RULE_FIELDS = {"id", "name", "template", "items", "per_finding", "recommendation", "when"}
 KEBAB = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 ICD10_PREFIX = re.compile(r"[A-Z][0-9][0-9A-Z](?:\.[0-9A-Z]{1,4})?")
 LOINC_CODE = re.compile(r"\d{1,7}-\d")
