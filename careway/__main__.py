@@ -4,7 +4,11 @@ import os
 import sys
 
 # Hyphenated names for commands whose module names cannot have hyphens.
-ALIASES = {"import-fhir": "import_fhir", "recompute-goals": "recompute_goals"}
+ALIASES = {
+    "import-fhir": "import_fhir",
+    "recompute-goals": "recompute_goals",
+    "refresh-suggestions": "refresh_suggestions",
+}
 
 
 # The routing engine's commands: a plain library, run without starting Django.

@@ -1,4 +1,5 @@
-"""Background work of care plans: every followed goal of an agency worked out again.
+"""Background work of care plans: every followed goal of an agency worked out again, and every
+patient's suggestions brought in step with the chart.
 
 Goals change status without anything new on the chart: a due date passes, the latest reading
 grows stale. The recomputation runs over an agency's patients in chunks (each its own
@@ -15,6 +16,7 @@ from typing import Any
 from django_tasks import task
 
 from careway.core import audit
+from careway.patients.models import EpisodeOfCare
 
 from . import services
 from .models import Goal
@@ -61,6 +63,59 @@ def _patients_with_goals(organization_id: int, chunk: int) -> Iterator[list[Any]
             return
         yield ids
         last = ids[-1]
+
+
+@dataclass
+class Refreshed:
+    patients: int = 0
+    changed: int = 0
+
+
+SUGGESTION_CHUNK = 500
+
+
+def refresh_agency(
+    organization_id: int,
+    *,
+    today: date | None = None,
+    chunk: int = SUGGESTION_CHUNK,
+    progress: Callable[[Refreshed], None] | None = None,
+) -> Refreshed:
+    """Refresh the suggestions of every patient of the agency with an open episode, in chunks
+    (each its own transaction, memory flat): a preventive gap falls due, a season begins, with
+    nothing new on the chart. Returns how many patients and how many suggestions changed."""
+    actor = audit.Actor.system(via="task", organization_id=organization_id)
+    done = Refreshed()
+    for patient_ids in _patients_in_care(organization_id, chunk):
+        done.changed += services.refresh_suggestions(actor, patient_ids, today)
+        done.patients += len(patient_ids)
+        if progress is not None:
+            progress(done)
+    return done
+
+
+def _patients_in_care(organization_id: int, chunk: int) -> Iterator[list[Any]]:
+    """The agency's patients with an open episode, in chunks, by id (keyset, like goals')."""
+    last = None
+    while True:
+        rows = EpisodeOfCare.objects.filter(
+            organization_id=organization_id, status__in=services.OPEN_EPISODE
+        )
+        if last is not None:
+            rows = rows.filter(patient_id__gt=last)
+        ids = list(
+            rows.order_by("patient_id").values_list("patient_id", flat=True).distinct()[:chunk]
+        )
+        if not ids:
+            return
+        yield ids
+        last = ids[-1]
+
+
+@task()
+def refresh_agency_suggestions(organization_id: int) -> int:
+    """Refresh every in-care patient's suggestions of one agency; returns how many changed."""
+    return refresh_agency(organization_id).changed
 
 
 @task()
