@@ -747,6 +747,7 @@ def _primary_case_manager(plan: CarePlan) -> User | None:
 # --- plan reviews --------------------------------------------------------------------------------
 
 RECERTIFICATION = "Recertification: day 56 of the 60-day period"
+RECENT_STAY_DAYS = 30
 EPISODE_DAYS = 60
 
 
@@ -819,11 +820,14 @@ def _significant_change(plan: CarePlan) -> tuple[date, str] | None:
     since = plan.reviewed_at or plan.created_at
     zone = agency_zone(plan.organization_id)
     found: list[tuple[date, str]] = []
+    # A stay that began since, or one recorded since that began in the month before (told on
+    # return home); an old stay imported from another record is history, not a change.
     stay = (
         Encounter.objects.filter(
+            Q(period_start__gt=since)
+            | Q(created_at__gt=since, period_start__gte=since - timedelta(days=RECENT_STAY_DAYS)),
             patient_id=plan.patient_id,
             kind=Encounter.Kind.INPATIENT,
-            period_start__gt=since,
         )
         .exclude(status__in=(Encounter.Status.ENTERED_IN_ERROR, Encounter.Status.CANCELLED))
         .order_by("period_start")
