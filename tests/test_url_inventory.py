@@ -57,6 +57,10 @@ PATIENT_PAGES = {
     "careplans:revisions",
     "careplans:compare",
     "careplans:goal",
+    "careplans:suggestions",
+    "careplans:suggestion_accept",
+    "careplans:suggestion_reject",
+    "careplans:review",
 }
 SIGNED_IN_PAGES = {
     "home",
