@@ -81,8 +81,11 @@ from .schemas import (
     TaskCreate,
     TaskOut,
 )
+from .suggestion_api import router as suggestion_router
 
 router = Router(tags=["care plans"])
+# The plan's suggestions and its review (suggestion_api.py) answer beside the plan.
+router.add_router("/", suggestion_router)
 R = TypeVar("R", bound=CarePlanRecord)
 
 SECTION = "careplan"
@@ -504,6 +507,8 @@ def _whole(plan: CarePlan) -> dict[str, Any]:
         "title": plan.title,
         "status": plan.status,
         "review_due": plan.review_due,
+        "review_reason": plan.review_reason,
+        "reviewed_at": plan.reviewed_at,
         "revision": plan.revision,
         "created_by": _name(plan.created_by),
         "created_at": plan.created_at,

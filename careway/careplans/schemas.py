@@ -367,6 +367,10 @@ class CarePlanOut(OutputSchema):
     title: str
     status: Literal[tuple(CarePlan.Status.values)]  # type: ignore[valid-type]
     review_due: date | None
+    review_reason: str = Field(
+        ..., description="Why the review falls due then: the recertification, or a change."
+    )
+    reviewed_at: datetime | None = Field(..., description="When it was last reviewed.")
     revision: int = Field(..., description="The newest revision's number.")
     created_by: str | None
     created_at: datetime

@@ -11,6 +11,7 @@ import pytest
 from careway.api import api
 from careway.assessments import catalog, services, template
 from careway.careplans import services as careplan_services
+from careway.careplans.models import Suggestion
 from careway.core import audit
 from careway.core.models import AuditEvent
 from careway.patients.models import Allergy, Condition, Medication, Observation, Patient
@@ -111,6 +112,27 @@ SAMPLES.update(
         ("POST", "/api/v1/care-plan-interventions/{intervention_id}/tasks"): {},
     }
 )
+# --- care plan suggestions: world.patient's preventive care gaps (the patient is 86), suggested
+# without a change to the chart; the review: of the plan careplan_ids starts ---
+SUGGESTIONS = "/api/v1/patients/{patient_id}/care-plan/suggestions"
+SAMPLES.update(
+    {
+        ("GET", SUGGESTIONS): None,
+        ("POST", f"{SUGGESTIONS}/{{suggestion_id}}/accept"): {
+            "edits": {"text": "Offer the vaccine at the next visit"}
+        },
+        ("POST", f"{SUGGESTIONS}/{{suggestion_id}}/reject"): {"reason": "Had it at the pharmacy"},
+        ("POST", "/api/v1/patients/{patient_id}/care-plan/review"): {
+            "note": "Reviewed with the patient",
+            "version": 1,
+        },
+    }
+)
+# Actions that make nothing answer 200; every other POST makes something and answers 201.
+ANSWERS_200 = {
+    ("POST", f"{SUGGESTIONS}/{{suggestion_id}}/reject"),
+    ("POST", "/api/v1/patients/{patient_id}/care-plan/review"),
+}
 CAREPLAN_IDS = ("plan_id", "problem_id", "goal_id", "intervention_id", "frequency_id", "number")
 COLLECTION = "/api/v1/patients"
 
@@ -147,10 +169,29 @@ def send(api_client, world: World, operation: tuple[str, str], patient: Patient 
         url = url.replace("{assessment_id}", draft_of(world, patient)).replace(
             "{section}", section_asking("phq-9")
         )
-    if any(f"{{{name}}}" in url for name in CAREPLAN_IDS) or url.endswith("/care-plan"):
+    if "{suggestion_id}" in url:
+        url = url.replace("{suggestion_id}", gap_of(world, patient))
+    reviewing = url.endswith("/care-plan/review")
+    if (
+        any(f"{{{name}}}" in url for name in CAREPLAN_IDS)
+        or url.endswith("/care-plan")
+        or reviewing
+    ):
         starting = method == "POST" and url.endswith("/care-plan")
         url = with_careplan_ids(world, url, patient, starting)
     return api_client.call(method, url, SAMPLES[operation])
+
+
+def gap_of(world: World, patient: Patient | None) -> str:
+    """An open preventive care suggestion of world.patient (a vaccine due; for another patient,
+    one that exists nowhere)."""
+    if patient is not None and patient.pk != world.patient.pk:
+        return "00000000-0000-0000-0000-000000000000"
+    careplan_services.refresh_suggestions(audit.Actor(user=world.cm), [world.patient.pk])
+    gaps = Suggestion.objects.filter(
+        patient=world.patient, preventive=True, kind="intervention", status="open"
+    )
+    return str(gaps.order_by("position").first().pk)
 
 
 def with_careplan_ids(world: World, url: str, patient: Patient | None, starting: bool) -> str:
@@ -213,7 +254,8 @@ def test_anonymous_gets_401_and_nothing_changes(world, api_as, operation):
 @pytest.mark.parametrize("operation", OPERATIONS, ids="{0[0]} {0[1]}".format)
 def test_member_succeeds(world, api_as, operation):
     response = send(api_as(world.cm), world, operation)
-    assert response.status_code == (201 if operation[0] == "POST" else 200), response.json()
+    created = operation[0] == "POST" and operation not in ANSWERS_200
+    assert response.status_code == (201 if created else 200), response.json()
     # No browser or shared cache keeps a patient's data (issue 15, finding 8).
     assert response["Cache-Control"] == "no-store"
 

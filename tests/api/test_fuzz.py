@@ -26,6 +26,7 @@ from careway.careplans.models import (
     Goal,
     Intervention,
     Problem,
+    Suggestion,
 )
 from careway.core import audit
 from careway.patients.models import Patient
@@ -96,7 +97,14 @@ def careplan_parameters(world) -> dict[str, str]:
             actor, plan, {"discipline": "RN", "frequency": "3w1, 2w4"}
         ),
     }
-    return {"number": "1", **{name: str(row.pk) for name, row in rows.items()}}
+    # An open suggestion (a preventive care gap of the patient, who is 86) to accept or reject.
+    careplan_services.refresh_suggestions(actor, [world.patient.pk])
+    gap = Suggestion.objects.filter(patient=world.patient, preventive=True, status="open").first()
+    return {
+        "number": "1",
+        "suggestion_id": str(gap.pk),
+        **{name: str(row.pk) for name, row in rows.items()},
+    }
 
 
 def fuzz(operation, mode, path_parameters: dict, headers: dict, patient: Patient) -> None:
@@ -136,7 +144,7 @@ def test_no_input_makes_the_api_fail(world, make_token, wsgi_app, mode):
     }
     path_parameters |= careplan_parameters(world)
     operations = [result.ok() for result in schema.get_all_operations()]
-    assert len(operations) == 17 + 17  # patients and assessments, care plans
+    assert len(operations) == 17 + 17 + 4  # patients and assessments, care plans, suggestions
     for operation in operations:
         needed = {k: v for k, v in path_parameters.items() if f"{{{k}}}" in operation.path}
         fuzz(operation, mode, needed, headers, world.patient)

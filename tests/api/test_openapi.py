@@ -51,12 +51,16 @@ def test_input_schemas_never_take_ownership_fields(openapi):
     inputs = [name for name in schemas if name.endswith(("Create", "Replace", "Patch"))]
     assert len(inputs) == 7 + 10  # the patients API's and the care plans API's
     owners = {"id", "organization", "organization_id", "patient", "patient_id", "plan", "plan_id"}
-    for name in [*inputs, "PlanStart", "AchievementOverride"]:
+    actions = ["SuggestionAccept", "AcceptEdits", "SuggestionReject", "PlanReview"]
+    for name in [*inputs, "PlanStart", "AchievementOverride", *actions]:
         fields = set(schemas[name]["properties"])
         assert not fields & owners, name
         assert schemas[name]["additionalProperties"] is False
-        # Only updates say which version they were made against.
-        is_update = name.endswith(("Replace", "Patch")) or name == "AchievementOverride"
+        # Only updates say which version they were made against (a review changes the plan).
+        is_update = name.endswith(("Replace", "Patch")) or name in {
+            "AchievementOverride",
+            "PlanReview",
+        }
         assert ("version" in fields) == is_update, name
 
 

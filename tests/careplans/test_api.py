@@ -169,7 +169,8 @@ def test_every_endpoint_is_tried_here():
         (method.upper(), path.removeprefix("/api/v1"))
         for path, item in schema["paths"].items()
         for method in item
-        if "care-plan" in path
+        # The suggestions and the review (/care-plan/...) are tried in test_api_suggestions.py.
+        if "care-plan" in path and "/care-plan/" not in path
     }
     tried = {(m, p.replace("{unplanned}", "{patient}").split("?")[0]) for m, p, *_ in OPERATIONS}
     placeholders = {
