@@ -4,8 +4,11 @@ Per-row service calls take hours at 100,000 patients, so this loader builds rows
 batch of patients at a time, and writes them with PostgreSQL COPY (bulk_create on SQLite). It is
 still a service of its own kind: each batch is one transaction that also appends one audit event
 per patient created (audit.record_many, system actor acting for the agency), so the trail stays
-complete and its hash chain verifies. Every patient also gets a care plan
-(careway/demo/bulk_careplans.py), with one audit event per plan.
+complete and its hash chain verifies. Every patient also gets a signed start-of-care assessment
+with its scores, findings and flags (careway/demo/bulk_assessments.py), with one audit event per
+assessment; the vaccines, colonoscopies and A1c results their records already show
+(careway/demo/bulk_preventive.py); and a care plan (careway/demo/bulk_careplans.py), whose goals
+follow those scores and results, with one audit event per plan.
 """
 
 import math
@@ -36,13 +39,15 @@ from careway.patients.models import (
     Condition,
     Coverage,
     EpisodeOfCare,
+    Immunization,
     Medication,
     Observation,
     Patient,
+    Procedure,
     RelatedPerson,
 )
 
-from . import bulk_careplans, content, identifiers, vital_series
+from . import bulk_assessments, bulk_careplans, bulk_preventive, content, identifiers, vital_series
 from .bulk_careplans import Caregiver, PatientFacts, TeamMember
 
 BENCH_SLUG = "bench-lakeshore"
@@ -73,8 +78,10 @@ class BulkResult:
     patients: int = 0
     seconds: float = 0.0
     rows: dict[str, int] = field(default_factory=dict)
-    # Of `seconds`, the time spent building and writing the care plans.
+    # Of `seconds`, the time spent building and writing the care plans, and the assessments
+    # with the preventive history.
     plan_seconds: float = 0.0
+    assessment_seconds: float = 0.0
 
     def summary(self) -> str:
         if not self.created:
@@ -82,7 +89,8 @@ class BulkResult:
         lines = [
             f"{BENCH_NAME}: {self.patients:,} patients in {self.seconds:.1f} s "
             f"({self.patients / max(self.seconds, 1e-9):,.0f} patients/s), "
-            f"of which care plans {self.plan_seconds:.1f} s",
+            f"of which care plans {self.plan_seconds:.1f} s, "
+            f"assessments and preventive history {self.assessment_seconds:.1f} s",
             "Rows written:",
         ]
         lines += [f"  {label:<28} {count:>12,}" for label, count in sorted(self.rows.items())]
@@ -132,9 +140,15 @@ class Staff:
 
 
 def build_benchmark_agency(
-    patients: int, *, progress: Any = None, today: date | None = None, seed: int = 2026
+    patients: int,
+    *,
+    progress: Any = None,
+    today: date | None = None,
+    seed: int = 2026,
+    keep_answers: bool = False,
 ) -> BulkResult:
-    """Load the benchmark agency with `patients` patients; leave an existing one untouched."""
+    """Load the benchmark agency with `patients` patients; leave an existing one untouched.
+    `keep_answers` keeps each assessment response's answers (bulk_assessments.py)."""
     if Organization.objects.filter(slug=BENCH_SLUG).exists():
         return BulkResult(Organization.objects.get(slug=BENCH_SLUG), created=False)
     progress = progress or NoProgress()
@@ -144,7 +158,7 @@ def build_benchmark_agency(
         organization, staff = _create_agency_and_staff(patients, writer)
     # The agency's today: its goals are worked out in its days (careway/careplans/services.py).
     today = today or timezone.localdate(timezone=ZoneInfo(BENCH_TIMEZONE))
-    loader = PatientLoader(organization, staff, writer, today, seed)
+    loader = PatientLoader(organization, staff, writer, today, seed, keep_answers=keep_answers)
     for first in range(0, patients, BATCH_SIZE):
         with transaction.atomic():
             loader.load_batch(first, min(first + BATCH_SIZE, patients))
@@ -154,6 +168,7 @@ def build_benchmark_agency(
             cursor.execute("ANALYZE")
     writer.counts["core.AuditEvent (patient.create)"] = patients
     writer.counts["core.AuditEvent (careplan.create)"] = patients
+    writer.counts["core.AuditEvent (assessment.sign)"] = patients
     return BulkResult(
         organization,
         True,
@@ -161,6 +176,7 @@ def build_benchmark_agency(
         time.monotonic() - started,
         writer.counts,
         plan_seconds=loader.plan_seconds,
+        assessment_seconds=loader.assessment_seconds,
     )
 
 
@@ -261,7 +277,16 @@ def _staff_by_branch(branches: list[Branch], people: list, user_ids: list[int]) 
 class PatientLoader:
     """Builds the rows of one batch of patients and writes them, with their audit events."""
 
-    def __init__(self, organization, staff: list[Staff], writer: RowWriter, today: date, seed):
+    def __init__(
+        self,
+        organization,
+        staff: list[Staff],
+        writer: RowWriter,
+        today: date,
+        seed,
+        *,
+        keep_answers: bool = False,
+    ):
         self.organization, self.staff, self.writer, self.today = organization, staff, writer, today
         self.seed = seed
         self.actor = audit.Actor.system(via="demo", organization_id=organization.pk)
@@ -273,6 +298,11 @@ class PatientLoader:
         }
         self.plans = bulk_careplans.BulkPlans(organization.pk, today, seed, self.zone)
         self.plan_seconds = 0.0
+        self.assessments = bulk_assessments.BulkAssessments(
+            organization.pk, seed, self.zone, keep_answers=keep_answers
+        )
+        self.preventive = bulk_preventive.BulkPreventive(organization.pk, today, seed, self.zone)
+        self.assessment_seconds = 0.0
         self.codes = content.codes()
         self.signs = {key: vital_series.vital_sign(key) for key in VITAL_KEYS}
         self.shapes = {
@@ -286,6 +316,8 @@ class PatientLoader:
                 Condition,
                 Medication,
                 Observation,
+                Immunization,
+                Procedure,
             )
         }
 
@@ -296,9 +328,13 @@ class PatientLoader:
         self.member_ids = iter(reserve_ids(CareTeamMember, MEMBERS_PER_PATIENT * count))
         self.contact_ids = iter(reserve_ids(RelatedPerson, CONTACTS_PER_PATIENT * count))
         patient_ids, plans = [], bulk_careplans.PlanRows()
+        assessments = bulk_assessments.AssessmentRows()
         for number, episode_id in zip(range(first, stop), episode_ids, strict=True):
             facts = self._patient_rows(number, episode_id, rows)
             patient_ids.append(facts.patient_id)
+            started = time.monotonic()
+            self.assessments.rows(facts, assessments)
+            self.assessment_seconds += time.monotonic() - started
             started = time.monotonic()
             self.plans.plan_rows(facts, plans)
             self.plan_seconds += time.monotonic() - started
@@ -307,6 +343,17 @@ class PatientLoader:
         audit.record_many(
             self.actor, "patient.create", patient_ids, detail={"source": "bulk loader"}
         )
+        started = time.monotonic()
+        self.assessments.write(self.writer, assessments)
+        audit.record_many(
+            self.actor,
+            "assessment.sign",
+            assessments.patient_ids,
+            object_type="assessments.assessment",
+            object_ids=assessments.assessment_ids,
+            detail={"source": "bulk loader", "time_point": bulk_assessments.TIME_POINT.value},
+        )
+        self.assessment_seconds += time.monotonic() - started
         started = time.monotonic()
         self._write_plans(plans, patient_ids)
         self.plan_seconds += time.monotonic() - started
@@ -358,12 +405,13 @@ class PatientLoader:
         contacts = self._contacts(sex, rng, common)
         rows[RelatedPerson] += [row for row, _ in contacts]
         rows[Coverage] += self._coverages(rng, common)
-        conditions = self._conditions(case, start_of_care, rng, common)
+        conditions, condition_keys = self._conditions(case, start_of_care, rng, common)
         rows[Condition] += conditions
-        rows[Medication] += self._medications(case, start_of_care, rng, common)
+        medications = self._medications(case, start_of_care, rng, common)
+        rows[Medication] += medications
         observations = self._observations(case, start_of_care, rng, common)
         rows[Observation] += observations
-        return PatientFacts(
+        facts = PatientFacts(
             number=number,
             patient_id=patient_id,
             episode_id=episode_id,
@@ -375,7 +423,16 @@ class PatientLoader:
             caregiver=next((c for _, c in contacts if c is not None), None),
             caregiver_member_id=next(self.member_ids),
             readings=self._readings_of(observations),
+            conditions=condition_keys,
+            medications=len(medications),
+            birth_date=rows[Patient][-1][self.shapes[Patient].attnames.index("birth_date")],
         )
+        started = time.monotonic()
+        results = self.preventive.rows(facts, rows)
+        rows[Observation] += results
+        facts.readings.update(self._readings_of(results))
+        self.assessment_seconds += time.monotonic() - started
+        return facts
 
     def _readings_of(self, observations: list[tuple]) -> dict[str, list[tuple[datetime, float]]]:
         attnames = self.shapes[Observation].attnames
@@ -488,7 +545,9 @@ class PatientLoader:
                     "may_receive_information": consent,
                 }
             )
-            caregiver = Caregiver(contact_id, name, relationship) if index == 0 else None
+            caregiver = (
+                Caregiver(contact_id, name, relationship, lives_with) if index == 0 else None
+            )
             contacts.append((row, caregiver))
         return contacts
 
@@ -502,7 +561,10 @@ class PatientLoader:
             for priority, (kind, payer) in enumerate(plans, start=1)
         ]
 
-    def _conditions(self, case: dict, start_of_care: date, rng, common) -> list[tuple]:
+    def _conditions(
+        self, case: dict, start_of_care: date, rng, common
+    ) -> tuple[list[tuple], list[str]]:
+        """The condition rows, and the demo's keys of those conditions."""
         shape = self.shapes[Condition]
         keys = [case["primary"], *[key for key, _ in case["conditions"]][: rng.randint(1, 3)]]
         rows = []
@@ -522,7 +584,7 @@ class PatientLoader:
                     }
                 )
             )
-        return rows
+        return rows, keys
 
     def _medications(self, case: dict, start_of_care: date, rng, common) -> list[tuple]:
         shape = self.shapes[Medication]

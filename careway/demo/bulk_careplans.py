@@ -6,7 +6,8 @@ three visiting disciplines with their frequencies), with one revision holding th
 the shape careway/careplans/revisions.py gives it, and the family caregiver who carries an
 intervention on the care team. Goals' statuses are computed by the same rules the services use
 (careway/careplans/achievement.py on the patient's readings, as careway/careplans/evidence.py
-reads them); tests/demo/test_bulk.py checks that the services compute the same and that the
+reads them: vital signs, A1c results, the start-of-care assessment's scores and pain reading);
+tests/demo/test_bulk.py checks that the services compute the same and that the
 revision equals `revisions.content_of` of the plan.
 """
 
@@ -118,6 +119,7 @@ class Caregiver:
     id: int
     name: str
     relationship: str
+    lives_with: bool = False
 
 
 @dataclass
@@ -136,8 +138,19 @@ class PatientFacts:
     caregiver: Caregiver | None
     # Reserved for the caregiver's place on the team, should an intervention put them there.
     caregiver_member_id: int
-    # LOINC code -> (when taken, value), from the loader's own observation rows.
+    # LOINC code -> (when taken, value), from the loader's own observation rows; and an
+    # instrument's score (`score_key`) -> (when observed, value), from the signed assessment.
     readings: dict[str, list[tuple[datetime, float]]] = field(default_factory=dict)
+    # The demo's keys of the conditions on the chart (content/codes.json), the number of
+    # medicines, and the birth date: what the assessment and the preventive history draw on.
+    conditions: list[str] = field(default_factory=list)
+    medications: int = 0
+    birth_date: date | None = None
+
+
+def score_key(questionnaire_url: str, key: str) -> str:
+    """How an instrument's score is named among a patient's readings."""
+    return f"{questionnaire_url}#{key}"
 
 
 @dataclass
@@ -183,7 +196,7 @@ class _OnePlan:
         self.goals: list[dict[str, Any]] = []
         self.interventions: list[dict[str, Any]] = []
         self.frequencies: list[dict[str, Any]] = []
-        self.added_pain = False
+        self.pain_series: list[tuple[datetime, float]] = []
         self.readings: dict[str, list[tuple[datetime, float]]] = dict(facts.readings)
 
     # --- content ----------------------------------------------------------------------------
@@ -269,18 +282,21 @@ class _OnePlan:
             self._pain_readings()
 
     def _pain_readings(self) -> None:
-        """Pain scores from the last visits, easing, steady or getting worse."""
-        if PAIN_CODE in self.readings:
+        """Pain scores from the last visits, easing, steady or getting worse, from where the
+        start-of-care assessment found it (3 to 8)."""
+        if self.pain_series:
             return
-        self.added_pain = True
-        level, slope = self.rng.randint(3, 8), self.rng.choice((-1.0, -0.5, 0.0, 0.5))
+        earlier = self.readings.get(PAIN_CODE, [])
+        level = min(8, max(3, round(earlier[-1][1]))) if earlier else self.rng.randint(3, 8)
+        slope = self.rng.choice((-1.0, -0.5, 0.0, 0.5))
         series = []
         for n in range(PAIN_READINGS):
             day = self.bulk.today - timedelta(days=1 + PAIN_EVERY_DAYS * (PAIN_READINGS - 1 - n))
             taken = datetime(day.year, day.month, day.day, 10, 0, tzinfo=self.bulk.zone)
             value = min(10.0, max(0.0, round(level + slope * n + self.rng.choice((-1, 0, 0, 1)))))
             series.append((taken, value))
-        self.readings[PAIN_CODE] = series
+        self.pain_series = series
+        self.readings[PAIN_CODE] = sorted([*earlier, *series], key=lambda reading: reading[0])
 
     def _intervention(
         self, spec: dict[str, Any], problem: dict[str, Any], goals: list[dict[str, Any]]
@@ -341,7 +357,11 @@ class _OnePlan:
         if isinstance(target, FreeOfTarget):
             return evaluate_free_of(target, [], self.bulk.today)  # no falls or stays loaded
         assert isinstance(target, Target)
-        taken = self.readings.get(measure.code, []) if measure.kind == measures.OBSERVATION else []
+        taken: list[tuple[datetime, float]] = []
+        if measure.kind == measures.OBSERVATION:
+            taken = self.readings.get(measure.code, [])
+        elif measure.kind == measures.SCORE:
+            taken = self.readings.get(score_key(measure.questionnaire, measure.score), [])
         readings = []
         for at, value in taken:
             if at not in days:
@@ -405,7 +425,7 @@ class _OnePlan:
                 }
             )
         )
-        for at, value in self.readings.get(PAIN_CODE, []) if self.added_pain else []:
+        for at, value in self.pain_series:
             out.pain_readings.append((self.facts.patient_id, at, value))
 
     def _review_due(self) -> date:
