@@ -57,6 +57,10 @@ PATIENT_PAGES = {
     "careplans:revisions",
     "careplans:compare",
     "careplans:goal",
+    "careplans:review",
+    "careplans:suggestions",
+    "careplans:suggestion_accept",
+    "careplans:suggestion_reject",
 }
 SIGNED_IN_PAGES = {
     "home",
@@ -140,7 +144,7 @@ def sample_url(name: str, world) -> str:
             "flag_id": 1,
             "task_id": 1,
             **dict.fromkeys(
-                ("problem_id", "goal_id", "intervention_id", "frequency_id"),
+                ("problem_id", "goal_id", "intervention_id", "frequency_id", "suggestion_id"),
                 "00000000-0000-0000-0000-000000000000",
             ),
         }[key]
