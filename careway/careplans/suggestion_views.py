@@ -9,6 +9,7 @@ careway/careplans/services.py, every page's read audited.
 
 from typing import Any
 
+from django import forms
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -67,7 +68,7 @@ def suggestion_accept(request: HttpRequest, patient_id: Any, suggestion_id: Any)
     template = plan_templates.templates_for(patient.organization_id).get(row.template)
     item = template.items.get(row.item.split(":")[0]) if template else None
     posted = request.POST if request.method == "POST" and "quick" not in request.POST else None
-    form = SuggestionAcceptForm(posted, suggestion=row, item=item)
+    form = _patient_words_first(SuggestionAcceptForm(posted, suggestion=row, item=item))
     if request.method == "POST" and ("quick" in request.POST or form.is_valid()):
         edits = form.edits() if posted is not None else {}
         reason = form.cleaned_data.get("reason", "") if posted is not None else ""
@@ -85,6 +86,18 @@ def suggestion_accept(request: HttpRequest, patient_id: Any, suggestion_id: Any)
     return _decision_page(
         request, actor, patient, row, form, "Accept a suggestion", "Add to the plan"
     )
+
+
+def _patient_words_first(form: SuggestionAcceptForm) -> SuggestionAcceptForm:
+    """A goal is agreed in the patient's words: ask for them first, with room to write them as
+    said, as the plan's own goal form does."""
+    field = form.fields.get("patient_words")
+    if field is not None:
+        widget = forms.Textarea(attrs={"rows": 2})
+        widget.attrs.update(field.widget_attrs(widget))
+        field.widget = widget
+        form.order_fields(["patient_words"])
+    return form
 
 
 @agency_page

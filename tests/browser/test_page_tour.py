@@ -65,6 +65,9 @@ MUST_SEE = {
         "careplans:intervention_edit",
         "careplans:frequency_add",
         "careplans:frequency_edit",
+        "careplans:suggestions",
+        "careplans:suggestion_accept",
+        "careplans:suggestion_reject",
     },
     "supervisor": {
         "caseload",
@@ -104,6 +107,7 @@ NOT_TOURED = {
     "careplans:start": "a POST from the chart's care plan section of a patient without a plan",
     "careplans:intervention_task": "a POST from an intervention on the plan",
     "careplans:frequency_words": "a fragment the frequency field asks for as the notation is typed",
+    "careplans:review": "a POST from the plan's head when its review is due",
 }
 
 
