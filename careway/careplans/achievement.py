@@ -189,26 +189,30 @@ def evaluate_free_of(target: FreeOfTarget, events: list[date], today: date) -> V
     need = f"{target.days} are needed"
     if free_days >= target.days:
         status = Achievement.SUSTAINING if free_days >= 2 * target.days else Achievement.ACHIEVED
-        return Verdict(status, f"No {target.event} for {free_days} days ({need}).")
+        return Verdict(status, f"No {target.event} for {_days(free_days)} ({need}).")
     if past := _past_due_free(target, today):
         return Verdict(
             past,
-            f"Due {_day(target.due or today)}: only {free_days} days without a "
+            f"Due {_day(target.due or today)}: only {_days(free_days)} without a "
             f"{target.event} ({need}).",
         )
     if last is None:
         return Verdict(
             Achievement.IN_PROGRESS,
-            f"No {target.event} in the {free_days} days since the goal began; {need}.",
+            f"No {target.event} in the {_days(free_days)} since the goal began; {need}.",
         )
     return Verdict(
         Achievement.IN_PROGRESS,
-        f"A {target.event} on {_day(last)}, {free_days} days without one since; {need}.",
+        f"A {target.event} on {_day(last)}, {_days(free_days)} without one since; {need}.",
     )
 
 
 def _past_due_free(target: FreeOfTarget, today: date) -> Achievement | None:
     return Achievement.NOT_ACHIEVED if target.due is not None and today > target.due else None
+
+
+def _days(count: int) -> str:
+    return "1 day" if count == 1 else f"{count} days"
 
 
 def _day(day: date) -> str:

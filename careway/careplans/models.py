@@ -124,6 +124,7 @@ class Problem(CarePlanRecord):
         FINDING = "finding", "An assessment finding"
         FLAG = "flag", "A flag on the chart"
         WRITTEN = "written", "Written by the team"
+        TEMPLATE = "template", "From a care plan template"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     plan = models.ForeignKey(CarePlan, on_delete=models.PROTECT, related_name="problems")

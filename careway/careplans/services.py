@@ -283,7 +283,7 @@ def _check_problem(problem: Problem) -> None:
             problem.text = plain_name(str(getattr(record, "label", "") or record))[:300]
         if source == Problem.Source.CONDITION and not problem.code:
             problem.code_system, problem.code = record.code_system, record.code
-    elif problem.source != Problem.Source.WRITTEN:
+    elif problem.source not in (Problem.Source.WRITTEN, Problem.Source.TEMPLATE):
         raise ValidationError({"source": "Choose the record the problem comes from."})
     problem.text = problem.text.strip()
     validate_record(problem)
@@ -1169,7 +1169,7 @@ def _accept_row(
 
 
 def _problem_data(item: plan_templates.TemplateItem, edits: dict[str, Any]) -> dict[str, Any]:
-    return {"text": item.text, **item.fields, **edits}
+    return {"text": item.text, "source": Problem.Source.TEMPLATE, **item.fields, **edits}
 
 
 def _accepted_row(plan: CarePlan, row: Suggestion, item_key: str, model: type[Any]) -> Any:

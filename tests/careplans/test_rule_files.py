@@ -288,13 +288,14 @@ def test_only_the_per_finding_rule_picks_items_among_the_suggestions():
 @pytest.mark.parametrize("rule", PREVENTIVE["rules"], ids=lambda r: r["id"])
 def test_each_preventive_rule_names_its_gap_and_its_published_recommendation(rule):
     assert rule["template"] == "preventive-care"
-    assert len(rule["items"]) == 2 and rule["items"][0] == "preventive"
-    assert rule["items"][1] in PREVENTIVE_GAPS
+    # Only the gap: its problem ("preventive care due") comes into the plan with the first gap
+    # accepted, rather than being suggested with every preventive rule's reasons gathered.
+    assert len(rule["items"]) == 1 and rule["items"][0] in PREVENTIVE_GAPS
     assert re.search(r"\b(CDC|USPSTF|ADA)\b.*20\d\d", rule["recommendation"]), rule["id"]
 
 
 def test_every_preventive_gap_has_exactly_one_rule():
-    gaps = [rule["items"][1] for rule in PREVENTIVE["rules"]]
+    gaps = [rule["items"][0] for rule in PREVENTIVE["rules"]]
     assert sorted(gaps) == sorted(PREVENTIVE_GAPS)
 
 
