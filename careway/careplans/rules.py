@@ -395,8 +395,20 @@ def absence(node: dict[str, Any], chart: Chart, rule: Rule) -> Fired:
     ((kind, spec),) = node.items()
     name = rule.name or "such a record"
     if kind not in RECORDS:
+        key = (f"not:{json.dumps(node, sort_keys=True)}",)
+        held = _records_under(node, chart)
+        if held is not None:
+            # Several ways of being done (a series of vaccines): none of them is complete. The
+            # fact holds what the record has, so that a new dose brings a rejection back.
+            have = "|".join(f"{r.code}@{r.when}" for r in held)
+            words = f"No {name} on the record" + (
+                f" (on the record: {', '.join(plain_name(r.display) for r in held[:3])})"
+                if held
+                else ""
+            )
+            return Fired((f"{key[0]}|have {have}",), (words,))
         # Nothing to show for it (a condition ruled out, an age outside a band): a fact only.
-        return Fired((f"not:{json.dumps(node, sort_keys=True)}",))
+        return Fired(key)
     since = _since(spec, chart.today)
     everything = _counted({"codes": spec["codes"]}, getattr(chart, RECORDS[kind]), chart.today)
     last = everything[0] if everything else None
@@ -418,6 +430,31 @@ def absence(node: dict[str, Any], chart: Chart, rule: Rule) -> Fired:
     # Keyed on the last record, not on today's window, so that a rejection holds until a record
     # arrives (or the one there was grows too old, which shows as the same fact).
     return Fired((f"not-{kind}:{rule.id}|have {have}|last {last and last.when}",), (words,))
+
+
+def _records_under(node: dict[str, Any], chart: Chart) -> list[Coded] | None:
+    """The chart's records that any record leaf under the node names (None: it names none)."""
+    leaves: list[tuple[str, dict[str, Any]]] = []
+
+    def walk(here: dict[str, Any]) -> None:
+        ((kind, value),) = here.items()
+        if kind in ("all", "any"):
+            for child in value:
+                walk(child)
+        elif kind == "not":
+            walk(value)
+        elif kind in RECORDS:
+            leaves.append((kind, value))
+
+    walk(node)
+    if not leaves:
+        return None
+    found = {
+        record
+        for kind, spec in leaves
+        for record in _counted({"codes": spec["codes"]}, getattr(chart, RECORDS[kind]), chart.today)
+    }
+    return sorted(found, key=lambda r: (r.when or date.min, r.code), reverse=True)
 
 
 def _span(days: int) -> str:

@@ -203,3 +203,22 @@ def test_a_preventive_rule_at_its_interval_edges(rule):
             )
             fired = rules.evaluate(rule.when, chart, rule)
             assert (fired is None) is closed, (rule.id, kind, when)
+
+
+def test_a_series_not_yet_complete_names_what_the_record_holds_and_its_fact_follows_it():
+    (rule,) = [r for r in PREVENTIVE if r.id == "pneumococcal-vaccine"]
+    chart = Chart(today=TODAY, birth_date=_born(70))
+    cvx = "http://hl7.org/fhir/sid/cvx"
+    chart.immunizations.append(
+        Coded(cvx, "133", "Pneumococcal conjugate PCV 13", TODAY - timedelta(days=800))
+    )
+    fired = rules.evaluate(rule.when, chart, rule)
+    assert fired is not None
+    assert any("on the record: Pneumococcal conjugate PCV 13" in r for r in fired.reasons)
+    later = replace(chart, immunizations=[*chart.immunizations])
+    later.immunizations.append(
+        Coded(cvx, "33", "Pneumococcal polysaccharide PPSV23", TODAY - timedelta(days=10))
+    )
+    again = rules.evaluate(rule.when, later, rule)
+    # A new dose changes the facts (a rejection comes back), or completes the series.
+    assert again is None or set(again.facts) != set(fired.facts)
