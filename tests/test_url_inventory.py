@@ -90,6 +90,16 @@ SIGNED_IN_PAGES = {
     "instrument_bands",
     "vital_alert_thresholds",
     "careplans:frequency_words",
+    # The agency's care plan templates (careway/careplans/template_views.py): their access tests
+    # (an admin can, a case manager or the scheduler reads but cannot write, another agency's
+    # admin gets 404) are in tests/careplans/test_agency_templates.py.
+    "careplans:template_list",
+    "careplans:template_new",
+    "careplans:template_detail",
+    "careplans:template_copy",
+    "careplans:template_edit",
+    "careplans:template_retire",
+    "careplans:template_restore",
 }
 # The FHIR API (careway/fhir/urls.py) takes bearer tokens only: without one it answers 401 with an
 # OperationOutcome, never a sign-in redirect. Its access tests are in tests/fhir/test_api_*.py.
@@ -143,6 +153,7 @@ def sample_url(name: str, world) -> str:
             "score_key": "total",
             "flag_id": 1,
             "task_id": 1,
+            "key": "heart-failure",
             **dict.fromkeys(
                 ("problem_id", "goal_id", "intervention_id", "frequency_id", "suggestion_id"),
                 "00000000-0000-0000-0000-000000000000",

@@ -8,13 +8,23 @@ class CareplansConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from careway.core import permissions
+        from careway.core import navigation, permissions
         from careway.patients import evidence
 
         from . import permissions as careplan_permissions
         from . import services
 
         permissions.register(*careplan_permissions.ALL)
+        # Beside the instruments (70) and vital sign alerts (75): the agency's clinical content.
+        navigation.NAVIGATION.register(
+            navigation.NavItem(
+                "care-plan-templates",
+                "Care plan templates",
+                "careplans:template_list",
+                careplan_permissions.CAREPLANS_TEMPLATES,
+                72,
+            )
+        )
         evidence.register_evidence_listener(
             evidence.EvidenceListener("careplans-goals", services.recompute_goals_for),
             evidence.EvidenceListener("careplans-suggestions", services.refresh_suggestions),

@@ -17,4 +17,14 @@ CAREPLANS_EDIT = declare(
     Role.CLINICIAN,
 )
 
-ALL = (CAREPLANS_EDIT,)
+# Granted as the instruments' band edges are (assessments.permissions.INSTRUMENTS_MANAGE): the
+# agency's clinical content is kept by its admins and supervisors.
+CAREPLANS_TEMPLATES = declare(
+    "careplans.templates",
+    "Manage the agency's care plan templates: copy a shipped one, write its own, edit, retire and "
+    "restore them (each change a new version).",
+    Role.AGENCY_ADMIN,
+    Role.SUPERVISOR,
+)
+
+ALL = (CAREPLANS_EDIT, CAREPLANS_TEMPLATES)

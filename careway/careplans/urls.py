@@ -3,7 +3,7 @@ patients' chart view showing the section registered in apps.py; these are the pa
 
 from django.urls import path
 
-from . import goal_urls, suggestion_views, views
+from . import goal_urls, suggestion_views, template_views, views
 
 app_name = "careplans"
 
@@ -54,3 +54,18 @@ urlpatterns = [
 
 # A goal's own page (progress, trend, override): careway/careplans/goal_urls.py.
 urlpatterns += goal_urls.urlpatterns
+
+# The agency's care plan templates (careway/careplans/template_views.py): not about one patient.
+TEMPLATES = "agency/care-plan-templates"
+urlpatterns += [
+    path(f"{TEMPLATES}/", template_views.template_list, name="template_list"),
+    # "new" is never a template's key (services.RESERVED_TEMPLATE_KEYS).
+    path(f"{TEMPLATES}/new/", template_views.template_new, name="template_new"),
+    path(f"{TEMPLATES}/<slug:key>/", template_views.template_detail, name="template_detail"),
+    path(f"{TEMPLATES}/<slug:key>/copy/", template_views.template_copy, name="template_copy"),
+    path(f"{TEMPLATES}/<slug:key>/edit/", template_views.template_edit, name="template_edit"),
+    path(f"{TEMPLATES}/<slug:key>/retire/", template_views.template_retire, name="template_retire"),
+    path(
+        f"{TEMPLATES}/<slug:key>/restore/", template_views.template_restore, name="template_restore"
+    ),
+]

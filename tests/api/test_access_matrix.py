@@ -133,6 +133,21 @@ ANSWERS_200 = {
     ("POST", f"{SUGGESTIONS}/{{suggestion_id}}/reject"),
     ("POST", "/api/v1/patients/{patient_id}/care-plan/review"),
 }
+# --- the agency's care plan templates: not about a patient. Who may read and write them (an admin
+# can; a case manager reads but cannot write; another agency's admin gets 404 for this agency's
+# own) is tested in tests/careplans/test_agency_templates.py; here, the checks every operation
+# shares (401 without a token, the token's scopes, the read-only scheduler refused a write).
+TEMPLATE_BODY = {"key": "riverbend-cellulitis", "version": "1", "title": "Cellulitis"}
+SAMPLES.update(
+    {
+        ("GET", "/api/v1/care-plan-templates"): None,
+        ("POST", "/api/v1/care-plan-templates"): {"content": TEMPLATE_BODY},
+        ("GET", "/api/v1/care-plan-templates/{key}"): None,
+        ("PUT", "/api/v1/care-plan-templates/{key}"): {"content": TEMPLATE_BODY, "version": 1},
+        ("POST", "/api/v1/care-plan-templates/{key}/copy"): None,
+    }
+)
+AGENCY_OPERATIONS = [op for op in SAMPLES if op[1].startswith("/api/v1/care-plan-templates")]
 CAREPLAN_IDS = ("plan_id", "problem_id", "goal_id", "intervention_id", "frequency_id", "number")
 COLLECTION = "/api/v1/patients"
 
@@ -145,7 +160,9 @@ def documented_operations() -> list[tuple[str, str]]:
 
 
 OPERATIONS = documented_operations()
-PATIENT_OPERATIONS = [op for op in OPERATIONS if op[1] != COLLECTION]
+PATIENT_OPERATIONS = [
+    op for op in OPERATIONS if op[1] != COLLECTION and op not in AGENCY_OPERATIONS
+]
 WRITES = [op for op in OPERATIONS if op[0] != "GET"]
 
 
@@ -164,6 +181,7 @@ def chart_state(world: World) -> tuple:
 def send(api_client, world: World, operation: tuple[str, str], patient: Patient | None = None):
     method, path = operation
     url = path.replace("{patient_id}", str((patient or world.patient).pk))
+    url = url.replace("{key}", "heart-failure")
     if "{assessment_id}" in url:
         # The patient's draft (an absent patient: an assessment that does not exist either).
         url = url.replace("{assessment_id}", draft_of(world, patient)).replace(
@@ -251,7 +269,11 @@ def test_anonymous_gets_401_and_nothing_changes(world, api_as, operation):
     assert chart_state(world) == before
 
 
-@pytest.mark.parametrize("operation", OPERATIONS, ids="{0[0]} {0[1]}".format)
+@pytest.mark.parametrize(
+    "operation",
+    [op for op in OPERATIONS if op not in AGENCY_OPERATIONS],
+    ids="{0[0]} {0[1]}".format,
+)
 def test_member_succeeds(world, api_as, operation):
     response = send(api_as(world.cm), world, operation)
     created = operation[0] == "POST" and operation not in ANSWERS_200

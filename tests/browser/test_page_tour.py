@@ -78,7 +78,15 @@ MUST_SEE = {
         "instrument_list",
         "instrument_bands",
     },
-    "admin": {"user_list", "user_create", "user_detail", "account"},
+    "admin": {
+        "user_list",
+        "user_create",
+        "user_detail",
+        "account",
+        "careplans:template_list",
+        "careplans:template_detail",
+        "careplans:template_new",
+    },
     "auditor": {"audit_log", "account", "two_factor_setup"},
     "clinician_emergency": {"chart", "chart_section", "break_glass"},
 }
@@ -108,6 +116,10 @@ NOT_TOURED = {
     "careplans:intervention_task": "a POST from an intervention on the plan",
     "careplans:frequency_words": "a fragment the frequency field asks for as the notation is typed",
     "careplans:review": "a POST from the plan's head when its review is due",
+    "careplans:template_copy": "a POST from a shipped template's page (Copy to edit)",
+    "careplans:template_retire": "a POST from the page of an agency's own template",
+    "careplans:template_restore": "a POST from the page of an agency's retired template",
+    "careplans:template_edit": "the same editor as template_new; the demo has no agency template",
 }
 
 

@@ -1,0 +1,244 @@
+"""Reads of an agency's care plan templates, for its template pages and the JSON API: every
+template it can use (the shipped ones and its own, one entry per key), one template's content
+laid out as a plan reads, and the versions of its own.
+
+The agency's rows are AgencyTemplate (careway/careplans/models.py), written only by the services
+of careway/careplans/services.py ("agency templates"); what suggestions use is
+plan_templates.templates_for, which these entries agree with.
+"""
+
+from dataclasses import dataclass, field
+from types import SimpleNamespace
+from typing import Any
+
+from careway.core.roles import Discipline
+
+from . import measures, plan_templates
+from .frequency import FrequencyError, parse
+from .models import AgencyTemplate, Intervention
+from .plan_templates import PlanTemplate, TemplateError, TemplateItem
+
+SHIPPED, COPY, OWN = "shipped", "copy", "own"
+
+
+@dataclass(frozen=True)
+class TemplateEntry:
+    """One key of the agency's templates: Careway's template of that key, the agency's current
+    version of it, or both (its copy)."""
+
+    key: str
+    shipped: PlanTemplate | None
+    agency: AgencyTemplate | None
+
+    @property
+    def title(self) -> str:
+        if self.agency is not None:
+            return self.agency.title
+        assert self.shipped is not None
+        return self.shipped.title
+
+    @property
+    def origin(self) -> str:
+        if self.agency is None:
+            return SHIPPED
+        return COPY if self.shipped is not None else OWN
+
+    @property
+    def agency_in_use(self) -> bool:
+        return self.agency is not None and self.agency.active
+
+    @property
+    def in_use(self) -> bool:
+        """Whether suggestions use this key at all (a retired own template is not used)."""
+        return self.agency_in_use or self.shipped is not None
+
+    @property
+    def version(self) -> str:
+        """The version suggestions use: the agency's when its copy is in use, else Careway's."""
+        if self.agency is not None and (self.agency.active or self.shipped is None):
+            return str(self.agency.version)
+        assert self.shipped is not None
+        return self.shipped.version
+
+    @property
+    def in_use_words(self) -> str:
+        if self.origin == SHIPPED:
+            return "Careway's template"
+        assert self.agency is not None
+        if self.agency.active:
+            return f"Your agency's {'copy' if self.shipped else 'template'}, version {self.version}"
+        if self.shipped is not None:
+            return f"Careway's template (your copy, version {self.agency.version}, is retired)"
+        return f"Not used: retired (version {self.agency.version})"
+
+
+def entries(organization_id: int) -> list[TemplateEntry]:
+    """Every template of the agency, one per key, sorted by title (two queries at most: the
+    agency's current rows, with who changed them)."""
+    shipped = plan_templates.shipped()
+    own = {
+        row.key: row
+        for row in AgencyTemplate.objects.filter(
+            organization_id=organization_id, current=True
+        ).select_related("changed_by")
+    }
+    found = [TemplateEntry(key, shipped.get(key), own.get(key)) for key in {*shipped, *own}]
+    return sorted(found, key=lambda e: (e.title.casefold(), e.key))
+
+
+def entry(organization_id: int, key: str) -> TemplateEntry | None:
+    """The agency's template `key` (Careway's, its copy, or its own), or None."""
+    shipped = plan_templates.shipped().get(key)
+    own = (
+        AgencyTemplate.objects.filter(organization_id=organization_id, key=key, current=True)
+        .select_related("changed_by")
+        .first()
+    )
+    if shipped is None and own is None:
+        return None
+    return TemplateEntry(key, shipped, own)
+
+
+def versions(organization_id: int, key: str) -> list[AgencyTemplate]:
+    """The agency's versions of `key`, newest first, without their content."""
+    return list(
+        AgencyTemplate.objects.filter(organization_id=organization_id, key=key)
+        .select_related("changed_by")
+        .defer("content")
+        .order_by("-version")
+    )
+
+
+def version_of(organization_id: int, key: str, version: int) -> AgencyTemplate | None:
+    return (
+        AgencyTemplate.objects.filter(organization_id=organization_id, key=key, version=version)
+        .select_related("changed_by")
+        .first()
+    )
+
+
+# --- a template laid out as a plan reads ------------------------------------------------------
+
+
+# How a row written once per assessment finding reads (its text holds the placeholders).
+PLACEHOLDER_WORDS = {"{fix}": "[the fix for each finding]", "{finding}": "[each finding]"}
+
+
+def in_words(item: TemplateItem) -> str:
+    text = item.text
+    for mark, words in PLACEHOLDER_WORDS.items():
+        text = text.replace(mark, words)
+    return text
+
+
+@dataclass(frozen=True)
+class InterventionShown:
+    item: TemplateItem
+    kind: str
+    who: str
+    frequency: str
+
+    @property
+    def text(self) -> str:
+        return in_words(self.item)
+
+
+@dataclass(frozen=True)
+class GoalShown:
+    item: TemplateItem
+    target: str
+    interventions: list[InterventionShown]
+
+    @property
+    def text(self) -> str:
+        return in_words(self.item)
+
+
+@dataclass(frozen=True)
+class ProblemShown:
+    item: TemplateItem
+    goals: list[GoalShown]
+    # The problem's interventions that serve no one goal.
+    interventions: list[InterventionShown]
+
+    @property
+    def text(self) -> str:
+        return in_words(self.item)
+
+
+@dataclass(frozen=True)
+class Shown:
+    """A template's content as its page shows it; `errors` when stored content no longer
+    passes the checks (a goal measure Careway dropped since): the page says what to fix."""
+
+    template: PlanTemplate | None
+    problems: list[ProblemShown] = field(default_factory=list)
+    errors: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def counts(self) -> dict[str, int]:
+        items = self.template.items.values() if self.template else ()
+        return {
+            kind: sum(1 for item in items if item.kind == kind)
+            for kind in (plan_templates.PROBLEM, plan_templates.GOAL, plan_templates.INTERVENTION)
+        }
+
+
+def shown(content: Any) -> Shown:
+    try:
+        template = plan_templates.parse_template(content, shipped=False)
+    except TemplateError as error:
+        return Shown(None, errors=error.errors)
+    return shown_template(template)
+
+
+def shown_template(template: PlanTemplate) -> Shown:
+    interventions = [_intervention(item) for item in template.of_kind(plan_templates.INTERVENTION)]
+    problems = []
+    for problem in template.of_kind(plan_templates.PROBLEM):
+        goals = [
+            GoalShown(
+                goal,
+                target_in_words(goal),
+                [i for i in interventions if i.item.goal == goal.key],
+            )
+            for goal in template.of_kind(plan_templates.GOAL)
+            if goal.problem == problem.key
+        ]
+        loose = [i for i in interventions if i.item.problem == problem.key and not i.item.goal]
+        problems.append(ProblemShown(problem, goals, loose))
+    return Shown(template, problems)
+
+
+def target_in_words(goal: TemplateItem) -> str:
+    """A template goal's measurable target in words ("Body weight: at most 170 lb", "no fall
+    for 60 days"); '' for a goal in words only. When it falls due is said apart."""
+    fields = goal.fields
+    measured = SimpleNamespace(
+        measure=fields.get("measure", ""),
+        target_low=fields.get("target_low"),
+        target_high=fields.get("target_high"),
+        target_days=fields.get("target_days"),
+        due_date=None,
+        start_date=None,
+        needed=None,
+        window=None,
+        task_id=None,
+    )
+    try:
+        return measures.target_in_words(measured)
+    except ValueError:  # a target that cannot be met (lowest above highest): the checks say so
+        return ""
+
+
+def _intervention(item: TemplateItem) -> InterventionShown:
+    fields = item.fields
+    kind = dict(Intervention.Kind.choices).get(fields.get("kind"), "")
+    who = dict(Discipline.choices).get(fields.get("discipline"), "")
+    frequency = ""
+    if fields.get("frequency"):
+        try:
+            frequency = parse(fields["frequency"]).in_words()
+        except FrequencyError:
+            frequency = fields["frequency"]
+    return InterventionShown(item, str(kind), str(who), frequency)
