@@ -18,7 +18,7 @@ import math
 from collections import defaultdict
 from collections.abc import Collection, Mapping
 from datetime import date, timedelta
-from typing import Any
+from typing import Any, TypeGuard
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -1525,10 +1525,13 @@ def _template_extra_errors(
         if not isinstance(goal, dict) or where in found:
             continue
         low, high = goal.get("target_low"), goal.get("target_high")
-        numbers = all(isinstance(v, int | float) and not isinstance(v, bool) for v in (low, high))
-        if numbers and low > high:
+        if _number(low) and _number(high) and low > high:
             errors[where] = "At least the lowest value (target_low)."
     return errors
+
+
+def _number(value: Any) -> TypeGuard[float]:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def _template_note(note: str) -> str:

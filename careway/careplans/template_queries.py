@@ -233,8 +233,8 @@ def target_in_words(goal: TemplateItem) -> str:
 
 def _intervention(item: TemplateItem) -> InterventionShown:
     fields = item.fields
-    kind = dict(Intervention.Kind.choices).get(fields.get("kind"), "")
-    who = dict(Discipline.choices).get(fields.get("discipline"), "")
+    kind = dict(Intervention.Kind.choices).get(str(fields.get("kind")), "")
+    who = dict(Discipline.choices).get(str(fields.get("discipline")), "")
     frequency = ""
     if fields.get("frequency"):
         try:

@@ -193,6 +193,7 @@ def template_new(request: HttpRequest) -> HttpResponse:
         request.POST if request.method == "POST" else None,
         initial={"content": as_text(SKELETON)},
     )
+    form.fields["note"].label = "A note for its history"
     if form.is_bound and form.is_valid():
         try:
             row = services.create_template(
