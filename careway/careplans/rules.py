@@ -400,13 +400,13 @@ def absence(node: dict[str, Any], chart: Chart, rule: Rule) -> Fired:
         if held is not None:
             # Several ways of being done (a series of vaccines): none of them is complete. The
             # fact holds what the record has, so that a new dose brings a rejection back.
-            have = "|".join(f"{r.code}@{r.when}" for r in held)
+            held_codes = "|".join(f"{r.code}@{r.when}" for r in held)
             words = f"No {name} on the record" + (
                 f" (on the record: {', '.join(plain_name(r.display) for r in held[:3])})"
                 if held
                 else ""
             )
-            return Fired((f"{key[0]}|have {have}",), (words,))
+            return Fired((f"{key[0]}|have {held_codes}",), (words,))
         # Nothing to show for it (a condition ruled out, an age outside a band): a fact only.
         return Fired(key)
     since = _since(spec, chart.today)
