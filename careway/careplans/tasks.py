@@ -13,13 +13,14 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from django.db import connection
 from django_tasks import task
 
 from careway.core import audit
 from careway.patients.models import EpisodeOfCare
 
 from . import services
-from .models import Goal
+from .models import Goal, Suggestion
 
 CHUNK = 2000
 
@@ -72,6 +73,7 @@ class Refreshed:
 
 
 SUGGESTION_CHUNK = 500
+ANALYZE_AFTER = 50_000
 
 
 def refresh_agency(
@@ -91,6 +93,12 @@ def refresh_agency(
         done.patients += len(patient_ids)
         if progress is not None:
             progress(done)
+    if done.changed >= ANALYZE_AFTER and connection.vendor == "postgresql":
+        # A first night fills the table with millions of rows; until autovacuum samples it,
+        # PostgreSQL plans each chunk's `patient_id IN (...)` as a scan of the whole table (8 s a
+        # chunk at 100,000 patients, docs/benchmarks.md). Fresh statistics keep it on the index.
+        with connection.cursor() as cursor:
+            cursor.execute(f"ANALYZE {Suggestion._meta.db_table}")
     return done
 
 

@@ -235,3 +235,30 @@ def test_a_patient_without_an_open_episode_gets_no_suggestions(world, actor):
     heart_failure(actor, world.patient)
     assert services.refresh_suggestions(actor, [world.patient.pk]) == 0
     assert not Suggestion.objects.filter(patient=world.patient).exists()
+
+
+def test_the_nightly_refresh_covers_every_patient_in_care_and_a_second_night_changes_nothing(
+    world, actor
+):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    from careway.careplans import tasks
+    from careway.patients.models import EpisodeOfCare
+    from tests.factories import make_patient
+
+    make_patient(world.branch, world.cm, mrn="MRN-NIGHT")
+    first = tasks.refresh_agency(world.org.pk, chunk=1)
+    in_care = (
+        EpisodeOfCare.objects.filter(organization=world.org, status__in=services.OPEN_EPISODE)
+        .values("patient_id")
+        .distinct()
+        .count()
+    )
+    assert first.patients == in_care == 2
+    assert tasks.refresh_agency(world.org.pk).changed == 0
+    out = StringIO()
+    call_command("refresh_suggestions", agency=world.org.slug, stdout=out)
+    assert "2 patients in care" in out.getvalue()
+    assert Suggestion.objects.filter(item="flu-vaccine", status="open").count() == 2
