@@ -790,21 +790,24 @@ def review_plan(actor: audit.Actor, plan: CarePlan, note: str, expected_version:
 def bring_reviews_forward(actor: audit.Actor, patient_ids: Collection[Any]) -> int:
     """A significant change makes the plan due for review at once (42 CFR 484.60(c)): a hospital
     stay, a new urgent flag, a resumption of care, since the plan was last reviewed (or made).
-    Returns how many plans' review dates moved; each move is audited with its reason."""
+    Returns how many plans' review dates moved; each move is audited with its reason. Four
+    queries whatever the number of plans (an import's batch calls it for many patients)."""
     plans = list(
         CarePlan.objects.filter(
             patient_id__in=list(patient_ids), episode__status__in=OPEN_EPISODE
         ).exclude(status__in=CLOSED_PLAN)
     )
+    if not plans:
+        return 0
+    changes = _significant_changes(plans)
     moved = 0
     for plan in plans:
-        change = _significant_change(plan)
+        change = changes.get(plan.pk)
         if change is None:
             continue
         day, why = change
-        if plan.review_due is not None and plan.review_due <= day and plan.review_reason == why:
-            continue
-        if plan.review_due is not None and plan.review_due < day:
+        due = plan.review_due
+        if due is not None and (due < day or (due == day and plan.review_reason == why)):
             continue
         CarePlan.objects.filter(pk=plan.pk).update(review_due=day, review_reason=why[:300])
         audit.record(
@@ -818,57 +821,51 @@ def bring_reviews_forward(actor: audit.Actor, patient_ids: Collection[Any]) -> i
     return moved
 
 
-def _significant_change(plan: CarePlan) -> tuple[date, str] | None:
-    """The earliest change since the last review that calls for another, and its words."""
+def _significant_changes(plans: list[CarePlan]) -> dict[Any, tuple[date, str]]:
+    """Each plan's earliest change since its last review that calls for another, and its words:
+    the candidates of all the plans' patients read in one query per kind, then picked per plan."""
     from careway.assessments.models import Assessment
 
-    since = plan.reviewed_at or plan.created_at
-    zone = agency_zone(plan.organization_id)
-    found: list[tuple[date, str]] = []
+    since = {plan.patient_id: plan.reviewed_at or plan.created_at for plan in plans}
+    earliest = min(since.values())
+    zone = agency_zone(plans[0].organization_id)
+    found: dict[Any, list[tuple[date, str]]] = defaultdict(list)
     # A stay that began since, or one recorded since that began in the month before (told on
     # return home); an old stay imported from another record is history, not a change.
-    stay = (
-        Encounter.objects.filter(
-            Q(period_start__gt=since)
-            | Q(created_at__gt=since, period_start__gte=since - timedelta(days=RECENT_STAY_DAYS)),
-            patient_id=plan.patient_id,
-            kind=Encounter.Kind.INPATIENT,
-        )
-        .exclude(status__in=(Encounter.Status.ENTERED_IN_ERROR, Encounter.Status.CANCELLED))
-        .order_by("period_start")
-        .first()
+    stays = Encounter.objects.filter(
+        patient_id__in=list(since),
+        kind=Encounter.Kind.INPATIENT,
+        period_start__gte=earliest - timedelta(days=RECENT_STAY_DAYS),
+    ).exclude(status__in=(Encounter.Status.ENTERED_IN_ERROR, Encounter.Status.CANCELLED))
+    for stay in stays.only("patient_id", "period_start", "created_at"):
+        last = since[stay.patient_id]
+        recent = stay.period_start >= last - timedelta(days=RECENT_STAY_DAYS)
+        if stay.period_start > last or (stay.created_at > last and recent):
+            day = timezone.localdate(stay.period_start, timezone=zone)
+            found[stay.patient_id].append((day, f"Hospital stay from {day.isoformat()}"))
+    flags = PatientFlag.objects.filter(
+        patient_id__in=list(since),
+        severity=PatientFlag.Severity.URGENT,
+        active=True,
+        raised_at__gt=earliest,
     )
-    if stay is not None:
-        day = timezone.localdate(stay.period_start, timezone=zone)
-        found.append((day, f"Hospital stay from {day.isoformat()}"))
-    urgent = (
-        PatientFlag.objects.filter(
-            patient_id=plan.patient_id,
-            severity=PatientFlag.Severity.URGENT,
-            active=True,
-            raised_at__gt=since,
-        )
-        .order_by("raised_at")
-        .first()
+    for flag in flags.only("patient_id", "raised_at", "label"):
+        if flag.raised_at > since[flag.patient_id]:
+            day = timezone.localdate(flag.raised_at, timezone=zone)
+            found[flag.patient_id].append(
+                (day, f"New urgent flag on {day.isoformat()}: {flag.label}")
+            )
+    resumptions = Assessment.objects.filter(
+        patient_id__in=list(since),
+        time_point=Assessment.TimePoint.RESUMPTION,
+        status=Assessment.Status.SIGNED,
+        signed_at__gt=earliest,
     )
-    if urgent is not None:
-        day = timezone.localdate(urgent.raised_at, timezone=zone)
-        found.append((day, f"New urgent flag on {day.isoformat()}: {urgent.label}"))
-    resumed = (
-        Assessment.objects.filter(
-            patient_id=plan.patient_id,
-            time_point=Assessment.TimePoint.RESUMPTION,
-            status=Assessment.Status.SIGNED,
-            signed_at__gt=since,
-        )
-        .order_by("signed_at")
-        .first()
-    )
-    if resumed is not None:
-        found.append(
-            (resumed.visit_date, f"Resumption of care on {resumed.visit_date.isoformat()}")
-        )
-    return min(found) if found else None
+    for row in resumptions.only("patient_id", "signed_at", "visit_date"):
+        if row.signed_at is not None and row.signed_at > since[row.patient_id]:
+            words = f"Resumption of care on {row.visit_date.isoformat()}"
+            found[row.patient_id].append((row.visit_date, words))
+    return {plan.pk: min(found[plan.patient_id]) for plan in plans if found[plan.patient_id]}
 
 
 # --- suggestions ---------------------------------------------------------------------------------
@@ -903,8 +900,9 @@ def refresh_suggestions(
 def _refresh_agency(
     actor: audit.Actor, organization_id: int, patient_ids: list[Any], today: date | None
 ) -> int:
-    today = today or timezone.localdate(timezone=agency_zone(organization_id))
-    with timezone.override(agency_zone(organization_id)):
+    zone = agency_zone(organization_id)
+    today = today or timezone.localdate(timezone=zone)
+    with timezone.override(zone):
         charts = suggestions.charts_for(patient_ids, today)
     templates = plan_templates.templates_for(organization_id)
     stored: dict[tuple[Any, str, str], Suggestion] = {

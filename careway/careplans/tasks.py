@@ -14,6 +14,7 @@ from datetime import date
 from typing import Any
 
 from django.db import connection
+from django.db.models import QuerySet
 from django_tasks import task
 
 from careway.core import audit
@@ -49,16 +50,20 @@ def recompute_agency(
 
 
 def _patients_with_goals(organization_id: int, chunk: int) -> Iterator[list[Any]]:
-    """The agency's patients with followed goals, in chunks, by id (keyset: no OFFSET scans)."""
+    """The agency's patients with followed goals, in chunks."""
+    rows = Goal.objects.filter(
+        organization_id=organization_id, lifecycle_status__in=services.FOLLOWED_GOALS
+    ).exclude(measure="")
+    return _patient_chunks(rows, chunk)
+
+
+def _patient_chunks(rows: QuerySet[Any], chunk: int) -> Iterator[list[Any]]:
+    """The distinct patient ids of these rows, in chunks, by id (keyset: no OFFSET scans)."""
     last = None
     while True:
-        rows = Goal.objects.filter(
-            organization_id=organization_id, lifecycle_status__in=services.FOLLOWED_GOALS
-        ).exclude(measure="")
-        if last is not None:
-            rows = rows.filter(patient_id__gt=last)
+        page = rows if last is None else rows.filter(patient_id__gt=last)
         ids = list(
-            rows.order_by("patient_id").values_list("patient_id", flat=True).distinct()[:chunk]
+            page.order_by("patient_id").values_list("patient_id", flat=True).distinct()[:chunk]
         )
         if not ids:
             return
@@ -103,21 +108,11 @@ def refresh_agency(
 
 
 def _patients_in_care(organization_id: int, chunk: int) -> Iterator[list[Any]]:
-    """The agency's patients with an open episode, in chunks, by id (keyset, like goals')."""
-    last = None
-    while True:
-        rows = EpisodeOfCare.objects.filter(
-            organization_id=organization_id, status__in=services.OPEN_EPISODE
-        )
-        if last is not None:
-            rows = rows.filter(patient_id__gt=last)
-        ids = list(
-            rows.order_by("patient_id").values_list("patient_id", flat=True).distinct()[:chunk]
-        )
-        if not ids:
-            return
-        yield ids
-        last = ids[-1]
+    """The agency's patients with an open episode, in chunks."""
+    rows = EpisodeOfCare.objects.filter(
+        organization_id=organization_id, status__in=services.OPEN_EPISODE
+    )
+    return _patient_chunks(rows, chunk)
 
 
 @task()

@@ -260,3 +260,19 @@ def test_the_caseload_says_how_many_are_suggested_and_sorts_by_it(login, world, 
     assert ordered.index(
         world.patient.family_name + ", " + world.patient.given_name
     ) < ordered.index(other.family_name + ", " + other.given_name)
+
+
+def test_looking_for_significant_changes_reads_in_a_fixed_number_of_queries(world, actor):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    patients = [world.patient] + [
+        make_patient(world.branch, world.cm, mrn=f"MRN-REVIEW-{n}") for n in range(3)
+    ]
+    for patient in patients:
+        services.start_plan(actor, patient)
+    with CaptureQueriesContext(connection) as one:
+        services.bring_reviews_forward(actor, [patients[0].pk])
+    with CaptureQueriesContext(connection) as four:
+        services.bring_reviews_forward(actor, [p.pk for p in patients])
+    assert len(four) == len(one)

@@ -1,37 +1,22 @@
 """careway recompute-goals: work out every followed goal's achievement again (nightly)."""
 
+from collections.abc import Callable
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
-
 from careway.careplans import tasks
+from careway.careplans.management.agency_job import AgencyJobCommand
 from careway.core.models import Organization
 
 
-class Command(BaseCommand):
+class Command(AgencyJobCommand):
     help = (
         "Work out again how every followed goal is going, for one agency or all: a due date "
         "passed or a reading grew stale changes a goal's status with nothing new on the chart. "
         "Run it nightly."
     )
 
-    def add_arguments(self, parser: Any) -> None:
-        parser.add_argument("--agency", help="The agency's slug (default: every agency).")
+    def run(self, agency: Organization, progress: Callable[[Any], None]) -> Any:
+        return tasks.recompute_agency(agency.pk, progress=progress)
 
-    def handle(self, *args: Any, **options: Any) -> None:
-        agencies = Organization.objects.order_by("pk")
-        if options["agency"]:
-            agencies = agencies.filter(slug=options["agency"])
-            if not agencies.exists():
-                raise CommandError(f"No agency has the slug {options['agency']!r}.")
-        for agency in agencies:
-            done = tasks.recompute_agency(
-                agency.pk,
-                progress=lambda d, a=agency: self.stderr.write(
-                    f"{a.name}: {d.patients} patients", ending="\r"
-                ),
-            )
-            self.stdout.write(
-                f"{agency.name}: {done.patients} patients with goals, "
-                f"{done.goals_changed} goals changed status."
-            )
+    def summary(self, done: Any) -> str:
+        return f"{done.patients} patients with goals, {done.goals_changed} goals changed status."
