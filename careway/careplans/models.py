@@ -188,6 +188,9 @@ class Goal(CarePlanRecord):
     )
     needed = models.PositiveSmallIntegerField(null=True, blank=True)
     window = models.PositiveSmallIntegerField(null=True, blank=True)
+    # A goal that depends on teaching: met when the teach-back on this topic (a handout's key)
+    # is "understood".
+    teaching_topic = models.CharField(max_length=60, blank=True)
     # Computed from the chart (never typed in): the status, the rule applied, and when.
     achievement = models.CharField(
         max_length=16, choices=ACHIEVEMENT_CHOICES, default=Achievement.IN_PROGRESS.value
@@ -279,6 +282,8 @@ class Intervention(CarePlanRecord):
     # intervention has its own (a PRN visit, a weekly check).
     at_visits_of = models.CharField(max_length=4, choices=Discipline.choices, blank=True)
     frequency = models.CharField(max_length=120, blank=True)
+    # A teaching intervention's topic (a handout's key): its teach-back results show beside it.
+    teaching_topic = models.CharField(max_length=60, blank=True)
     start_date = models.DateField(default=timezone.localdate)
     end_date = models.DateField(null=True, blank=True)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
@@ -397,3 +402,279 @@ class Suggestion(CarePlanRecord):
 
     def __str__(self) -> str:
         return self.text
+
+
+class AgencyHandout(models.Model):
+    """An agency's own teaching handout, or its edited copy of a shipped one (careway/careplans/
+    handouts.py; the shipped ones are content/handouts/<key>.json). Versioned as AgencyTemplate
+    is: each edit is a new row, the newest is `current`, and a teaching record names the version
+    it gave."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.PROTECT)
+    key = models.CharField(max_length=60)
+    version = models.PositiveIntegerField()
+    title = models.CharField(max_length=200)
+    content = models.JSONField(help_text="The handout, in the format of content/handouts/.")
+    copied_from = models.CharField(
+        max_length=80, blank=True, help_text="The shipped handout and version it was copied from."
+    )
+    active = models.BooleanField(default=True)
+    current = models.BooleanField(default=True)
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+"
+    )
+    changed_at = models.DateTimeField(default=timezone.now)
+    note = models.CharField(max_length=300, blank=True, help_text="What changed, and why.")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "key", "version"], name="agency_handout_version"
+            ),
+            models.UniqueConstraint(
+                fields=["organization", "key"],
+                condition=models.Q(current=True),
+                name="agency_handout_one_current",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class TeachingRecord(CarePlanRecord):
+    """One teaching of one topic of the handout library: to whom, how, and what the teach-back
+    showed. A goal or an intervention may depend on a topic (Goal.teaching_topic,
+    Intervention.teaching_topic); "needs reinforcement" raises a task for the next visit."""
+
+    class Audience(models.TextChoices):
+        PATIENT = "patient", "Patient"
+        CAREGIVER = "caregiver", "Caregiver"
+
+    class Result(models.TextChoices):
+        UNDERSTOOD = "understood", "Understood"
+        REINFORCE = "needs-reinforcement", "Needs reinforcement"
+        NOT_UNDERSTOOD = "not-understood", "Not understood"
+
+    class Status(models.TextChoices):
+        COMPLETED = "completed", "Recorded"
+        ENTERED_IN_ERROR = "entered-in-error", "Entered in error"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    plan = models.ForeignKey(
+        CarePlan, null=True, blank=True, on_delete=models.PROTECT, related_name="teaching"
+    )
+    topic = models.CharField(max_length=60, help_text="The handout's key.")
+    topic_title = models.CharField(max_length=200, help_text="The topic's title when taught.")
+    handout_version = models.CharField(max_length=40, blank=True)
+    language = models.CharField(max_length=35, default="en")
+    audience = models.CharField(max_length=10, choices=Audience.choices)
+    caregiver = models.ForeignKey(
+        RelatedPerson, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    explained = models.BooleanField(default=False)
+    demonstrated = models.BooleanField(default=False)
+    handout_given = models.BooleanField("handout given", default=False)
+    result = models.CharField("teach-back", max_length=20, choices=Result.choices)
+    notes = models.TextField(blank=True)
+    goal = models.ForeignKey(
+        Goal, null=True, blank=True, on_delete=models.PROTECT, related_name="teaching"
+    )
+    intervention = models.ForeignKey(
+        Intervention, null=True, blank=True, on_delete=models.PROTECT, related_name="teaching"
+    )
+    taught_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+"
+    )
+    taught_at = models.DateTimeField(default=timezone.now)
+    follow_up = models.ForeignKey(
+        Task,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="The task raised for the next visit when it needs reinforcement.",
+    )
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.COMPLETED)
+
+    class Meta:
+        ordering = ["-taught_at"]
+        indexes = [models.Index(fields=["patient", "topic", "taught_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.topic_title}: {self.get_result_display()}"
+
+
+class Agreement(CarePlanRecord):
+    """The patient's (or their legal representative's) agreement to one revision of the plan:
+    drawn signature, or verbal with a witness. A later revision asks again."""
+
+    class Who(models.TextChoices):
+        PATIENT = "patient", "Patient"
+        REPRESENTATIVE = "representative", "Legal representative"
+
+    class Method(models.TextChoices):
+        SIGNATURE = "signature", "Signature drawn on the tablet"
+        VERBAL = "verbal", "Verbal, with a witness"
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", "Recorded"
+        ENTERED_IN_ERROR = "entered-in-error", "Entered in error"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    plan = models.ForeignKey(CarePlan, on_delete=models.PROTECT, related_name="agreements")
+    revision = models.PositiveIntegerField(help_text="The plan's revision agreed to.")
+    who = models.CharField(max_length=16, choices=Who.choices)
+    representative = models.ForeignKey(
+        RelatedPerson, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    method = models.CharField(max_length=10, choices=Method.choices)
+    # The drawn signature as strokes: [[[x, y], ...], ...] on a 600 x 200 pad, drawn as SVG.
+    signature = models.JSONField(default=list, blank=True)
+    witness_name = models.CharField(max_length=200, blank=True)
+    agreed_at = models.DateTimeField(default=timezone.now)
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+"
+    )
+    notes = models.TextField(blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
+
+    class Meta:
+        ordering = ["-agreed_at"]
+        indexes = [models.Index(fields=["plan", "revision"])]
+
+
+class Practitioner(models.TextChoices):
+    """Who may certify a home health plan of care, or do its face-to-face encounter (42 CFR
+    424.22(a)(1)(v) and 484.2 'allowed practitioner'); RN is here for a verbal order's taker."""
+
+    MD = "MD", "Physician (MD)"
+    DO = "DO", "Physician (DO)"
+    DPM = "DPM", "Podiatrist (DPM)"
+    NP = "NP", "Nurse practitioner"
+    CNS = "CNS", "Clinical nurse specialist"
+    PA = "PA", "Physician assistant"
+    CNM = "CNM", "Certified nurse-midwife"
+
+
+class PlanOfCare(CarePlanRecord):
+    """The physician's Home Health Certification and Plan of Care (the content of form CMS-485,
+    42 CFR 484.60(a)(2) and 424.22) for one 60-day certification period: drawn up from the living
+    plan (its goals and discipline frequencies, the same records) and the chart, sent to the
+    certifying practitioner and tracked until signed. Editable while a draft; once sent it is the
+    document as sent (`sent_pdf`), and a change is a new plan of care."""
+
+    class Kind(models.TextChoices):
+        CERTIFICATION = "certification", "Certification (start of care)"
+        RECERTIFICATION = "recertification", "Recertification"
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        SENT = "sent", "Sent for signature"
+        SIGNED = "signed", "Signed"
+        ENTERED_IN_ERROR = "entered-in-error", "Entered in error"
+
+    class Prognosis(models.TextChoices):
+        POOR = "poor", "Poor"
+        GUARDED = "guarded", "Guarded"
+        FAIR = "fair", "Fair"
+        GOOD = "good", "Good"
+        EXCELLENT = "excellent", "Excellent"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    plan = models.ForeignKey(CarePlan, on_delete=models.PROTECT, related_name="plans_of_care")
+    episode = models.ForeignKey(EpisodeOfCare, on_delete=models.PROTECT, related_name="+")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    period_start = models.DateField()
+    period_end = models.DateField()
+    plan_revision = models.PositiveIntegerField(
+        default=0, help_text="The living plan's revision its goals and orders were drawn from."
+    )
+    # [{"code": "I50.22", "display": ..., "principal": true, "snomed": ..., "snomed_display":
+    #   ..., "onset": "2026-11-02"}], ICD-10-CM, validated against the code set.
+    diagnoses = models.JSONField(default=list, blank=True)
+    mental_status = models.CharField(max_length=300, blank=True)
+    prognosis = models.CharField(max_length=10, choices=Prognosis.choices, blank=True)
+    rehab_potential = models.TextField("rehabilitation potential", blank=True)
+    discharge_plans = models.TextField(blank=True)
+    safety_measures = models.TextField(blank=True)
+    nutritional_requirements = models.TextField(blank=True)
+    equipment_supplies = models.TextField("equipment and supplies", blank=True)
+    hospitalization_risk = models.TextField("risk of hospitalization", blank=True)
+    functional_limitations = models.JSONField(default=list, blank=True)
+    activities_permitted = models.JSONField(default=list, blank=True)
+    # The physician's notify-if parameters, keyed as careway/patients/alerts.py keys them
+    # (systolic_above, weight_gain_day, ...): the patient's alert thresholds once ordered.
+    notify_if = models.JSONField(default=dict, blank=True)
+    # Who certifies, and the face-to-face encounter and homebound status (42 CFR 424.22).
+    practitioner_name = models.CharField(max_length=200, blank=True)
+    practitioner_kind = models.CharField(max_length=4, choices=Practitioner.choices, blank=True)
+    practitioner_npi = models.CharField("practitioner NPI", max_length=10, blank=True)
+    practitioner_address = models.CharField(max_length=300, blank=True)
+    practitioner_phone = models.CharField(max_length=30, blank=True)
+    face_to_face_date = models.DateField(null=True, blank=True)
+    face_to_face_practitioner = models.CharField(max_length=200, blank=True)
+    face_to_face_kind = models.CharField(max_length=4, choices=Practitioner.choices, blank=True)
+    face_to_face_findings = models.TextField(blank=True)
+    homebound = models.BooleanField(null=True, blank=True)
+    homebound_reason = models.TextField(blank=True)
+    # Tracking until signed.
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.DRAFT)
+    content = models.JSONField(
+        default=dict, blank=True, help_text="The whole document as sent (goals, orders, meds)."
+    )
+    sent_at = models.DateTimeField(null=True, blank=True)
+    sent_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    sent_how = models.CharField(max_length=20, blank=True)
+    sent_pdf = models.BinaryField(null=True, blank=True, editable=False)
+    due_by = models.DateField(null=True, blank=True, help_text="Signed by then, or overdue.")
+    signed_on = models.DateField(null=True, blank=True, help_text="As the practitioner dated it.")
+    received_at = models.DateTimeField(null=True, blank=True)
+    received_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-period_start", "-created_at"]
+        indexes = [
+            models.Index(fields=["patient", "status"]),
+            models.Index(fields=["organization", "status", "due_by"]),
+        ]
+
+
+class VerbalOrder(CarePlanRecord):
+    """An order a practitioner gave by word (telephone or in person), written down and read back
+    by the clinician who took it, then sent for signature and tracked as a plan of care is."""
+
+    class Status(models.TextChoices):
+        TAKEN = "taken", "Taken, not yet sent"
+        SENT = "sent", "Sent for signature"
+        SIGNED = "signed", "Signed"
+        ENTERED_IN_ERROR = "entered-in-error", "Entered in error"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    plan = models.ForeignKey(CarePlan, on_delete=models.PROTECT, related_name="verbal_orders")
+    plan_of_care = models.ForeignKey(
+        PlanOfCare, null=True, blank=True, on_delete=models.PROTECT, related_name="verbal_orders"
+    )
+    text = models.TextField("order")
+    discipline = models.CharField(max_length=4, choices=Discipline.choices, blank=True)
+    practitioner_name = models.CharField(max_length=200)
+    practitioner_kind = models.CharField(max_length=4, choices=Practitioner.choices)
+    taken_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+"
+    )
+    taken_at = models.DateTimeField(default=timezone.now)
+    read_back = models.BooleanField(default=True, help_text="Read back to the practitioner.")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.TAKEN)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    sent_how = models.CharField(max_length=20, blank=True)
+    due_by = models.DateField(null=True, blank=True)
+    signed_on = models.DateField(null=True, blank=True)
+    received_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-taken_at"]
+        indexes = [models.Index(fields=["organization", "status", "due_by"])]

@@ -31,6 +31,14 @@ class Organization(models.Model):
     lockout_threshold = models.PositiveSmallIntegerField(default=5)
     lockout_minutes = models.PositiveSmallIntegerField(default=15)
     break_glass_max_minutes = models.PositiveSmallIntegerField(default=60)
+    # The numbers the patient's version of the plan gives ("whom to call").
+    phone = models.CharField("agency phone", max_length=30, blank=True)
+    after_hours_phone = models.CharField("after-hours phone", max_length=30, blank=True)
+    order_signature_days = models.PositiveSmallIntegerField(
+        default=30,
+        help_text="A plan of care or verbal order sent for signature is overdue after this many "
+        "days unsigned.",
+    )
     is_demo = models.BooleanField(default=False)
 
     def __str__(self) -> str:

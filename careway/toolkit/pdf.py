@@ -1,0 +1,59 @@
+"""Documents as PDF: an HTML template rendered by WeasyPrint (a maintained HTML-to-PDF library).
+
+WeasyPrint lays out with the system's Pango; where Pango is missing, `render_pdf` raises
+PdfUnavailable with what to install, and pages offer printing from the browser instead (every
+document Careway makes as PDF is also a print-styled page).
+"""
+
+from functools import cache
+from typing import Any
+
+from django.conf import settings
+from django.contrib.staticfiles import finders
+from django.template.loader import render_to_string
+
+
+class PdfUnavailable(RuntimeError):
+    """WeasyPrint cannot run here (its system libraries are missing)."""
+
+
+@cache
+def _weasyprint() -> Any:
+    try:
+        import weasyprint
+    except OSError as error:  # Pango, cairo or their fonts are not installed
+        raise PdfUnavailable(
+            "PDF needs WeasyPrint's system libraries (on Debian: apt-get install "
+            f"libpango-1.0-0 libpangoft2-1.0-0); print from the browser instead. ({error})"
+        ) from error
+    return weasyprint
+
+
+def _static(url: str, **_: Any) -> dict[str, Any]:
+    """Serve /static/ files from the finders, never over the network: a PDF is made offline."""
+    import weasyprint
+
+    if url.startswith("static:"):
+        found = finders.find(url.removeprefix("static:").lstrip("/"))
+        if found:
+            return {"file_obj": open(found, "rb"), "mime_type": None}
+    if url.startswith(("http:", "https:")):
+        raise ValueError(f"A PDF fetches nothing from the network: {url}")
+    return weasyprint.default_url_fetcher(url)
+
+
+def render_pdf(template: str, context: dict[str, Any]) -> bytes:
+    """The template rendered to PDF bytes. Stylesheets are linked as "static:careway/x.css"."""
+    weasyprint = _weasyprint()
+    html = render_to_string(template, context)
+    document = weasyprint.HTML(string=html, url_fetcher=_static, base_url=str(settings.BASE_DIR))
+    return document.write_pdf()
+
+
+def pdf_text(data: bytes) -> str:
+    """The text of a PDF, every page, as a reader would extract it (pypdf)."""
+    from io import BytesIO
+
+    from pypdf import PdfReader
+
+    return "\n".join(page.extract_text() or "" for page in PdfReader(BytesIO(data)).pages)
