@@ -32,6 +32,28 @@ class CareplansConfig(AppConfig):
         )
         self._register_pages()
         self._register_goal_pages()
+        self._register_plan_of_care()
+
+    def _register_plan_of_care(self) -> None:
+        """The plan of care's notify-if parameters become the patient's alert thresholds, and
+        its overdue orders a list on Today (plan_of_care.py, plan_of_care_views.py)."""
+        from careway.patients import alerts, today
+
+        from . import plan_of_care, plan_of_care_views
+
+        alerts.register_threshold_provider(
+            alerts.ThresholdProvider("plan-of-care", 10, plan_of_care.notify_if_parameters)
+        )
+        today.register_today_source(
+            today.TodaySource(
+                "orders-overdue",
+                "Orders overdue for signature",
+                order=37,
+                rows=plan_of_care_views.overdue_today_rows,
+                empty="No plan of care or verbal order of your patients is overdue for signature.",
+                sorted_by="longest overdue first",
+            )
+        )
 
     def _register_goal_pages(self) -> None:
         """How goals are going, on the caseload and on Today (goal_queries.py)."""

@@ -33,6 +33,8 @@ class Organization(models.Model):
     break_glass_max_minutes = models.PositiveSmallIntegerField(default=60)
     # The numbers the patient's version of the plan gives ("whom to call").
     phone = models.CharField("agency phone", max_length=30, blank=True)
+    # Where the agency is, as the plan of care (form CMS-485, item 7) names the provider.
+    address = models.CharField("agency address", max_length=300, blank=True)
     after_hours_phone = models.CharField("after-hours phone", max_length=30, blank=True)
     order_signature_days = models.PositiveSmallIntegerField(
         default=30,

@@ -4,18 +4,25 @@ A guideline's category (ACC/AHA 2017 calls 122/82 stage 1 hypertension) is a lab
 nothing. An alert ("High: over 160", the red styling, the diamond on a chart) is raised only past
 the notify-if thresholds that apply to the patient: the agency's own when it has set them, else
 the defaults in content/vital_alerts.json (with their sources). `alert_thresholds(patient)` is the
-one lookup; a patient's plan of care will later carry the physician's own parameters and take
-precedence there, without its callers changing.
+one lookup. The physician's own parameters for one patient come from the domain that keeps them
+(care plans: the plan of care in effect) through a registered provider (patients imports no
+domain): its values take precedence over the agency's key by key, and it names itself as the
+source.
 """
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from functools import cache
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
+
+from django.utils import timezone
 
 from careway.core.models import Organization
+from careway.core.registry import Registry
 
 from .models import Patient, VitalAlertSetting
 from .vitals import VitalSign, vital_signs
@@ -133,10 +140,52 @@ def agency_thresholds(organization_id: int) -> AlertThresholds:
     return thresholds_from(found.values, AGENCY)
 
 
-def alert_thresholds(patient: Patient) -> AlertThresholds:
-    """The notify-if thresholds for this patient: the agency's (or the defaults) for now; the
-    physician's parameters on the patient's plan of care will take precedence here."""
-    return agency_thresholds(patient.organization_id)
+@dataclass(frozen=True)
+class PatientParameters:
+    """A physician's notify-if parameters for one patient (keyed as `fields()` names them; a
+    missing key or None leaves the agency's), and where they come from, in words."""
+
+    values: dict[str, float | None]
+    source: str
+
+
+@dataclass(frozen=True)
+class ThresholdProvider:
+    """Where a domain keeps a patient's own parameters: `parameters(patient, today)` answers
+    those in effect on that day (the agency's date), or None."""
+
+    key: str
+    order: int
+    parameters: Callable[[Patient, date], PatientParameters | None]
+
+
+THRESHOLD_PROVIDERS: Registry[ThresholdProvider] = Registry(
+    "alert threshold provider", key=lambda p: p.key, order=lambda p: (p.order, p.key)
+)
+
+
+def register_threshold_provider(*providers: ThresholdProvider) -> None:
+    THRESHOLD_PROVIDERS.register(*providers)
+
+
+def alert_thresholds(patient: Patient, today: date | None = None) -> AlertThresholds:
+    """The notify-if thresholds for this patient: the physician's parameters for them where a
+    provider has some (the first that answers), over the agency's (or the defaults) key by key."""
+    base = VitalAlertSetting.objects.filter(organization_id=patient.organization_id).first()
+    values = dict(base.values) if base is not None else {}
+    source = AGENCY if base is not None else DEFAULTS
+    day = today or _agency_today(patient.organization_id)
+    for provider in THRESHOLD_PROVIDERS:
+        found = provider.parameters(patient, day)
+        if found is not None:
+            values.update({k: v for k, v in found.values.items() if v is not None})
+            return thresholds_from(values, found.source)
+    return thresholds_from(values, source)
+
+
+def _agency_today(organization_id: int) -> date:
+    zone = Organization.objects.filter(pk=organization_id).values_list("timezone", flat=True)
+    return timezone.localdate(timezone=ZoneInfo(zone.first() or "UTC"))
 
 
 def sources() -> list[dict[str, str]]:

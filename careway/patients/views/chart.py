@@ -13,7 +13,7 @@ from django.utils import timezone
 from django.utils.safestring import mark_safe
 
 from careway.core import audit
-from careway.patients import access, queries
+from careway.patients import access, alerts, queries
 from careway.patients.access import Action
 from careway.patients.frame import ChartSection, audited_chart_frame, sections_for
 from careway.patients.models import Patient
@@ -120,6 +120,7 @@ def vitals_context(patient: Patient) -> dict[str, Any]:
         "reading_count": len(readings),
         "alert_count": sum(1 for r in readings if r.alert),
         "window_start": start,
+        "thresholds_source": alerts.alert_thresholds(patient).source,
     }
 
 
