@@ -61,6 +61,15 @@ PATIENT_PAGES = {
     "careplans:suggestion_accept",
     "careplans:suggestion_reject",
     "careplans:review",
+    # The physician's plan of care and verbal orders (careway/careplans/plan_of_care_views.py).
+    "careplans:plan_of_care_list",
+    "careplans:plan_of_care_edit",
+    "careplans:plan_of_care_send",
+    "careplans:plan_of_care_sign",
+    "careplans:plan_of_care_pdf",
+    "careplans:verbal_order_add",
+    "careplans:verbal_order_send",
+    "careplans:verbal_order_sign",
 }
 SIGNED_IN_PAGES = {
     "home",
@@ -100,6 +109,9 @@ SIGNED_IN_PAGES = {
     "careplans:template_edit",
     "careplans:template_retire",
     "careplans:template_restore",
+    # Every unsigned order of the person's patients (needs careplans.edit): access tests in
+    # tests/careplans/test_plan_of_care_pages.py.
+    "careplans:orders_awaiting",
 }
 # The FHIR API (careway/fhir/urls.py) takes bearer tokens only: without one it answers 401 with an
 # OperationOutcome, never a sign-in redirect. Its access tests are in tests/fhir/test_api_*.py.
@@ -155,7 +167,10 @@ def sample_url(name: str, world) -> str:
             "task_id": 1,
             "key": "heart-failure",
             **dict.fromkeys(
-                ("problem_id", "goal_id", "intervention_id", "frequency_id", "suggestion_id"),
+                (
+                    "problem_id", "goal_id", "intervention_id", "frequency_id", "suggestion_id",
+                    "poc_id", "order_id",
+                ),
                 "00000000-0000-0000-0000-000000000000",
             ),
         }[key]

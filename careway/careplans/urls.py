@@ -3,7 +3,7 @@ patients' chart view showing the section registered in apps.py; these are the pa
 
 from django.urls import path
 
-from . import goal_urls, suggestion_views, template_views, views
+from . import goal_urls, plan_of_care_views, suggestion_views, template_views, views
 
 app_name = "careplans"
 
@@ -50,6 +50,32 @@ urlpatterns = [
     path(f"{PLAN}/revisions/", views.revision_list, name="revisions"),
     path(f"{PLAN}/revisions/compare/", views.revision_compare, name="compare"),
     path("care-plans/frequency-in-words/", views.frequency_words, name="frequency_words"),
+]
+
+# The physician's plan of care and verbal orders (careway/careplans/plan_of_care_views.py).
+POC = f"{PLAN}/plan-of-care"
+urlpatterns += [
+    path(f"{POC}/", plan_of_care_views.plan_of_care_list, name="plan_of_care_list"),
+    path(f"{POC}/<uuid:poc_id>/", plan_of_care_views.plan_of_care_edit, name="plan_of_care_edit"),
+    path(
+        f"{POC}/<uuid:poc_id>/send/", plan_of_care_views.plan_of_care_send, name="plan_of_care_send"
+    ),
+    path(
+        f"{POC}/<uuid:poc_id>/signed/", plan_of_care_views.plan_of_care_sign, name="plan_of_care_sign"
+    ),
+    path(f"{POC}/<uuid:poc_id>/pdf/", plan_of_care_views.plan_of_care_pdf, name="plan_of_care_pdf"),
+    path(f"{PLAN}/verbal-orders/new/", plan_of_care_views.verbal_order_add, name="verbal_order_add"),
+    path(
+        f"{PLAN}/verbal-orders/<uuid:order_id>/send/",
+        plan_of_care_views.verbal_order_send,
+        name="verbal_order_send",
+    ),
+    path(
+        f"{PLAN}/verbal-orders/<uuid:order_id>/signed/",
+        plan_of_care_views.verbal_order_sign,
+        name="verbal_order_sign",
+    ),
+    path("orders/awaiting-signature/", plan_of_care_views.orders_awaiting, name="orders_awaiting"),
 ]
 
 # A goal's own page (progress, trend, override): careway/careplans/goal_urls.py.

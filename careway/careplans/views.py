@@ -31,7 +31,7 @@ from careway.patients.frame import ChartSection, audited_chart_frame
 from careway.patients.models import Patient
 from careway.toolkit.pages import agency_page
 
-from . import queries, revisions, services, suggestion_queries
+from . import plan_of_care_views, queries, revisions, services, suggestion_queries
 from .forms import (
     FrequencyForm,
     GoalForm,
@@ -103,6 +103,7 @@ def section_context(request: HttpRequest, patient: Patient) -> dict[str, Any]:
         "plan_open": plan is not None and plan.status not in services.CLOSED_PLAN,
         "today": timezone.localdate(),
         "suggestion_counts": suggestion_queries.open_counts(patient),
+        **plan_of_care_views.card_context(patient),
     }
 
 
