@@ -168,8 +168,13 @@ def sample_url(name: str, world) -> str:
             "key": "heart-failure",
             **dict.fromkeys(
                 (
-                    "problem_id", "goal_id", "intervention_id", "frequency_id", "suggestion_id",
-                    "poc_id", "order_id",
+                    "problem_id",
+                    "goal_id",
+                    "intervention_id",
+                    "frequency_id",
+                    "suggestion_id",
+                    "poc_id",
+                    "order_id",
                 ),
                 "00000000-0000-0000-0000-000000000000",
             ),

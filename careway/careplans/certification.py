@@ -262,9 +262,8 @@ def diagnosis_problems(diagnoses: Any) -> dict[str, str]:
         seen.add(code)
     principals = sum(1 for row in diagnoses if isinstance(row, dict) and row.get("principal"))
     if principals != 1:
-        found["diagnoses"] = (
-            "Mark exactly one diagnosis as principal"
-            + (f" ({principals} are marked)." if principals else ".")
+        found["diagnoses"] = "Mark exactly one diagnosis as principal" + (
+            f" ({principals} are marked)." if principals else "."
         )
     return found
 

@@ -480,7 +480,9 @@ def notify_if_parameters(patient: Patient, today: date) -> alerts.PatientParamet
         f"Plan of care {poc.period_start:%m/%d/%Y}-{poc.period_end:%m/%d/%Y} "
         f"({poc.get_status_display().lower()}), ordered by {who}"
     )
-    values = {k: v for k, v in poc.notify_if.items() if isinstance(v, int | float)}
+    values: dict[str, float | None] = {
+        str(k): float(v) for k, v in poc.notify_if.items() if isinstance(v, int | float)
+    }
     return alerts.PatientParameters(values, source)
 
 
@@ -514,28 +516,40 @@ def document(poc: PlanOfCare, organization: Organization) -> dict[str, Any]:
         "orders": [_order(row) for row in orders],
         "goals": [_goal(goal) for goal in goals],
         "interventions": [
-            {"kind": i.get_kind_display(), "text": i.text, "who": revisions.who_of(i),
-             "frequency": i.frequency}
+            {
+                "kind": i.get_kind_display(),
+                "text": i.text,
+                "who": revisions.who_of(i),
+                "frequency": i.frequency,
+            }
             for i in interventions
-        ],  # fmt: skip
+        ],
         "medications": [
-            {"name": m.display, "dose": m.dose, "frequency": m.frequency, "route": m.route,
-             "as_needed": m.as_needed}
+            {
+                "name": m.display,
+                "dose": m.dose,
+                "frequency": m.frequency,
+                "route": m.route,
+                "as_needed": m.as_needed,
+            }
             for m in medications
-        ],  # fmt: skip
-        "allergies": [
-            {"name": a.display, "reaction": a.reaction} for a in allergies
-        ] or ([{"name": "No known allergies", "reaction": ""}] if patient.no_known_allergies else []),
+        ],
+        "allergies": [{"name": a.display, "reaction": a.reaction} for a in allergies]
+        or ([{"name": "No known allergies", "reaction": ""}] if patient.no_known_allergies else []),
         "notify_if": notify_if_lines(poc.notify_if),
         "verbal_orders": [
-            {"text": v.text, "taken_by": v.taken_by.display_name if v.taken_by else "",
-             "taken_on": str(_local_day(v.taken_at, poc.organization_id)),
-             "practitioner": v.practitioner_name}
+            {
+                "text": v.text,
+                "taken_by": v.taken_by.display_name if v.taken_by else "",
+                "taken_on": str(_local_day(v.taken_at, poc.organization_id)),
+                "practitioner": v.practitioner_name,
+            }
             for v in VerbalOrder.objects.filter(plan=plan)
             .exclude(status=VerbalOrder.Status.ENTERED_IN_ERROR)
-            .select_related("taken_by").order_by("taken_at")
+            .select_related("taken_by")
+            .order_by("taken_at")
             if _local_day(v.taken_at, poc.organization_id) <= poc.period_end
-        ],  # fmt: skip
+        ],
     }
 
 

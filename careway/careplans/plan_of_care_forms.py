@@ -1,7 +1,6 @@
 """The plan of care's forms: the draft (CMS-485 fields, checkbox lists, the diagnoses picker
 rows, the notify-if numbers), sending, marking signed, and a verbal order."""
 
-from datetime import date
 from typing import Any
 
 from django import forms
@@ -78,7 +77,7 @@ class PlanOfCareForm(CarewayForm, forms.ModelForm):
                                                              "activities_permitted")),
     )  # fmt: skip
 
-    def __init__(self, *args: Any, poc: PlanOfCare, **kwargs: Any) -> None:
+    def __init__(self, data: Any = None, *, poc: PlanOfCare) -> None:
         initial = {
             "version": poc.version,
             "surgical_procedure": poc.content.get("surgical_procedure", ""),
@@ -88,11 +87,12 @@ class PlanOfCareForm(CarewayForm, forms.ModelForm):
             "homebound": {True: "yes", False: "no"}.get(poc.homebound),  # type: ignore[arg-type]
             **{f"{NOTIFY_PREFIX}{k}": v for k, v in poc.notify_if.items()},
         }
-        super().__init__(*args, instance=poc, initial=initial, **kwargs)
+        super().__init__(data, instance=poc, initial=initial)
         self.poc = poc
-        for name in ("practitioner_kind", "face_to_face_kind"):
+        labels = {"practitioner_kind": "Kind", "face_to_face_kind": "Performed by, kind"}
+        for name, label in labels.items():
             self.fields[name] = forms.ChoiceField(
-                label=PlanOfCare._meta.get_field(name).verbose_name.capitalize(),
+                label=label,
                 choices=PRACTITIONER_CHOICES, required=False,
                 help_text="A certified nurse-midwife may not certify home health.",
             )  # fmt: skip
@@ -146,7 +146,7 @@ class PlanOfCareForm(CarewayForm, forms.ModelForm):
 
     def apply_service_errors(self, error: Any) -> None:
         if hasattr(error, "error_dict"):
-            moved = {}
+            moved: dict[str, list[Any]] = {}
             for name, problems in error.error_dict.items():
                 target = name
                 if name.startswith("diagnoses"):
@@ -169,7 +169,9 @@ def _mental_keys(text: str) -> list[str]:
 
 
 class SendForm(CarewayForm, forms.Form):
-    how = forms.ChoiceField(label="Send by", choices=list(SEND_HOW.items()), widget=forms.RadioSelect)
+    how = forms.ChoiceField(
+        label="Send by", choices=list(SEND_HOW.items()), widget=forms.RadioSelect
+    )
     version = forms.IntegerField(widget=forms.HiddenInput)
 
 
@@ -182,9 +184,7 @@ class SignedForm(CarewayForm, forms.Form):
 
 class VerbalOrderForm(CarewayForm, forms.Form):
     text = forms.CharField(label="Order, as given", widget=forms.Textarea(attrs={"rows": 3}))
-    discipline = forms.ChoiceField(
-        required=False, choices=[("", "Any")] + list(Discipline.choices)
-    )
+    discipline = forms.ChoiceField(required=False, choices=[("", "Any"), *list(Discipline.choices)])
     practitioner_name = forms.CharField(label="Given by", max_length=200)
     practitioner_kind = forms.ChoiceField(label="Practitioner", choices=PRACTITIONER_CHOICES)
     read_back = forms.BooleanField(
@@ -193,4 +193,3 @@ class VerbalOrderForm(CarewayForm, forms.Form):
 
     def service_data(self) -> dict[str, Any]:
         return dict(self.cleaned_data)
-

@@ -61,10 +61,14 @@ urlpatterns += [
         f"{POC}/<uuid:poc_id>/send/", plan_of_care_views.plan_of_care_send, name="plan_of_care_send"
     ),
     path(
-        f"{POC}/<uuid:poc_id>/signed/", plan_of_care_views.plan_of_care_sign, name="plan_of_care_sign"
+        f"{POC}/<uuid:poc_id>/signed/",
+        plan_of_care_views.plan_of_care_sign,
+        name="plan_of_care_sign",
     ),
     path(f"{POC}/<uuid:poc_id>/pdf/", plan_of_care_views.plan_of_care_pdf, name="plan_of_care_pdf"),
-    path(f"{PLAN}/verbal-orders/new/", plan_of_care_views.verbal_order_add, name="verbal_order_add"),
+    path(
+        f"{PLAN}/verbal-orders/new/", plan_of_care_views.verbal_order_add, name="verbal_order_add"
+    ),
     path(
         f"{PLAN}/verbal-orders/<uuid:order_id>/send/",
         plan_of_care_views.verbal_order_send,

@@ -46,9 +46,7 @@ def test_every_mapped_code_is_a_billable_icd10cm_code():
 
 
 def test_the_map_covers_the_snomed_codes_of_the_suggestion_rules():
-    rules = json.loads(
-        (icd10.MAP_FILE.parent / "rules" / "suggestions.json").read_text()
-    )["rules"]
+    rules = json.loads((icd10.MAP_FILE.parent / "rules" / "suggestions.json").read_text())["rules"]
     wanted = {
         code
         for rule in rules
@@ -171,9 +169,7 @@ def test_send_checks_problems_freezes_content_and_stores_the_pdf(world, actor):
     with pytest.raises(ValidationError) as error:
         plan_of_care.send_plan_of_care(actor, poc, "fax", poc.version)
     assert "practitioner_npi" in error.value.message_dict
-    poc = plan_of_care.update_plan_of_care(
-        actor, poc, {"practitioner_npi": VALID_NPI}, poc.version
-    )
+    poc = plan_of_care.update_plan_of_care(actor, poc, {"practitioner_npi": VALID_NPI}, poc.version)
     sent = plan_of_care.send_plan_of_care(actor, poc, "fax", poc.version)
     assert sent.status == "sent" and sent.sent_pdf
     assert sent.content["orders"][0]["frequency"] == "3w1, 2w4"

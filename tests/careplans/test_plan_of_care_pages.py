@@ -114,13 +114,20 @@ def test_the_form_saves_and_a_stale_version_is_a_conflict(login, world, draft):
 
 def test_send_sign_and_the_lists(login, world, draft):
     client = login(world.cm)
-    assert client.post(urls(world, draft)["send"], {"how": "fax", "version": draft.version}).status_code == 302
+    assert (
+        client.post(
+            urls(world, draft)["send"], {"how": "fax", "version": draft.version}
+        ).status_code
+        == 302
+    )
     draft.refresh_from_db()
     assert draft.status == "sent" and draft.sent_pdf
     awaiting = client.get(reverse("careplans:orders_awaiting"))
     assert awaiting.status_code == 200 and "Hale, Margaret" in awaiting.content.decode()
     today = plan_of_care.agency_today(world.org.pk)
-    client.post(urls(world, draft)["sign"], {"signed_on": today.isoformat(), "version": draft.version})
+    client.post(
+        urls(world, draft)["sign"], {"signed_on": today.isoformat(), "version": draft.version}
+    )
     draft.refresh_from_db()
     assert draft.status == "signed" and draft.signed_on == today
 

@@ -4,15 +4,14 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('core', '0004_agency_phones_order_deadline'),
+        ("core", "0004_agency_phones_order_deadline"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='organization',
-            name='address',
-            field=models.CharField(blank=True, max_length=300, verbose_name='agency address'),
+            model_name="organization",
+            name="address",
+            field=models.CharField(blank=True, max_length=300, verbose_name="agency address"),
         ),
     ]
