@@ -56,6 +56,7 @@ from .models import (
     Problem,
 )
 from .permissions import CAREPLANS_EDIT
+from .plan_of_care_api import router as plan_of_care_router
 from .schemas import (
     MAX_REVISION,
     AchievementOverride,
@@ -86,6 +87,8 @@ from .suggestion_api import router as suggestion_router
 router = Router(tags=["care plans"])
 # The plan's suggestions and its review (suggestion_api.py) answer beside the plan.
 router.add_router("/", suggestion_router)
+# The physician's plan of care and verbal orders (plan_of_care_api.py).
+router.add_router("/", plan_of_care_router)
 R = TypeVar("R", bound=CarePlanRecord)
 
 SECTION = "careplan"

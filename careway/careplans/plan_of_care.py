@@ -379,7 +379,7 @@ def take_verbal_order(actor: audit.Actor, plan: CarePlan, data: Mapping[str, Any
     """An order given by word, written down by the clinician who took it and read back."""
     services._open(plan)
     allowed = {"text", "discipline", "practitioner_name", "practitioner_kind", "taken_at",
-               "read_back", "plan_of_care"}  # fmt: skip
+               "read_back", "plan_of_care", "plan_of_care_id"}  # fmt: skip
     unknown = set(data) - allowed
     if unknown:
         raise ValidationError({name: "This field cannot be set." for name in sorted(unknown)})

@@ -1,0 +1,452 @@
+"""The physician's plan of care and verbal orders as JSON, under /api/v1, beside the care plan
+(careway/careplans/api.py mounts this router): a patient's plans of care, drafting one for the
+current certification period, reading and changing a draft (PATCH, naming its version by If-Match
+or `version`), sending it (`how`: fax, print or portal; the PDF is kept as sent), marking it signed,
+entering it in error, the PDF; verbal orders taken, sent and signed.
+
+The same rules as the rest of the care plan API: the patient decided by careway.patients.access
+(404 not-yours, 403 to write for one who may only read: that needs careplans.edit), reads audited
+in their transaction, writes through careway/careplans/plan_of_care.py, which audits them. What
+stops a plan of care being sent answers 422 naming each field (`diagnoses.1.code` for a row).
+"""
+
+import uuid
+from datetime import date, datetime
+from typing import Any, Literal
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.http import HttpRequest, HttpResponse
+from ninja import Field, Query, Router, Schema, Status
+
+from careway.core import audit
+from careway.core.models import Organization
+from careway.patients import access
+from careway.patients.access import Action
+from careway.patients.models import Patient
+from careway.toolkit.api import (
+    IF_MATCH,
+    READ_ERRORS,
+    UPDATE_ERRORS,
+    WRITE_ERRORS,
+    PageParams,
+    etag,
+    expected_version,
+    operation,
+    paginate,
+    problem,
+)
+from careway.toolkit.auth import READ, WRITE, actor_for
+
+from . import certification, plan_of_care, queries
+from .models import PlanOfCare, VerbalOrder
+from .permissions import CAREPLANS_EDIT
+
+router = Router(tags=["plans of care"])
+
+SECTION = "careplan"
+PATIENT_POCS = "/patients/{patient_id}/plans-of-care"
+POC = "/plans-of-care/{poc_id}"
+PATIENT_VERBAL = "/patients/{patient_id}/verbal-orders"
+VERBAL = "/verbal-orders/{order_id}"
+How = Literal["fax", "print", "portal"]
+# A null sent for one of these clears it.
+TEXT_FIELDS = frozenset(
+    {
+        "mental_status", "rehab_potential", "discharge_plans", "safety_measures",
+        "nutritional_requirements", "equipment_supplies", "hospitalization_risk",
+        "practitioner_name", "practitioner_kind", "practitioner_npi", "practitioner_address",
+        "practitioner_phone", "face_to_face_practitioner", "face_to_face_kind",
+        "face_to_face_findings", "homebound_reason", "prognosis",
+    }
+)  # fmt: skip
+
+
+# --- shapes -------------------------------------------------------------------------------------
+
+
+class Diagnosis(Schema):
+    code: str = Field(..., max_length=10, description="ICD-10-CM, a billable code.")
+    display: str = ""
+    principal: bool = False
+    onset: str = Field("", max_length=10, description="Date of onset or exacerbation.")
+    snomed: str = Field("", max_length=40)
+    snomed_display: str = Field("", max_length=300)
+
+
+class PlanOfCareOut(Schema):
+    id: uuid.UUID
+    patient_id: uuid.UUID
+    plan_id: uuid.UUID
+    version: int
+    kind: str
+    status: str
+    period_start: date
+    period_end: date
+    diagnoses: list[Diagnosis]
+    mental_status: str
+    prognosis: str
+    rehab_potential: str
+    discharge_plans: str
+    safety_measures: str
+    nutritional_requirements: str
+    equipment_supplies: str
+    hospitalization_risk: str
+    functional_limitations: list[str]
+    activities_permitted: list[str]
+    notify_if: dict[str, float | None]
+    practitioner_name: str
+    practitioner_kind: str
+    practitioner_npi: str
+    practitioner_address: str
+    practitioner_phone: str
+    face_to_face_date: date | None
+    face_to_face_practitioner: str
+    face_to_face_kind: str
+    face_to_face_findings: str
+    homebound: bool | None
+    homebound_reason: str
+    surgical_procedure: str
+    content: dict[str, Any]
+    problems: dict[str, str] = Field(..., description="What stops it being sent, by field.")
+    sent_at: datetime | None
+    sent_how: str
+    due_by: date | None
+    overdue: bool
+    signed_on: date | None
+    pdf: str | None = Field(None, description="Where the PDF as sent is served.")
+
+
+class PlanOfCarePage(Schema):
+    count: int
+    next: str | None
+    previous: str | None
+    items: list[PlanOfCareOut]
+
+
+class PlanOfCarePatch(Schema):
+    version: int | None = None
+    diagnoses: list[Diagnosis] | None = None
+    mental_status: str | None = Field(None, max_length=300)
+    prognosis: Literal["", "poor", "guarded", "fair", "good", "excellent"] | None = None
+    rehab_potential: str | None = Field(None, max_length=4000)
+    discharge_plans: str | None = Field(None, max_length=4000)
+    safety_measures: str | None = Field(None, max_length=4000)
+    nutritional_requirements: str | None = Field(None, max_length=4000)
+    equipment_supplies: str | None = Field(None, max_length=4000)
+    hospitalization_risk: str | None = Field(None, max_length=4000)
+    functional_limitations: list[str] | None = None
+    activities_permitted: list[str] | None = None
+    notify_if: dict[str, float | None] | None = None
+    practitioner_name: str | None = Field(None, max_length=200)
+    practitioner_kind: str | None = Field(None, max_length=4)
+    practitioner_npi: str | None = Field(None, max_length=10)
+    practitioner_address: str | None = Field(None, max_length=300)
+    practitioner_phone: str | None = Field(None, max_length=30)
+    face_to_face_date: date | None = None
+    face_to_face_practitioner: str | None = Field(None, max_length=200)
+    face_to_face_kind: str | None = Field(None, max_length=4)
+    face_to_face_findings: str | None = Field(None, max_length=4000)
+    homebound: bool | None = None
+    homebound_reason: str | None = Field(None, max_length=4000)
+    surgical_procedure: str | None = Field(None, max_length=300)
+
+
+class SendIn(Schema):
+    how: How
+    version: int | None = None
+
+
+class SignedIn(Schema):
+    signed_on: date
+    version: int | None = None
+
+
+class ErrorIn(Schema):
+    reason: str = Field(..., min_length=1, max_length=2000)
+    version: int | None = None
+
+
+class VerbalOrderIn(Schema):
+    text: str = Field(..., min_length=1, max_length=4000)
+    discipline: Literal["", "RN", "LPN", "PT", "OT", "SLP", "MSW", "HHA"] = ""
+    practitioner_name: str = Field(..., min_length=1, max_length=200)
+    practitioner_kind: str = Field(..., max_length=4)
+    read_back: bool = Field(..., description="Read back to the practitioner: must be true.")
+    plan_of_care_id: uuid.UUID | None = None
+
+
+class VerbalOrderOut(Schema):
+    id: uuid.UUID
+    patient_id: uuid.UUID
+    plan_of_care_id: uuid.UUID | None
+    version: int
+    text: str
+    discipline: str
+    practitioner_name: str
+    practitioner_kind: str
+    taken_by: str | None
+    taken_at: datetime
+    read_back: bool
+    status: str
+    sent_at: datetime | None
+    sent_how: str
+    due_by: date | None
+    overdue: bool
+    signed_on: date | None
+
+
+class VerbalOrderPage(Schema):
+    count: int
+    next: str | None
+    previous: str | None
+    items: list[VerbalOrderOut]
+
+
+# --- plans of care ------------------------------------------------------------------------------
+
+
+@router.get(PATIENT_POCS, **operation(READ, {200: PlanOfCarePage}, READ_ERRORS))
+def list_plans_of_care(
+    request: HttpRequest, patient_id: uuid.UUID, page: Query[PageParams]
+) -> dict[str, Any]:
+    """The patient's plans of care, newest period first (entered in error left out)."""
+    actor = actor_for(request)
+    patient = access.get_patient_for(actor, patient_id)
+    rows = (
+        PlanOfCare.objects.filter(organization_id=patient.organization_id, patient=patient)
+        .exclude(status=PlanOfCare.Status.ENTERED_IN_ERROR)
+        .select_related("episode")
+        .order_by("-period_start", "-created_at", "pk")
+    )
+    with transaction.atomic():
+        result = paginate(request, rows, page)
+        result["items"] = [_poc(row) for row in result["items"]]
+        audit.record(actor, "patient.view", patient_id=patient.pk,
+                     detail={"section": SECTION, "plans_of_care": True})  # fmt: skip
+    return result
+
+
+@router.post(PATIENT_POCS, **operation(WRITE, {201: PlanOfCareOut}, WRITE_ERRORS))
+def draft_plan_of_care(
+    request: HttpRequest, patient_id: uuid.UUID, response: HttpResponse
+) -> Status:
+    """Draft the plan of care of the current certification period from the care plan and the
+    chart (diagnoses proposed from the active conditions)."""
+    actor = actor_for(request)
+    patient = access.get_patient_for(actor, patient_id, Action.EDIT, CAREPLANS_EDIT)
+    plan = queries.current_plan(patient)
+    if plan is None:
+        raise ValidationError(
+            {"plan": "Start the care plan first: the plan of care comes from it."}
+        )
+    poc = plan_of_care.draft_plan_of_care(actor, plan)
+    response["Location"] = f"/api/v1/plans-of-care/{poc.pk}"
+    response["ETag"] = etag(poc.version)
+    return Status(201, _poc(poc))
+
+
+def _poc_for(request: HttpRequest, poc_id: uuid.UUID, action: Action) -> tuple[Any, PlanOfCare]:
+    actor = actor_for(request)
+    poc = access.get_record_for(
+        actor, PlanOfCare, poc_id, action, PlanOfCare.objects.select_related("episode")
+    )
+    return actor, poc
+
+
+@router.get(POC, **operation(READ, {200: PlanOfCareOut}, READ_ERRORS))
+def get_plan_of_care(
+    request: HttpRequest, poc_id: uuid.UUID, response: HttpResponse
+) -> dict[str, Any]:
+    actor, poc = _poc_for(request, poc_id, Action.VIEW)
+    with transaction.atomic():
+        audit.record(actor, "patient.view", patient_id=poc.patient_id, obj=poc,
+                     detail={"section": SECTION})  # fmt: skip
+    response["ETag"] = etag(poc.version)
+    return _poc(poc)
+
+
+@router.patch(POC, **operation(WRITE, {200: PlanOfCareOut}, UPDATE_ERRORS))
+def update_plan_of_care(
+    request: HttpRequest,
+    poc_id: uuid.UUID,
+    payload: PlanOfCarePatch,
+    response: HttpResponse,
+    if_match: str | None = IF_MATCH,
+) -> dict[str, Any]:
+    """Change a draft; send only the fields that change."""
+    actor, poc = _poc_for(request, poc_id, Action.EDIT)
+    data = payload.model_dump(exclude_unset=True)
+    version = expected_version(if_match, data.pop("version", None))
+    for name, value in list(data.items()):
+        if value is None and name in TEXT_FIELDS:
+            data[name] = ""
+    changed = plan_of_care.update_plan_of_care(actor, poc, data, version)
+    response["ETag"] = etag(changed.version)
+    return _poc(changed)
+
+
+@router.post(f"{POC}/send", **operation(WRITE, {200: PlanOfCareOut}, UPDATE_ERRORS))
+def send_plan_of_care(
+    request: HttpRequest,
+    poc_id: uuid.UUID,
+    payload: SendIn,
+    response: HttpResponse,
+    if_match: str | None = IF_MATCH,
+) -> dict[str, Any]:
+    """Send it for signature: 422 naming every field that stops it; the PDF is kept as sent."""
+    actor, poc = _poc_for(request, poc_id, Action.EDIT)
+    sent = plan_of_care.send_plan_of_care(
+        actor, poc, payload.how, expected_version(if_match, payload.version)
+    )
+    response["ETag"] = etag(sent.version)
+    return _poc(sent)
+
+
+@router.post(f"{POC}/signed", **operation(WRITE, {200: PlanOfCareOut}, UPDATE_ERRORS))
+def mark_plan_of_care_signed(
+    request: HttpRequest,
+    poc_id: uuid.UUID,
+    payload: SignedIn,
+    response: HttpResponse,
+    if_match: str | None = IF_MATCH,
+) -> dict[str, Any]:
+    actor, poc = _poc_for(request, poc_id, Action.EDIT)
+    signed = plan_of_care.mark_plan_of_care_signed(
+        actor, poc, payload.signed_on, expected_version(if_match, payload.version)
+    )
+    response["ETag"] = etag(signed.version)
+    return _poc(signed)
+
+
+@router.post(f"{POC}/entered-in-error", **operation(WRITE, {200: PlanOfCareOut}, UPDATE_ERRORS))
+def enter_plan_of_care_in_error(
+    request: HttpRequest,
+    poc_id: uuid.UUID,
+    payload: ErrorIn,
+    response: HttpResponse,
+    if_match: str | None = IF_MATCH,
+) -> dict[str, Any]:
+    """Nothing is deleted: a plan of care made by mistake is marked entered in error."""
+    actor, poc = _poc_for(request, poc_id, Action.EDIT)
+    changed = plan_of_care.enter_plan_of_care_in_error(
+        actor, poc, payload.reason, expected_version(if_match, payload.version)
+    )
+    response["ETag"] = etag(changed.version)
+    return _poc(changed)
+
+
+@router.get(f"{POC}/pdf", **operation(READ, {200: None}, READ_ERRORS))
+def plan_of_care_pdf(request: HttpRequest, poc_id: uuid.UUID) -> HttpResponse:
+    """The PDF as sent (a draft's as it would go), application/pdf; audited as a download."""
+    actor, poc = _poc_for(request, poc_id, Action.VIEW)
+    organization = Organization.objects.get(pk=poc.organization_id)
+    with transaction.atomic():
+        data = bytes(poc.sent_pdf) if poc.sent_pdf else plan_of_care.pdf_of(poc, organization)
+        audit.record(actor, "plan_of_care.download", patient_id=poc.patient_id, obj=poc)
+    if data is None:
+        return problem(503, "PDF cannot be made on this server: print the page instead.")
+    return HttpResponse(data, content_type="application/pdf")
+
+
+# --- verbal orders ------------------------------------------------------------------------------
+
+
+@router.get(PATIENT_VERBAL, **operation(READ, {200: VerbalOrderPage}, READ_ERRORS))
+def list_verbal_orders(
+    request: HttpRequest, patient_id: uuid.UUID, page: Query[PageParams]
+) -> dict[str, Any]:
+    actor = actor_for(request)
+    patient = access.get_patient_for(actor, patient_id)
+    rows = (
+        VerbalOrder.objects.filter(organization_id=patient.organization_id, patient=patient)
+        .exclude(status=VerbalOrder.Status.ENTERED_IN_ERROR)
+        .select_related("taken_by")
+        .order_by("-taken_at", "pk")
+    )
+    with transaction.atomic():
+        result = paginate(request, rows, page)
+        result["items"] = [_verbal(row) for row in result["items"]]
+        audit.record(actor, "patient.view", patient_id=patient.pk,
+                     detail={"section": SECTION, "verbal_orders": True})  # fmt: skip
+    return result
+
+
+@router.post(PATIENT_VERBAL, **operation(WRITE, {201: VerbalOrderOut}, WRITE_ERRORS))
+def take_verbal_order(
+    request: HttpRequest, patient_id: uuid.UUID, payload: VerbalOrderIn, response: HttpResponse
+) -> Status:
+    actor = actor_for(request)
+    patient = access.get_patient_for(actor, patient_id, Action.EDIT, CAREPLANS_EDIT)
+    plan = _plan_or_refuse(patient)
+    data = payload.model_dump()
+    if data["plan_of_care_id"] is None:
+        del data["plan_of_care_id"]
+    order = plan_of_care.take_verbal_order(actor, plan, data)
+    response["Location"] = f"/api/v1/verbal-orders/{order.pk}"
+    return Status(201, _verbal(order))
+
+
+def _plan_or_refuse(patient: Patient) -> Any:
+    plan = queries.current_plan(patient)
+    if plan is None:
+        raise ValidationError({"plan": "Start the care plan first."})
+    return plan
+
+
+@router.post(f"{VERBAL}/send", **operation(WRITE, {200: VerbalOrderOut}, UPDATE_ERRORS))
+def send_verbal_order(
+    request: HttpRequest,
+    order_id: uuid.UUID,
+    payload: SendIn,
+    if_match: str | None = IF_MATCH,
+) -> dict[str, Any]:
+    actor = actor_for(request)
+    order = access.get_record_for(actor, VerbalOrder, order_id, Action.EDIT)
+    sent = plan_of_care.send_verbal_order(
+        actor, order, payload.how, expected_version(if_match, payload.version)
+    )
+    return _verbal(sent)
+
+
+@router.post(f"{VERBAL}/signed", **operation(WRITE, {200: VerbalOrderOut}, UPDATE_ERRORS))
+def mark_verbal_order_signed(
+    request: HttpRequest,
+    order_id: uuid.UUID,
+    payload: SignedIn,
+    if_match: str | None = IF_MATCH,
+) -> dict[str, Any]:
+    actor = actor_for(request)
+    order = access.get_record_for(actor, VerbalOrder, order_id, Action.EDIT)
+    signed = plan_of_care.mark_verbal_order_signed(
+        actor, order, payload.signed_on, expected_version(if_match, payload.version)
+    )
+    return _verbal(signed)
+
+
+# --- answers ------------------------------------------------------------------------------------
+
+
+def _poc(poc: PlanOfCare) -> dict[str, Any]:
+    today = plan_of_care.agency_today(poc.organization_id)
+    fields = PlanOfCareOut.model_fields
+    body = {name: getattr(poc, name) for name in fields if hasattr(poc, name)}
+    body.update(
+        {
+            "surgical_procedure": poc.content.get("surgical_procedure", ""),
+            "content": poc.content if poc.status != PlanOfCare.Status.DRAFT else {},
+            "problems": certification.problems(poc) if poc.status == "draft" else {},
+            "overdue": plan_of_care.is_overdue(poc, today),
+            "pdf": f"/api/v1/plans-of-care/{poc.pk}/pdf" if poc.status != "draft" else None,
+        }
+    )
+    return body
+
+
+def _verbal(order: VerbalOrder) -> dict[str, Any]:
+    today = plan_of_care.agency_today(order.organization_id)
+    fields = VerbalOrderOut.model_fields
+    body = {name: getattr(order, name) for name in fields if hasattr(order, name)}
+    body["taken_by"] = order.taken_by.display_name if order.taken_by else None
+    body["overdue"] = plan_of_care.is_overdue(order, today)
+    return body
