@@ -12,18 +12,20 @@ stops a plan of care being sent answers 422 naming each field (`diagnoses.1.code
 
 import uuid
 from datetime import date, datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
-from ninja import Field, Query, Router, Schema, Status
+from ninja import Field, Query, Router, Status
+from pydantic import AfterValidator, StringConstraints
 
 from careway.core import audit
 from careway.core.models import Organization
 from careway.patients import access
 from careway.patients.access import Action
 from careway.patients.models import Patient
+from careway.patients.schemas import InputSchema, OutputSchema, Version, finite, storable_text
 from careway.toolkit.api import (
     IF_MATCH,
     READ_ERRORS,
@@ -65,16 +67,35 @@ TEXT_FIELDS = frozenset(
 # --- shapes -------------------------------------------------------------------------------------
 
 
-class Diagnosis(Schema):
-    code: str = Field(..., max_length=10, description="ICD-10-CM, a billable code.")
+def _text(limit: int) -> Any:
+    return Annotated[str, StringConstraints(max_length=limit), AfterValidator(storable_text)]
+
+
+# Form CMS-485's boxes 18.A and 18.B (certification.FUNCTIONAL_LIMITATIONS, ACTIVITIES_PERMITTED).
+FunctionalKey = Literal["1", "2", "3", "4", "5", "6", "7", "8", "9", "A", "B"]
+ActivityKey = Literal["1", "2", "3", "4", "5", "6", "7", "8", "9", "A", "B", "C", "D"]
+Number = Annotated[float, AfterValidator(finite), Field(gt=0, le=10_000)]
+
+
+class Diagnosis(InputSchema):
+    code: _text(10) = Field(..., description="ICD-10-CM, a billable code.")  # type: ignore[valid-type]
+    display: _text(300) = ""  # type: ignore[valid-type]
+    principal: bool = False
+    onset: _text(10) = Field("", description="Date of onset or exacerbation.")  # type: ignore[valid-type]
+    snomed: _text(40) = ""  # type: ignore[valid-type]
+    snomed_display: _text(300) = ""  # type: ignore[valid-type]
+
+
+class DiagnosisOut(OutputSchema):
+    code: str
     display: str = ""
     principal: bool = False
-    onset: str = Field("", max_length=10, description="Date of onset or exacerbation.")
-    snomed: str = Field("", max_length=40)
-    snomed_display: str = Field("", max_length=300)
+    onset: str = ""
+    snomed: str = ""
+    snomed_display: str = ""
 
 
-class PlanOfCareOut(Schema):
+class PlanOfCareOut(OutputSchema):
     id: uuid.UUID
     patient_id: uuid.UUID
     plan_id: uuid.UUID
@@ -83,7 +104,7 @@ class PlanOfCareOut(Schema):
     status: str
     period_start: date
     period_end: date
-    diagnoses: list[Diagnosis]
+    diagnoses: list[DiagnosisOut]
     mental_status: str
     prognosis: str
     rehab_potential: str
@@ -117,66 +138,66 @@ class PlanOfCareOut(Schema):
     pdf: str | None = Field(None, description="Where the PDF as sent is served.")
 
 
-class PlanOfCarePage(Schema):
+class PlanOfCarePage(OutputSchema):
     count: int
     next: str | None
     previous: str | None
     items: list[PlanOfCareOut]
 
 
-class PlanOfCarePatch(Schema):
-    version: int | None = None
-    diagnoses: list[Diagnosis] | None = None
-    mental_status: str | None = Field(None, max_length=300)
+class PlanOfCarePatch(InputSchema):
+    version: Version | None = None
+    diagnoses: list[Diagnosis] | None = Field(None, max_length=25)
+    mental_status: _text(300) | None = None  # type: ignore[valid-type]
     prognosis: Literal["", "poor", "guarded", "fair", "good", "excellent"] | None = None
-    rehab_potential: str | None = Field(None, max_length=4000)
-    discharge_plans: str | None = Field(None, max_length=4000)
-    safety_measures: str | None = Field(None, max_length=4000)
-    nutritional_requirements: str | None = Field(None, max_length=4000)
-    equipment_supplies: str | None = Field(None, max_length=4000)
-    hospitalization_risk: str | None = Field(None, max_length=4000)
-    functional_limitations: list[str] | None = None
-    activities_permitted: list[str] | None = None
-    notify_if: dict[str, float | None] | None = None
-    practitioner_name: str | None = Field(None, max_length=200)
-    practitioner_kind: str | None = Field(None, max_length=4)
-    practitioner_npi: str | None = Field(None, max_length=10)
-    practitioner_address: str | None = Field(None, max_length=300)
-    practitioner_phone: str | None = Field(None, max_length=30)
+    rehab_potential: _text(4000) | None = None  # type: ignore[valid-type]
+    discharge_plans: _text(4000) | None = None  # type: ignore[valid-type]
+    safety_measures: _text(4000) | None = None  # type: ignore[valid-type]
+    nutritional_requirements: _text(4000) | None = None  # type: ignore[valid-type]
+    equipment_supplies: _text(4000) | None = None  # type: ignore[valid-type]
+    hospitalization_risk: _text(4000) | None = None  # type: ignore[valid-type]
+    functional_limitations: list[FunctionalKey] | None = Field(None, max_length=11)
+    activities_permitted: list[ActivityKey] | None = Field(None, max_length=13)
+    notify_if: dict[_text(40), Number | None] | None = None  # type: ignore[valid-type]
+    practitioner_name: _text(200) | None = None  # type: ignore[valid-type]
+    practitioner_kind: _text(4) | None = None  # type: ignore[valid-type]
+    practitioner_npi: _text(10) | None = None  # type: ignore[valid-type]
+    practitioner_address: _text(300) | None = None  # type: ignore[valid-type]
+    practitioner_phone: _text(30) | None = None  # type: ignore[valid-type]
     face_to_face_date: date | None = None
-    face_to_face_practitioner: str | None = Field(None, max_length=200)
-    face_to_face_kind: str | None = Field(None, max_length=4)
-    face_to_face_findings: str | None = Field(None, max_length=4000)
+    face_to_face_practitioner: _text(200) | None = None  # type: ignore[valid-type]
+    face_to_face_kind: _text(4) | None = None  # type: ignore[valid-type]
+    face_to_face_findings: _text(4000) | None = None  # type: ignore[valid-type]
     homebound: bool | None = None
-    homebound_reason: str | None = Field(None, max_length=4000)
-    surgical_procedure: str | None = Field(None, max_length=300)
+    homebound_reason: _text(4000) | None = None  # type: ignore[valid-type]
+    surgical_procedure: _text(300) | None = None  # type: ignore[valid-type]
 
 
-class SendIn(Schema):
+class SendIn(InputSchema):
     how: How
-    version: int | None = None
+    version: Version | None = None
 
 
-class SignedIn(Schema):
+class SignedIn(InputSchema):
     signed_on: date
-    version: int | None = None
+    version: Version | None = None
 
 
-class ErrorIn(Schema):
-    reason: str = Field(..., min_length=1, max_length=2000)
-    version: int | None = None
+class ErrorIn(InputSchema):
+    reason: _text(2000) = Field(..., min_length=1)  # type: ignore[valid-type]
+    version: Version | None = None
 
 
-class VerbalOrderIn(Schema):
-    text: str = Field(..., min_length=1, max_length=4000)
+class VerbalOrderIn(InputSchema):
+    text: _text(4000) = Field(..., min_length=1)  # type: ignore[valid-type]
     discipline: Literal["", "RN", "LPN", "PT", "OT", "SLP", "MSW", "HHA"] = ""
-    practitioner_name: str = Field(..., min_length=1, max_length=200)
-    practitioner_kind: str = Field(..., max_length=4)
+    practitioner_name: _text(200) = Field(..., min_length=1)  # type: ignore[valid-type]
+    practitioner_kind: Literal["MD", "DO", "DPM", "NP", "CNS", "PA", "CNM"]
     read_back: bool = Field(..., description="Read back to the practitioner: must be true.")
     plan_of_care_id: uuid.UUID | None = None
 
 
-class VerbalOrderOut(Schema):
+class VerbalOrderOut(OutputSchema):
     id: uuid.UUID
     patient_id: uuid.UUID
     plan_of_care_id: uuid.UUID | None
@@ -196,7 +217,7 @@ class VerbalOrderOut(Schema):
     signed_on: date | None
 
 
-class VerbalOrderPage(Schema):
+class VerbalOrderPage(OutputSchema):
     count: int
     next: str | None
     previous: str | None

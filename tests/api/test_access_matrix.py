@@ -10,6 +10,7 @@ import pytest
 
 from careway.api import api
 from careway.assessments import catalog, services, template
+from careway.careplans import plan_of_care
 from careway.careplans import services as careplan_services
 from careway.careplans.models import Suggestion
 from careway.core import audit
@@ -147,6 +148,39 @@ SAMPLES.update(
         ("POST", "/api/v1/care-plan-templates/{key}/copy"): None,
     }
 )
+# --- the physician's plan of care and verbal orders: each call finds world.patient's in the state
+# it acts on (careway/careplans/plan_of_care_api.py; tests/careplans/test_api_plan_of_care.py) ---
+POCS = "/api/v1/patients/{patient_id}/plans-of-care"
+POC = "/api/v1/plans-of-care/{poc_id}"
+VERBAL = "/api/v1/patients/{patient_id}/verbal-orders"
+SAMPLES.update(
+    {
+        ("GET", POCS): None,
+        ("POST", POCS): None,
+        ("GET", POC): None,
+        ("PATCH", POC): {"prognosis": "good", "version": 2},
+        ("POST", f"{POC}/send"): {"how": "fax", "version": 2},
+        ("POST", f"{POC}/signed"): {"signed_on": "", "version": 3},
+        ("POST", f"{POC}/entered-in-error"): {"reason": "Drafted twice", "version": 2},
+        ("GET", f"{POC}/pdf"): None,
+        ("GET", VERBAL): None,
+        ("POST", VERBAL): {
+            "text": "PT evaluate and treat",
+            "practitioner_name": "Dr. Ana Lopez",
+            "practitioner_kind": "MD",
+            "read_back": True,
+        },
+        ("POST", "/api/v1/verbal-orders/{order_id}/send"): {"how": "fax", "version": 1},
+        ("POST", "/api/v1/verbal-orders/{order_id}/signed"): {"signed_on": "", "version": 2},
+    }
+)
+ANSWERS_200 |= {
+    ("POST", f"{POC}/send"),
+    ("POST", f"{POC}/signed"),
+    ("POST", f"{POC}/entered-in-error"),
+    ("POST", "/api/v1/verbal-orders/{order_id}/send"),
+    ("POST", "/api/v1/verbal-orders/{order_id}/signed"),
+}
 AGENCY_OPERATIONS = [op for op in SAMPLES if op[1].startswith("/api/v1/care-plan-templates")]
 CAREPLAN_IDS = ("plan_id", "problem_id", "goal_id", "intervention_id", "frequency_id", "number")
 COLLECTION = "/api/v1/patients"
@@ -189,6 +223,10 @@ def send(api_client, world: World, operation: tuple[str, str], patient: Patient 
         )
     if "{suggestion_id}" in url:
         url = url.replace("{suggestion_id}", gap_of(world, patient))
+    body = SAMPLES[operation]
+    if "plans-of-care" in url or "verbal-order" in url:
+        url, body = with_plan_of_care(world, method, url, body, patient)
+        return api_client.call(method, url, body)
     reviewing = url.endswith("/care-plan/review")
     if (
         any(f"{{{name}}}" in url for name in CAREPLAN_IDS)
@@ -198,6 +236,47 @@ def send(api_client, world: World, operation: tuple[str, str], patient: Patient 
         starting = method == "POST" and url.endswith("/care-plan")
         url = with_careplan_ids(world, url, patient, starting)
     return api_client.call(method, url, SAMPLES[operation])
+
+
+def with_plan_of_care(
+    world: World, method: str, url: str, body: Any, patient: Patient | None
+) -> tuple[str, Any]:
+    """world.patient's plan of care (a draft ready to send, or sent) or verbal order (taken, or
+    sent), as the call needs it; ids that exist nowhere for another patient. Nothing on the chart
+    itself changes (chart_state): the draft's diagnoses are written, not proposed."""
+    zero = "00000000-0000-0000-0000-000000000000"
+    if body and "signed_on" in body:
+        body = {**body, "signed_on": str(plan_of_care.agency_today(world.org.pk))}
+    if patient is not None and patient.pk != world.patient.pk:
+        return url.replace("{poc_id}", zero).replace("{order_id}", zero), body
+    actor = audit.Actor(user=world.cm)
+    plan = careplan_services.start_plan(actor, world.patient)
+    careplan_services.set_frequency(actor, plan, {"discipline": "RN", "frequency": "3w1, 2w4"})
+    if method == "POST" and url.endswith("/plans-of-care"):
+        return url, body
+    poc = plan_of_care.draft_plan_of_care(actor, plan)
+    soc = plan.episode.start_of_care
+    ready = {
+        "diagnoses": [{"code": "I50.9", "principal": True}],
+        "practitioner_name": "Dr. Ana Lopez", "practitioner_kind": "MD",
+        "practitioner_npi": "1234567893", "practitioner_address": "400 Main St",
+        "face_to_face_date": soc, "face_to_face_practitioner": "Dr. Sam Hill",
+        "face_to_face_kind": "MD", "face_to_face_findings": "Heart failure",
+        "homebound": True, "homebound_reason": "Needs help to leave; a taxing effort",
+        "prognosis": "fair",
+    }  # fmt: skip
+    poc = plan_of_care.update_plan_of_care(actor, poc, ready, poc.version)
+    if url.endswith("/signed") and "{poc_id}" in url:
+        poc = plan_of_care.send_plan_of_care(actor, poc, "fax", poc.version)
+    if "{order_id}" in url:
+        order = plan_of_care.take_verbal_order(
+            actor, plan, {"text": "PT eval", "practitioner_name": "Dr. Lopez",
+                          "practitioner_kind": "MD"}
+        )  # fmt: skip
+        if url.endswith("/signed"):
+            plan_of_care.send_verbal_order(actor, order, "fax", order.version)
+        url = url.replace("{order_id}", str(order.pk))
+    return url.replace("{poc_id}", str(poc.pk)), body
 
 
 def gap_of(world: World, patient: Patient | None) -> str:

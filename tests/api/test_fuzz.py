@@ -19,14 +19,17 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from careway.assessments import services, template
+from careway.careplans import plan_of_care
 from careway.careplans import services as careplan_services
 from careway.careplans.models import (
     CarePlan,
     DisciplineFrequency,
     Goal,
     Intervention,
+    PlanOfCare,
     Problem,
     Suggestion,
+    VerbalOrder,
 )
 from careway.core import audit
 from careway.patients.models import Patient
@@ -63,6 +66,8 @@ VERSIONED = {
     "intervention_id": Intervention,
     "frequency_id": DisciplineFrequency,
     "plan_id": CarePlan,
+    "poc_id": PlanOfCare,
+    "order_id": VerbalOrder,
 }
 
 
@@ -107,6 +112,19 @@ def careplan_parameters(world) -> dict[str, str]:
     }
 
 
+def plan_of_care_parameters(world) -> dict[str, str]:
+    """A draft plan of care of the plan careplan_parameters started, and a verbal order."""
+    actor = audit.Actor(user=world.cm)
+    plan = CarePlan.objects.get(patient=world.patient)
+    poc = plan_of_care.draft_plan_of_care(actor, plan)
+    order = plan_of_care.take_verbal_order(
+        actor,
+        plan,
+        {"text": "PT eval", "practitioner_name": "Dr. Lopez", "practitioner_kind": "MD"},
+    )
+    return {"poc_id": str(poc.pk), "order_id": str(order.pk)}
+
+
 def fuzz(operation, mode, path_parameters: dict, headers: dict, patient: Patient) -> None:
     strategy = operation.as_strategy(mode, path_parameters=path_parameters)
 
@@ -143,10 +161,11 @@ def test_no_input_makes_the_api_fail(world, make_token, wsgi_app, mode):
         "section": section,
     }
     path_parameters |= careplan_parameters(world)
+    path_parameters |= plan_of_care_parameters(world)
     path_parameters["key"] = "heart-failure"  # a shipped care plan template
     operations = [result.ok() for result in schema.get_all_operations()]
-    # patients and assessments, care plans, suggestions, templates
-    assert len(operations) == 17 + 17 + 4 + 5
+    # patients and assessments, care plans, suggestions, templates, plans of care
+    assert len(operations) == 17 + 17 + 4 + 5 + 12
     for operation in operations:
         needed = {k: v for k, v in path_parameters.items() if f"{{{k}}}" in operation.path}
         fuzz(operation, mode, needed, headers, world.patient)
