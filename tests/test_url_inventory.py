@@ -82,6 +82,7 @@ SIGNED_IN_PAGES = {
     "user_create",
     "user_detail",
     "audit_log",
+    "agency_details",
     "audit_export",
     "break_glass",
     "notifications",

@@ -72,4 +72,9 @@ def require(user, permission: Permission | str) -> None:
 USERS_MANAGE = declare(
     "users.manage", "Add people, change their roles, lock and unlock them.", Role.AGENCY_ADMIN
 )
+AGENCY_SETTINGS = declare(
+    "agency.settings",
+    "Change the agency's phones, address and the days an order has to come back signed.",
+    Role.AGENCY_ADMIN,
+)
 AUDIT_VIEW = declare("audit.view", "Read and export the agency's audit trail.", Role.AUDITOR)

@@ -5,11 +5,14 @@ the two commit or roll back together (the pattern of zulip's `do_change_full_nam
 commands check permissions first (`access.require`) and pass objects of the actor's own agency.
 """
 
+import json
 import secrets
-from collections.abc import Callable, Iterable
+import zlib
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
+from types import SimpleNamespace
 from typing import Any
 
 import pyotp
@@ -17,11 +20,12 @@ import segno
 from django.contrib.auth.hashers import make_password
 from django.contrib.auth.password_validation import validate_password
 from django.contrib.sessions.models import Session
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from . import audit
+from . import audit, permissions
+from .conflicts import VersionConflict
 from .models import (
     ApiToken,
     AuditEvent,
@@ -525,3 +529,58 @@ def mark_notifications_read(user: User, ids: Iterable[int] | None = None) -> int
     if ids is not None:
         unread = unread.filter(pk__in=list(ids))
     return unread.update(read_at=timezone.now())
+
+
+# --- the agency's own details -------------------------------------------------------------------
+
+AGENCY_FIELDS = ("phone", "after_hours_phone", "address", "order_signature_days")
+ORDER_DAYS_RANGE = (1, 90)
+
+
+def agency_details_version(organization: Organization) -> int:
+    """A version for the agency's details (an Organization has no version column): a checksum of
+    their values, so a save made against other values than the stored ones is a conflict."""
+    values = json.dumps([getattr(organization, name) for name in AGENCY_FIELDS], default=str)
+    return zlib.crc32(values.encode()) or 1
+
+
+@service
+def update_agency_details(
+    actor: audit.Actor,
+    organization: Organization,
+    data: Mapping[str, Any],
+    expected_version: int,
+) -> Organization:
+    """The agency's phones and address (on the plan of care and the patient's version) and how
+    many days an order sent for signature has before it is overdue. Agency admins only."""
+    if actor.user is None or not actor.user.has_perm_code(permissions.AGENCY_SETTINGS):
+        raise PermissionDenied("Only an agency admin changes the agency's details.")
+    unknown = set(data) - set(AGENCY_FIELDS)
+    if unknown:
+        raise ValidationError({name: "This field cannot be set." for name in sorted(unknown)})
+    locked = Organization.objects.select_for_update().get(pk=organization.pk)
+    current = agency_details_version(locked)
+    if current != expected_version:
+        raise VersionConflict(SimpleNamespace(version=current), expected_version)
+    days = data.get("order_signature_days", locked.order_signature_days)
+    low, high = ORDER_DAYS_RANGE
+    if not isinstance(days, int) or isinstance(days, bool) or not low <= days <= high:
+        raise ValidationError({"order_signature_days": f"Give a number of days, {low} to {high}."})
+    changed = {
+        name: [getattr(locked, name), value]
+        for name, value in data.items()
+        if getattr(locked, name) != value
+    }
+    for name, (_before, value) in changed.items():
+        setattr(locked, name, value)
+    locked.full_clean()
+    if changed:
+        locked.save(update_fields=list(changed))
+        audit.record(
+            actor,
+            "agency.details.update",
+            obj=locked,
+            organization_id=locked.pk,
+            detail={"changed": changed},
+        )
+    return locked

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import account, audit, notifications, people, signin
+from .views import account, agency, audit, notifications, people, signin
 
 urlpatterns = [
     path("", signin.home, name="home"),
@@ -22,6 +22,7 @@ urlpatterns = [
         name="user_role_remove",
     ),
     path("people/<int:user_id>/<slug:action>/", people.user_action, name="user_action"),
+    path("agency/details/", agency.agency_details, name="agency_details"),
     path("audit/", audit.audit_log, name="audit_log"),
     path("audit/export.csv", audit.audit_export, name="audit_export"),
     path("notifications/", notifications.notifications, name="notifications"),
