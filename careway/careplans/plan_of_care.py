@@ -259,10 +259,11 @@ def send_plan_of_care(
     how: str,
     expected_version: int,
     *,
-    today: date | None = None,
+    sent_on: date | None = None,
 ) -> PlanOfCare:
     """Send it for signature: nothing may stop it (`certification.problems`), its content is
-    frozen with the PDF as sent, and it is due back after the agency's deadline."""
+    frozen with the PDF as sent, and it is due back after the agency's deadline, counted from
+    the day it went (`sent_on`: today, or an earlier day when it is recorded late)."""
     if how not in SEND_HOW:
         raise ValidationError({"how": f"Choose how it goes: {', '.join(SEND_HOW)}."})
     locked = _locked(poc, expected_version)
@@ -272,8 +273,7 @@ def send_plan_of_care(
     if problems:
         raise ValidationError(problems)
     organization = Organization.objects.get(pk=locked.organization_id)
-    now = timezone.now()
-    sent_on = today or _local_day(now, organization.pk)
+    now, sent_on = _sent_at(sent_on, organization.pk)
     locked.sent_at, locked.sent_by, locked.sent_how = now, actor.user, how
     locked.due_by = sent_on + timedelta(days=organization.order_signature_days)
     locked.status = PlanOfCare.Status.SENT
@@ -291,6 +291,19 @@ def send_plan_of_care(
         detail={"how": how, "due_by": str(locked.due_by), "version": locked.version},
     )
     return locked
+
+
+def _sent_at(sent_on: date | None, organization_id: int) -> tuple[datetime, date]:
+    """When it went: now, or (recorded late) that day at this time of day, never the future."""
+    now = timezone.now()
+    today = _local_day(now, organization_id)
+    if sent_on is None or sent_on == today:
+        return now, today
+    if sent_on > today:
+        raise ValidationError({"sent_on": "It cannot have been sent in the future."})
+    zone = services.agency_zone(organization_id)
+    local = timezone.localtime(now, zone)
+    return datetime.combine(sent_on, local.timetz()), sent_on
 
 
 def pdf_of(poc: PlanOfCare, organization: Organization) -> bytes | None:
@@ -419,7 +432,7 @@ def send_verbal_order(
     how: str,
     expected_version: int,
     *,
-    today: date | None = None,
+    sent_on: date | None = None,
 ) -> VerbalOrder:
     if how not in SEND_HOW:
         raise ValidationError({"how": f"Choose how it goes: {', '.join(SEND_HOW)}."})
@@ -427,8 +440,7 @@ def send_verbal_order(
     if locked.status != VerbalOrder.Status.TAKEN:
         raise ValidationError({"status": "This verbal order was sent already."})
     organization = Organization.objects.get(pk=locked.organization_id)
-    now = timezone.now()
-    sent_on = today or _local_day(now, organization.pk)
+    now, sent_on = _sent_at(sent_on, organization.pk)
     locked.status, locked.sent_at, locked.sent_how = VerbalOrder.Status.SENT, now, how
     locked.due_by = sent_on + timedelta(days=organization.order_signature_days)
     locked.version += 1
@@ -566,6 +578,8 @@ def _order(row: DisciplineFrequency) -> dict[str, Any]:
         "in_words": words,
         "start": str(row.start_date),
         "end": str(row.end_date or ""),
+        "dates": f"from {row.start_date:%m/%d/%Y}"
+        + (f" to {row.end_date:%m/%d/%Y}" if row.end_date else ""),
     }
 
 
@@ -600,8 +614,9 @@ def pdf_context(poc: PlanOfCare, organization: Organization) -> dict[str, Any]:
     content as it would go while a draft."""
     content = poc.content if poc.status != PlanOfCare.Status.DRAFT else document(poc, organization)
     patient = poc.patient
-    principal = next((d for d in poc.diagnoses if d.get("principal")), None)
-    others = [d for d in poc.diagnoses if not d.get("principal")]
+    diagnoses = [{**d, "onset_display": _us_date(d.get("onset", ""))} for d in poc.diagnoses]
+    principal = next((d for d in diagnoses if d.get("principal")), None)
+    others = [d for d in diagnoses if not d.get("principal")]
     return {
         "poc": poc,
         "patient": patient,
@@ -620,6 +635,13 @@ def pdf_context(poc: PlanOfCare, organization: Organization) -> dict[str, Any]:
         "homebound_criteria": certification.HOMEBOUND_CRITERIA,
         "start_of_care": poc.episode.start_of_care,
     }
+
+
+def _us_date(iso: str) -> str:
+    try:
+        return f"{date.fromisoformat(iso):%m/%d/%Y}" if iso else ""
+    except ValueError:
+        return iso
 
 
 def _labels(choices: list[tuple[str, str]], picked: Any) -> list[str]:

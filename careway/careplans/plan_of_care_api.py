@@ -175,6 +175,7 @@ class PlanOfCarePatch(InputSchema):
 
 class SendIn(InputSchema):
     how: How
+    sent_on: date | None = Field(None, description="The day it went, when recorded late.")
     version: Version | None = None
 
 
@@ -318,8 +319,9 @@ def send_plan_of_care(
     """Send it for signature: 422 naming every field that stops it; the PDF is kept as sent."""
     actor, poc = _poc_for(request, poc_id, Action.EDIT)
     sent = plan_of_care.send_plan_of_care(
-        actor, poc, payload.how, expected_version(if_match, payload.version)
-    )
+        actor, poc, payload.how, expected_version(if_match, payload.version),
+        sent_on=payload.sent_on,
+    )  # fmt: skip
     response["ETag"] = etag(sent.version)
     return _poc(sent)
 
@@ -425,8 +427,9 @@ def send_verbal_order(
     actor = actor_for(request)
     order = access.get_record_for(actor, VerbalOrder, order_id, Action.EDIT)
     sent = plan_of_care.send_verbal_order(
-        actor, order, payload.how, expected_version(if_match, payload.version)
-    )
+        actor, order, payload.how, expected_version(if_match, payload.version),
+        sent_on=payload.sent_on,
+    )  # fmt: skip
     return _verbal(sent)
 
 

@@ -53,6 +53,16 @@ class PlanOfCareForm(CarewayForm, forms.ModelForm):
             "rehab_potential", "discharge_plans", "safety_measures", "nutritional_requirements",
             "equipment_supplies", "hospitalization_risk",
         ]  # fmt: skip
+        labels = {
+            "face_to_face_date": "Date of the face-to-face encounter",
+            "face_to_face_practitioner": "Performed by",
+            "face_to_face_findings": "Findings related to the primary reason for home health",
+            "homebound_reason": "Why homebound (criterion one and criterion two)",
+            "practitioner_name": "Certifying practitioner's name",
+            "practitioner_npi": "NPI",
+            "practitioner_address": "Address",
+            "practitioner_phone": "Phone",
+        }
         widgets = {
             "face_to_face_date": forms.DateInput(attrs={"type": "date"}),
             **{name: forms.Textarea(attrs={"rows": 2}) for name in (
@@ -89,7 +99,10 @@ class PlanOfCareForm(CarewayForm, forms.ModelForm):
         }
         super().__init__(data, instance=poc, initial=initial)
         self.poc = poc
-        labels = {"practitioner_kind": "Kind", "face_to_face_kind": "Performed by, kind"}
+        labels = {
+            "practitioner_kind": "Kind of practitioner",
+            "face_to_face_kind": "Kind of practitioner who saw the patient",
+        }
         for name, label in labels.items():
             self.fields[name] = forms.ChoiceField(
                 label=label,
@@ -111,14 +124,14 @@ class PlanOfCareForm(CarewayForm, forms.ModelForm):
                 {"code": self.data.get(f"dx_code_{i}", ""),
                  "onset": self.data.get(f"dx_onset_{i}", ""),
                  "snomed": self.data.get(f"dx_snomed_{i}", ""),
+                 "snomed_display": self.data.get(f"dx_snomed_display_{i}", ""),
                  "principal": self.data.get("dx_principal") == str(i)}
                 for i in range(DIAGNOSIS_ROWS)
             ]  # fmt: skip
         else:
             rows = [dict(row) for row in self.poc.diagnoses]
-        rows += [{"code": "", "onset": "", "snomed": "", "principal": False}] * (
-            DIAGNOSIS_ROWS - len(rows)
-        )
+        empty = {"code": "", "onset": "", "snomed": "", "snomed_display": "", "principal": False}
+        rows += [empty] * (DIAGNOSIS_ROWS - len(rows))
         return [{**row, "index": i} for i, row in enumerate(rows[:DIAGNOSIS_ROWS])]
 
     def service_data(self) -> dict[str, Any]:
@@ -138,7 +151,7 @@ class PlanOfCareForm(CarewayForm, forms.ModelForm):
         }
         found["diagnoses"] = [
             {"code": row["code"], "onset": row["onset"], "snomed": row["snomed"],
-             "principal": row["principal"]}
+             "snomed_display": row.get("snomed_display", ""), "principal": row["principal"]}
             for row in self.diagnosis_rows
             if str(row["code"]).strip()
         ]  # fmt: skip

@@ -199,8 +199,9 @@ def test_overdue_edges_with_the_agency_deadline(world, actor, days):
     world.org.order_signature_days = days
     world.org.save()
     poc = ready_draft(world, actor)
-    sent_on = date(2026, 12, 1)
-    sent = plan_of_care.send_plan_of_care(actor, poc, "portal", poc.version, today=sent_on)
+    sent_on = plan_of_care.agency_today(world.org.pk) - timedelta(days=6)
+    sent = plan_of_care.send_plan_of_care(actor, poc, "portal", poc.version, sent_on=sent_on)
+    assert plan_of_care._local_day(sent.sent_at, world.org.pk) == sent_on
     assert sent.due_by == sent_on + timedelta(days=days)
     assert not plan_of_care.is_overdue(sent, sent.due_by)
     assert plan_of_care.is_overdue(sent, sent.due_by + timedelta(days=1))
@@ -234,12 +235,16 @@ def test_verbal_orders_are_tracked_on_the_same_deadline(world, actor):
         actor, plan, {"text": "PT evaluate and treat", "discipline": "PT",
                       "practitioner_name": "Dr. Ana Lopez", "practitioner_kind": "MD"}
     )  # fmt: skip
-    sent = plan_of_care.send_verbal_order(
-        actor, order, "fax", order.version, today=date(2026, 12, 1)
-    )
-    assert sent.due_by == date(2026, 12, 15)
-    assert not plan_of_care.is_overdue(sent, date(2026, 12, 15))
-    assert plan_of_care.is_overdue(sent, date(2026, 12, 16))
+    sent_on = plan_of_care.agency_today(world.org.pk) - timedelta(days=20)
+    with pytest.raises(ValidationError) as error:
+        plan_of_care.send_verbal_order(
+            actor, order, "fax", order.version, sent_on=sent_on + timedelta(days=21)
+        )
+    assert "sent_on" in error.value.message_dict
+    sent = plan_of_care.send_verbal_order(actor, order, "fax", order.version, sent_on=sent_on)
+    assert sent.due_by == sent_on + timedelta(days=14)
+    assert not plan_of_care.is_overdue(sent, sent_on + timedelta(days=14))
+    assert plan_of_care.is_overdue(sent, sent_on + timedelta(days=15))
     signed = plan_of_care.mark_verbal_order_signed(
         actor, sent, plan_of_care.agency_today(world.org.pk), sent.version
     )
@@ -290,7 +295,8 @@ def test_the_pdf_has_every_cms_485_element_with_the_patients_values(world, actor
         "Margaret Hale", "12 Orchard Lane", "Springfield, IL 62704",
         "Date of birth", "03/14/1940", "Sex", "Female",
         "Furosemide 40 MG Oral Tablet, 40 mg, once daily, by mouth",
-        "Principal diagnosis", "I50.9 Heart failure, unspecified",
+        "Principal diagnosis",
+        f"I50.9 Heart failure, unspecified, date {soc - timedelta(days=3):%m/%d/%Y}",
         "Surgical procedure", "None in the last 90 days",
         "Other pertinent diagnoses", "E11.9 Type 2 diabetes mellitus without complications",
         "DME and supplies", "Walker; bathroom scale",
@@ -301,6 +307,7 @@ def test_the_pdf_has_every_cms_485_element_with_the_patients_values(world, actor
         "Activities permitted", "[X] 3 Up as tolerated", "[X] B Walker",
         "Mental status", "Oriented", "Prognosis", "Fair",
         "Orders for discipline and treatments", "Registered nurse (RN): 3w1, 2w4",
+        f"from {soc:%m/%d/%Y} to",
         "Systolic blood pressure: notify if above 160 mmHg",
         "Weight: notify if up more than 3 lb in a day",
         "Goal: Weight within 2 lb of dry weight", "Rehabilitation potential",

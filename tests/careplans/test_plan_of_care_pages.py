@@ -134,7 +134,7 @@ def test_send_sign_and_the_lists(login, world, draft):
 
 def test_an_overdue_order_shows_red_on_the_card_and_on_today(login, world, draft, actor):
     sent_on = plan_of_care.agency_today(world.org.pk) - timedelta(days=35)
-    plan_of_care.send_plan_of_care(actor, draft, "fax", draft.version, today=sent_on)
+    plan_of_care.send_plan_of_care(actor, draft, "fax", draft.version, sent_on=sent_on)
     client = login(world.cm)
     page = client.get(urls(world, draft)["list"]).content.decode()
     assert "status-urgent" in page and "Overdue 5 days" in page
