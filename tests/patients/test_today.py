@@ -86,6 +86,7 @@ def test_every_list_is_a_registered_source_and_the_assessments_domain_adds_its_o
         "goals-off-track",
         "assessments-due",
         "care-plan-reviews",
+        "orders-overdue",
     ]
 
 
