@@ -4,13 +4,14 @@ tests (member can, read-only team member and read-scope token cannot write, anot
 404) and the audit trail."""
 
 from datetime import timedelta
+from typing import get_args
 from zoneinfo import ZoneInfo
 
 import pytest
 from django.test import Client
 from django.utils import timezone
 
-from careway.careplans import plan_of_care
+from careway.careplans import certification, plan_of_care, plan_of_care_api
 from careway.careplans.models import PlanOfCare
 from careway.core import audit, tokens
 from careway.core.models import AuditEvent, User
@@ -151,3 +152,10 @@ def test_another_agency_gets_404(world, api_as):
     assert outsider.post(f"/patients/{world.patient.pk}/plans-of-care", {}).status_code == 404
     assert outsider.patch(f"/plans-of-care/{poc.pk}", {"version": 1}).status_code == 404
     assert AuditEvent.objects.filter(actor_id=world.outsider.pk, outcome="denied").exists()
+
+
+def test_the_apis_checkbox_keys_are_the_forms():
+    functional = [key for key, _ in certification.FUNCTIONAL_LIMITATIONS]
+    activities = [key for key, _ in certification.ACTIVITIES_PERMITTED]
+    assert list(get_args(plan_of_care_api.FunctionalKey)) == functional
+    assert list(get_args(plan_of_care_api.ActivityKey)) == activities
