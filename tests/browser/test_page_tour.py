@@ -68,6 +68,9 @@ MUST_SEE = {
         "careplans:suggestions",
         "careplans:suggestion_accept",
         "careplans:suggestion_reject",
+        "careplans:plan_of_care_list",
+        "careplans:verbal_order_add",
+        "careplans:orders_awaiting",
     },
     "supervisor": {
         "caseload",
@@ -86,6 +89,7 @@ MUST_SEE = {
         "careplans:template_list",
         "careplans:template_detail",
         "careplans:template_new",
+        "agency_details",
     },
     "auditor": {"audit_log", "account", "two_factor_setup"},
     "clinician_emergency": {"chart", "chart_section", "break_glass"},
@@ -120,6 +124,13 @@ NOT_TOURED = {
     "careplans:template_retire": "a POST from the page of an agency's own template",
     "careplans:template_restore": "a POST from the page of an agency's retired template",
     "careplans:template_edit": "the same editor as template_new; the demo has no agency template",
+    "careplans:plan_of_care_edit": "the demo has no plan of care yet: tests/browser/"
+    "test_plan_of_care_flow.py opens it (move it to MUST_SEE once the demo drafts one)",
+    "careplans:plan_of_care_pdf": "a PDF download, not a page",
+    "careplans:plan_of_care_send": "a POST from the plans of care page",
+    "careplans:plan_of_care_sign": "a POST from the plans of care page",
+    "careplans:verbal_order_send": "a POST from the plans of care page",
+    "careplans:verbal_order_sign": "a POST from the plans of care page",
 }
 
 
