@@ -82,10 +82,13 @@ from .schemas import (
     TaskOut,
 )
 from .suggestion_api import router as suggestion_router
+from .teaching_api import router as teaching_router
 
 router = Router(tags=["care plans"])
 # The plan's suggestions and its review (suggestion_api.py) answer beside the plan.
 router.add_router("/", suggestion_router)
+# Teaching and the patient's agreement (teaching_api.py) answer beside the plan too.
+router.add_router("/", teaching_router)
 R = TypeVar("R", bound=CarePlanRecord)
 
 SECTION = "careplan"

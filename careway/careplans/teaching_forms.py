@@ -186,6 +186,10 @@ class AgreementForm(CarewayForm, forms.Form):
             *((str(c.pk), _contact_label(c)) for c in contacts),
         ]
 
+    def _field_for(self, name: str, problem: Any) -> str | None:
+        # The revision travels hidden: its error is the page's, at the top.
+        return None if name == "revision" else super()._field_for(name, problem)
+
     def service_data(self) -> dict[str, Any]:
         data = self.cleaned_data
         method = data["method"]

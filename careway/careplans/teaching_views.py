@@ -64,10 +64,10 @@ def teaching_add(request: HttpRequest, patient_id: Any) -> HttpResponse:
 
 
 @agency_page
-def teaching_error(request: HttpRequest, patient_id: Any, record_id: Any) -> HttpResponse:
+def teaching_error(request: HttpRequest, patient_id: Any, teaching_id: Any) -> HttpResponse:
     actor, patient = _patient(request, patient_id, Action.EDIT)
     rows = TeachingRecord.objects.filter(patient=patient).select_related("caregiver", "taught_by")
-    record = get_object_or_404(rows, pk=record_id)
+    record = get_object_or_404(rows, pk=teaching_id)
     form = TeachingErrorForm(_posted(request), initial={"version": record.version})
     conflict = False
     if form.is_bound and form.is_valid():
@@ -75,12 +75,14 @@ def teaching_error(request: HttpRequest, patient_id: Any, record_id: Any) -> Htt
             teaching.mark_teaching_entered_in_error(
                 actor, record, form.cleaned_data["reason"], form.cleaned_data["version"]
             )
-        except VersionConflict:
+        except VersionConflict as stale:
             conflict = True
-            record.refresh_from_db()
-            form = TeachingErrorForm(initial={"version": record.version, **form.cleaned_data})
+            record = stale.current
+            posted = request.POST.copy()
+            posted["version"] = str(record.version)
+            form = TeachingErrorForm(posted)
+            form.is_valid()
             form.add_error(None, "Someone changed this record since you opened it: look again.")
-            form.initial["version"] = record.version
         except ValidationError as error:
             form.apply_service_errors(error)
         else:

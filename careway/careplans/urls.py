@@ -49,7 +49,7 @@ urlpatterns = [
     ),
     path(f"{PLAN}/teaching/new/", teaching_views.teaching_add, name="teaching_add"),
     path(
-        f"{PLAN}/teaching/<uuid:record_id>/entered-in-error/",
+        f"{PLAN}/teaching/<uuid:teaching_id>/entered-in-error/",
         teaching_views.teaching_error,
         name="teaching_error",
     ),
