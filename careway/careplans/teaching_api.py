@@ -3,7 +3,7 @@ mounts this router as it mounts the suggestions'):
 
 - GET  /patients/{id}/care-plan/teaching: the patient's teaching records, newest first;
 - POST /patients/{id}/care-plan/teaching: record one (201, with the follow-up task it raised);
-- POST /patients/{id}/care-plan/teaching/{record_id}/entered-in-error: with a reason and the
+- POST /patients/{id}/care-plan/teaching/{teaching_id}/entered-in-error: with a reason and the
   version read (If-Match or `version`): stale is 412/409, none 428;
 - GET  /patients/{id}/care-plan/agreements: the current plan's agreements, newest first;
 - POST /patients/{id}/care-plan/agreements: the patient's or representative's agreement to the
@@ -63,7 +63,7 @@ router = Router(tags=["care plans"])
 
 SECTION = "careplan"  # as careway/careplans/api.py audits the plan's reads
 TEACHING = "/patients/{patient_id}/care-plan/teaching"
-TEACHING_RECORD = TEACHING + "/{record_id}"
+TEACHING_RECORD = TEACHING + "/{teaching_id}"
 AGREEMENTS = "/patients/{patient_id}/care-plan/agreements"
 AGREEMENT_STATE = "/patients/{patient_id}/care-plan/agreement"
 # The service's names for what this API calls by id.
@@ -153,7 +153,7 @@ def create_teaching(request: HttpRequest, patient_id: uuid.UUID, payload: Teachi
 def teaching_entered_in_error(
     request: HttpRequest,
     patient_id: uuid.UUID,
-    record_id: uuid.UUID,
+    teaching_id: uuid.UUID,
     payload: TeachingError,
     response: HttpResponse,
     if_match: str | None = IF_MATCH,
@@ -161,7 +161,7 @@ def teaching_entered_in_error(
     """The record was wrong: kept, marked entered in error, no longer evidence for a goal."""
     actor = actor_for(request)
     patient = access.get_patient_for(actor, patient_id, Action.EDIT, CAREPLANS_EDIT)
-    record = TeachingRecord.objects.filter(patient=patient, pk=record_id).first()
+    record = TeachingRecord.objects.filter(patient=patient, pk=teaching_id).first()
     if record is None:
         raise Http404("No such teaching record")
     expected = expected_version(if_match, payload.version)

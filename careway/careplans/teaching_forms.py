@@ -141,7 +141,7 @@ class TeachingErrorForm(CarewayForm, forms.Form):
 
 class AgreementForm(CarewayForm, forms.Form):
     fieldsets = (
-        ("Who agreed", ("who", "representative")),
+        ("Who", ("who", "representative")),
         ("How", ("method", "witness_name", "notes")),
     )
 

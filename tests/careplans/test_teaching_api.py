@@ -107,7 +107,7 @@ def test_every_operation_is_documented_and_tried(api):
         if "/care-plan/teaching" in path or "/care-plan/agreement" in path
         for method in methods
     }
-    tried = {(m, p.replace("{record}", "{record_id}")) for m, p, *_ in OPERATIONS}
+    tried = {(m, p.replace("{record}", "{teaching_id}")) for m, p, *_ in OPERATIONS}
     assert documented == tried
 
 
