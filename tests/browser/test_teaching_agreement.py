@@ -161,3 +161,12 @@ def test_teaching_with_teach_back_and_a_drawn_signature(live_server, new_page, w
     expect(page.locator("#agreement")).to_contain_text("Problem added: Falls risk")
     show(page, ".plan-head")
     shot(page, "plan-ask-again", full=False)
+
+    # Portrait tablet: the teach-back choices and the pad still fit.
+    page.set_viewport_size({"width": 768, "height": 1024})
+    page.goto(f"{live_server.url}/patients/{world.patient.pk}/care-plan/agreement/new/")
+    show(page, "[data-signature-field]")
+    shot(page, "agreement-form-portrait", full=False)
+    page.goto(f"{live_server.url}/patients/{world.patient.pk}/care-plan/teaching/new/")
+    show(page, ".methods")
+    shot(page, "form-portrait", full=False)

@@ -237,3 +237,24 @@ def test_bad_agreements_are_refused_naming_the_field(world, plan, api, body, fie
 def test_no_plan_no_agreement(world, api):
     assert api.get(f"{base(world)}/agreement").status_code == 404
     assert api.post(f"{base(world)}/agreements", AGREE).status_code == 404
+
+
+def test_a_goal_and_an_intervention_take_a_teaching_topic_through_the_api(world, plan, api):
+    goal = api.post(
+        f"/care-plans/{plan.pk}/goals",
+        {"description": "Knows the heart failure zones", "teaching_topic": TOPIC},
+    )
+    assert goal.status_code == 201, goal.json()
+    assert goal.json()["teaching_topic"] == TOPIC and goal.json()["measure"] == "teach-back"
+    assert goal.json()["target"] == "Teach-back understood: Heart failure zones"
+    bad = api.post(f"/care-plans/{plan.pk}/goals", {"description": "x", "teaching_topic": "nope"})
+    assert bad.status_code == 422 and problem_fields(bad) == ["teaching_topic"]
+    row = api.post(
+        f"/care-plans/{plan.pk}/interventions",
+        {"kind": "teach", "text": "Teach the zones", "discipline": "RN", "teaching_topic": TOPIC},
+    )
+    assert row.status_code == 201, row.json()
+    assert row.json()["teaching_topic"] == TOPIC
+    api.post(f"{base(world)}/teaching", TEACH)
+    goals = api.get(f"/patients/{world.patient.pk}/care-plan").json()["goals"]
+    assert [g["achievement"] for g in goals] == ["achieved"]

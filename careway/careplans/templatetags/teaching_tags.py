@@ -1,5 +1,5 @@
-"""A drawn agreement signature, shown back as server-rendered SVG (no script needed to see it),
-and who agreed, in words."""
+"""Teaching and agreement on the plan page: a drawn agreement signature shown back as
+server-rendered SVG (no script needed to see it), who agreed and the language taught, in words."""
 
 from django import template
 from django.utils import timezone
@@ -35,3 +35,11 @@ def signature_svg(agreement: Agreement) -> str:
 @register.filter
 def agreed_by(agreement: Agreement) -> str:
     return teaching.agreed_by(agreement)
+
+
+@register.filter
+def language_name(code: str) -> str:
+    """'es' as 'Español' (the languages the handouts ship in), else the code as it is."""
+    from careway.careplans.handouts import LANGUAGE_NAMES
+
+    return LANGUAGE_NAMES.get(code, code)
