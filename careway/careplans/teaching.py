@@ -57,6 +57,7 @@ from .models import (
 from .services import CLOSED_PLAN, agency_zone
 
 ENTERED_IN_ERROR = "entered-in-error"
+MAX_ID = 2**63 - 1  # a contact's id, as the database's big integer holds it
 NOTES_LIMIT = 2000
 REASON_LIMIT = 2000
 # Without a visit frequency for the teacher's discipline, the follow-up falls due in a week.
@@ -169,12 +170,10 @@ def _check_audience(
 
 
 def _contact_of(patient: Patient, pk: Any) -> RelatedPerson | None:
-    if pk in (None, ""):
+    number = _int(pk)
+    if number is None or not 1 <= number <= MAX_ID:
         return None
-    try:
-        return RelatedPerson.objects.filter(pk=int(pk), patient=patient, active=True).first()
-    except (TypeError, ValueError):
-        return None
+    return RelatedPerson.objects.filter(pk=number, patient=patient, active=True).first()
 
 
 def _check_plan_links(
@@ -355,6 +354,8 @@ def record_agreement(actor: audit.Actor, plan: CarePlan, data: Mapping[str, Any]
             }
         )
     shown = data.get("revision")
+    if shown not in (None, "") and _int(shown) is None:
+        raise ValidationError({"revision": "Give the number of the revision that was shown."})
     if shown not in (None, "") and _int(shown) != plan.revision:
         raise ValidationError(
             {
@@ -394,9 +395,11 @@ def record_agreement(actor: audit.Actor, plan: CarePlan, data: Mapping[str, Any]
 
 
 def _int(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
     try:
         return int(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return None
 
 

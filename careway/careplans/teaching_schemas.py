@@ -17,6 +17,7 @@ from careway.patients.schemas import InputSchema, OutputSchema, Version, page_sc
 
 from . import teaching
 from .models import Agreement, TeachingRecord
+from .schemas import RecordId
 
 Audience: Any = Literal[tuple(TeachingRecord.Audience.values)]
 Result: Any = Literal[tuple(TeachingRecord.Result.values)]
@@ -44,7 +45,7 @@ class TeachingCreate(InputSchema):
 
     topic: str = Field(..., max_length=60, description="The handout's key, one of the agency's.")
     audience: Audience = Field(..., description="Whom it was taught to: patient or caregiver.")
-    caregiver_id: int | None = Field(
+    caregiver_id: RecordId | None = Field(
         None, description="For a caregiver: the id of one of the patient's active contacts."
     )
     methods: list[Method] = Field(
@@ -71,7 +72,7 @@ class AgreementCreate(InputSchema):
     who: Literal[tuple(Agreement.Who.values)] = Field(  # type: ignore[valid-type]
         ..., description="patient, or representative (a legal guardian or healthcare agent)."
     )
-    representative_id: int | None = Field(
+    representative_id: RecordId | None = Field(
         None, description="For a representative: the contact's id (guardian or agent)."
     )
     method: Literal[tuple(Agreement.Method.values)] = Field(  # type: ignore[valid-type]
@@ -87,6 +88,7 @@ class AgreementCreate(InputSchema):
     revision: int | None = Field(
         None,
         ge=1,
+        le=2**31 - 1,
         description="The plan's revision the person was shown; refused (422, `revision`) when "
         "the plan has changed since. Left out: the current revision.",
     )
