@@ -154,8 +154,9 @@ def test_no_input_makes_the_api_fail(world, make_token, wsgi_app, mode):
     path_parameters |= careplan_parameters(world)
     path_parameters["key"] = "heart-failure"  # a shipped care plan template
     operations = [result.ok() for result in schema.get_all_operations()]
-    # patients and assessments, care plans, suggestions, templates, teaching and agreement
-    assert len(operations) == 17 + 17 + 4 + 5 + 6
+    # patients and assessments, care plans, suggestions, templates, handouts, teaching and
+    # agreement
+    assert len(operations) == 17 + 17 + 4 + 5 + 7 + 6
     for operation in operations:
         needed = {k: v for k, v in path_parameters.items() if f"{{{k}}}" in operation.path}
         fuzz(operation, mode, needed, headers, world.patient)
