@@ -310,7 +310,8 @@ def mark_teaching_entered_in_error(
     actor: audit.Actor, record: TeachingRecord, reason: str, expected_version: int
 ) -> TeachingRecord:
     """The record was wrong (another patient, another topic): kept, not shown as teaching, no
-    longer evidence for a goal. A stale version is a conflict; the reason is required."""
+    longer evidence for a goal; the follow-up task it raised is cancelled when no other record
+    of that teaching still needs it. A stale version is a conflict; the reason is required."""
     reason = (reason or "").strip()
     if not reason:
         raise ValidationError({"reason": "Say why this teaching record was entered in error."})
@@ -327,8 +328,30 @@ def mark_teaching_entered_in_error(
         record.patient_id,
         reason=reason,
     )
+    _cancel_follow_up(actor, changed, reason)
     evidence.evidence_changed(actor, {record.patient_id})
     return changed
+
+
+def _cancel_follow_up(actor: audit.Actor, record: TeachingRecord, reason: str) -> None:
+    task = record.follow_up
+    if task is None or task.status != Task.Status.OPEN:
+        return
+    others = TeachingRecord.objects.filter(follow_up=task).exclude(pk=record.pk)
+    if others.exclude(status=TeachingRecord.Status.ENTERED_IN_ERROR).exists():
+        return
+    patient_services.save_versioned(
+        actor,
+        task,
+        {
+            "status": Task.Status.CANCELLED,
+            "completion_note": f"The teaching that raised it was entered in error: {reason}",
+        },
+        task.version,
+        "task.cancel",
+        task.patient_id,
+        reason=reason,
+    )
 
 
 # --- agreement -----------------------------------------------------------------------------------

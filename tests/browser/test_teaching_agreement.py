@@ -114,6 +114,8 @@ def test_teaching_with_teach_back_and_a_drawn_signature(live_server, new_page, w
     page.get_by_label("Notes").fill("Mixed up the yellow and red zones. Go over them again.")
     assert_accessible(page, "teaching form")
     shot(page, "form")
+    page.evaluate("window.scrollTo(0, 0)")
+    shot(page, "form-top", full=False)
     show(page, ".methods")
     shot(page, "form-teach-back", full=False)
     page.get_by_role("button", name="Record teaching").click()

@@ -144,6 +144,21 @@ def test_needs_reinforcement_raises_a_task_and_understood_closes_it(world, actor
     assert AuditEvent.objects.filter(action="task.complete", object_id=str(task.pk)).exists()
 
 
+def test_a_follow_up_goes_with_the_teaching_entered_in_error(world, actor, plan):
+    first = teach(actor, world.patient, result="needs-reinforcement")
+    second = teach(actor, world.patient, result="needs-reinforcement", demonstrated=True)
+    task = first.follow_up
+    teaching.mark_teaching_entered_in_error(actor, second, "Another patient", second.version)
+    task.refresh_from_db()
+    assert task.status == Task.Status.OPEN  # the first teaching still needs it
+    first.refresh_from_db()
+    teaching.mark_teaching_entered_in_error(actor, first, "Another patient", first.version)
+    task.refresh_from_db()
+    assert task.status == Task.Status.CANCELLED
+    assert task.completion_note.endswith("entered in error: Another patient")
+    assert AuditEvent.objects.filter(action="task.cancel", object_id=str(task.pk)).exists()
+
+
 def test_understood_on_another_topic_leaves_the_task_open(world, actor, plan, other_topic):
     task = teach(actor, world.patient, result="needs-reinforcement").follow_up
     teach(actor, world.patient, topic=OTHER, result="understood")
