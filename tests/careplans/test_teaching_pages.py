@@ -179,6 +179,11 @@ def test_an_intervention_shows_its_latest_teach_back(login, world, actor, plan):
     block = text[text.index(f'id="intervention-{row.pk}"') :]
     block = block[: block.index("</li>")]
     assert "Teach-back" in block and "Not understood" in block
+    # Its "Record teaching" opens the form with the topic and the intervention chosen.
+    page = client.get(f"{url('teaching_add', world.patient)}?topic={TOPIC}&intervention={row.pk}")
+    form = page.content.decode()
+    assert f'<option value="{TOPIC}" selected>' in form
+    assert f'<option value="{row.pk}" selected>' in form
 
 
 # --- recording teaching --------------------------------------------------------------------------
@@ -343,3 +348,4 @@ def test_the_goal_and_intervention_forms_offer_the_agencys_topics(login, world, 
     assert Intervention.objects.get().teaching_topic == TOPIC
     text = client.get(section(world.patient)).content.decode()
     assert "Teach-back understood: Heart failure zones" in text
+    assert f"?topic={TOPIC}&amp;goal={goal.pk}" in text  # record teaching from the goal
