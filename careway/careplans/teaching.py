@@ -43,7 +43,7 @@ from careway.patients import services as patient_services
 from careway.patients.models import Patient, RelatedPerson, Task
 from careway.patients.services import validate_record
 
-from . import handouts, queries
+from . import handouts, queries, services
 from .frequency import FrequencyError, parse
 from .models import (
     Agreement,
@@ -257,11 +257,7 @@ def _today(record: TeachingRecord) -> date:
 
 
 def _primary_case_manager(plan: CarePlan | None) -> User | None:
-    if plan is None:
-        return None
-    from .services import _primary_case_manager as primary
-
-    return primary(plan)
+    return services._primary_case_manager(plan) if plan is not None else None
 
 
 def next_visit_due(plan: CarePlan | None, teacher: User | None, today: date) -> date:
