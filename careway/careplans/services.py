@@ -362,9 +362,7 @@ def _teaching_errors(goal: Goal) -> dict[str, str]:
         if goal.measure == measures.TEACH_BACK:
             return {"teaching_topic": "Choose the teaching topic whose teach-back meets this goal."}
         return {}
-    from .handouts import handouts_for
-
-    if goal.teaching_topic not in handouts_for(goal.organization_id):
+    if not _topic_offered(goal, Goal):
         return {"teaching_topic": "Choose one of the agency's teaching topics."}
     if goal.measure not in ("", measures.TEACH_BACK):
         return {
@@ -375,6 +373,16 @@ def _teaching_errors(goal: Goal) -> dict[str, str]:
     goal.target_low = goal.target_high = goal.target_days = None
     goal.task = None
     return {}
+
+
+def _topic_offered(row: Goal | Intervention, model: type[Goal] | type[Intervention]) -> bool:
+    """A topic of the agency's handout library, or the one the row has kept since the agency
+    retired it (so that the row's other fields can still be changed)."""
+    from .handouts import handouts_for
+
+    if row.teaching_topic in handouts_for(row.organization_id):
+        return True
+    return model._default_manager.filter(pk=row.pk, teaching_topic=row.teaching_topic).exists()
 
 
 def _target_errors(goal: Goal) -> dict[str, str]:
@@ -697,11 +705,8 @@ def _check_intervention(row: Intervention) -> None:
     if row.end_date and row.start_date and row.end_date < row.start_date:
         errors["end_date"] = "The end is before the start."
     row.teaching_topic = (row.teaching_topic or "").strip()
-    if row.teaching_topic:
-        from .handouts import handouts_for
-
-        if row.teaching_topic not in handouts_for(row.organization_id):
-            errors["teaching_topic"] = "Choose one of the agency's teaching topics."
+    if row.teaching_topic and not _topic_offered(row, Intervention):
+        errors["teaching_topic"] = "Choose one of the agency's teaching topics."
     if errors:
         raise ValidationError(errors)
     validate_record(row)

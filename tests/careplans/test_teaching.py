@@ -254,6 +254,16 @@ def test_a_teaching_goal_names_its_topic_and_no_other_measure(world, actor, plan
     assert not Goal.objects.exists()
 
 
+def test_a_goal_keeps_a_topic_the_agency_retired(world, actor, plan, other_topic):
+    goal = teaching_goal(actor, plan, teaching_topic=OTHER)
+    AgencyHandout.objects.filter(pk=other_topic.pk).update(active=False)
+    changed = services.update_goal(actor, goal, {"description": "Uses the walker"}, goal.version)
+    assert changed.teaching_topic == OTHER
+    with pytest.raises(ValidationError) as excinfo:
+        teaching_goal(actor, plan, teaching_topic=OTHER)
+    assert "teaching_topic" in errors_of(excinfo)
+
+
 def test_an_interventions_topic_must_be_the_agencys(world, actor, plan):
     data = {"kind": "teach", "text": "Teach the zones", "discipline": "RN"}
     with pytest.raises(ValidationError) as excinfo:
