@@ -61,6 +61,9 @@ PATIENT_PAGES = {
     "careplans:suggestion_accept",
     "careplans:suggestion_reject",
     "careplans:review",
+    "careplans:teaching_add",
+    "careplans:teaching_error",
+    "careplans:agreement_add",
 }
 SIGNED_IN_PAGES = {
     "home",
@@ -164,7 +167,14 @@ def sample_url(name: str, world) -> str:
             "task_id": 1,
             "key": "heart-failure",
             **dict.fromkeys(
-                ("problem_id", "goal_id", "intervention_id", "frequency_id", "suggestion_id"),
+                (
+                    "problem_id",
+                    "goal_id",
+                    "intervention_id",
+                    "frequency_id",
+                    "suggestion_id",
+                    "teaching_id",
+                ),
                 "00000000-0000-0000-0000-000000000000",
             ),
         }[key]

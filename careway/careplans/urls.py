@@ -3,7 +3,7 @@ patients' chart view showing the section registered in apps.py; these are the pa
 
 from django.urls import path
 
-from . import goal_urls, handout_views, suggestion_views, template_views, views
+from . import goal_urls, handout_views, suggestion_views, teaching_views, template_views, views
 
 app_name = "careplans"
 
@@ -47,6 +47,13 @@ urlpatterns = [
         suggestion_views.suggestion_reject,
         name="suggestion_reject",
     ),
+    path(f"{PLAN}/teaching/new/", teaching_views.teaching_add, name="teaching_add"),
+    path(
+        f"{PLAN}/teaching/<uuid:teaching_id>/entered-in-error/",
+        teaching_views.teaching_error,
+        name="teaching_error",
+    ),
+    path(f"{PLAN}/agreement/new/", teaching_views.agreement_add, name="agreement_add"),
     path(f"{PLAN}/revisions/", views.revision_list, name="revisions"),
     path(f"{PLAN}/revisions/compare/", views.revision_compare, name="compare"),
     path("care-plans/frequency-in-words/", views.frequency_words, name="frequency_words"),

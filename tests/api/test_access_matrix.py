@@ -11,6 +11,7 @@ import pytest
 from careway.api import api
 from careway.assessments import catalog, services, template
 from careway.careplans import services as careplan_services
+from careway.careplans import teaching
 from careway.careplans.models import Suggestion
 from careway.core import audit
 from careway.core.models import AuditEvent
@@ -128,10 +129,29 @@ SAMPLES.update(
         },
     }
 )
+# --- teaching and the patient's agreement (careway/careplans/teaching_api.py): on the plan
+# careplan_ids starts, a teaching record of world.patient to mark entered in error ---
+TEACHING = "/api/v1/patients/{patient_id}/care-plan/teaching"
+AGREEMENTS = "/api/v1/patients/{patient_id}/care-plan/agreements"
+TEACHING_BODY = {"topic": "heart-failure-zones", "audience": "patient", "result": "understood"}
+SAMPLES.update(
+    {
+        ("GET", TEACHING): None,
+        ("POST", TEACHING): {**TEACHING_BODY, "methods": ["explained"]},
+        ("POST", f"{TEACHING}/{{teaching_id}}/entered-in-error"): {
+            "reason": "Another topic",
+            "version": 1,
+        },
+        ("GET", AGREEMENTS): None,
+        ("POST", AGREEMENTS): {"who": "patient", "method": "verbal", "witness_name": "Rosa Diaz"},
+        ("GET", "/api/v1/patients/{patient_id}/care-plan/agreement"): None,
+    }
+)
 # Actions that make nothing answer 200; every other POST makes something and answers 201.
 ANSWERS_200 = {
     ("POST", f"{SUGGESTIONS}/{{suggestion_id}}/reject"),
     ("POST", "/api/v1/patients/{patient_id}/care-plan/review"),
+    ("POST", f"{TEACHING}/{{teaching_id}}/entered-in-error"),
 }
 # --- the agency's care plan templates: not about a patient. Who may read and write them (an admin
 # can; a case manager reads but cannot write; another agency's admin gets 404 for this agency's
@@ -206,14 +226,26 @@ def send(api_client, world: World, operation: tuple[str, str], patient: Patient 
     if "{suggestion_id}" in url:
         url = url.replace("{suggestion_id}", gap_of(world, patient))
     reviewing = url.endswith("/care-plan/review")
+    on_plan = "/care-plan/teaching" in url or "/care-plan/agreement" in url
     if (
         any(f"{{{name}}}" in url for name in CAREPLAN_IDS)
         or url.endswith("/care-plan")
         or reviewing
+        or on_plan
     ):
         starting = method == "POST" and url.endswith("/care-plan")
         url = with_careplan_ids(world, url, patient, starting)
+    if "{teaching_id}" in url:
+        url = url.replace("{teaching_id}", teaching_of(world, patient))
     return api_client.call(method, url, SAMPLES[operation])
+
+
+def teaching_of(world: World, patient: Patient | None) -> str:
+    """A teaching record of world.patient (for another patient, one that exists nowhere)."""
+    if patient is not None and patient.pk != world.patient.pk:
+        return "00000000-0000-0000-0000-000000000000"
+    data = {**TEACHING_BODY, "explained": True}
+    return str(teaching.record_teaching(audit.Actor(user=world.cm), world.patient, data).pk)
 
 
 def gap_of(world: World, patient: Patient | None) -> str:

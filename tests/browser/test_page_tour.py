@@ -68,6 +68,8 @@ MUST_SEE = {
         "careplans:suggestions",
         "careplans:suggestion_accept",
         "careplans:suggestion_reject",
+        "careplans:teaching_add",
+        "careplans:agreement_add",
     },
     "supervisor": {
         "caseload",
@@ -119,6 +121,8 @@ NOT_TOURED = {
     "careplans:intervention_task": "a POST from an intervention on the plan",
     "careplans:frequency_words": "a fragment the frequency field asks for as the notation is typed",
     "careplans:review": "a POST from the plan's head when its review is due",
+    "careplans:teaching_error": "opened from a teaching record; the demo records no teaching "
+    "(tests/browser/test_teaching_agreement.py and tests/careplans/test_teaching_pages.py)",
     "careplans:template_copy": "a POST from a shipped template's page (Copy to edit)",
     "careplans:template_retire": "a POST from the page of an agency's own template",
     "careplans:template_restore": "a POST from the page of an agency's retired template",
