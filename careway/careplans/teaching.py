@@ -12,6 +12,9 @@ it was given in as they were that day, so a later edit of the handout never rewr
   spacing of visits in the frequency's period that holds today (three a week: in 3 days; once a
   month: in that month's length), and 7 days without one (`next_visit_due`). A second
   "needs reinforcement" while that task is open links the same task (one task per topic).
+  "Not understood" raises it too, urgent, saying to teach it another way (shown, in the patient's
+  language, to a caregiver too): the issue names only "needs reinforcement", but a teach-back
+  that failed outright needs the next visit's attention more, not less.
 - "Understood" on the same topic later closes the open follow-up task with a note saying so.
 - A goal whose teaching_topic is set is met when the latest teach-back on that topic (patient or
   caregiver, not entered in error) is "understood": the goal machinery reads it as the measure
@@ -64,6 +67,8 @@ REASON_LIMIT = 2000
 DEFAULT_FOLLOW_UP_DAYS = 7
 METHODS = ("explained", "demonstrated", "handout_given")
 FOLLOW_UP_SOURCE = "careplans.teaching:{topic}"
+# The teach-back results that raise a task for the next visit.
+FOLLOW_UP_RESULTS = (TeachingRecord.Result.REINFORCE, TeachingRecord.Result.NOT_UNDERSTOOD)
 REPRESENTATIVES = (RelatedPerson.Relationship.GUARDIAN, RelatedPerson.Relationship.HEALTHCARE_AGENT)
 
 # The signature pad: strokes of [x, y] points in a 600 x 200 box.
@@ -130,7 +135,7 @@ def record_teaching(
         obj=record,
         detail={"topic": record.topic, "audience": record.audience, "result": record.result},
     )
-    if record.result == TeachingRecord.Result.REINFORCE:
+    if record.result in FOLLOW_UP_RESULTS:
         _follow_up(actor, record)
     elif record.result == TeachingRecord.Result.UNDERSTOOD:
         _close_follow_ups(actor, record)
@@ -213,23 +218,42 @@ def _follow_up(actor: audit.Actor, record: TeachingRecord) -> None:
     ).first()
     if task is None:
         person = record.taught_by or _primary_case_manager(record.plan)
-        who = _audience_words(record)
         task = patient_services.add_task(
             actor,
             record.patient,
             {
                 "assigned_to": person.pk if person else None,
-                "title": f"Reinforce teaching: {record.topic_title}"[:200],
-                "detail": (
-                    f"The teach-back of {who} showed this needs reinforcement. Teach it again "
-                    "at the next visit and record the teach-back."
-                ),
+                **_follow_up_words(record),
                 "due_date": next_visit_due(record.plan, record.taught_by, _today(record)),
                 "source": source,
             },
         )
     TeachingRecord.objects.filter(pk=record.pk).update(follow_up=task)
     record.follow_up = task
+
+
+def _follow_up_words(record: TeachingRecord) -> dict[str, str]:
+    """Needs reinforcement: teach it again. Not understood: an urgent task to teach it another
+    way (show it, give the handout in the patient's language, teach the caregiver), since the
+    same words again are unlikely to land."""
+    who = _audience_words(record)
+    if record.result == TeachingRecord.Result.NOT_UNDERSTOOD:
+        return {
+            "title": f"Teach again: {record.topic_title}"[:200],
+            "priority": "urgent",
+            "detail": (
+                f"The teach-back of {who} showed it was not understood. Teach it another way at "
+                "the next visit: show it, use the handout in their language or an interpreter, "
+                "or teach a caregiver too; then record the teach-back."
+            ),
+        }
+    return {
+        "title": f"Reinforce teaching: {record.topic_title}"[:200],
+        "detail": (
+            f"The teach-back of {who} showed this needs reinforcement. Teach it again "
+            "at the next visit and record the teach-back."
+        ),
+    }
 
 
 def _close_follow_ups(actor: audit.Actor, record: TeachingRecord) -> None:

@@ -4,7 +4,8 @@ reinforcement" raises and "understood" closes, a goal met by teaching, and the p
 agreement to a revision of the plan, asked again after a later one; bad input named by field."""
 
 import json
-from datetime import timedelta
+from datetime import date, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.core.exceptions import ValidationError
@@ -62,6 +63,11 @@ def caregiver(world, actor):
 def teach(actor, patient, **data):
     values = {"topic": TOPIC, "audience": "patient", "explained": True, "result": "understood"}
     return teaching.record_teaching(actor, patient, {**values, **data})
+
+
+def agency_today(world) -> date:
+    """The agency's day (New York), which is not UTC's in its evening."""
+    return timezone.localdate(timezone=ZoneInfo(world.org.timezone))
 
 
 def errors_of(excinfo):
@@ -133,7 +139,7 @@ def test_needs_reinforcement_raises_a_task_and_understood_closes_it(world, actor
     assert task is not None and task.status == Task.Status.OPEN
     assert task.assigned_to == world.cm and task.title.startswith("Reinforce teaching:")
     # No visit frequency for the teacher's discipline: due in a week.
-    assert task.due_date == timezone.localdate() + timedelta(days=7)
+    assert task.due_date == agency_today(world) + timedelta(days=7)
     # Again before the next visit: the same task, not a second one.
     again = teach(actor, world.patient, result="needs-reinforcement", demonstrated=True)
     assert again.follow_up == task and Task.objects.filter(patient=world.patient).count() == 1
@@ -142,6 +148,19 @@ def test_needs_reinforcement_raises_a_task_and_understood_closes_it(world, actor
     assert task.status == Task.Status.DONE
     assert "Teach-back understood" in task.completion_note and "the patient" in task.completion_note
     assert AuditEvent.objects.filter(action="task.complete", object_id=str(task.pk)).exists()
+
+
+def test_not_understood_raises_an_urgent_task_to_teach_it_another_way(world, actor, plan):
+    record = teach(actor, world.patient, result="not-understood")
+    task = record.follow_up
+    assert task is not None and task.status == Task.Status.OPEN
+    assert task.priority == "urgent" and task.title.startswith("Teach again:")
+    assert "not understood" in task.detail and "another way" in task.detail
+    # Then needs reinforcement: still the one task, and understood closes it.
+    assert teach(actor, world.patient, result="needs-reinforcement").follow_up == task
+    teach(actor, world.patient, result="understood")
+    task.refresh_from_db()
+    assert task.status == Task.Status.DONE
 
 
 def test_a_follow_up_goes_with_the_teaching_entered_in_error(world, actor, plan):
@@ -171,7 +190,7 @@ def test_the_follow_up_falls_due_at_the_next_visit_of_the_teachers_discipline(wo
     # 2 (twice a week) the next visit is 4 days away.
     services.set_frequency(actor, plan, {"discipline": "RN", "frequency": "3w1, 2w4"})
     task = teach(actor, world.patient, result="needs-reinforcement").follow_up
-    assert task.due_date == timezone.localdate() + timedelta(days=4)
+    assert task.due_date == agency_today(world) + timedelta(days=4)
 
 
 def test_a_teacher_without_a_person_leaves_the_task_to_the_primary_case_manager(world, plan):
