@@ -61,6 +61,8 @@ PATIENT_PAGES = {
     "careplans:suggestion_accept",
     "careplans:suggestion_reject",
     "careplans:review",
+    "careplans:patient_version",
+    "careplans:patient_version_pdf",
 }
 SIGNED_IN_PAGES = {
     "home",
