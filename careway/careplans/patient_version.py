@@ -37,6 +37,7 @@ from .models import CarePlan, CarePlanRevision, DisciplineFrequency, Goal, Inter
 from .red_flags import RedFlags, red_flags_for
 
 WORDS_FILE = Path(__file__).parent / "content" / "patient_words.json"
+EMERGENCY_NUMBER = "911"
 
 # The goals a patient is working toward, and the interventions and visits under way.
 SHOWN_GOALS = (Goal.Lifecycle.ACTIVE, Goal.Lifecycle.PROPOSED)
@@ -166,6 +167,18 @@ class WhoGroup:
 
 
 @dataclass(frozen=True)
+class PhoneLine:
+    """A line of the phone box: the number apart, so that it never breaks across lines."""
+
+    before: str
+    number: str = ""
+    after: str = ""
+
+    def __str__(self) -> str:
+        return f"{self.before}{self.number}{self.after}"
+
+
+@dataclass(frozen=True)
 class PatientVersion:
     """What the patient's version shows, every text in `lang` but what the team typed."""
 
@@ -181,7 +194,7 @@ class PatientVersion:
     groups: tuple[WhoGroup, ...]
     visits: tuple[str, ...]
     red_flags: tuple[RedFlags, ...]
-    phones: tuple[str, ...]
+    phones: tuple[PhoneLine, ...]
     agency_name: str
     typed_note: str
 
@@ -313,15 +326,17 @@ def _visit_sentences(plan: CarePlan, said: dict[str, Any], lang: str) -> list[st
     return sentences
 
 
-def _phones(organization: Organization, said: dict[str, Any]) -> list[str]:
+def _phone_line(template: str, number: str = "") -> PhoneLine:
+    before, _, after = template.partition("{phone}")
+    return PhoneLine(before, number, after) if number else PhoneLine(template)
+
+
+def _phones(organization: Organization, said: dict[str, Any]) -> list[PhoneLine]:
     day, night = organization.phone.strip(), organization.after_hours_phone.strip()
     if day and night and day != night:
-        lines = [
-            str(said["phone_day"]).format(phone=day),
-            str(said["phone_after_hours"]).format(phone=night),
-        ]
+        lines = [_phone_line(said["phone_day"], day), _phone_line(said["phone_after_hours"], night)]
     elif day or night:
-        lines = [str(said["phone_any_time"]).format(phone=day or night)]
+        lines = [_phone_line(said["phone_any_time"], day or night)]
     else:
-        lines = [said["phone_missing"]]
-    return [*lines, said["phone_emergency"]]
+        lines = [_phone_line(said["phone_missing"])]
+    return [*lines, _phone_line(said["phone_emergency"], EMERGENCY_NUMBER)]
