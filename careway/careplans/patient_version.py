@@ -108,7 +108,7 @@ def frequency_in_words(text: str, lang: str) -> str:
     """A visit frequency in words, in `lang`: "3w1, 2w4" is "3 times a week for 1 week, then 2
     times a week for 4 weeks" ("3 veces por semana durante 1 semana, luego 2 veces por semana
     durante 4 semanas"). The scheduled parts in order, then the as-needed part. An empty string
-    for a notation the parser cannot read (an imported one): the page then says nothing false."""
+    for a notation the parser cannot read (an imported one): callers show it as typed."""
     try:
         frequency = parse(text)
     except FrequencyError:
@@ -197,10 +197,6 @@ class PatientVersion:
     phones: tuple[PhoneLine, ...]
     agency_name: str
     typed_note: str
-
-    @property
-    def has_content_typed_by_team(self) -> bool:
-        return bool(self.goals or self.groups)
 
 
 def build_version(plan: CarePlan, lang: str) -> PatientVersion:
@@ -305,9 +301,11 @@ def _group_rank(key: str) -> tuple[int, str]:
 
 def _how_often(row: Intervention, said: dict[str, Any], lang: str) -> str:
     """How often, where the intervention has its own frequency (else it is done at the visits
-    the next section lists)."""
-    in_words = frequency_in_words(row.frequency, lang) if row.frequency else ""
-    return str(said["how_often"]).format(words=in_words) if in_words else ""
+    the next section lists); a notation the parser cannot read (an imported one) as typed."""
+    if not row.frequency:
+        return ""
+    in_words = frequency_in_words(row.frequency, lang) or row.frequency
+    return str(said["how_often"]).format(words=in_words)
 
 
 def _visit_sentences(plan: CarePlan, said: dict[str, Any], lang: str) -> list[str]:
@@ -316,9 +314,9 @@ def _visit_sentences(plan: CarePlan, said: dict[str, Any], lang: str) -> list[st
     sentences = []
     for group, row in sorted(groups, key=lambda pair: GROUP_ORDER.index(pair[0])):
         in_words = frequency_in_words(row.frequency, lang)
-        if not in_words:
-            continue
-        said_of_row = [str(said["visit"]).format(who=said[group], words=in_words)]
+        # A notation the parser cannot read (an imported one) is shown as typed.
+        template = said["visit"] if in_words else said["visit_as_typed"]
+        said_of_row = [str(template).format(who=said[group], words=in_words or row.frequency)]
         for key, day in (("visit_from", row.start_date), ("visit_until", row.end_date)):
             if day:
                 said_of_row.append(str(said[key]).format(date=written_date(day, lang)))

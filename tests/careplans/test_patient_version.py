@@ -12,7 +12,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from careway.careplans import patient_version, services
-from careway.careplans.models import CarePlan
+from careway.careplans.models import CarePlan, DisciplineFrequency, Intervention
 from careway.careplans.patient_version import build_version, frequency_in_words
 from careway.core import audit
 from careway.core.models import AuditEvent, Organization
@@ -230,6 +230,19 @@ def test_only_what_is_under_way_is_shown(world, actor):
     assert "Walk to church by Easter" not in version.goals
     assert [g.title for g in version.groups] == ["Your nurse", "June Hale, who helps you"]
     assert len(version.visits) == 1 and version.visits[0].startswith("Your nurse")
+
+
+def test_a_frequency_the_parser_cannot_read_is_shown_as_typed(world, actor):
+    plan = make_plan(world, actor)
+    # As an imported plan can hold it (the services refuse it).
+    DisciplineFrequency.objects.filter(plan=plan, discipline="HHA").update(frequency="2x/wk")
+    Intervention.objects.filter(plan=plan, discipline="HHA").update(frequency="twice weekly")
+    version = build_version(plan, "es")
+    assert version.visits[1].startswith(
+        "Su asistente de salud en casa vendrá como lo escribió el equipo: 2x/wk. Esto empieza el "
+    )
+    aide = version.groups[1]
+    assert aide.tasks[0].how_often == "Cada cuánto: twice weekly."
 
 
 def test_one_phone_is_said_as_day_or_night_and_none_says_to_ask(world, actor):
