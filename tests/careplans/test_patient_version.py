@@ -178,6 +178,21 @@ def test_every_text_is_in_english_and_spanish_with_the_same_placeholders():
     assert shipped["how_written"], "the file says how its texts were written"
 
 
+@pytest.mark.parametrize(
+    ("preferred", "asked", "expected"),
+    [
+        ("es-MX", None, ("es", False)),
+        ("es", None, ("es", False)),
+        ("vi", None, ("en", False)),  # no Vietnamese yet: English, as nobody asked otherwise
+        ("es-MX", "en", ("en", False)),  # the nurse switched to English
+        ("en", "ES", ("es", False)),
+        ("en", "fr", ("en", True)),  # asked for and missing: English, with a note
+    ],
+)
+def test_the_language_of_the_version(preferred, asked, expected):
+    assert patient_version.language_of(Patient(preferred_language=preferred), asked) == expected
+
+
 # --- what the version says -----------------------------------------------------------------------
 
 
