@@ -103,16 +103,18 @@ def version_pdf(request: HttpRequest, patient_id: Any) -> HttpResponse:
     page = reverse("careplans:patient_version", args=[patient.pk]) + f"?lang={lang}"
     if plan is None:  # the page says there is no plan yet, and what to do
         return redirect(page)
-    with transaction.atomic():
-        version = patient_version.build_version(plan, lang)
-        try:
-            data = render_pdf(PDF_TEMPLATE, {"version": version, "patient": patient})
-        except PdfUnavailable as reason:
+    version = patient_version.build_version(plan, lang)
+    try:
+        data = render_pdf(PDF_TEMPLATE, {"version": version})
+    except PdfUnavailable as reason:
+        with transaction.atomic():
             context = audited_chart_frame(
                 request, actor, patient, SECTION, plan, page="for-patient-pdf", lang=lang
             )
-            context |= {"reason": str(reason), "page_url": page}
-            return render(request, "careplans/patient_version_no_pdf.html", context, status=503)
+        context |= {"reason": str(reason), "page_url": page}
+        return render(request, "careplans/patient_version_no_pdf.html", context, status=503)
+    # The PDF is made outside the transaction; the export is recorded once it exists.
+    with transaction.atomic():
         audit.record(
             actor,
             "patient.export",
