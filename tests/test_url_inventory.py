@@ -102,6 +102,15 @@ SIGNED_IN_PAGES = {
     "careplans:template_edit",
     "careplans:template_retire",
     "careplans:template_restore",
+    # The agency's teaching handouts (careway/careplans/handout_views.py): their access tests
+    # are in tests/careplans/test_agency_handouts.py.
+    "careplans:handout_list",
+    "careplans:handout_new",
+    "careplans:handout_detail",
+    "careplans:handout_copy",
+    "careplans:handout_edit",
+    "careplans:handout_retire",
+    "careplans:handout_restore",
 }
 # The FHIR API (careway/fhir/urls.py) takes bearer tokens only: without one it answers 401 with an
 # OperationOutcome, never a sign-in redirect. Its access tests are in tests/fhir/test_api_*.py.

@@ -99,12 +99,6 @@ class Handout:
             parts.extend(section.text_in(lang))
         return "\n".join(_sentence(p) for p in parts if p)
 
-    @property
-    def label(self) -> str:
-        return (
-            f"{self.title_in(ENGLISH)} (version {self.version}{'' if self.shipped else ', agency'})"
-        )
-
 
 def _sentence(text: str) -> str:
     """A heading or list item ends as a sentence does, for the reading level to count it."""

@@ -6,7 +6,10 @@ condition, each with a `when` condition tree in the format of the care plan rule
 (careway/careplans/rules.py), evaluated against the chart facts the suggestion rules read
 (careway/careplans/suggestions.py, `charts_for`). A group's `when` uses the same code lists as the
 suggestion rules its `same_as_rules` names (a test holds them equal), so that a patient whose
-chart suggests the heart failure template also gets the heart failure red flags.
+chart suggests the heart failure template also gets the heart failure red flags. Most groups are
+conditions on the chart (SNOMED CT and ICD-10-CM, Synthea's codes included); a few add what the
+same rules read beside them (a hip or knee operation in the last 90 days, a positive PHQ-9 or a
+self-harm answer for the 988 line, a pressure injury found at an assessment).
 """
 
 import json

@@ -3,7 +3,7 @@ patients' chart view showing the section registered in apps.py; these are the pa
 
 from django.urls import path
 
-from . import goal_urls, suggestion_views, template_views, version_views, views
+from . import goal_urls, handout_views, suggestion_views, template_views, version_views, views
 
 app_name = "careplans"
 
@@ -71,4 +71,17 @@ urlpatterns += [
     path(
         f"{TEMPLATES}/<slug:key>/restore/", template_views.template_restore, name="template_restore"
     ),
+]
+
+# The agency's teaching handouts (careway/careplans/handout_views.py): not about one patient.
+HANDOUTS = "agency/handouts"
+urlpatterns += [
+    path(f"{HANDOUTS}/", handout_views.handout_list, name="handout_list"),
+    # "new" is never a handout's key (handout_services.RESERVED_HANDOUT_KEYS).
+    path(f"{HANDOUTS}/new/", handout_views.handout_new, name="handout_new"),
+    path(f"{HANDOUTS}/<slug:key>/", handout_views.handout_detail, name="handout_detail"),
+    path(f"{HANDOUTS}/<slug:key>/copy/", handout_views.handout_copy, name="handout_copy"),
+    path(f"{HANDOUTS}/<slug:key>/edit/", handout_views.handout_edit, name="handout_edit"),
+    path(f"{HANDOUTS}/<slug:key>/retire/", handout_views.handout_retire, name="handout_retire"),
+    path(f"{HANDOUTS}/<slug:key>/restore/", handout_views.handout_restore, name="handout_restore"),
 ]

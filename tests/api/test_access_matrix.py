@@ -147,7 +147,23 @@ SAMPLES.update(
         ("POST", "/api/v1/care-plan-templates/{key}/copy"): None,
     }
 )
-AGENCY_OPERATIONS = [op for op in SAMPLES if op[1].startswith("/api/v1/care-plan-templates")]
+# The agency's teaching handouts, likewise: their own access tests are in
+# tests/careplans/test_agency_handouts.py.
+HANDOUT_BODY = {"key": "riverbend-cast-care", "version": "1", "title": {"en": "Cast care"}}
+SAMPLES.update(
+    {
+        ("GET", "/api/v1/handouts"): None,
+        ("POST", "/api/v1/handouts"): {"content": HANDOUT_BODY},
+        ("GET", "/api/v1/handouts/{key}"): None,
+        ("PUT", "/api/v1/handouts/{key}"): {"content": HANDOUT_BODY, "version": 1},
+        ("POST", "/api/v1/handouts/{key}/copy"): None,
+        ("POST", "/api/v1/handouts/{key}/retire"): {"version": 1},
+        ("POST", "/api/v1/handouts/{key}/restore"): {"version": 1},
+    }
+)
+AGENCY_OPERATIONS = [
+    op for op in SAMPLES if op[1].startswith(("/api/v1/care-plan-templates", "/api/v1/handouts"))
+]
 CAREPLAN_IDS = ("plan_id", "problem_id", "goal_id", "intervention_id", "frequency_id", "number")
 COLLECTION = "/api/v1/patients"
 
@@ -181,7 +197,7 @@ def chart_state(world: World) -> tuple:
 def send(api_client, world: World, operation: tuple[str, str], patient: Patient | None = None):
     method, path = operation
     url = path.replace("{patient_id}", str((patient or world.patient).pk))
-    url = url.replace("{key}", "heart-failure")
+    url = url.replace("{key}", "heart-failure-zones" if "/handouts/" in url else "heart-failure")
     if "{assessment_id}" in url:
         # The patient's draft (an absent patient: an assessment that does not exist either).
         url = url.replace("{assessment_id}", draft_of(world, patient)).replace(

@@ -87,6 +87,9 @@ MUST_SEE = {
         "careplans:template_list",
         "careplans:template_detail",
         "careplans:template_new",
+        "careplans:handout_list",
+        "careplans:handout_detail",
+        "careplans:handout_new",
     },
     "auditor": {"audit_log", "account", "two_factor_setup"},
     "clinician_emergency": {"chart", "chart_section", "break_glass"},
@@ -122,6 +125,10 @@ NOT_TOURED = {
     "careplans:template_retire": "a POST from the page of an agency's own template",
     "careplans:template_restore": "a POST from the page of an agency's retired template",
     "careplans:template_edit": "the same editor as template_new; the demo has no agency template",
+    "careplans:handout_copy": "a POST from a shipped handout's page (Copy to edit)",
+    "careplans:handout_retire": "a POST from the page of an agency's own handout",
+    "careplans:handout_restore": "a POST from the page of an agency's retired handout",
+    "careplans:handout_edit": "the same editor as handout_new; the demo has no agency handout",
 }
 
 

@@ -119,6 +119,22 @@ def test_prediabetes_and_a_chart_with_nothing_get_only_the_general_group():
     assert [g.key for g in red_flags.groups_matching(prediabetes)] == ["general"]
 
 
+def test_a_positive_depression_screen_or_a_self_harm_answer_brings_the_988_line():
+    today = rules.date(2026, 12, 7)
+    phq9 = ("urn:careway:fhir:Questionnaire:phq-9", "total")
+    screened = chart_with()
+    screened.scores[phq9] = rules.ScoreFact("PHQ-9 total", 12, today)
+    assert [g.key for g in red_flags.groups_matching(screened)] == ["general", "depression"]
+    mild = chart_with()
+    mild.scores[phq9] = rules.ScoreFact("PHQ-9 total", 6, today)
+    assert [g.key for g in red_flags.groups_matching(mild)] == ["general"]
+    answered = chart_with()
+    answered.findings.append(
+        rules.FindingFact(1, "self-harm-risk", "Thoughts of self-harm", "", "a1", today)
+    )
+    assert [g.key for g in red_flags.groups_matching(answered)] == ["general", "depression"]
+
+
 def test_several_conditions_come_in_file_order():
     chart = chart_with((ICD10CM, "F32.9"), (SNOMED, "84114007"), (ICD10CM, "E11.9"))
     keys = [g.key for g in red_flags.groups_matching(chart)]
