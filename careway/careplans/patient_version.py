@@ -45,7 +45,9 @@ SHOWN_INTERVENTIONS = (Intervention.Status.ACTIVE,)
 SHOWN_FREQUENCIES = (DisciplineFrequency.Status.ACTIVE,)
 
 # Who does what, in the order the page lists them: the visiting disciplines, then the named
-# clinicians who are not tied to one discipline's visits, then the family, then the patient.
+# clinicians who are not tied to one discipline's visits, then the family. (An intervention
+# cannot name the patient as the one who does it yet: Intervention has a discipline, a clinician
+# or a caregiver. "who_patient" in the words file waits for that field.)
 DISCIPLINE_GROUPS = {
     Discipline.RN: "who_nurse",
     Discipline.LPN: "who_nurse",
