@@ -64,6 +64,8 @@ PATIENT_PAGES = {
     "careplans:teaching_add",
     "careplans:teaching_error",
     "careplans:agreement_add",
+    "careplans:patient_version",
+    "careplans:patient_version_pdf",
 }
 SIGNED_IN_PAGES = {
     "home",

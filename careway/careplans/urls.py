@@ -3,7 +3,15 @@ patients' chart view showing the section registered in apps.py; these are the pa
 
 from django.urls import path
 
-from . import goal_urls, handout_views, suggestion_views, teaching_views, template_views, views
+from . import (
+    goal_urls,
+    handout_views,
+    suggestion_views,
+    teaching_views,
+    template_views,
+    version_views,
+    views,
+)
 
 app_name = "careplans"
 
@@ -56,6 +64,9 @@ urlpatterns = [
     path(f"{PLAN}/agreement/new/", teaching_views.agreement_add, name="agreement_add"),
     path(f"{PLAN}/revisions/", views.revision_list, name="revisions"),
     path(f"{PLAN}/revisions/compare/", views.revision_compare, name="compare"),
+    # The patient's version (careway/careplans/version_views.py): large print, and as a PDF.
+    path(f"{PLAN}/for-patient/", version_views.version_page, name="patient_version"),
+    path(f"{PLAN}/for-patient.pdf", version_views.version_pdf, name="patient_version_pdf"),
     path("care-plans/frequency-in-words/", views.frequency_words, name="frequency_words"),
 ]
 

@@ -70,6 +70,7 @@ MUST_SEE = {
         "careplans:suggestion_reject",
         "careplans:teaching_add",
         "careplans:agreement_add",
+        "careplans:patient_version",
     },
     "supervisor": {
         "caseload",
@@ -112,6 +113,7 @@ NOT_TOURED = {
     "flag_acknowledge": "a one-tap POST from Today and the chart (resolving opens its page)",
     "task_complete": "the same note page as resolving a flag; the demo raises no task",
     "audit_export": "a CSV download, not a page",
+    "careplans:patient_version_pdf": "a PDF download, not a page (its page is toured)",
     "import_progress": "a fragment polled into the import page",
     "assessment_start": "a POST from the chart's assessments",
     "assessment_sign": "a POST from the assessment",
