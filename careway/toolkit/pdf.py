@@ -48,9 +48,11 @@ def _offline_fetcher_class() -> Any:
                         body = file.read()
                     kind = guess_type(found)[0] or "application/octet-stream"
                     return URLFetcherResponse(url, body, {"Content-Type": kind})
-            if url.startswith(("http:", "https:")):
-                raise ValueError(f"A PDF fetches nothing from the network: {url}")
-            return super().fetch(url, headers)
+            if url.startswith("data:"):
+                return super().fetch(url, headers)
+            # Nothing from the network, nor any other file of the server: only our own static
+            # files go into a document (the templates link nothing else).
+            raise ValueError(f"A PDF fetches nothing but Careway's static files: {url}")
 
     return OfflineFetcher
 
