@@ -3,6 +3,7 @@ body), with each domain's router mounted on it."""
 
 from careway.assessments.api import router as assessments_router
 from careway.careplans.api import router as careplans_router
+from careway.careplans.handout_api import router as handouts_router
 from careway.careplans.template_api import router as careplan_templates_router
 from careway.patients.api import router as patients_router
 from careway.toolkit.api import CarewayAPI
@@ -21,3 +22,4 @@ api.add_router("/", patients_router)
 api.add_router("/", assessments_router)
 api.add_router("/", careplans_router)
 api.add_router("/", careplan_templates_router)
+api.add_router("/", handouts_router)

@@ -40,6 +40,20 @@ def require_shared_data(*parts: str) -> Path:
     pytest.skip(message)
 
 
+@pytest.fixture
+def pdf_ready() -> None:
+    """WeasyPrint can make PDFs here: skip, saying what to install, on a user's machine without
+    Pango; fail under CI=true, where .ci/run installs it."""
+    from careway.toolkit.pdf import PdfUnavailable, _weasyprint
+
+    try:
+        _weasyprint()
+    except PdfUnavailable as error:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{error}, and CI=true requires it")
+        pytest.skip(str(error))
+
+
 @pytest.fixture(scope="session")
 def shared_data() -> Callable[..., Path]:
     """`shared_data("synthea")`: the path of that part of ../shared/data (see above)."""

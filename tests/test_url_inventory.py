@@ -70,6 +70,11 @@ PATIENT_PAGES = {
     "careplans:verbal_order_add",
     "careplans:verbal_order_send",
     "careplans:verbal_order_sign",
+    "careplans:teaching_add",
+    "careplans:teaching_error",
+    "careplans:agreement_add",
+    "careplans:patient_version",
+    "careplans:patient_version_pdf",
 }
 SIGNED_IN_PAGES = {
     "home",
@@ -113,6 +118,15 @@ SIGNED_IN_PAGES = {
     # Every unsigned order of the person's patients (needs careplans.edit): access tests in
     # tests/careplans/test_plan_of_care_pages.py.
     "careplans:orders_awaiting",
+    # The agency's teaching handouts (careway/careplans/handout_views.py): their access tests
+    # are in tests/careplans/test_agency_handouts.py.
+    "careplans:handout_list",
+    "careplans:handout_new",
+    "careplans:handout_detail",
+    "careplans:handout_copy",
+    "careplans:handout_edit",
+    "careplans:handout_retire",
+    "careplans:handout_restore",
 }
 # The FHIR API (careway/fhir/urls.py) takes bearer tokens only: without one it answers 401 with an
 # OperationOutcome, never a sign-in redirect. Its access tests are in tests/fhir/test_api_*.py.
@@ -176,6 +190,7 @@ def sample_url(name: str, world) -> str:
                     "suggestion_id",
                     "poc_id",
                     "order_id",
+                    "teaching_id",
                 ),
                 "00000000-0000-0000-0000-000000000000",
             ),

@@ -83,12 +83,15 @@ from .schemas import (
     TaskOut,
 )
 from .suggestion_api import router as suggestion_router
+from .teaching_api import router as teaching_router
 
 router = Router(tags=["care plans"])
 # The plan's suggestions and its review (suggestion_api.py) answer beside the plan.
 router.add_router("/", suggestion_router)
 # The physician's plan of care and verbal orders (plan_of_care_api.py).
 router.add_router("/", plan_of_care_router)
+# Teaching and the patient's agreement (teaching_api.py) answer beside the plan too.
+router.add_router("/", teaching_router)
 R = TypeVar("R", bound=CarePlanRecord)
 
 SECTION = "careplan"
@@ -566,6 +569,7 @@ def _goal(row: Goal) -> dict[str, Any]:
         "target_high": row.target_high,
         "target_days": row.target_days,
         "task_id": row.task_id,
+        "teaching_topic": row.teaching_topic,
         "needed": row.needed,
         "window": row.window,
         "target": measures.target_in_words(row),
@@ -592,6 +596,7 @@ def _intervention(row: Intervention) -> dict[str, Any]:
         "at_visits_of": row.at_visits_of,
         "frequency": row.frequency,
         "frequency_in_words": queries.words_of_frequency(row.frequency),
+        "teaching_topic": row.teaching_topic,
         "start_date": row.start_date,
         "end_date": row.end_date,
         "status": row.status,

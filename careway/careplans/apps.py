@@ -23,7 +23,14 @@ class CareplansConfig(AppConfig):
                 "careplans:template_list",
                 careplan_permissions.CAREPLANS_TEMPLATES,
                 72,
-            )
+            ),
+            navigation.NavItem(
+                "handouts",
+                "Teaching handouts",
+                "careplans:handout_list",
+                careplan_permissions.CAREPLANS_TEMPLATES,
+                73,
+            ),
         )
         evidence.register_evidence_listener(
             evidence.EvidenceListener("careplans-goals", services.recompute_goals_for),

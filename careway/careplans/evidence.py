@@ -2,11 +2,14 @@
 
 `evaluate_goals(goals, today)` gives each goal's Verdict (careway/careplans/achievement.py) in a
 fixed number of queries whatever the number of goals: one per kind of measure in use. Readings
-entered in error are not evidence; an amended score counts only as amended.
+entered in error are not evidence; an amended score counts only as amended. A teaching goal's
+evidence is the teach-back on its topic (careway/careplans/teaching.py): met when the latest,
+by the patient or a caregiver, is "understood".
 """
 
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
@@ -25,7 +28,8 @@ from .achievement import (
     evaluate,
     evaluate_free_of,
 )
-from .measures import EVENT, OBSERVATION, SCORE, TASK, Measure
+from .measures import EVENT, OBSERVATION, SCORE, TASK, TEACHING, Measure
+from .models import TeachingRecord
 
 Key = tuple[Any, str]  # (patient id, measure key)
 
@@ -40,6 +44,7 @@ def evaluate_goals(goals: Sequence[Any], today: date) -> dict[Any, Verdict]:
     readings = _readings(by_kind.get(OBSERVATION, []) + by_kind.get(SCORE, []))
     events = _events(by_kind.get(EVENT, []))
     tasks = _tasks(by_kind.get(TASK, []))
+    taught = _teach_backs(by_kind.get(TEACHING, []))
     verdicts: dict[Any, Verdict] = {}
     for goal in goals:
         measure = measures.measure_of(goal.measure)
@@ -48,6 +53,10 @@ def evaluate_goals(goals: Sequence[Any], today: date) -> dict[Any, Verdict]:
         key = (goal.patient_id, measure.key)
         if measure.kind == TASK:
             verdicts[goal.pk] = _task_verdict(goal, tasks.get(goal.task_id), today)
+            continue
+        if measure.kind == TEACHING:
+            found = taught.get((goal.patient_id, goal.teaching_topic), [])
+            verdicts[goal.pk] = _teaching_verdict(goal, found, today)
             continue
         target = measures.target_of(goal)
         if isinstance(target, FreeOfTarget):
@@ -157,6 +166,86 @@ def _task_verdict(goal: Any, task: tuple[str, datetime | None, str] | None, toda
     if status == Task.Status.CANCELLED:
         return Verdict(Achievement.NO_CHANGE, f"The task was cancelled: {title}.")
     return Verdict(Achievement.IN_PROGRESS, f"The task is open: {title}.")
+
+
+# A teach-back's result as a number, to say whether the latest is better or worse than the one
+# before: understood is the target.
+TEACH_BACK_RANK: dict[str, int] = {
+    TeachingRecord.Result.NOT_UNDERSTOOD: 0,
+    TeachingRecord.Result.REINFORCE: 1,
+    TeachingRecord.Result.UNDERSTOOD: 2,
+}
+
+
+@dataclass(frozen=True)
+class TeachBack:
+    when: date
+    result: str
+    label: str
+    whom: str
+
+
+def _teach_backs(goals: Sequence[Any]) -> dict[Key, list[TeachBack]]:
+    """The teach-backs (not entered in error) of the goals' topics, oldest first."""
+    found: dict[Key, list[TeachBack]] = defaultdict(list)
+    topics = {g.teaching_topic for g in goals if g.teaching_topic}
+    if not topics:
+        return found
+    labels = dict(TeachingRecord.Result.choices)
+    rows = (
+        TeachingRecord.objects.filter(
+            patient_id__in={g.patient_id for g in goals}, topic__in=topics
+        )
+        .exclude(status=TeachingRecord.Status.ENTERED_IN_ERROR)
+        .order_by("taught_at", "created_at")
+        .values_list("patient_id", "topic", "taught_at", "result", "audience", "caregiver__name")
+    )
+    for patient_id, topic, at, result, audience, caregiver in rows:
+        whom = (
+            f"the caregiver, {caregiver}"
+            if audience == "caregiver" and caregiver
+            else "the patient"
+        )
+        found[(patient_id, topic)].append(
+            TeachBack(_local_day(at), result, labels.get(result, result).lower(), whom)
+        )
+    return found
+
+
+def _teaching_verdict(goal: Any, found: list[TeachBack], today: date) -> Verdict:
+    known = [t for t in found if t.when <= today]
+    topic = measures.topic_words(goal.teaching_topic)
+    if not known:
+        if goal.due_date is not None and today > goal.due_date:
+            return Verdict(
+                Achievement.NOT_ACHIEVED, f"Due {_md(goal.due_date)}: {topic} was not taught."
+            )
+        return Verdict(Achievement.IN_PROGRESS, f"No teach-back on {topic} recorded yet.")
+    latest = known[-1]
+    said = f"Teach-back on {_md(latest.when)} by {latest.whom}: {latest.label}"
+    evidence = (Reading(latest.when, TEACH_BACK_RANK.get(latest.result, 0)),)
+    if latest.result == TeachingRecord.Result.UNDERSTOOD:
+        again = len(known) > 1 and known[-2].result == TeachingRecord.Result.UNDERSTOOD
+        status = Achievement.SUSTAINING if again else Achievement.ACHIEVED
+        return Verdict(status, f"{said}.", evidence)
+    if goal.due_date is not None and today > goal.due_date:
+        return Verdict(Achievement.NOT_ACHIEVED, f"Due {_md(goal.due_date)}: {said}.", evidence)
+    if len(known) < 2:
+        return Verdict(Achievement.IN_PROGRESS, f"{said}.", evidence)
+    before = TEACH_BACK_RANK.get(known[-2].result, 0)
+    now = TEACH_BACK_RANK.get(latest.result, 0)
+    status = (
+        Achievement.IMPROVING
+        if now > before
+        else Achievement.WORSENING
+        if now < before
+        else Achievement.NO_CHANGE
+    )
+    return Verdict(status, f"{said} (the one before: {known[-2].label}).", evidence)
+
+
+def _md(day: date) -> str:
+    return f"{day:%b} {day.day}"
 
 
 def _local_day(moment: datetime) -> date:

@@ -363,6 +363,7 @@ class GoalForm(PlanForm):
         "target_high",
         "target_days",
         "task",
+        "teaching_topic",
         "due_date",
     )
     edit_fields = ("lifecycle_status",)
@@ -370,7 +371,15 @@ class GoalForm(PlanForm):
         ("The goal", ("patient_words", "description", "problem")),
         (
             "How it is measured",
-            ("measure", "due_date", "target_low", "target_high", "target_days", "task"),
+            (
+                "measure",
+                "due_date",
+                "target_low",
+                "target_high",
+                "target_days",
+                "task",
+                "teaching_topic",
+            ),
         ),
         ("Status", ("lifecycle_status",)),
         ("Why", ("reason",)),
@@ -406,6 +415,12 @@ class GoalForm(PlanForm):
     task = forms.ChoiceField(
         label="The task that achieves it", required=False, help_text="For “A task done”."
     )
+    teaching_topic = forms.ChoiceField(
+        label="Met by teaching",
+        required=False,
+        help_text="Met when the latest teach-back on this topic is “understood” (leave "
+        "“Measured by” blank).",
+    )
     due_date = forms.DateField(label="Due by", required=False, widget=DATE_WIDGET)
     lifecycle_status = forms.ChoiceField(label="Status", choices=Goal.Lifecycle.choices)
 
@@ -434,6 +449,7 @@ class GoalForm(PlanForm):
                 *((str(t.pk), t.title) for t in tasks),
             ],
         )
+        self.choose("teaching_topic", topic_choices(self.plan, self.row, "Not met by teaching"))
 
     def to_service(self, names: Iterable[str]) -> dict[str, Any]:
         data = super().to_service(names)
@@ -458,13 +474,14 @@ class InterventionForm(PlanForm):
         "at_visits_of",
         "frequency",
         "goal",
+        "teaching_topic",
         "start_date",
         "end_date",
     )
     edit_fields = ("status",)
     service_field_aliases = {"discipline": "who", "clinician": "who", "caregiver": "who"}
     fieldsets = (
-        ("What", ("kind", "text", "goal")),
+        ("What", ("kind", "text", "goal", "teaching_topic")),
         ("Who and when", ("who", "at_visits_of", "frequency", "start_date", "end_date")),
         ("Status", ("status",)),
         ("Why", ("reason",)),
@@ -487,6 +504,11 @@ class InterventionForm(PlanForm):
         widget=FrequencyInput(),
     )
     goal = forms.ChoiceField(label="Toward the goal", required=False)
+    teaching_topic = forms.ChoiceField(
+        label="Teaching topic",
+        required=False,
+        help_text="For a teaching intervention: its latest teach-back shows beside it.",
+    )
     start_date = forms.DateField(label="Start", required=False, widget=DATE_WIDGET)
     end_date = forms.DateField(label="End", required=False, widget=DATE_WIDGET)
     status = forms.ChoiceField(choices=Intervention.Status.choices)
@@ -535,6 +557,7 @@ class InterventionForm(PlanForm):
                 *((str(g.pk), g.description) for g in queries.goals_of(self.plan)),
             ],
         )
+        self.choose("teaching_topic", topic_choices(self.plan, self.row, "No teaching topic"))
         if self.row is None:
             self.fields["start_date"].initial = timezone.localdate()
 
@@ -554,6 +577,19 @@ class InterventionForm(PlanForm):
         if "text" in data:
             data["text"] = " ".join(data["text"].split())
         return _without_blank_start(data)
+
+
+def topic_choices(plan: CarePlan, row: Any, blank: str) -> Choices:
+    """The agency's teaching topics (its handout library), by title; a row's topic the agency
+    has since retired stays offered, so that saving the row does not lose it."""
+    from .handouts import ENGLISH, handouts_for
+
+    topics = handouts_for(plan.organization_id)
+    choices: Choices = [(key, h.title_in(ENGLISH)) for key, h in topics.items()]
+    kept = getattr(row, "teaching_topic", "") if row is not None else ""
+    if kept and kept not in topics:
+        choices.append((kept, f"{measures.topic_words(kept)} (retired)"))
+    return [("", blank), *choices]
 
 
 def _without_blank_start(data: dict[str, Any]) -> dict[str, Any]:

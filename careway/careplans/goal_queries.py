@@ -147,6 +147,8 @@ def progress_of(goal: Goal, now: datetime) -> Progress:
         return progress
     if measure.kind == measures.TASK:
         progress.task = goal.task
+    elif measure.kind == measures.TEACHING:
+        pass  # the rule names the latest teach-back; the Care plan's Teaching card lists them
     elif measure.kind == measures.EVENT:
         _add_events(progress, timezone.localtime(now).date())
     else:

@@ -2,8 +2,9 @@
 in the terms of careway/careplans/achievement.py.
 
 A measure is an observation (a LOINC-coded reading), a score (an instrument's total), an event
-(counted for goals of going without it: falls, hospital stays) or a task done. The readings
-themselves are read by careway/careplans/evidence.py.
+(counted for goals of going without it: falls, hospital stays), a task done, or teaching (the
+latest teach-back on the goal's teaching topic understood: careway/careplans/teaching.py). The
+readings themselves are read by careway/careplans/evidence.py.
 """
 
 import json
@@ -18,6 +19,9 @@ from .achievement import FreeOfTarget, Target
 CONTENT_FILE = Path(__file__).parent / "content" / "goal_measures.json"
 
 OBSERVATION, SCORE, EVENT, TASK = "observation", "score", "event", "task"
+TEACHING = "teaching"
+# The one measure of kind teaching: a goal with a teaching topic is measured by it.
+TEACH_BACK = "teach-back"
 
 
 @dataclass(frozen=True)
@@ -59,9 +63,10 @@ def choices() -> list[tuple[str, str]]:
 
 
 def target_of(goal: Any) -> Target | FreeOfTarget | None:
-    """The goal's target for achievement.py; None for a goal in words only or a task goal."""
+    """The goal's target for achievement.py; None for a goal in words only, a task goal or a
+    teaching goal."""
     measure = measure_of(goal.measure)
-    if measure is None or measure.kind == TASK:
+    if measure is None or measure.kind in (TASK, TEACHING):
         return None
     if measure.kind == EVENT:
         if not goal.target_days:
@@ -92,12 +97,21 @@ def target_in_words(goal: Any) -> str:
     if measure.kind == TASK:
         title = goal.task.title if goal.task_id else "the task"
         return f"{title}: done{due}"
+    if measure.kind == TEACHING:
+        return f"Teach-back understood: {topic_words(goal.teaching_topic)}{due}"
     target = target_of(goal)
     if isinstance(target, FreeOfTarget):
         return f"no {measure.measure} for {target.days} days{due}"
     if isinstance(target, Target):
         return f"{measure.label}: {target.in_words()}{due}"
     return ""
+
+
+def topic_words(key: str) -> str:
+    """A teaching topic's key in words ('heart-failure-zones': 'Heart failure zones'), where the
+    handout's own title is not at hand (it is on each teaching record)."""
+    words = key.replace("-", " ").strip()
+    return words[:1].upper() + words[1:] if words else "the topic"
 
 
 def _day(day: date) -> str:

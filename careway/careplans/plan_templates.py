@@ -190,8 +190,12 @@ def _code_fields(row: dict[str, Any], mistakes: dict[str, str]) -> dict[str, Any
 def _goal_fields(row: dict[str, Any], mistakes: dict[str, str]) -> dict[str, Any]:
     fields: dict[str, Any] = {"measure": row.get("measure", "") or ""}
     measure = measures.measure_of(fields["measure"]) if fields["measure"] else None
-    if fields["measure"] and (measure is None or measure.kind == measures.TASK):
-        mistakes["measure"] = "One of the goal measures (content/goal_measures.json), not task."
+    if fields["measure"] and (
+        measure is None or measure.kind in (measures.TASK, measures.TEACHING)
+    ):
+        mistakes["measure"] = (
+            "One of the goal measures (content/goal_measures.json), not task or teach-back."
+        )
     for name in ("target_low", "target_high"):
         value = row.get(name)
         if value is not None and (not isinstance(value, int | float) or isinstance(value, bool)):

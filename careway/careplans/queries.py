@@ -25,7 +25,15 @@ from careway.patients.models import (
 from . import measures, services
 from .achievement import Achievement
 from .frequency import FrequencyError, parse
-from .models import CarePlan, CarePlanRevision, DisciplineFrequency, Goal, Intervention, Problem
+from .models import (
+    CarePlan,
+    CarePlanRevision,
+    DisciplineFrequency,
+    Goal,
+    Intervention,
+    Problem,
+    TeachingRecord,
+)
 from .revisions import linked_record, who_of
 
 ENTERED_IN_ERROR = "entered-in-error"
@@ -92,6 +100,8 @@ class ShownIntervention:
     intervention: Intervention
     who: str
     frequency_words: str
+    # A teaching intervention's latest teach-back on its topic (careway/careplans/teaching.py).
+    teach_back: TeachingRecord | None = None
 
 
 @dataclass
@@ -115,7 +125,8 @@ class PlanParts:
 
 
 def plan_parts(plan: CarePlan) -> PlanParts:
-    """The plan's parts for its page, in six queries."""
+    """The plan's parts for its page, in six queries (seven when an intervention has a teaching
+    topic: its latest teach-back)."""
     problems = list(
         Problem.objects.filter(plan=plan).select_related("condition", "flag", "finding")
     )
@@ -129,6 +140,8 @@ def plan_parts(plan: CarePlan) -> PlanParts:
         .select_related("user", "related_person")
         .order_by("-is_primary_case_manager", "role", "pk")
     )
+    topics = sorted({i.teaching_topic for i in interventions if i.teaching_topic})
+    taught = _latest_teach_backs(plan.patient_id, topics) if topics else {}
     rows: list[Any] = [*problems, *goals, *interventions, *frequencies]
     wrong = sum(1 for row in rows if _status_of(row) == ENTERED_IN_ERROR)
     return PlanParts(
@@ -138,7 +151,9 @@ def plan_parts(plan: CarePlan) -> PlanParts:
         ],
         goals=[_shown_goal(g) for g in goals if g.lifecycle_status != ENTERED_IN_ERROR],
         interventions=[
-            ShownIntervention(i, who_of(i), words_of_frequency(i.frequency))
+            ShownIntervention(
+                i, who_of(i), words_of_frequency(i.frequency), taught.get(i.teaching_topic)
+            )
             for i in interventions
             if i.status != ENTERED_IN_ERROR
         ],
@@ -150,6 +165,19 @@ def plan_parts(plan: CarePlan) -> PlanParts:
         team=team,
         entered_in_error=wrong,
     )
+
+
+def _latest_teach_backs(patient_id: Any, topics: list[str]) -> dict[str, TeachingRecord]:
+    """The latest teaching record (not entered in error) of each topic, by topic."""
+    rows = (
+        TeachingRecord.objects.filter(patient_id=patient_id, topic__in=topics)
+        .exclude(status=ENTERED_IN_ERROR)
+        .order_by("-taught_at", "-created_at")
+    )
+    found: dict[str, TeachingRecord] = {}
+    for row in rows:
+        found.setdefault(row.topic, row)
+    return found
 
 
 def _status_of(row: Any) -> str:
@@ -219,6 +247,10 @@ def problems_of(plan: CarePlan) -> QuerySet[Problem]:
 
 def goals_of(plan: CarePlan) -> QuerySet[Goal]:
     return Goal.objects.filter(plan=plan).exclude(lifecycle_status=ENTERED_IN_ERROR)
+
+
+def interventions_of(plan: CarePlan) -> QuerySet[Intervention]:
+    return Intervention.objects.filter(plan=plan).exclude(status=ENTERED_IN_ERROR)
 
 
 # --- revisions -------------------------------------------------------------------------------

@@ -46,6 +46,7 @@ PARTS: dict[str, tuple[str, dict[str, str]]] = {
             "at_visits_of": "At the visits of",
             "frequency": "Frequency",
             "goal": "Goal",
+            "teaching_topic": "Teaching topic",
             "start_date": "Start",
             "end_date": "End",
             "status": "Status",
@@ -139,6 +140,9 @@ def _intervention(intervention: Intervention, goals: dict[Any, str]) -> dict[str
         else "",
         "frequency": intervention.frequency,
         "goal": goals.get(intervention.goal_id, ""),
+        "teaching_topic": (
+            measures.topic_words(intervention.teaching_topic) if intervention.teaching_topic else ""
+        ),
         "start_date": _day(intervention.start_date),
         "end_date": _day(intervention.end_date),
         "status": intervention.get_status_display(),

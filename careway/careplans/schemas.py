@@ -96,6 +96,7 @@ ProblemText: Any = _text_of(Problem, "text")
 GoalText: Any = _text_of(Goal, "description")
 InterventionText: Any = _text_of(Intervention, "text", required=True)
 FrequencyText: Any = _text_of(DisciplineFrequency, "frequency")
+TeachingTopic: Any = _text_of(Goal, "teaching_topic")
 CodeSystem: Any = _text_of(Problem, "code_system")
 Code: Any = _text_of(Problem, "code")
 Detail: Any = _text(DETAIL_MAX)
@@ -177,6 +178,10 @@ class GoalFields(Revising):
     target_high: TargetValue | None = unset("At most this value.")
     target_days: TargetDays | None = unset("For an event measure: days without one.")
     task_id: RecordId | None = unset("For the task measure: the patient's task to be done.")
+    teaching_topic: TeachingTopic = unset(
+        "Met by teaching: a topic of the agency's handout library (its key); the goal is met "
+        "when the latest teach-back on it is understood (measure teach-back, set for it)."
+    )
     needed: Readings | None = unset(
         "Readings within the target needed (default: the measure's, usually 3)."
     )
@@ -236,6 +241,9 @@ class InterventionFields(Revising):
     )
     at_visits_of: DisciplineOrNone = unset("Done at the visits of this discipline.")
     frequency: FrequencyText = unset(f"Only where it differs from the visits': {FREQUENCY}")
+    teaching_topic: TeachingTopic = unset(
+        "For a teaching intervention: a topic of the agency's handout library (its key)."
+    )
     start_date: date = unset("Default: today.")
     end_date: date | None = unset()
 
@@ -303,6 +311,7 @@ class GoalOut(OutputSchema):
     target_high: float | None
     target_days: int | None
     task_id: int | None
+    teaching_topic: str
     needed: int | None
     window: int | None
     target: str = Field(..., description="The target in words ('Weight: 163 to 167 lb').")
@@ -331,6 +340,7 @@ class InterventionOut(OutputSchema):
     at_visits_of: DisciplineOrNone
     frequency: str
     frequency_in_words: str
+    teaching_topic: str
     start_date: date
     end_date: date | None
     status: Literal[tuple(Intervention.Status.values)]  # type: ignore[valid-type]

@@ -347,10 +347,42 @@ def _check_goal(goal: Goal) -> None:
         errors["problem"] = "Choose a problem of this plan."
     if goal.due_date and goal.start_date and goal.due_date < goal.start_date:
         errors["due_date"] = "The due date is before the start."
-    errors.update(_target_errors(goal))
+    errors.update(_teaching_errors(goal) or _target_errors(goal))
     if errors:
         raise ValidationError(errors)
     validate_record(goal)
+
+
+def _teaching_errors(goal: Goal) -> dict[str, str]:
+    """A goal with a teaching topic is measured by its teach-back (measure `teach-back`, set
+    for it when no measure was chosen), on one of the agency's topics (careway/careplans/
+    handouts.py); the teach-back measure needs a topic."""
+    goal.teaching_topic = (goal.teaching_topic or "").strip()
+    if not goal.teaching_topic:
+        if goal.measure == measures.TEACH_BACK:
+            return {"teaching_topic": "Choose the teaching topic whose teach-back meets this goal."}
+        return {}
+    if not _topic_offered(goal, Goal):
+        return {"teaching_topic": "Choose one of the agency's teaching topics."}
+    if goal.measure not in ("", measures.TEACH_BACK):
+        return {
+            "teaching_topic": "A goal met by teaching is measured by its teach-back: leave "
+            "“Measured by” blank (or choose the teach-back), or clear the topic."
+        }
+    goal.measure = measures.TEACH_BACK
+    goal.target_low = goal.target_high = goal.target_days = None
+    goal.task = None
+    return {}
+
+
+def _topic_offered(row: Goal | Intervention, model: type[Goal] | type[Intervention]) -> bool:
+    """A topic of the agency's handout library, or the one the row has kept since the agency
+    retired it (so that the row's other fields can still be changed)."""
+    from .handouts import handouts_for
+
+    if row.teaching_topic in handouts_for(row.organization_id):
+        return True
+    return model._default_manager.filter(pk=row.pk, teaching_topic=row.teaching_topic).exists()
 
 
 def _target_errors(goal: Goal) -> dict[str, str]:
@@ -672,6 +704,9 @@ def _check_intervention(row: Intervention) -> None:
         errors["caregiver"] = "Choose one of the patient's family or caregivers."
     if row.end_date and row.start_date and row.end_date < row.start_date:
         errors["end_date"] = "The end is before the start."
+    row.teaching_topic = (row.teaching_topic or "").strip()
+    if row.teaching_topic and not _topic_offered(row, Intervention):
+        errors["teaching_topic"] = "Choose one of the agency's teaching topics."
     if errors:
         raise ValidationError(errors)
     validate_record(row)

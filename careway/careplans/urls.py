@@ -3,7 +3,16 @@ patients' chart view showing the section registered in apps.py; these are the pa
 
 from django.urls import path
 
-from . import goal_urls, plan_of_care_views, suggestion_views, template_views, views
+from . import (
+    goal_urls,
+    handout_views,
+    plan_of_care_views,
+    suggestion_views,
+    teaching_views,
+    template_views,
+    version_views,
+    views,
+)
 
 app_name = "careplans"
 
@@ -47,8 +56,18 @@ urlpatterns = [
         suggestion_views.suggestion_reject,
         name="suggestion_reject",
     ),
+    path(f"{PLAN}/teaching/new/", teaching_views.teaching_add, name="teaching_add"),
+    path(
+        f"{PLAN}/teaching/<uuid:teaching_id>/entered-in-error/",
+        teaching_views.teaching_error,
+        name="teaching_error",
+    ),
+    path(f"{PLAN}/agreement/new/", teaching_views.agreement_add, name="agreement_add"),
     path(f"{PLAN}/revisions/", views.revision_list, name="revisions"),
     path(f"{PLAN}/revisions/compare/", views.revision_compare, name="compare"),
+    # The patient's version (careway/careplans/version_views.py): large print, and as a PDF.
+    path(f"{PLAN}/for-patient/", version_views.version_page, name="patient_version"),
+    path(f"{PLAN}/for-patient.pdf", version_views.version_pdf, name="patient_version_pdf"),
     path("care-plans/frequency-in-words/", views.frequency_words, name="frequency_words"),
 ]
 
@@ -98,4 +117,17 @@ urlpatterns += [
     path(
         f"{TEMPLATES}/<slug:key>/restore/", template_views.template_restore, name="template_restore"
     ),
+]
+
+# The agency's teaching handouts (careway/careplans/handout_views.py): not about one patient.
+HANDOUTS = "agency/handouts"
+urlpatterns += [
+    path(f"{HANDOUTS}/", handout_views.handout_list, name="handout_list"),
+    # "new" is never a handout's key (handout_services.RESERVED_HANDOUT_KEYS).
+    path(f"{HANDOUTS}/new/", handout_views.handout_new, name="handout_new"),
+    path(f"{HANDOUTS}/<slug:key>/", handout_views.handout_detail, name="handout_detail"),
+    path(f"{HANDOUTS}/<slug:key>/copy/", handout_views.handout_copy, name="handout_copy"),
+    path(f"{HANDOUTS}/<slug:key>/edit/", handout_views.handout_edit, name="handout_edit"),
+    path(f"{HANDOUTS}/<slug:key>/retire/", handout_views.handout_retire, name="handout_retire"),
+    path(f"{HANDOUTS}/<slug:key>/restore/", handout_views.handout_restore, name="handout_restore"),
 ]

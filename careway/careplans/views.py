@@ -93,10 +93,14 @@ def _messages_of(error: ValidationError) -> list[str]:
 def section_context(request: HttpRequest, patient: Patient) -> dict[str, Any]:
     """The chart's Care plan section: the plan of the current episode with its parts, or what
     to do when there is none yet, and the plans of other settings as history."""
+    from . import teaching
+
     plan = _plan_of(patient)
     return {
         "plan": plan,
         "parts": queries.plan_parts(plan) if plan else None,
+        "teaching_records": teaching.teaching_of(patient) if plan else [],
+        "agreement": teaching.agreement_state(plan) if plan else None,
         "episode": plan.episode if plan else services.current_episode(patient),
         "past": queries.past_plans(patient),
         "can_edit_plan": _can_edit_plan(request, patient),

@@ -29,24 +29,41 @@ def _weasyprint() -> Any:
     return weasyprint
 
 
-def _static(url: str, **_: Any) -> dict[str, Any]:
-    """Serve /static/ files from the finders, never over the network: a PDF is made offline."""
-    import weasyprint
+@cache
+def _offline_fetcher_class() -> Any:
+    """A WeasyPrint URL fetcher that serves "static:" from the finders and refuses the network:
+    a PDF is made offline. WeasyPrint 70 (the pinned version) takes a `URLFetcher` whose `fetch`
+    answers a `URLFetcherResponse`; a plain function answering a dict no longer works. One
+    fetcher a document: a fetcher keeps the request it is opening."""
+    from mimetypes import guess_type
 
-    if url.startswith("static:"):
-        found = finders.find(url.removeprefix("static:").lstrip("/"))
-        if found:
-            return {"file_obj": open(found, "rb"), "mime_type": None}
-    if url.startswith(("http:", "https:")):
-        raise ValueError(f"A PDF fetches nothing from the network: {url}")
-    return weasyprint.default_url_fetcher(url)
+    from weasyprint.urls import URLFetcher, URLFetcherResponse
+
+    class OfflineFetcher(URLFetcher):  # type: ignore[misc]
+        def fetch(self, url: str, headers: Any = None) -> Any:
+            if url.startswith("static:"):
+                found = finders.find(url.removeprefix("static:").lstrip("/"))
+                if isinstance(found, str):
+                    with open(found, "rb") as file:
+                        body = file.read()
+                    kind = guess_type(found)[0] or "application/octet-stream"
+                    return URLFetcherResponse(url, body, {"Content-Type": kind})
+            if url.startswith("data:"):
+                return super().fetch(url, headers)
+            # Nothing from the network, nor any other file of the server: only our own static
+            # files go into a document (the templates link nothing else).
+            raise ValueError(f"A PDF fetches nothing but Careway's static files: {url}")
+
+    return OfflineFetcher
 
 
 def render_pdf(template: str, context: dict[str, Any]) -> bytes:
     """The template rendered to PDF bytes. Stylesheets are linked as "static:careway/x.css"."""
     weasyprint = _weasyprint()
     html = render_to_string(template, context)
-    document = weasyprint.HTML(string=html, url_fetcher=_static, base_url=str(settings.BASE_DIR))
+    document = weasyprint.HTML(
+        string=html, url_fetcher=_offline_fetcher_class()(), base_url=str(settings.BASE_DIR)
+    )
     return document.write_pdf()
 
 

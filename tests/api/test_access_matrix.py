@@ -10,7 +10,7 @@ import pytest
 
 from careway.api import api
 from careway.assessments import catalog, services, template
-from careway.careplans import plan_of_care
+from careway.careplans import plan_of_care, teaching
 from careway.careplans import services as careplan_services
 from careway.careplans.models import Suggestion
 from careway.core import audit
@@ -129,10 +129,29 @@ SAMPLES.update(
         },
     }
 )
+# --- teaching and the patient's agreement (careway/careplans/teaching_api.py): on the plan
+# careplan_ids starts, a teaching record of world.patient to mark entered in error ---
+TEACHING = "/api/v1/patients/{patient_id}/care-plan/teaching"
+AGREEMENTS = "/api/v1/patients/{patient_id}/care-plan/agreements"
+TEACHING_BODY = {"topic": "heart-failure-zones", "audience": "patient", "result": "understood"}
+SAMPLES.update(
+    {
+        ("GET", TEACHING): None,
+        ("POST", TEACHING): {**TEACHING_BODY, "methods": ["explained"]},
+        ("POST", f"{TEACHING}/{{teaching_id}}/entered-in-error"): {
+            "reason": "Another topic",
+            "version": 1,
+        },
+        ("GET", AGREEMENTS): None,
+        ("POST", AGREEMENTS): {"who": "patient", "method": "verbal", "witness_name": "Rosa Diaz"},
+        ("GET", "/api/v1/patients/{patient_id}/care-plan/agreement"): None,
+    }
+)
 # Actions that make nothing answer 200; every other POST makes something and answers 201.
 ANSWERS_200 = {
     ("POST", f"{SUGGESTIONS}/{{suggestion_id}}/reject"),
     ("POST", "/api/v1/patients/{patient_id}/care-plan/review"),
+    ("POST", f"{TEACHING}/{{teaching_id}}/entered-in-error"),
 }
 # --- the agency's care plan templates: not about a patient. Who may read and write them (an admin
 # can; a case manager reads but cannot write; another agency's admin gets 404 for this agency's
@@ -181,7 +200,23 @@ ANSWERS_200 |= {
     ("POST", "/api/v1/verbal-orders/{order_id}/send"),
     ("POST", "/api/v1/verbal-orders/{order_id}/signed"),
 }
-AGENCY_OPERATIONS = [op for op in SAMPLES if op[1].startswith("/api/v1/care-plan-templates")]
+# The agency's teaching handouts, likewise: their own access tests are in
+# tests/careplans/test_agency_handouts.py.
+HANDOUT_BODY = {"key": "riverbend-cast-care", "version": "1", "title": {"en": "Cast care"}}
+SAMPLES.update(
+    {
+        ("GET", "/api/v1/handouts"): None,
+        ("POST", "/api/v1/handouts"): {"content": HANDOUT_BODY},
+        ("GET", "/api/v1/handouts/{key}"): None,
+        ("PUT", "/api/v1/handouts/{key}"): {"content": HANDOUT_BODY, "version": 1},
+        ("POST", "/api/v1/handouts/{key}/copy"): None,
+        ("POST", "/api/v1/handouts/{key}/retire"): {"version": 1},
+        ("POST", "/api/v1/handouts/{key}/restore"): {"version": 1},
+    }
+)
+AGENCY_OPERATIONS = [
+    op for op in SAMPLES if op[1].startswith(("/api/v1/care-plan-templates", "/api/v1/handouts"))
+]
 CAREPLAN_IDS = ("plan_id", "problem_id", "goal_id", "intervention_id", "frequency_id", "number")
 COLLECTION = "/api/v1/patients"
 
@@ -215,7 +250,7 @@ def chart_state(world: World) -> tuple:
 def send(api_client, world: World, operation: tuple[str, str], patient: Patient | None = None):
     method, path = operation
     url = path.replace("{patient_id}", str((patient or world.patient).pk))
-    url = url.replace("{key}", "heart-failure")
+    url = url.replace("{key}", "heart-failure-zones" if "/handouts/" in url else "heart-failure")
     if "{assessment_id}" in url:
         # The patient's draft (an absent patient: an assessment that does not exist either).
         url = url.replace("{assessment_id}", draft_of(world, patient)).replace(
@@ -228,13 +263,17 @@ def send(api_client, world: World, operation: tuple[str, str], patient: Patient 
         url, body = with_plan_of_care(world, method, url, body, patient)
         return api_client.call(method, url, body)
     reviewing = url.endswith("/care-plan/review")
+    on_plan = "/care-plan/teaching" in url or "/care-plan/agreement" in url
     if (
         any(f"{{{name}}}" in url for name in CAREPLAN_IDS)
         or url.endswith("/care-plan")
         or reviewing
+        or on_plan
     ):
         starting = method == "POST" and url.endswith("/care-plan")
         url = with_careplan_ids(world, url, patient, starting)
+    if "{teaching_id}" in url:
+        url = url.replace("{teaching_id}", teaching_of(world, patient))
     return api_client.call(method, url, SAMPLES[operation])
 
 
@@ -277,6 +316,14 @@ def with_plan_of_care(
             plan_of_care.send_verbal_order(actor, order, "fax", order.version)
         url = url.replace("{order_id}", str(order.pk))
     return url.replace("{poc_id}", str(poc.pk)), body
+
+
+def teaching_of(world: World, patient: Patient | None) -> str:
+    """A teaching record of world.patient (for another patient, one that exists nowhere)."""
+    if patient is not None and patient.pk != world.patient.pk:
+        return "00000000-0000-0000-0000-000000000000"
+    data = {**TEACHING_BODY, "explained": True}
+    return str(teaching.record_teaching(audit.Actor(user=world.cm), world.patient, data).pk)
 
 
 def gap_of(world: World, patient: Patient | None) -> str:

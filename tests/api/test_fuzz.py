@@ -19,7 +19,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from careway.assessments import services, template
-from careway.careplans import plan_of_care
+from careway.careplans import plan_of_care, teaching
 from careway.careplans import services as careplan_services
 from careway.careplans.models import (
     CarePlan,
@@ -105,9 +105,17 @@ def careplan_parameters(world) -> dict[str, str]:
     # An open suggestion (a preventive care gap of the patient, who is 86) to accept or reject.
     careplan_services.refresh_suggestions(actor, [world.patient.pk])
     gap = Suggestion.objects.filter(patient=world.patient, preventive=True, status="open").first()
+    # A teaching record to mark entered in error (careway/careplans/teaching_api.py).
+    taught = teaching.record_teaching(
+        actor,
+        world.patient,
+        {"topic": "heart-failure-zones", "audience": "patient", "explained": True,
+         "result": "understood"},
+    )  # fmt: skip
     return {
         "number": "1",
         "suggestion_id": str(gap.pk),
+        "teaching_id": str(taught.pk),
         **{name: str(row.pk) for name, row in rows.items()},
     }
 
@@ -164,8 +172,9 @@ def test_no_input_makes_the_api_fail(world, make_token, wsgi_app, mode):
     path_parameters |= plan_of_care_parameters(world)
     path_parameters["key"] = "heart-failure"  # a shipped care plan template
     operations = [result.ok() for result in schema.get_all_operations()]
-    # patients and assessments, care plans, suggestions, templates, plans of care
-    assert len(operations) == 17 + 17 + 4 + 5 + 12
+    # patients and assessments, care plans, suggestions, templates, handouts, teaching and
+    # agreement, plans of care and verbal orders
+    assert len(operations) == 17 + 17 + 4 + 5 + 7 + 6 + 12
     for operation in operations:
         needed = {k: v for k, v in path_parameters.items() if f"{{{k}}}" in operation.path}
         fuzz(operation, mode, needed, headers, world.patient)

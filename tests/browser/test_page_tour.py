@@ -71,6 +71,9 @@ MUST_SEE = {
         "careplans:plan_of_care_list",
         "careplans:verbal_order_add",
         "careplans:orders_awaiting",
+        "careplans:teaching_add",
+        "careplans:agreement_add",
+        "careplans:patient_version",
     },
     "supervisor": {
         "caseload",
@@ -90,6 +93,9 @@ MUST_SEE = {
         "careplans:template_detail",
         "careplans:template_new",
         "agency_details",
+        "careplans:handout_list",
+        "careplans:handout_detail",
+        "careplans:handout_new",
     },
     "auditor": {"audit_log", "account", "two_factor_setup"},
     "clinician_emergency": {"chart", "chart_section", "break_glass"},
@@ -111,6 +117,7 @@ NOT_TOURED = {
     "flag_acknowledge": "a one-tap POST from Today and the chart (resolving opens its page)",
     "task_complete": "the same note page as resolving a flag; the demo raises no task",
     "audit_export": "a CSV download, not a page",
+    "careplans:patient_version_pdf": "a PDF download, not a page (its page is toured)",
     "import_progress": "a fragment polled into the import page",
     "assessment_start": "a POST from the chart's assessments",
     "assessment_sign": "a POST from the assessment",
@@ -120,6 +127,8 @@ NOT_TOURED = {
     "careplans:intervention_task": "a POST from an intervention on the plan",
     "careplans:frequency_words": "a fragment the frequency field asks for as the notation is typed",
     "careplans:review": "a POST from the plan's head when its review is due",
+    "careplans:teaching_error": "opened from a teaching record; the demo records no teaching "
+    "(tests/browser/test_teaching_agreement.py and tests/careplans/test_teaching_pages.py)",
     "careplans:template_copy": "a POST from a shipped template's page (Copy to edit)",
     "careplans:template_retire": "a POST from the page of an agency's own template",
     "careplans:template_restore": "a POST from the page of an agency's retired template",
@@ -131,6 +140,10 @@ NOT_TOURED = {
     "careplans:plan_of_care_sign": "a POST from the plans of care page",
     "careplans:verbal_order_send": "a POST from the plans of care page",
     "careplans:verbal_order_sign": "a POST from the plans of care page",
+    "careplans:handout_copy": "a POST from a shipped handout's page (Copy to edit)",
+    "careplans:handout_retire": "a POST from the page of an agency's own handout",
+    "careplans:handout_restore": "a POST from the page of an agency's retired handout",
+    "careplans:handout_edit": "the same editor as handout_new; the demo has no agency handout",
 }
 
 

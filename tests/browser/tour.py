@@ -83,7 +83,13 @@ ROLES = {
 }
 
 # Links the tour never follows: they end the session, or answer with a file, not a page.
-NOT_FOLLOWED = {"logout", "sign_out_everywhere", "audit_export", "fhir_export_file"}
+NOT_FOLLOWED = {
+    "logout",
+    "sign_out_everywhere",
+    "audit_export",
+    "fhir_export_file",
+    "careplans:patient_version_pdf",
+}
 # How many pages of one kind the tour checks per role: the first it finds, besides the pages
 # it starts from (the charts below, the chart opened through emergency access); two of each
 # page of a chart, so that both charts it starts from are seen whole.
