@@ -49,9 +49,9 @@ def test_every_operation_documents_its_problems(openapi):
 def test_input_schemas_never_take_ownership_fields(openapi):
     schemas = openapi["components"]["schemas"]
     inputs = [name for name in schemas if name.endswith(("Create", "Replace", "Patch"))]
-    # The patients API's, the care plans API's, the care plan templates API's and the plan of
-    # care's (PlanOfCarePatch).
-    assert len(inputs) == 7 + 10 + 2 + 1
+    # The patients API's, the care plans API's, the care plan templates API's, the plan of
+    # care's (PlanOfCarePatch), teaching and agreement's, and the handouts'.
+    assert len(inputs) == 7 + 10 + 2 + 1 + 2 + 2
     owners = {"id", "organization", "organization_id", "patient", "patient_id", "plan", "plan_id"}
     actions = ["SuggestionAccept", "AcceptEdits", "SuggestionReject", "PlanReview"]
     for name in [*inputs, "PlanStart", "AchievementOverride", *actions]:
