@@ -382,7 +382,7 @@ def verbal_order_to_fhir(row: VerbalOrder, part: int = 1) -> dict[str, Any]:
             "subject": c.patient_ref(row),
             "authoredOn": c.instant(row.taken_at),
             "requester": {
-                "display": f"{row.practitioner_name} ({kind})" if kind else row.practitioner_name
+                "display": f"{row.practitioner_name}, {kind}" if kind else row.practitioner_name
             },
             "performerType": pc.discipline_concept(row.discipline) if row.discipline else None,
             "supportingInfo": (
