@@ -12,12 +12,15 @@ import pytest
 from django.utils import timezone
 
 from careway.careplans.models import Agreement, PlanOfCare, TeachingRecord, VerbalOrder
+from careway.core import audit
 from careway.core.models import AuditEvent
+from careway.core.roles import Role
 from careway.core.writes import service
-from careway.fhir import api, mapping
+from careway.fhir import api, export, importer, mapping
 from careway.fhir.mapping import consent, document_reference, teaching
 from careway.fhir.mapping import plan_common as pc
 from careway.patients.models import Task
+from tests.factories import make_org, make_user
 from tests.fhir.api_client import fhir_as, ids, issue_of, matches, resource_of
 from tests.fhir.test_careplan_resources import build_plan
 from tests.fhir.test_roundtrip import data_dir, run_export  # noqa: F401 (a fixture)
@@ -501,3 +504,36 @@ def test_the_declarations_are_registered(world):
     assert mapping.REGISTRY["DocumentReference"].model is PlanOfCare
     assert VerbalOrder in {d.model for d in mapping.sources("ServiceRequest")}
     assert document_reference.sha1_base64(b"") == "2jmj7l5rSw0yVb/vlWAYkK/YBwk="
+
+
+def test_records_entered_in_error_say_so(world, built):
+    taught = built["taught_patient"]
+    taught.status = TeachingRecord.Status.ENTERED_IN_ERROR
+    assert mapping.to_fhir("Procedure", taught)["status"] == "entered-in-error"
+    agreement = built["signed_agreement"]
+    agreement.status = Agreement.Status.ENTERED_IN_ERROR
+    withdrawn = mapping.to_fhir("Consent", agreement)
+    assert withdrawn["status"] == "entered-in-error"
+    assert "Entered in error." in withdrawn["text"]["div"]
+    document = built["sent_poc"]
+    document.status = PlanOfCare.Status.ENTERED_IN_ERROR
+    wrong = mapping.to_fhir("DocumentReference", document)
+    assert_valid_r4(wrong)
+    assert (wrong["status"], wrong["docStatus"]) == ("entered-in-error", "entered-in-error")
+    assert "extension" not in wrong  # no signature to track any more
+    assert base64.b64decode(wrong["content"][0]["attachment"]["data"]) == PDF
+
+
+def test_an_export_holding_them_imports_cleanly_elsewhere(world, built, data_dir):  # noqa: F811
+    job, files = run_export(world.cm)
+    harbor, harbor_branch = make_org("Harbor Home Care")
+    receiver = make_user(harbor, harbor_branch, Role.CASE_MANAGER, "cm_harbor")
+    paths = [export.file_path(job, kind) for kind in files]
+    report = importer.import_files(audit.Actor(user=receiver), harbor, harbor_branch, paths)
+    assert report.problem_count == 0, [p.as_dict() for p in report.problems]
+    # Consent and DocumentReference are counted and not taken in; teaching comes in as a chart
+    # procedure from another setting (history), never as a teaching record of this agency.
+    assert report.counts["Consent"]["not_taken_in"] == 2
+    assert report.counts["DocumentReference"]["not_taken_in"] == 1
+    assert not TeachingRecord.objects.filter(organization=harbor).exists()
+    assert not VerbalOrder.objects.filter(organization=harbor).exists()
