@@ -142,13 +142,16 @@ def narrative(title: str, sections: list[tuple[str, list[str]]]) -> dict[str, An
 # --- signatures ----------------------------------------------------------------------------------
 
 
+def _zone(organization: Any) -> Any:
+    try:
+        return ZoneInfo(organization.timezone)
+    except (ValueError, KeyError):  # an unknown zone name: the server's own
+        return timezone.get_current_timezone()
+
+
 def agency_today(organization: Any) -> date:
     """Today in the agency's own time zone (a deadline is a day where the agency is)."""
-    try:
-        zone = ZoneInfo(organization.timezone)
-    except (ValueError, KeyError):
-        return timezone.localdate()
-    return timezone.now().astimezone(zone).date()
+    return timezone.now().astimezone(_zone(organization)).date()
 
 
 def due_date(record: Any) -> date | None:
@@ -159,8 +162,7 @@ def due_date(record: Any) -> date | None:
     if record.sent_at is None:
         return None
     days = record.organization.order_signature_days
-    zone = ZoneInfo(record.organization.timezone)
-    return record.sent_at.astimezone(zone).date() + timedelta(days=days)
+    return record.sent_at.astimezone(_zone(record.organization)).date() + timedelta(days=days)
 
 
 def signature_status(record: Any) -> str:

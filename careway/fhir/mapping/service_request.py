@@ -362,6 +362,7 @@ def verbal_order_id(row: VerbalOrder) -> str:
 
 
 def verbal_order_to_fhir(row: VerbalOrder, part: int = 1) -> dict[str, Any]:
+    """A verbal order is one resource (`part` is always 1: see its declaration)."""
     taker = row.taken_by.display_name if row.taken_by else None
     notes = [
         c.drop_empty({"authorString": taker, "time": c.instant(row.taken_at), "text": row.text})
@@ -452,6 +453,8 @@ register(
         to_fhir=verbal_order_to_fhir,
         search=VERBAL_SEARCH,
         export=Export(rows=_verbal_orders_of, changed_since=changed_after("updated_at")),
+        # One resource a record; declared as one part, since the API pages this type by part and
+        # an _id search keeps only the parts the ids name.
         parts=lambda row: 1,
         part_named=lambda ident: 1 if locate_verbal_order(ident) is not None else 0,
         notes=(
