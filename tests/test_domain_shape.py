@@ -51,12 +51,6 @@ NOT_EXPORTED = {
     "careplans.careplanrevision": "a plan's earlier revisions: export writes the plan as it is now",
     "careplans.problem": "written inside its plan's CarePlan.addresses (a Condition, or in words)",
     "careplans.suggestion": "Careway's own proposals, worked out again from the exported chart",
-    # Issue 19 in progress: their FHIR mappings (Procedure, Consent, DocumentReference,
-    # ServiceRequest) replace these three lines.
-    "careplans.teachingrecord": "FHIR mapping in progress",
-    "careplans.agreement": "FHIR mapping in progress",
-    "careplans.planofcare": "FHIR mapping in progress",
-    "careplans.verbalorder": "FHIR mapping in progress",
 }
 
 

@@ -5,16 +5,26 @@ Used by care_plan.py (CarePlan), plan_goal.py (Goal), service_request.py (Servic
 careplan_draft.py (taking a plan in as a draft). No standard terminology codes a home health
 discipline's visits or the kinds of a home health intervention, so they are Careway's own code
 systems, always with their words (display and text), so that a reader needs nothing of Careway.
+
+Where a signature stands (issue 19): a plan of care sent to the certifying practitioner, a verbal
+order, and the visit frequencies a plan of care carries say so with Careway's complex extension
+signature-status (`signature_extension`): `status` (Careway's signature-status codes: taken, sent,
+signed, overdue), `due` (the date it must be signed by), `sent` and `signed`. No R4 element says
+"awaiting the practitioner's signature": a request's status is about the order itself (active
+until it ends), and a DocumentReference's docStatus has no "overdue".
 """
 
 import uuid
 from collections.abc import Callable
+from datetime import UTC, date, timedelta
 from html import escape
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from django.db.models import Q, QuerySet
+from django.utils import timezone
 
-from careway.careplans.models import Problem
+from careway.careplans.models import PlanOfCare, Problem
 from careway.core.roles import Discipline
 from careway.fhir import codes
 
@@ -30,6 +40,20 @@ EXT_CARE_PLAN = codes.careway_extension("care-plan")
 EXT_PART = codes.careway_extension("frequency-part")
 # An intervention done at the visits of a discipline (at that discipline's frequency).
 EXT_AT_VISITS_OF = codes.careway_extension("at-visits-of")
+
+# On a plan of care, a verbal order and a visit frequency: where its signature stands.
+EXT_SIGNATURE = codes.careway_extension("signature-status")
+SIGNATURE_STATUS = f"{codes.CAREWAY}CodeSystem:signature-status"
+SIGNATURE_LABELS = {
+    "taken": "Taken, not yet sent",
+    "sent": "Sent for signature",
+    "signed": "Signed",
+    "overdue": "Overdue for signature",
+}
+
+# The plans of care Careway serves (document_reference.py): sent, with their document (a draft
+# has none, and R4 requires a DocumentReference to have content).
+PLAN_OF_CARE_SERVED = Q(sent_pdf__isnull=False) & ~Q(status=PlanOfCare.Status.DRAFT)
 
 FREQUENCY_PREFIX = "frequency-"
 INTERVENTION_PREFIX = "intervention-"
@@ -113,3 +137,68 @@ def narrative(title: str, sections: list[tuple[str, list[str]]]) -> dict[str, An
             html.append("</ul>")
     div = '<div xmlns="http://www.w3.org/1999/xhtml">' + "".join(html) + "</div>"
     return {"status": "generated", "div": div}
+
+
+# --- signatures ----------------------------------------------------------------------------------
+
+
+def _zone(organization: Any) -> Any:
+    try:
+        return ZoneInfo(organization.timezone)
+    except (ValueError, KeyError):  # an unknown zone name: the server's own
+        return timezone.get_current_timezone()
+
+
+def agency_today(organization: Any) -> date:
+    """Today in the agency's own time zone (a deadline is a day where the agency is)."""
+    return timezone.now().astimezone(_zone(organization)).date()
+
+
+def due_date(record: Any) -> date | None:
+    """When a plan of care or verbal order must be signed by: its own due date, else the day the
+    agency's deadline (order_signature_days) runs out from the day it was sent."""
+    if record.due_by is not None:
+        return record.due_by
+    if record.sent_at is None:
+        return None
+    days = record.organization.order_signature_days
+    return record.sent_at.astimezone(_zone(record.organization)).date() + timedelta(days=days)
+
+
+def signature_status(record: Any) -> str:
+    """taken, sent, signed or overdue (a plan of care or verbal order sent, or taken, and not
+    signed by its due date, in the agency's zone); "" for a draft or a record entered in error."""
+    if record.status == "signed":
+        return "signed"
+    if record.status not in ("taken", "sent"):
+        return ""
+    due = due_date(record)
+    if due is not None and due < agency_today(record.organization):
+        return "overdue"
+    return str(record.status)
+
+
+def signature_extension(record: Any) -> list[dict[str, Any]]:
+    """Careway's signature-status extension of a plan of care or verbal order ([] when it has no
+    signature to track)."""
+    status = signature_status(record)
+    if not status:
+        return []
+    due = due_date(record)
+    parts: list[dict[str, Any]] = [
+        {
+            "url": "status",
+            "valueCoding": {
+                "system": SIGNATURE_STATUS,
+                "code": status,
+                "display": SIGNATURE_LABELS[status],
+            },
+        }
+    ]
+    if due is not None and status != "signed":
+        parts.append({"url": "due", "valueDate": due.isoformat()})
+    if record.sent_at is not None:
+        parts.append({"url": "sent", "valueDateTime": record.sent_at.astimezone(UTC).isoformat()})
+    if record.signed_on is not None:
+        parts.append({"url": "signed", "valueDate": record.signed_on.isoformat()})
+    return [{"url": EXT_SIGNATURE, "extension": parts}]

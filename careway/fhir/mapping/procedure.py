@@ -8,11 +8,15 @@
   a reasonReference with no display leaves `references["reason"]` for the importer to fill in
   with the referenced condition's words. Written as one reasonCode in words.
 - note <-> note.
+
+Served by the API (read, vread; search by patient, subject, _id, status and date, the performed
+start and end), and read-only there: import takes procedures in. Careway's own teaching records
+are Procedures too (teaching.py, `also=True`), searched with these.
 """
 
 from typing import Any
 
-from careway.fhir import codes
+from careway.fhir import codes, search
 from careway.patients.models import Procedure
 
 from . import (
@@ -110,12 +114,36 @@ def _reason(resource: dict[str, Any], references: dict[str, str]) -> str:
     return "; ".join(dict.fromkeys(w for w in words if w))
 
 
+# The same parameters and order (-time, -id) as teaching records (teaching.py), so that one page
+# can take rows from both.
+SEARCH = search.SearchDeclaration(
+    order=("-recorded_at", "-id"),
+    includes=("patient", "subject"),
+    sort_description="most recently recorded first",
+    params=search.with_patient(
+        {
+            "_id": search.IdParam(locate=search.locate_by_int),
+            "status": search.TokenParam(
+                "status",
+                codes=search.value_set(*search.stored_as_is(*Procedure.Status.values)),
+                description="The procedure's status.",
+            ),
+            "date": search.DateParam(
+                "performed_start",
+                "performed_end",
+                description="When it was done (eq, ne, gt, lt, ge, le).",
+            ),
+        }
+    ),
+)
+
 register(
     ResourceDeclaration(
         "Procedure",
         Procedure,
         from_fhir=procedure_from_fhir,
         to_fhir=procedure_to_fhir,
+        search=SEARCH,
         elements=ELEMENTS,
         export=Export(rows=patient_rows(Procedure), changed_since=changed_after("recorded_at")),
     )

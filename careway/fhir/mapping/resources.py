@@ -22,4 +22,7 @@ from . import (  # noqa: F401, I001 (in this order)
     care_plan,
     plan_goal,
     service_request,
+    teaching,
+    consent,
+    document_reference,
 )
