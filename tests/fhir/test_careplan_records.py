@@ -283,14 +283,13 @@ def test_signed_and_overdue_plans_of_care(world, built):
     assert parts["signed"]["valueDate"] == timezone.localdate().isoformat()
 
 
-def test_an_unsaved_deadline_comes_from_the_agency(world, built):
+def test_overdue_is_the_day_after_the_due_day_in_the_agencys_zone(world, built):
     record = built["sent_poc"]
-    record.due_by = None
-    record.sent_at = timezone.now() - timedelta(days=31)
-    assert world.org.order_signature_days == 30
-    assert pc.signature_status(record) == "overdue"
-    record.sent_at = timezone.now() - timedelta(days=29)
+    today = pc.agency_today(world.org)
+    record.due_by = today
     assert pc.signature_status(record) == "sent"
+    record.due_by = today - timedelta(days=1)
+    assert pc.signature_status(record) == "overdue"
 
 
 def test_a_verbal_order_is_an_order_tracked_until_signed(world, built):
@@ -315,6 +314,7 @@ def test_a_verbal_order_is_an_order_tracked_until_signed(world, built):
     assert signature["url"] == pc.EXT_SIGNATURE
     assert signature["extension"][0]["valueCoding"]["code"] == "taken"
     order.status, order.sent_at = VerbalOrder.Status.SENT, timezone.now() - timedelta(days=35)
+    order.due_by = pc.agency_today(world.org) - timedelta(days=5)
     late = mapping.to_fhir("ServiceRequest", order)
     assert late["status"] == "active"
     assert late["extension"][0]["extension"][0]["valueCoding"]["code"] == "overdue"

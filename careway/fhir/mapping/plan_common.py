@@ -16,15 +16,16 @@ until it ends), and a DocumentReference's docStatus has no "overdue".
 
 import uuid
 from collections.abc import Callable
-from datetime import UTC, date, timedelta
+from datetime import UTC, date
 from html import escape
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from careway.careplans.models import PlanOfCare, Problem
+from careway.careplans.plan_of_care import is_overdue
+from careway.careplans.services import agency_zone
 from careway.core.roles import Discipline
 from careway.fhir import codes
 
@@ -142,38 +143,26 @@ def narrative(title: str, sections: list[tuple[str, list[str]]]) -> dict[str, An
 # --- signatures ----------------------------------------------------------------------------------
 
 
-def _zone(organization: Any) -> Any:
-    try:
-        return ZoneInfo(organization.timezone)
-    except (ValueError, KeyError):  # an unknown zone name: the server's own
-        return timezone.get_current_timezone()
-
-
 def agency_today(organization: Any) -> date:
     """Today in the agency's own time zone (a deadline is a day where the agency is)."""
-    return timezone.now().astimezone(_zone(organization)).date()
+    return timezone.localdate(timezone=agency_zone(organization.pk))
 
 
 def due_date(record: Any) -> date | None:
-    """When a plan of care or verbal order must be signed by: its own due date, else the day the
-    agency's deadline (order_signature_days) runs out from the day it was sent."""
-    if record.due_by is not None:
-        return record.due_by
-    if record.sent_at is None:
-        return None
-    days = record.organization.order_signature_days
-    return record.sent_at.astimezone(_zone(record.organization)).date() + timedelta(days=days)
+    """When a plan of care or verbal order must be signed by: set when it is sent, from the
+    agency's deadline (careway/careplans/plan_of_care.py)."""
+    return record.due_by
 
 
 def signature_status(record: Any) -> str:
-    """taken, sent, signed or overdue (a plan of care or verbal order sent, or taken, and not
-    signed by its due date, in the agency's zone); "" for a draft or a record entered in error."""
+    """taken, sent, signed or overdue, as the care plan domain decides overdue (`is_overdue`: sent,
+    unsigned, past its due day in the agency's zone); "" for a draft or a record entered in
+    error."""
     if record.status == "signed":
         return "signed"
     if record.status not in ("taken", "sent"):
         return ""
-    due = due_date(record)
-    if due is not None and due < agency_today(record.organization):
+    if is_overdue(record, agency_today(record.organization)):
         return "overdue"
     return str(record.status)
 
