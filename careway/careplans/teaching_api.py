@@ -287,7 +287,7 @@ def _agreement(row: Agreement) -> dict[str, Any]:
         "signature": row.signature,
         "witness_name": row.witness_name,
         "agreed_at": row.agreed_at,
-        "recorded_by": row.recorded_by.display_name if row.recorded_by else None,
+        "recorded_by_name": row.recorded_by.display_name if row.recorded_by else None,
         "notes": row.notes,
         "status": row.status,
     }

@@ -133,7 +133,7 @@ class AgreementOut(OutputSchema):
     signature: list[Any] = Field(..., description="The strokes, for a drawn signature.")
     witness_name: str
     agreed_at: datetime
-    recorded_by: str | None
+    recorded_by_name: str | None = Field(..., description="Who recorded it, by name.")
     notes: str
     status: str
 

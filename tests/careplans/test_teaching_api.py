@@ -203,7 +203,7 @@ def test_agreement_asks_again_after_a_new_revision(world, actor, plan, api):
     assert api.get(f"{base(world)}/agreement").json()["state"] == "never"
     response = api.post(f"{base(world)}/agreements", {**AGREE, "revision": plan.revision})
     assert response.status_code == 201, response.json()
-    assert response.json()["revision"] == 1 and response.json()["recorded_by"]
+    assert response.json()["revision"] == 1 and response.json()["recorded_by_name"]
     now = api.get(f"{base(world)}/agreement").json()
     assert now["state"] == "agreed" and now["agreement"]["id"] == response.json()["id"]
     assert AuditEvent.objects.filter(action="careplan.agreement.create").count() == 1
