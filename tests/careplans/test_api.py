@@ -642,7 +642,7 @@ def test_a_clinician_of_another_agency_is_refused(world, plan, api):
     [
         ({"kind": "dance"}, "kind", "'teach'"),
         ({"discipline": "XX"}, "discipline", "'RN'"),
-        ({"discipline": ""}, "discipline", "a discipline, a clinician or a caregiver"),
+        ({"discipline": ""}, "discipline", "a discipline, a clinician, a caregiver or the patient"),
         ({"frequency": "3x"}, "frequency", "3x"),
         ({"end_date": "2000-01-01"}, "end_date", "before the start"),
         ({"clinician_id": 2**63}, "clinician_id", ""),
