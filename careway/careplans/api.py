@@ -592,6 +592,7 @@ def _intervention(row: Intervention) -> dict[str, Any]:
         "discipline": row.discipline,
         "clinician_id": row.clinician_id,
         "caregiver_id": row.caregiver_id,
+        "by_patient": row.by_patient,
         "who": revisions.who_of(row),
         "at_visits_of": row.at_visits_of,
         "frequency": row.frequency,

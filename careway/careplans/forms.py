@@ -26,6 +26,7 @@ from careway.toolkit.forms import CarewayForm
 
 from . import measures, queries, services
 from .models import CarePlan, DisciplineFrequency, Goal, Intervention, Problem
+from .plan_templates import WHO_PATIENT
 
 DATE_WIDGET = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 
@@ -479,7 +480,12 @@ class InterventionForm(PlanForm):
         "end_date",
     )
     edit_fields = ("status",)
-    service_field_aliases = {"discipline": "who", "clinician": "who", "caregiver": "who"}
+    service_field_aliases = {
+        "discipline": "who",
+        "clinician": "who",
+        "caregiver": "who",
+        "by_patient": "who",
+    }
     fieldsets = (
         ("What", ("kind", "text", "goal", "teaching_topic")),
         ("Who and when", ("who", "at_visits_of", "frequency", "start_date", "end_date")),
@@ -523,6 +529,9 @@ class InterventionForm(PlanForm):
         caregivers = list(queries.caregivers_of(patient))
         groups: Choices = [
             ("", "Choose who"),
+            # What the patient does themself ("Weigh yourself every morning"): the patient's
+            # version lists it under "You".
+            (WHO_PATIENT, "The patient"),
             ("A discipline", [(f"discipline:{v}", label) for v, label in Discipline.choices]),
         ]
         if clinicians:
@@ -572,6 +581,7 @@ class InterventionForm(PlanForm):
             data["discipline"] = value if kind == "discipline" else ""
             data["clinician"] = _id(value) if kind == "clinician" else None
             data["caregiver"] = _id(value) if kind == "caregiver" else None
+            data["by_patient"] = kind == WHO_PATIENT
         if "goal" in data:
             data["goal"] = _id(data["goal"], uuid.UUID)
         if "text" in data:
@@ -600,6 +610,8 @@ def _without_blank_start(data: dict[str, Any]) -> dict[str, Any]:
 
 
 def _who_of(row: Intervention) -> str:
+    if row.by_patient:
+        return WHO_PATIENT
     if row.clinician_id:
         return f"clinician:{row.clinician_id}"
     if row.caregiver_id:
@@ -653,7 +665,9 @@ class SuggestionAcceptForm(CarewayForm, forms.Form):
         help_text="As the patient says it.",
     )
     due_date = forms.DateField(label="Due", required=False, widget=DATE_WIDGET)
-    discipline = forms.ChoiceField(label="Carried out by", choices=Discipline.choices)
+    discipline = forms.ChoiceField(
+        label="Carried out by", choices=[*Discipline.choices, (WHO_PATIENT, "The patient")]
+    )
     frequency = forms.CharField(
         label="How often, where it differs from the visits",
         max_length=120,
@@ -685,7 +699,9 @@ class SuggestionAcceptForm(CarewayForm, forms.Form):
         else:
             initial["text"] = suggestion.text
         if item is not None and suggestion.kind == "intervention":
-            initial["discipline"] = item.fields.get("discipline") or "RN"
+            initial["discipline"] = (
+                WHO_PATIENT if item.fields.get("by_patient") else item.fields.get("discipline")
+            ) or "RN"
             initial["frequency"] = item.fields.get("frequency", "")
         super().__init__(data, initial=initial)
         keep = {*self.KIND_FIELDS[suggestion.kind], "reason"}

@@ -270,7 +270,13 @@ class Intervention(CarePlanRecord):
     )
     kind = models.CharField(max_length=12, choices=Kind.choices)
     text = models.CharField("intervention", max_length=300)
-    # Who: a discipline, a named clinician, or a family caregiver on the team.
+    # Who: a discipline, a named clinician, a family caregiver on the team, or the patient
+    # themself. One kind of someone an intervention: the patient's own part ("Weigh yourself every
+    # morning and write it down") and the team's part ("Review the weight log") are two
+    # interventions, so `by_patient` names no discipline, clinician or caregiver beside it (the
+    # service refuses them, and so does the constraint `intervention_patient_alone`). It may keep
+    # `at_visits_of` (the patient shows the log to the nurse at her visits) and a frequency of its
+    # own (daily).
     discipline = models.CharField(max_length=4, choices=Discipline.choices, blank=True)
     clinician = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
@@ -278,6 +284,7 @@ class Intervention(CarePlanRecord):
     caregiver = models.ForeignKey(
         RelatedPerson, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
+    by_patient = models.BooleanField("done by the patient", default=False)
     # Done at the visits of this discipline, at the plan's frequency for it, unless the
     # intervention has its own (a PRN visit, a weekly check).
     at_visits_of = models.CharField(max_length=4, choices=Discipline.choices, blank=True)
@@ -295,9 +302,15 @@ class Intervention(CarePlanRecord):
             models.CheckConstraint(
                 condition=~models.Q(discipline="")
                 | models.Q(clinician__isnull=False)
-                | models.Q(caregiver__isnull=False),
+                | models.Q(caregiver__isnull=False)
+                | models.Q(by_patient=True),
                 name="intervention_has_someone",
-            )
+            ),
+            models.CheckConstraint(
+                condition=models.Q(by_patient=False)
+                | models.Q(discipline="", clinician__isnull=True, caregiver__isnull=True),
+                name="intervention_patient_alone",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -1,10 +1,10 @@
 """The patient's version of the care plan: the plan as the patient and family read it (issue 19).
 
-Their goals first (in their own words where the team wrote them down), what each person will do
-(the plan's active interventions, grouped by who does them), when the nurse and the others come
-(the plan's active visit frequencies, in words), and whom to call and when (the red flags for
-their conditions, with the agency's phone numbers and 911). Large print, printed from the browser
-or as a PDF, in the patient's language where Careway has one.
+Their goals first (in their own words where the team wrote them down), what each person will do (the
+plan's active interventions, grouped by who does them, the patient's own part first), when the nurse
+and the others come (the plan's active visit frequencies, in words), and whom to call and when (the
+red flags for their conditions, with the agency's phone numbers and 911). Large print, printed from
+the browser or as a PDF, in the patient's language where Careway has one.
 
 Every text Careway writes here comes from content/patient_words.json, in English and Spanish.
 Text the care team typed (a goal, an intervention, the reason of an as-needed visit) is shown as
@@ -44,10 +44,13 @@ SHOWN_GOALS = (Goal.Lifecycle.ACTIVE, Goal.Lifecycle.PROPOSED)
 SHOWN_INTERVENTIONS = (Intervention.Status.ACTIVE,)
 SHOWN_FREQUENCIES = (DisciplineFrequency.Status.ACTIVE,)
 
-# Who does what, in the order the page lists them: the visiting disciplines, then the named
-# clinicians who are not tied to one discipline's visits, then the family. (An intervention
-# cannot name the patient as the one who does it yet: Intervention has a discipline, a clinician
-# or a caregiver. "who_patient" in the words file waits for that field.)
+# Who does what, in the order the page lists them: the patient first ("You": what they do
+# themself, Intervention.by_patient), then the visiting disciplines, then the named clinicians
+# who are not tied to one discipline's visits, then the family. The patient's own part comes
+# first because it is the part of the plan only this reader carries out, every day, between
+# visits (weighing each morning, checking blood sugar), and the section comes right after their
+# goals, which those daily tasks serve: read top down, "my goals" then "what I do for them".
+# What the team does at its visits is also said again under "When we come".
 DISCIPLINE_GROUPS = {
     Discipline.RN: "who_nurse",
     Discipline.LPN: "who_nurse",
@@ -57,7 +60,9 @@ DISCIPLINE_GROUPS = {
     Discipline.MSW: "who_social_worker",
     Discipline.HHA: "who_aide",
 }
+WHO_PATIENT = "who_patient"
 GROUP_ORDER = [
+    WHO_PATIENT,
     "who_nurse",
     "who_physical_therapist",
     "who_occupational_therapist",
@@ -271,8 +276,9 @@ def _interventions(plan: CarePlan) -> list[Intervention]:
 
 
 def _groups(rows: list[Intervention], said: dict[str, Any], lang: str) -> tuple[WhoGroup, ...]:
-    """The interventions by who does them: a discipline's (a named clinician's too, when the
-    intervention is done at that discipline's visits), a named clinician's, a caregiver's."""
+    """The interventions by who does them: the patient's own, a discipline's (a named
+    clinician's too, when the intervention is done at that discipline's visits), a named
+    clinician's, a caregiver's."""
     found: dict[str, tuple[str, list[Task]]] = {}
     for row in rows:
         key, title = _who(row, said)
@@ -283,6 +289,8 @@ def _groups(rows: list[Intervention], said: dict[str, Any], lang: str) -> tuple[
 
 
 def _who(row: Intervention, said: dict[str, Any]) -> tuple[str, str]:
+    if row.by_patient:
+        return WHO_PATIENT, said[WHO_PATIENT]
     if row.caregiver_id is not None and row.caregiver is not None:
         key = f"caregiver:{row.caregiver_id}"
         return key, str(said["who_caregiver"]).format(name=row.caregiver.name)

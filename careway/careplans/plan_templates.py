@@ -32,6 +32,8 @@ KINDS = ("teach", "perform", "monitor", "coordinate", "refer")
 TEXT_LIMIT = 300
 # Filled from an assessment finding by the rules that suggest one row per finding.
 PLACEHOLDERS = ("{fix}", "{finding}")
+# An intervention's "who" when the patient does it themself (else it names a "discipline").
+WHO_PATIENT = "patient"
 
 
 class TemplateError(ValueError):
@@ -220,18 +222,32 @@ def _goal_fields(row: dict[str, Any], mistakes: dict[str, str]) -> dict[str, Any
 
 
 def _intervention_fields(row: dict[str, Any], mistakes: dict[str, str]) -> dict[str, Any]:
-    kind, discipline = row.get("kind"), row.get("discipline")
+    """Who: a `discipline`, or `"who": "patient"` for what the patient does themself (weighing
+    every morning), never both: the team's part is an intervention of its own."""
+    kind, discipline, who = row.get("kind"), row.get("discipline"), row.get("who")
     if kind not in KINDS:
         mistakes["kind"] = f"One of {', '.join(KINDS)}."
-    if discipline not in Discipline.values:
-        mistakes["discipline"] = f"One of {', '.join(Discipline.values)}."
+    by_patient = who == WHO_PATIENT
+    if who is not None and not by_patient:
+        mistakes["who"] = f"Only '{WHO_PATIENT}' (or leave it out and give a discipline)."
+    elif by_patient and discipline:
+        mistakes["discipline"] = "The patient does this one: leave the discipline out."
+    elif by_patient:
+        discipline = ""
+    elif discipline not in Discipline.values:
+        mistakes["discipline"] = f'One of {", ".join(Discipline.values)}, or "who": "patient".'
     frequency = row.get("frequency", "") or ""
     if frequency:
         try:
             parse(frequency)
         except FrequencyError as error:
             mistakes["frequency"] = str(error)
-    return {"kind": kind, "discipline": discipline, "frequency": frequency}
+    return {
+        "kind": kind,
+        "discipline": discipline,
+        "by_patient": by_patient,
+        "frequency": frequency,
+    }
 
 
 @cache

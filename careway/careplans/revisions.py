@@ -165,8 +165,14 @@ def linked_record(problem: Problem) -> str:
     return plain_name(str(getattr(record, "label", "") or record or ""))
 
 
+# Who, for an intervention the patient does themself (the page, a revision, a task, the API).
+PATIENT_WORDS = "The patient"
+
+
 def who_of(intervention: Intervention) -> str:
     """The person or discipline who carries the intervention out, in words."""
+    if intervention.by_patient:
+        return PATIENT_WORDS
     if intervention.clinician_id:
         return intervention.clinician.display_name  # type: ignore[union-attr]
     if intervention.caregiver_id:

@@ -237,7 +237,11 @@ class InterventionFields(Revising):
     discipline: DisciplineOrNone = unset("Who carries it out: a discipline ...")
     clinician_id: RecordId | None = unset("... or a named clinician of your agency ...")
     caregiver_id: RecordId | None = unset(
-        "... or one of the patient's family or caregivers (who joins the care team)."
+        "... or one of the patient's family or caregivers (who joins the care team) ..."
+    )
+    by_patient: bool = unset(
+        "... or the patient themself (true), alone: no discipline, clinician or caregiver beside "
+        "it (the team's part is an intervention of its own)."
     )
     at_visits_of: DisciplineOrNone = unset("Done at the visits of this discipline.")
     frequency: FrequencyText = unset(f"Only where it differs from the visits': {FREQUENCY}")
@@ -336,6 +340,7 @@ class InterventionOut(OutputSchema):
     discipline: DisciplineOrNone
     clinician_id: int | None
     caregiver_id: int | None
+    by_patient: bool = Field(..., description="Done by the patient themself.")
     who: str = Field(..., description="Who carries it out, in words.")
     at_visits_of: DisciplineOrNone
     frequency: str

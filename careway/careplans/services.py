@@ -666,8 +666,9 @@ def update_frequency(
 def add_intervention(
     actor: audit.Actor, plan: CarePlan, data: Mapping[str, Any], reason: str = ""
 ) -> Intervention:
-    """What will be done, by whom (a discipline, a named clinician or a family caregiver, who
-    joins the care team), at which discipline's visits and, where it differs, how often."""
+    """What will be done, by whom (a discipline, a named clinician, a family caregiver, who
+    joins the care team, or the patient themself: `by_patient`, alone), at which discipline's
+    visits and, where it differs, how often."""
     row = _add(actor, Intervention, plan, data)
     _check_intervention(row)
     row.position = Intervention.objects.filter(plan=plan).count()
@@ -682,8 +683,23 @@ def _check_intervention(row: Intervention) -> None:
     row.text = row.text.strip()
     row.frequency = normalized_frequency(row.frequency, "frequency", required=False)
     errors: dict[str, str] = {}
-    if not (row.discipline or row.clinician_id or row.caregiver_id):
-        errors["discipline"] = "Say who carries it out: a discipline, a clinician or a caregiver."
+    if row.by_patient:
+        # One kind of someone: the team's part of the same work is an intervention of its own.
+        others = {
+            "discipline": row.discipline,
+            "clinician": row.clinician_id,
+            "caregiver": row.caregiver_id,
+        }
+        for name, value in others.items():
+            if value:
+                errors[name] = (
+                    "The patient does this one: add what the team or a caregiver does as an "
+                    "intervention of its own."
+                )
+    elif not (row.discipline or row.clinician_id or row.caregiver_id):
+        errors["discipline"] = (
+            "Say who carries it out: a discipline, a clinician, a caregiver or the patient."
+        )
     if row.goal_id and not Goal.objects.filter(pk=row.goal_id, plan_id=row.plan_id).exists():
         errors["goal"] = "Choose a goal of this plan."
     if row.problem_id and not Problem.objects.filter(pk=row.problem_id, plan_id=row.plan_id):
@@ -1200,9 +1216,15 @@ def _accept_row(
         "text": row.text,
         "kind": item.fields["kind"],
         "discipline": item.fields["discipline"],
+        "by_patient": bool(item.fields.get("by_patient")),
         "frequency": item.fields.get("frequency", ""),
         **edits,
     }
+    # Who, changed when accepting: a discipline, or the patient ("patient", as templates say it).
+    if edits.get("discipline") == plan_templates.WHO_PATIENT:
+        data.update(discipline="", by_patient=True)
+    elif edits.get("discipline"):
+        data["by_patient"] = False
     return add_intervention(actor, plan, data, why)
 
 

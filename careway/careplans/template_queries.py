@@ -17,6 +17,7 @@ from . import measures, plan_templates
 from .frequency import FrequencyError, parse
 from .models import AgencyTemplate, Intervention
 from .plan_templates import PlanTemplate, TemplateError, TemplateItem
+from .revisions import PATIENT_WORDS
 
 SHIPPED, COPY, OWN = "shipped", "copy", "own"
 
@@ -234,7 +235,11 @@ def target_in_words(goal: TemplateItem) -> str:
 def _intervention(item: TemplateItem) -> InterventionShown:
     fields = item.fields
     kind = dict(Intervention.Kind.choices).get(str(fields.get("kind")), "")
-    who = dict(Discipline.choices).get(str(fields.get("discipline")), "")
+    who = (
+        PATIENT_WORDS
+        if fields.get("by_patient")
+        else dict(Discipline.choices).get(str(fields.get("discipline")), "")
+    )
     frequency = ""
     if fields.get("frequency"):
         try:

@@ -35,6 +35,7 @@ from careway.careplans.models import (
     Intervention,
     Problem,
 )
+from careway.careplans.revisions import PATIENT_WORDS
 from careway.core.roles import Discipline
 from careway.core.tables import TableShape
 from careway.patients.models import CareTeamMember, RelatedPerson
@@ -304,7 +305,7 @@ class _OnePlan:
         who = spec["who"]
         if who == "caregiver" and self.facts.caregiver is None:
             return
-        is_discipline = who not in ("caregiver", "case_manager")
+        is_discipline = who not in ("caregiver", "case_manager", "patient")
         self.interventions.append(
             self._row(
                 problem_id=problem["id"],
@@ -314,6 +315,7 @@ class _OnePlan:
                 discipline=who if is_discipline else "",
                 clinician_id=self.facts.team[0].user_id if who == "case_manager" else None,
                 caregiver_id=self.facts.caregiver.id if who == "caregiver" else None,  # type: ignore[union-attr]
+                by_patient=who == "patient",
                 at_visits_of=who if is_discipline and who in self.disciplines else "",
                 frequency=spec.get("frequency", ""),
                 start_date=self.facts.start_of_care,
@@ -499,6 +501,8 @@ class _OnePlan:
         }
 
     def _who(self, intervention: dict[str, Any]) -> str:
+        if intervention.get("by_patient"):
+            return PATIENT_WORDS
         if intervention["clinician_id"]:
             return self.facts.team[0].name
         caregiver = self.facts.caregiver

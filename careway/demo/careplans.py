@@ -207,6 +207,8 @@ class PlanWriter:
         services.add_intervention(self.actor, plan, data, reason=reason)
 
     def _who(self, who: str) -> dict[str, Any] | None:
+        if who == "patient":
+            return {"by_patient": True}
         if who == "caregiver":
             return {"caregiver": self.caregiver.pk} if self.caregiver else None
         if who == "case_manager":

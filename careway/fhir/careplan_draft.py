@@ -22,9 +22,11 @@ The rule, exactly:
    task was the other agency's).
 6. A ServiceRequest whose basedOn names that CarePlan becomes a visit frequency (category
    visit-frequency) or an intervention: the parts of one frequency, in order (frequency-part),
-   are put back together into one notation. A caregiver is the RelatedPerson the import took
-   in; an intervention carried out only by a named clinician of the other agency cannot say who
-   here, and is reported instead. Stopped, completed or cancelled requests are not taken in.
+   are put back together into one notation. A caregiver is the RelatedPerson the import took in;
+   a performer that is the patient (the request's subject) makes the intervention the patient's
+   own (by_patient); an intervention carried out only by a named clinician of the other agency
+   cannot say who here, and is reported instead. Stopped, completed or cancelled requests are
+   not taken in.
 So the CarePlan file must come before its Goal and ServiceRequest files, and Goals before
 ServiceRequests: the importer imports them in that order (importer.FIRST).
 
@@ -302,10 +304,13 @@ class Drafts:
             "end_date": _day(period.get("end")),
         }  # fmt: skip
         for performer in _objects(resource, "performer"):
+            if self._is_the_patient(plan, performer, resource, item.meta_source):
+                data["by_patient"] = True
+                continue
             pk = self._record("RelatedPerson", performer, item.meta_source)
             if pk and RelatedPerson.objects.filter(pk=pk, patient_id=plan.patient_id).exists():
                 data["caregiver"] = RelatedPerson._meta.pk.to_python(pk)
-        if not data["discipline"] and "caregiver" not in data:
+        if not data["discipline"] and "caregiver" not in data and "by_patient" not in data:
             raise ValueError(
                 "performer: carried out by a clinician of the sending agency, whom Careway "
                 "cannot name here; add the intervention with who carries it out"
@@ -324,6 +329,18 @@ class Drafts:
         if problem is not None:
             data["problem"] = problem.pk
         return data
+
+    def _is_the_patient(
+        self, plan: CarePlan, performer: dict[str, Any], resource: dict[str, Any], source: str
+    ) -> bool:
+        """Whether a performer is the plan's patient: the request's own subject, or a Patient the
+        import took in as this plan's patient."""
+        reference = str(performer.get("reference") or "")
+        if not reference.startswith("Patient/") and "/Patient/" not in reference:
+            return False
+        if reference == str((resource.get("subject") or {}).get("reference") or ""):
+            return True
+        return str(self._record("Patient", performer, source)) == str(plan.patient_id)
 
     def _group(self, resource: dict[str, Any]) -> str:
         requisition = resource.get("requisition") or {}

@@ -43,6 +43,12 @@ def test_the_nurse_shows_prints_and_downloads_the_version_in_spanish(
     page = new_page(PORTRAIT_TABLET)
     sign_in(page, base, world.cm)
     page.goto(f"{base}/patients/{world.patient.pk}/care-plan/")
+    # The patient's own intervention on the plan's page: "Who: The patient".
+    mine = page.locator(".plan-row", has_text="Weigh yourself every morning")
+    expect(mine.locator("dd").first).to_have_text("The patient")
+    mine.scroll_into_view_if_needed()
+    SCREENSHOTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / "patient-version-plan-page.png"))
     page.get_by_role("link", name="For the patient (large print)").click()
 
     expect(page.get_by_role("heading", level=1, name="My care plan at home")).to_be_visible()
@@ -50,12 +56,16 @@ def test_the_nurse_shows_prints_and_downloads_the_version_in_spanish(
         "e => parseFloat(getComputedStyle(e).fontSize)"
     )
     assert body_size >= 20
+    # What the patient does is the first group, right after the goals.
+    groups = page.locator(".pv-group h3")
+    expect(groups.first).to_have_text("You")
     assert_accessible(page, "the patient's version in English")
     shot(page, "en")
 
     page.get_by_role("link", name="Español").click()
     expect(page.get_by_role("heading", level=2, name="Mis metas")).to_be_visible()
     expect(page.get_by_role("button", name="Imprimir")).to_be_visible()
+    expect(page.locator(".pv-group h3").first).to_have_text("Usted")
     assert_accessible(page, "the patient's version in Spanish")
     shot(page, "es")
 

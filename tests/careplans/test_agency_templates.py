@@ -102,13 +102,16 @@ def events(action: str) -> list[AuditEvent]:
 def test_a_shipped_template_is_copied_as_the_agencys_version_1_and_audited(world, admin):
     row = services.copy_template(admin, world.org, HF)
     assert (row.version, row.current, row.active) == (1, True, True)
-    assert row.copied_from == "heart-failure@1"
+    assert row.copied_from == f"heart-failure@{shipped_content()['version']}"
     assert row.changed_by == world.admin
     assert row.content == {**shipped_content(), "version": "1"}
     (event,) = events("careplan.template.copy")
     assert event.organization_id == world.org.pk and event.patient_id is None
     assert event.object_id == str(row.pk)
-    assert event.detail["key"] == HF and event.detail["copied_from"] == "heart-failure@1"
+    assert (
+        event.detail["key"] == HF
+        and event.detail["copied_from"] == f"heart-failure@{shipped_content()['version']}"
+    )
     # The shipped file is untouched.
     assert plan_templates.shipped()[HF].raw == shipped_content()
 
@@ -566,7 +569,10 @@ def test_the_api_copies_then_replaces_with_a_version(world):
     assert shipped.json()["origin"] == "shipped" and shipped.json()["content"]["key"] == HF
     copied = api.post(f"/care-plan-templates/{HF}/copy", None)
     assert copied.status_code == 201 and copied["ETag"] == '"1"'
-    assert copied.json()["origin"] == "copy" and copied.json()["copied_from"] == "heart-failure@1"
+    assert (
+        copied.json()["origin"] == "copy"
+        and copied.json()["copied_from"] == f"heart-failure@{shipped_content()['version']}"
+    )
     assert copied["Location"] == f"/api/v1/care-plan-templates/{HF}"
     again = api.post(f"/care-plan-templates/{HF}/copy", None)
     assert again.status_code == 409 and problem_fields(again) == ["key"]

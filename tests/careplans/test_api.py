@@ -273,6 +273,7 @@ def test_the_plan_comes_whole_with_every_row_versioned(world, built, api):
     )
     (intervention,) = body["interventions"]
     assert intervention["who"] == "Registered nurse"
+    assert intervention["by_patient"] is False
     assert {m["name"] for m in body["team"]} >= {
         world.cm.display_name,
         world.rn.display_name,
@@ -536,6 +537,52 @@ def test_a_caregiver_given_an_intervention_joins_the_team_served_with_the_plan(
     ).items()
 
 
+def test_the_patient_does_it_in_and_out(world, actor, plan, api):
+    response = api.post(
+        f"/care-plans/{plan.pk}/interventions",
+        {"kind": "monitor", "text": "Weigh yourself each morning", "by_patient": True,
+         "at_visits_of": "RN", "frequency": "qd x30"},
+    )  # fmt: skip
+    assert response.status_code == 201, response.json()
+    made = response.json()
+    assert (made["by_patient"], made["who"], made["discipline"]) == (True, "The patient", "")
+    assert (made["clinician_id"], made["caregiver_id"], made["at_visits_of"]) == (None, None, "RN")
+    (shown,) = api.get(f"/care-plans/{plan.pk}").json()["interventions"]
+    assert shown["by_patient"] is True and shown["who"] == "The patient"
+    assert AuditEvent.objects.filter(
+        action="careplan.intervention.create", object_id=made["id"], actor_id=world.cm.pk
+    ).exists()
+    # Given to the nurse: the patient's part goes, in the same change.
+    changed = api.patch(
+        f"/care-plan-interventions/{made['id']}",
+        {"by_patient": False, "discipline": "RN", "version": made["version"]},
+    )
+    assert changed.status_code == 200, changed.json()
+    assert (changed.json()["by_patient"], changed.json()["who"]) == (False, "Registered nurse")
+    stale = api.patch(
+        f"/care-plan-interventions/{made['id']}",
+        {"by_patient": True, "discipline": "", "version": made["version"]},
+    )
+    assert stale.status_code == 412  # a stale version: the API's conflict
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [({"discipline": "RN"}, "discipline"), ({"caregiver": True}, "caregiver_id"),
+     ({"by_patient": None}, "by_patient"), ({"by_patient": "sometimes"}, "by_patient")],
+)  # fmt: skip
+def test_the_patient_beside_someone_else_is_refused_naming_the_field(
+    world, actor, plan, api, change, field
+):
+    if change.pop("caregiver", False):
+        daughter = patient_services.add_contact(
+            actor, world.patient, {"name": "Ruth Hale", "relationship": "child"}
+        )
+        change["caregiver_id"] = daughter.pk
+    body = {"kind": "monitor", "text": "Weigh yourself", "by_patient": True, **change}
+    refused(api, f"/care-plans/{plan.pk}/interventions", body, field)
+
+
 def test_an_intervention_raises_a_task_on_a_colleagues_list(world, built, api):
     url = f"/care-plan-interventions/{built['intervention'].pk}/tasks"
     response = api.post(url, {"assigned_to_id": world.rn.pk, "due_date": "2099-01-02"})
@@ -642,7 +689,7 @@ def test_a_clinician_of_another_agency_is_refused(world, plan, api):
     [
         ({"kind": "dance"}, "kind", "'teach'"),
         ({"discipline": "XX"}, "discipline", "'RN'"),
-        ({"discipline": ""}, "discipline", "a discipline, a clinician or a caregiver"),
+        ({"discipline": ""}, "discipline", "a discipline, a clinician, a caregiver or the patient"),
         ({"frequency": "3x"}, "frequency", "3x"),
         ({"end_date": "2000-01-01"}, "end_date", "before the start"),
         ({"clinician_id": 2**63}, "clinician_id", ""),

@@ -37,7 +37,8 @@ REALISTIC = {
     "nurse": ["Teach daily weights and the heart failure zones", "Check the blood sugar log"],
     "aide": "Help with bathing and dressing",
     "caregiver_name": "June Hale",
-    "caregiver": "Weigh her each morning before breakfast",
+    "caregiver": "Help with the morning weight and the log",
+    "patient": "Weigh yourself every morning before breakfast and write it down",
 }
 
 
@@ -67,7 +68,8 @@ def heart_failure_and_diabetes(actor, patient):
 
 def make_plan(world, actor, typed=REALISTIC, active=True):
     """A plan for heart failure and diabetes: 4 goals, interventions for the nurse (one with
-    its own frequency), the aide and a family caregiver, and the nurse's and aide's visits."""
+    its own frequency), the aide, a family caregiver and the patient themself (with a daily
+    frequency of its own), and the nurse's and aide's visits."""
     patient = world.patient
     heart_failure_and_diabetes(actor, patient)
     caregiver = patient_services.add_contact(
@@ -87,6 +89,11 @@ def make_plan(world, actor, typed=REALISTIC, active=True):
                                             "discipline": "HHA"})  # fmt: skip
     services.add_intervention(
         actor, plan, {"kind": "perform", "text": typed["caregiver"], "caregiver": caregiver.pk}
+    )
+    services.add_intervention(
+        actor,
+        plan,
+        {"kind": "monitor", "text": typed["patient"], "by_patient": True, "frequency": "qd x30"},
     )
     services.set_frequency(actor, plan, {"discipline": "HHA", "frequency": "2w4"})
     services.set_frequency(actor, plan, {"discipline": "RN", "frequency": "3w1, 2w4"})
@@ -211,12 +218,16 @@ def test_the_version_says_goals_who_visits_and_whom_to_call(world, actor, agency
         "Weight within 2 lb of dry weight",
         "Know what to do when my sugar is low",
     )
+    # What the patient does themself first, right after their goals.
     assert [(g.title, [t.text for t in g.tasks]) for g in version.groups] == [
+        ("You", [REALISTIC["patient"]]),
         ("Your nurse", REALISTIC["nurse"]),
         ("Your home health aide", [REALISTIC["aide"]]),
         ("June Hale, who helps you", [REALISTIC["caregiver"]]),
     ]
-    nurse = version.groups[0]
+    you, nurse = version.groups[:2]
+    assert you.key == "who_patient"
+    assert you.tasks[0].how_often == "How often: every day for 30 days."
     assert [t.how_often for t in nurse.tasks] == ["", "How often: when needed, up to 2 visits."]
     assert version.visits[0].startswith(
         "Your nurse will come 3 times a week for 1 week, then 2 times a week for 4 weeks. "
@@ -243,7 +254,7 @@ def test_only_what_is_under_way_is_shown(world, actor):
     plan.refresh_from_db()
     version = build_version(plan, "en")
     assert "Walk to church by Easter" not in version.goals
-    assert [g.title for g in version.groups] == ["Your nurse", "June Hale, who helps you"]
+    assert [g.title for g in version.groups] == ["You", "Your nurse", "June Hale, who helps you"]
     assert len(version.visits) == 1 and version.visits[0].startswith("Your nurse")
 
 
@@ -256,7 +267,7 @@ def test_a_frequency_the_parser_cannot_read_is_shown_as_typed(world, actor):
     assert version.visits[1].startswith(
         "Su asistente de salud en casa vendrá como lo escribió el equipo: 2x/wk. Esto empieza el "
     )
-    aide = version.groups[1]
+    aide = version.groups[2]
     assert aide.tasks[0].how_often == "Cada cuánto: twice weekly."
 
 
@@ -281,6 +292,7 @@ def test_the_version_in_spanish_keeps_what_the_team_typed_and_says_so(world, act
     assert version.title == "Mi plan de cuidado en casa"
     assert version.goals[0] == "Stay out of the hospital"
     assert [g.title for g in version.groups] == [
+        "Usted",
         "Su enfermera",
         "Su asistente de salud en casa",
         "June Hale, que le ayuda",
@@ -322,6 +334,10 @@ def test_the_page_shows_goals_first_in_large_print_and_is_audited(
     order = ["My goals", "Who will do what", "When we come", "When to call"]
     positions = [text.index(f">{heading}</h2>") for heading in order]
     assert positions == sorted(positions)
+    # The patient's own part is the first group, right under "Who will do what".
+    you, nurse = text.index(">You</h3>"), text.index(">Your nurse</h3>")
+    assert positions[1] < you < nurse < positions[2]
+    assert REALISTIC["patient"] in text[you:nurse]
     assert 'class="patient-version" lang="en"' in text
     assert f'Our phone: <span class="pv-number">{DAY_PHONE}</span>' in text
     assert f'<span class="pv-number">{NIGHT_PHONE}</span>' in text
@@ -485,6 +501,7 @@ NEUTRAL = {
         "aide": "Help you wash",
         "caregiver_name": "Ann",
         "caregiver": "Check your weight",
+        "patient": "Weigh yourself each day",
         "patient_name": "Ann Lee",
         "agency": "Home Care",
     },
@@ -495,6 +512,7 @@ NEUTRAL = {
         "aide": "Ayudar a bañarse",
         "caregiver_name": "Ana",
         "caregiver": "Ver su peso",
+        "patient": "Pésese cada día",
         "patient_name": "Ana Ruiz",
         "agency": "Cuidado en Casa",
     },

@@ -48,8 +48,11 @@ ITEM_LISTS = ("problems", "goals", "interventions")
 PROBLEM_FIELDS = {"key", "text", "code_system", "code"}
 TARGET_FIELDS = {"target_low", "target_high", "target_days"}
 GOAL_FIELDS = {"key", "problem", "description", "ask", "measure", "due_in_days"} | TARGET_FIELDS
-INTERVENTION_FIELDS = {"key", "problem", "goal", "kind", "text", "discipline", "frequency"}
+INTERVENTION_FIELDS = {"key", "problem", "goal", "kind", "text", "discipline", "who", "frequency"}
 SIZES = {"problems": (1, 3), "goals": (2, 5), "interventions": (3, 8)}
+# Interventions the patient does themself ("who": "patient"), beside the team's 3-8: few, since a
+# short list of daily tasks is one a patient keeps up.
+PATIENT_INTERVENTIONS_MAX = 2
 
 
 def measures() -> dict[str, str]:
@@ -117,10 +120,16 @@ def _top_breaks(data: dict[str, Any], file_key: str) -> list[str]:
 def _size_breaks(data: dict[str, Any], file_key: str) -> list[str]:
     out = []
     for name, (low, high) in SIZES.items():
+        rows = data[name]
+        if name == "interventions":
+            patients = [i for i in rows if i.get("who") == "patient"]
+            if len(patients) > PATIENT_INTERVENTIONS_MAX:
+                out.append(f"{len(patients)} patient interventions: at most 2")
+            rows = [i for i in rows if i.get("who") != "patient"]
         if name == "interventions" and file_key == "preventive-care":
             low = high = len(PREVENTIVE_GAPS)  # one per gap, named by the spec
-        if not low <= len(data[name]) <= high:
-            out.append(f"{len(data[name])} {name}: keep to {low}-{high}")
+        if not low <= len(rows) <= high:
+            out.append(f"{len(rows)} {name}: keep to {low}-{high}")
     return out
 
 
@@ -201,7 +210,12 @@ def _intervention_breaks(
         out.append(f"goal {goal!r} belongs to another problem")
     if item.get("kind") not in KINDS:
         out.append(f"kind {item.get('kind')!r} is not one of {sorted(KINDS)}")
-    if item.get("discipline") not in DISCIPLINES:
+    if "who" in item:  # the patient does it themself: no discipline beside it
+        if item["who"] != "patient":
+            out.append(f"who {item['who']!r} is not 'patient'")
+        if "discipline" in item:
+            out.append("discipline beside who 'patient': the patient does it alone")
+    elif item.get("discipline") not in DISCIPLINES:
         out.append(f"discipline {item.get('discipline')!r} is not one of {sorted(DISCIPLINES)}")
     text = item.get("text")
     if not is_text(text):
@@ -316,7 +330,14 @@ BROKEN = [
     ("twice", lambda t: t["goals"][1].update(key="hf"), "'hf' is used twice"),
     ("no problem", lambda t: t.update(problems=[]), "0 problems"),
     ("goals", lambda t: t.update(goals=t["goals"][:1]), "1 goals"),
-    ("too many", lambda t: t["interventions"].extend(t["interventions"][:2]), "9 interventions"),
+    ("too many", lambda t: t["interventions"].extend([t["interventions"][0]] * 3), "10 interv"),
+    (
+        "patient's",
+        lambda t: t["interventions"].append({**t["interventions"][1], "key": "hf-more"}),
+        "3 patient interventions",
+    ),
+    ("who", lambda t: t["interventions"][1].update(who="family"), "who 'family'"),
+    ("both", lambda t: t["interventions"][1].update(discipline="RN"), "beside who 'patient'"),
     ("code", lambda t: t["problems"][0].update(code_system="http://loinc.org"), "neither"),
     ("code alone", lambda t: t["problems"][0].pop("code_system"), "come together"),
     ("problem", lambda t: t["goals"][0].update(problem="copd"), "not a problem"),
@@ -331,7 +352,7 @@ BROKEN = [
     ("orphan", lambda t: t["goals"][1].update(target_low=92), "without a measure"),
     ("goal", lambda t: t["interventions"][0].update(goal="nope"), "not a goal"),
     ("kind", lambda t: t["interventions"][0].update(kind="educate"), "kind 'educate'"),
-    ("who", lambda t: t["interventions"][0].pop("discipline"), "discipline None"),
+    ("no one", lambda t: t["interventions"][0].pop("discipline"), "discipline None"),
     ("who else", lambda t: t["interventions"][0].update(discipline="MD"), "discipline 'MD'"),
     ("fill", lambda t: t["interventions"][0].update(text="Fix {hazard}"), "{hazard}"),
     ("fill goal", lambda t: t["goals"][2].update(description="{fix}"), "only intervention"),

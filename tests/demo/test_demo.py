@@ -360,6 +360,24 @@ def test_a_family_caregiver_on_the_team_carries_an_intervention(demo):
     assert set(kinds) == set(Intervention.Kind)
 
 
+def test_the_patient_does_one_in_heart_failure_and_diabetes_plans(demo):
+    """content/careplans.json: a "patient" who, in the heart failure and diabetes families; the
+    patient's version lists it under "You", first."""
+    from careway.careplans.patient_version import build_version
+
+    mine = Intervention.objects.filter(plan__in=_plans(demo), by_patient=True)
+    texts = set(mine.values_list("text", flat=True))
+    assert any(t.startswith("Weigh yourself every morning") for t in texts)
+    assert any(t.startswith("Check your blood sugar") for t in texts)
+    assert not mine.exclude(discipline="").exists()
+    row = mine.filter(plan__status="active").select_related("plan").first()
+    assert row is not None
+    version = build_version(row.plan, "en")
+    assert version.groups[0].title == "You" and row.text in [
+        t.text for t in version.groups[0].tasks
+    ]
+
+
 def test_discipline_frequencies_and_revisions_with_reasons(demo):
     from careway.careplans import revisions
 

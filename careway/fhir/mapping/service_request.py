@@ -20,8 +20,9 @@ status active, revoked (stopped) or entered-in-error.
 
 Intervention: categories `intervention` and its kind (Careway intervention-kind: teach, perform,
 monitor, coordinate, refer); code.text its words; performerType the discipline, performer a
-family caregiver as a reference to their RelatedPerson or a named clinician by name (Careway
-serves no Practitioner); at the visits of a discipline: Careway's extension at-visits-of;
+family caregiver as a reference to their RelatedPerson, the patient themself (by_patient) as a
+reference to the Patient (the subject), or a named clinician by name (Careway serves no
+Practitioner); at the visits of a discipline: Careway's extension at-visits-of;
 occurrenceTiming when it has a frequency of its own (a PRN one), else occurrencePeriod (start,
 end); the goal it serves with the standard extension resource-pertainsToGoal (R4's reasonReference
 does not take a Goal), its problem in reasonReference (a Condition of the chart) or reasonCode
@@ -224,6 +225,8 @@ def intervention_to_fhir(row: Intervention, part: int = 1) -> dict[str, Any]:
 
 
 def _performers(row: Intervention) -> list[dict[str, Any]]:
+    if row.by_patient:
+        return [c.patient_ref(row)]
     if row.caregiver_id:
         assert row.caregiver is not None
         return [{"reference": f"RelatedPerson/{row.caregiver_id}", "display": row.caregiver.name}]
