@@ -478,6 +478,7 @@ class _OnePlan:
                     "at_visits_of": DISCIPLINE_NAMES.get(i["at_visits_of"], ""),
                     "frequency": i["frequency"],
                     "goal": goals.get(i["goal_id"], ""),
+                    "teaching_topic": "",  # the bulk demo's interventions name no topic
                     "start_date": _day(i["start_date"]),
                     "end_date": "",
                     "status": LABELS["intervention"][i["status"]],

@@ -31,6 +31,8 @@ import random
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
+from django.utils import timezone
+
 from careway.core.tables import TableShape
 from careway.patients.models import LOINC, SNOMED, Immunization, Observation, Procedure
 
@@ -287,7 +289,9 @@ class BulkPreventive:
         return first + timedelta(days=rng.randint(0, (last - first).days))
 
     def _at(self, day: date, hour: int) -> datetime:
-        return datetime.combine(day, time(hour, 0), tzinfo=self.zone)
+        """That hour of the day, or now when the day is today and the hour has not come yet
+        (a record is never in the future, whatever the time the demo is built)."""
+        return min(datetime.combine(day, time(hour, 0), tzinfo=self.zone), timezone.now())
 
 
 def _season_of(day: date) -> int:
