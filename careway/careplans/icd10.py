@@ -104,6 +104,7 @@ def propose(conditions: Iterable[ChartCondition]) -> list[dict[str, Any]]:
             continue
         seen.add(row["code"])
         found.append(row)
+    found = _without_unspecified(found)
     if found:
         principal = next((i for i, r in enumerate(found) if r["_primary"]), 0)
         for row in found:
@@ -112,6 +113,23 @@ def propose(conditions: Iterable[ChartCondition]) -> list[dict[str, Any]]:
         for index, row in enumerate(found):
             row["principal"] = index == 0
     return found
+
+
+def _without_unspecified(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """An unspecified code (E11.9, I50.9) is not coded beside a specific one of its category
+    (E11.40, I50.22): it goes, and the first specific one takes its place as principal."""
+    specific: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        if not row["code"].endswith(".9"):
+            specific.setdefault(row["code"][:3], row)
+    kept = []
+    for row in rows:
+        other = specific.get(row["code"][:3])
+        if row["code"].endswith(".9") and other is not None:
+            other["_primary"] = other["_primary"] or row["_primary"]
+        else:
+            kept.append(row)
+    return kept
 
 
 def _proposal(condition: ChartCondition) -> dict[str, Any] | None:

@@ -14,7 +14,7 @@ its revisions carry their name, and the changes after it was agreed carry a reas
 from datetime import timedelta
 from typing import Any
 
-from careway.careplans import services
+from careway.careplans import plan_of_care, services
 from careway.careplans.models import CarePlan, Goal, Problem
 from careway.core import audit
 from careway.core.models import User
@@ -28,7 +28,7 @@ from careway.patients.models import (
     RelatedPerson,
 )
 
-from . import content, vital_series
+from . import content, follow_through, vital_series
 from .charts import ChartBuilder
 
 NONE, DRAFT, ACTIVE, REVIEW_DUE, COMPLETED = "none", "draft", "active", "review_due", "completed"
@@ -57,9 +57,8 @@ class PlanWriter:
     def __init__(self, chart: ChartBuilder, patient: Patient, stage: str):
         self.chart, self.patient, self.stage = chart, patient, stage
         self.timeline = chart.timeline
-        self.family = plans_content()["families"][
-            plans_content()["scenario_families"][chart.person["scenario"]]
-        ]
+        self.family_key = plans_content()["scenario_families"][chart.person["scenario"]]
+        self.family = plans_content()["families"][self.family_key]
         self.episode = patient.episodes.get()
         team = CareTeamMember.objects.filter(episode=self.episode, active=True)
         primary = team.get(is_primary_case_manager=True)
@@ -100,14 +99,26 @@ class PlanWriter:
                 self.actor, plan, {"discipline": discipline, "frequency": frequency}
             )
         if self.stage == DRAFT:
+            # The physician's plan of care is drafted beside it, to be sent once agreed.
+            plan_of_care.draft_plan_of_care(self.actor, plan, today=self.timeline.today)
             return plan
         plan = self._set_status(plan, CarePlan.Status.ACTIVE, self._agreed_reason())
+        follow_through.agree(self.actor, plan, self.family_key, self.caregiver)
         for intervention, problem, goals in later:
             self._add_intervention(plan, intervention, problem, goals, reason=intervention["later"])
         if self.stage == COMPLETED:
-            plan = self._set_status(
+            return self._set_status(
                 plan, CarePlan.Status.COMPLETED, "Discharged from home health care."
             )
+        plan.refresh_from_db()
+        follow_through.follow_through(
+            self.actor,
+            plan,
+            self.chart.agency,
+            self.chart.person["scenario"],
+            self.family_key,
+            self.timeline.today,
+        )
         return plan
 
     # --- the chart's evidence ------------------------------------------------------------------

@@ -36,7 +36,11 @@ def demo_actor(organization: Organization) -> audit.Actor:
 def create_agency(spec: dict[str, Any]) -> DemoAgency:
     """The agency, its one branch and one person for every role, 2FA set up where required."""
     organization = Organization.objects.create(
-        name=spec["name"], slug=spec["slug"], timezone=spec["timezone"], is_demo=True
+        name=spec["name"],
+        slug=spec["slug"],
+        timezone=spec["timezone"],
+        is_demo=True,
+        **spec["contact"],
     )
     branch = Branch.objects.create(organization=organization, **spec["branch"])
     actor = demo_actor(organization)

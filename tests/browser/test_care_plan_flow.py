@@ -144,6 +144,11 @@ def test_a_plan_built_from_a_signed_assessment_follows_a_weight_from_the_api(
     page.get_by_label("At least").fill("163")
     page.get_by_label("At most").fill("167")
     shot(page, "add-goal")
+    # The page was reached at the new problem's #fragment; with the form scrolled to by script,
+    # Chromium scrolled back to that row as the button took focus on mousedown, and the click
+    # landed on the form (seen since the plan page grew the agreement and teaching cards; not
+    # seen with a real scroll). Focusing the button first, as a keyboard user does, avoids it.
+    page.get_by_role("button", name="Add goal").focus()
     page.get_by_role("button", name="Add goal").click()
     goals = page.locator("section[aria-labelledby=goals-h]")
     expect(goals).to_contain_text("Keep my ankles down so I can walk to church")
@@ -162,7 +167,7 @@ def test_a_plan_built_from_a_signed_assessment_follows_a_weight_from_the_api(
         ("Perform", "Extra visit for a weight gain over 3 lb", "PRN x2 for weight gain"),
     ):
         open_add_form(page, "Add an intervention")
-        page.get_by_label(kind).check()
+        page.get_by_role("radio", name=kind, exact=True).check()
         page.locator(".inline-form textarea[name=text]").fill(words)
         page.get_by_label("Who carries it out").select_option("discipline:RN")
         page.get_by_label("At the visits of").select_option("RN")
@@ -170,6 +175,7 @@ def test_a_plan_built_from_a_signed_assessment_follows_a_weight_from_the_api(
         page.get_by_label("Toward the goal").select_option(
             label="Weight within 2 lb of dry weight (165 lb)"
         )
+        page.get_by_role("button", name="Add intervention").focus()  # see "Add goal"
         page.get_by_role("button", name="Add intervention").click()
         expect(page.locator(".row-title", has_text=words)).to_be_visible()
     expect(page.get_by_text("Once a week for four weeks")).to_be_visible()

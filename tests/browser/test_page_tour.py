@@ -72,8 +72,10 @@ MUST_SEE = {
         "careplans:verbal_order_add",
         "careplans:orders_awaiting",
         "careplans:teaching_add",
+        "careplans:teaching_error",
         "careplans:agreement_add",
         "careplans:patient_version",
+        "careplans:plan_of_care_edit",
     },
     "supervisor": {
         "caseload",
@@ -127,14 +129,10 @@ NOT_TOURED = {
     "careplans:intervention_task": "a POST from an intervention on the plan",
     "careplans:frequency_words": "a fragment the frequency field asks for as the notation is typed",
     "careplans:review": "a POST from the plan's head when its review is due",
-    "careplans:teaching_error": "opened from a teaching record; the demo records no teaching "
-    "(tests/browser/test_teaching_agreement.py and tests/careplans/test_teaching_pages.py)",
     "careplans:template_copy": "a POST from a shipped template's page (Copy to edit)",
     "careplans:template_retire": "a POST from the page of an agency's own template",
     "careplans:template_restore": "a POST from the page of an agency's retired template",
     "careplans:template_edit": "the same editor as template_new; the demo has no agency template",
-    "careplans:plan_of_care_edit": "the demo has no plan of care yet: tests/browser/"
-    "test_plan_of_care_flow.py opens it (move it to MUST_SEE once the demo drafts one)",
     "careplans:plan_of_care_pdf": "a PDF download, not a page",
     "careplans:plan_of_care_send": "a POST from the plans of care page",
     "careplans:plan_of_care_sign": "a POST from the plans of care page",

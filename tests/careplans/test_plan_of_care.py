@@ -382,3 +382,19 @@ def test_the_chart_shows_the_thresholds_source(world, actor, client):
     page = client.get(f"/patients/{world.patient.pk}/vitals/").content.decode()
     assert "Plan of care" in page and "ordered by Dr. Ana Lopez" in page
     assert "High: over 150" in page
+
+
+def test_an_unspecified_code_gives_way_to_a_specific_one_of_its_category():
+    """Diabetes with neuropathy (E11.40) and diabetes without complications (E11.9) are not coded
+    together: the specific code stays, taking the unspecified one's place as principal."""
+    proposed = icd10.propose(
+        [
+            icd10.ChartCondition(icd10.ICD10CM, "E11.9", "Type 2 diabetes", "", True),
+            icd10.ChartCondition(icd10.ICD10CM, "I10", "Hypertension", "", False),
+            icd10.ChartCondition(icd10.ICD10CM, "E11.40", "Diabetic neuropathy", "", False),
+        ]
+    )
+    assert [(row["code"], row["principal"]) for row in proposed] == [
+        ("E11.40", True),
+        ("I10", False),
+    ]

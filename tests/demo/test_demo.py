@@ -403,3 +403,63 @@ def test_cm_rivera_caseload_has_a_mix_of_plans(demo):
     assert {None, "active", "completed"} <= statuses
     shown = set(Goal.objects.filter(patient__in=patients).values_list("achievement", flat=True))
     assert {"worsening", "improving"} <= shown
+
+
+# --- issue 19: agreement, teaching, the physician's plan of care, the patient's version --------
+
+
+def test_a_plan_of_care_has_been_unsigned_for_35_days_and_is_overdue(demo, login, client):
+    from zoneinfo import ZoneInfo
+
+    from careway.careplans import plan_of_care
+    from careway.careplans.models import PlanOfCare
+
+    org = Organization.objects.get(slug="riverbend-demo")
+    today = timezone.localdate(timezone=ZoneInfo(org.timezone))
+    late = PlanOfCare.objects.get(organization=org, status="sent")
+    sent_on = timezone.localdate(late.sent_at, timezone=ZoneInfo(org.timezone))
+    assert (today - sent_on).days == 35 and late.signed_on is None
+    assert plan_of_care.is_overdue(late, today)
+    assert late.sent_pdf and late.content["orders"]
+    # Its case manager sees it overdue on the orders awaiting signature.
+    cm = CareTeamMember.objects.get(
+        episode_id=late.episode_id, is_primary_case_manager=True
+    ).user
+    login(cm)
+    page = client.get("/orders/awaiting-signature/").content.decode()
+    assert late.patient.family_name in page and "Overdue" in page
+    # The others in effect were signed a week after they went (or wait, sent days ago).
+    others = PlanOfCare.objects.exclude(pk=late.pk)
+    assert others.filter(status="signed").count() >= 10
+    assert not any(plan_of_care.is_overdue(p, today) for p in others)
+
+
+def test_a_spanish_speaking_patient_reads_the_plan_in_spanish(demo):
+    from careway.careplans.patient_version import build_version, language_of
+
+    patient = Patient.objects.get(given_name="Eduardo", family_name="Castillo")
+    assert patient.preferred_language == "es"
+    lang, missing = language_of(patient)
+    assert (lang, missing) == ("es", False)
+    version = build_version(patient.care_plans.get(), lang)
+    assert version.title == "Mi plan de cuidado en casa"
+    assert version.goals and version.visits and version.red_flags
+    assert "(802) 555-0142" in {line.number for line in version.phones}
+
+
+def test_plans_in_effect_are_agreed_and_taught(demo):
+    from careway.careplans import teaching
+    from careway.careplans.models import Agreement, TeachingRecord
+    from careway.patients.models import Task
+
+    for plan in CarePlan.objects.filter(status__in=["active", "completed"]):
+        agreement = Agreement.objects.filter(plan=plan).first()
+        assert agreement is not None, plan.patient
+        assert agreement.method == "verbal" or len(agreement.signature) == 3
+        state = teaching.agreement_state(plan)
+        assert state.state in ("agreed", "ask-again"), state
+    assert TeachingRecord.objects.filter(result="understood").exists()
+    # A heart failure patient's zones need reinforcement: a task for the next visit.
+    reinforce = TeachingRecord.objects.filter(result="needs-reinforcement").first()
+    assert reinforce.topic == "heart-failure-zones"
+    assert reinforce.follow_up.status == Task.Status.OPEN
