@@ -422,9 +422,7 @@ def test_a_plan_of_care_has_been_unsigned_for_35_days_and_is_overdue(demo, login
     assert plan_of_care.is_overdue(late, today)
     assert late.sent_pdf and late.content["orders"]
     # Its case manager sees it overdue on the orders awaiting signature.
-    cm = CareTeamMember.objects.get(
-        episode_id=late.episode_id, is_primary_case_manager=True
-    ).user
+    cm = CareTeamMember.objects.get(episode_id=late.episode_id, is_primary_case_manager=True).user
     login(cm)
     page = client.get("/orders/awaiting-signature/").content.decode()
     assert late.patient.family_name in page and "Overdue" in page
