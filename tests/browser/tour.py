@@ -89,6 +89,7 @@ NOT_FOLLOWED = {
     "audit_export",
     "fhir_export_file",
     "careplans:patient_version_pdf",
+    "careplans:plan_of_care_pdf",
 }
 # How many pages of one kind the tour checks per role: the first it finds, besides the pages
 # it starts from (the charts below, the chart opened through emergency access); two of each
