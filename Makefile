@@ -11,7 +11,7 @@ $(PY):
 	@command -v $(PYTHON) >/dev/null || { echo "Careway needs $(PYTHON) (on Debian: apt-get install python3.11 python3.11-venv)"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 
-$(STAMP): $(PY) requirements.lock pyproject.toml
+$(STAMP): $(PY) requirements.lock pyproject.toml setup.py careway/routing/search/_native.c
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements.lock
 	$(PY) -m pip install --quiet --no-deps -e .

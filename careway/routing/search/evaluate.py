@@ -45,13 +45,30 @@ it as a soft constraint; the final plan drops any visit still out of place, see 
 """
 
 import math
+import os
 from collections import deque
 from dataclasses import dataclass
+from typing import Any
 
 from ..model import BREAK, ORDERED, SIMULTANEOUS, Problem, Route, Solution
 
+try:  # the hot loops in C (_native.c), built by pip; this module is their reference
+    from . import _native  # type: ignore[attr-defined]
+except ImportError:  # pragma: no cover - only where the install had no C compiler
+    _native = None
+
 EPS = 1e-9  # a time must rise by more than this to count as a change
 INF = math.inf
+
+
+def native_available() -> bool:
+    """Whether the C loops are built (and not turned off by CAREWAY_ROUTING_PURE=1)."""
+    return _native is not None and os.environ.get("CAREWAY_ROUTING_PURE", "") in ("", "0")
+
+
+def evaluator() -> str:
+    """Which evaluation the search uses by default: "native" (C) or "python" (the reference)."""
+    return "native" if native_available() else "python"
 
 
 @dataclass
@@ -95,13 +112,42 @@ class Data:
     w_unassigned: float
     has_pins: bool
     any_capacity: bool
+    native: Any = None  # the C loops' copy of these arrays (_native.compile), or None
 
     @property
     def nodes(self) -> int:
         return self.n + self.m
 
 
-def compile_problem(problem: Problem) -> Data:
+def _compile_native(d: "Data") -> Any:
+    return _native.compile(
+        d.n,
+        d.m,
+        d.loc,
+        d.dur,
+        d.open,
+        d.close,
+        [int(h) for h in d.hard],
+        d.partner,
+        d.lw,
+        d.T,
+        d.D,
+        d.sstart,
+        d.send,
+        d.cstart,
+        d.cend,
+        d.pref,
+        d.pin_pos,
+        d.demand,
+        d.maxv,
+        d.cap,
+        (d.w_travel, d.w_late, d.w_max, d.w_cont, d.w_over, d.w_unassigned),
+    )
+
+
+def compile_problem(problem: Problem, native: bool | None = None) -> Data:
+    """The problem as the search's lists; `native` (default: when built) also hands them to the
+    C loops, which the State then uses in place of the pure-Python reference."""
     n, m = len(problem.visits), len(problem.clinicians)
     N = n + m
     loc = [v.location for v in problem.visits] + [-1] * m
@@ -154,7 +200,7 @@ def compile_problem(problem: Problem) -> Data:
     cl = problem.clinicians
     big = n + 1
     w = problem.weights
-    return Data(
+    data = Data(
         problem=problem,
         n=n,
         m=m,
@@ -192,6 +238,11 @@ def compile_problem(problem: Problem) -> Data:
         has_pins=any(p >= 0 for p in pin_pos),
         any_capacity=any(c.capacity is not None for c in cl),
     )
+    if native_available() if native is None else native:
+        if _native is None:
+            raise RuntimeError("the routing search's C loops are not built (pip install -e .)")
+        data.native = _compile_native(data)
+    return data
 
 
 @dataclass
@@ -317,6 +368,18 @@ class State:
         """Time every route from scratch (the least fixed point) and recompute every term.
         Returns (and stores in `feasible`) whether a schedule exists that keeps every hard
         bound."""
+        if self.d.native is not None:
+            self.t, ok = _native.schedule(self.d.native, self.R, self.rk)
+        else:
+            ok = self._times()
+        self.frames = [None] * self.d.m
+        self._terms()
+        self.feasible = ok
+        return ok
+
+    def _times(self) -> bool:
+        """The reference of the C `schedule`: the times alone (into self.t), and whether they
+        keep every hard bound."""
         d = self.d
         R, rk, close, hard = self.R, self.rk, d.close, d.hard
         N = d.nodes
@@ -336,7 +399,6 @@ class State:
             if not self._retime(k, i, t, depth, work, cap_depth):
                 ok = False
         self.t = t
-        self.frames = [None] * d.m
         if ok:
             for k in range(d.m):
                 if self.nreal_of(k) == 0:
@@ -345,8 +407,6 @@ class State:
                     if hard[x] and t[x] > close[x] + 1e-7:
                         ok = False
                         break
-        self._terms()
-        self.feasible = ok
         return ok
 
     def nreal_of(self, k: int) -> int:
@@ -420,6 +480,22 @@ class State:
     def _terms(self) -> None:
         """Every term from the routes and times."""
         d = self.d
+        if d.native is not None:
+            (
+                self.travel,
+                self.late_sum,
+                self.late_max,
+                self.overtime,
+                self.cont,
+                placed,
+                self.pins,
+                self.ret,
+                self.rdist,
+                self.nreal,
+                self.load,
+            ) = _native.terms(d.native, self.R, self.t)
+            self.unassigned = d.n - placed
+            return
         n, t, D, T, loc, dur, close = d.n, self.t, d.D, d.T, d.loc, d.dur, d.close
         travel = late_sum = late_max = overtime = 0.0
         cont = 0
@@ -549,17 +625,21 @@ class State:
             return []
         if d.any_capacity and self.load[k] + d.demand[v] > d.cap[k] + 1e-9:
             return []
+        wt, wl, wm = d.w_travel, d.w_late, d.w_max
+        lm = self.late_max
+        const = -d.w_unassigned
+        if d.pref[v] >= 0 and d.pref[v] != k:
+            const += d.w_cont
+        if d.native is not None:
+            return _native.quick(  # type: ignore[no-any-return]
+                d.native, self.R[k], self.t, v, k, const, self.nreal[k], lm
+            )
         frame = self.frames[k]
         if frame is None:
             frame = self.frames[k] = self._frame(k)
         frees, heres, nexts = frame
         T, D = d.T, d.D
         lv, ov, cv = d.loc[v], d.open[v], d.close[v]
-        wt, wl, wm = d.w_travel, d.w_late, d.w_max
-        lm = self.late_max
-        const = -d.w_unassigned
-        if d.pref[v] >= 0 and d.pref[v] != k:
-            const += d.w_cont
         Dv = D[lv]
         nreal = self.nreal[k]
         out = []
@@ -601,6 +681,15 @@ class State:
         send, cend = d.send[k], d.cend[k]
         nreal = self.nreal[k]
         old_over = self.ret[k] - send if nreal and self.ret[k] > send else 0.0
+        if d.native is not None:
+            found = _native.scan(d.native, nodes, t, rk, v, k, cutoff, const, old_over, nreal)
+            if d.has_pins:
+                wu = d.w_unassigned
+                return [
+                    (b + wu * self._pin_change(k, [(v, p)]), w, p, tr, e)
+                    for b, w, p, tr, e in found
+                ]
+            return found  # type: ignore[no-any-return]
         # where the clinician is and when free, before each position; the next place after
         frame = self.frames[k]
         if frame is None:
@@ -707,9 +796,7 @@ class State:
         start, no schedule). Visits in one route go in the order given when they share a
         position."""
         d = self.d
-        n, t, rk, R = d.n, self.t, self.rk, self.R
-        loc, dur, opn, close, hard = d.loc, d.dur, d.open, d.close, d.hard
-        partner, lw, T = d.partner, d.lw, d.T
+        n, rk, R, partner = d.n, self.rk, self.R, d.partner
         placed: dict[int, int] = {}
         per_route: dict[int, list[tuple[int, int]]] = {}
         for v, k, p in inserts:
@@ -725,7 +812,7 @@ class State:
         # per changed route, the last position where re-timing may not stop early: the first
         # visit after the last inserted one (its way there changed), or the end
         sticky: dict[int, int] = {}
-        work: deque[tuple[int, int]] = deque()
+        work: list[tuple[int, int]] = []
         for k, items in per_route.items():
             count = self.nreal[k] + len(items)
             if count > d.maxv[k]:
@@ -748,10 +835,55 @@ class State:
                 j += 1
             sticky[k] = j
             work.append((k, first_at))
+        budget = 50 * d.nodes  # a backstop: the cycle check ends every real cycle
+        if d.native is not None:
+            pins = 0
+            if d.has_pins:
+                for k in new_routes:
+                    pins += self._pin_change(k, [(v, p) for v, kk, p in inserts if kk == k])
+            found = _native.propagate(
+                d.native,
+                R,
+                self.t,
+                rk,
+                placed,
+                new_routes,
+                sticky,
+                work,
+                budget,
+                self.ret,
+                self.rdist,
+                self.nreal,
+                pins,
+            )
+            if found is None:
+                return None
+            times, returns, base, worst = found
+            return Delta(base, worst, inserts, times, new_routes, returns)
+        else:
+            got = self._propagate(placed, new_routes, sticky, deque(work), budget)
+        if got is None:
+            return None
+        return self._delta(inserts, placed, new_routes, got[0], got[1])
+
+    def _propagate(
+        self,
+        placed: dict[int, int],
+        new_routes: dict[int, list[int]],
+        sticky: dict[int, int],
+        work: deque[tuple[int, int]],
+        budget: int,
+    ) -> tuple[dict[int, float], dict[int, float]] | None:
+        """The reference of the C `propagate`: push the inserted visits' times along their
+        routes and across links; (new times, in the order the nodes first moved; each changed
+        route's time back at its end), or None when no schedule keeps the hard bounds."""
+        d = self.d
+        n, t, rk, R = d.n, self.t, self.rk, self.R
+        loc, dur, opn, close, hard = d.loc, d.dur, d.open, d.close, d.hard
+        partner, lw, T = d.partner, d.lw, d.T
         nt: dict[int, float] = {}  # the new times of the nodes the insertion moves
         par: dict[int, int] = {}  # what set each new time: a node, or -1 (its window)
         returns: dict[int, float] = {}
-        budget = 50 * d.nodes  # a backstop: the cycle check below ends every real cycle
         while work:
             k, i = work.popleft()
             nodes = new_routes.get(k) or R[k]
@@ -828,7 +960,7 @@ class State:
                 j += 1
             if finished:
                 returns[k] = free + T[here][d.cend[k]]
-        return self._delta(inserts, placed, new_routes, nt, returns)
+        return nt, returns
 
     def _delta(
         self,

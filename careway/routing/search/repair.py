@@ -23,7 +23,7 @@ import random
 import time
 from collections.abc import Sequence
 
-from .evaluate import INF, Delta, State
+from .evaluate import INF, Delta, State, _native
 
 Place = tuple[float, Delta]
 
@@ -97,6 +97,21 @@ def _singles(
     credit for placing it, and continuity)."""
     d = state.d
     cur_max = state.late_max
+    if d.native is not None and not d.has_pins:
+        routes = [k for k in d.able[v] if k not in avoid] if avoid else d.able[v]
+        return _native.singles(  # type: ignore[no-any-return]
+            d.native,
+            state.R,
+            state.t,
+            state.rk,
+            state.nreal,
+            state.ret,
+            state.load,
+            v,
+            routes,
+            cutoff,
+            cur_max,
+        )
     w_max = d.w_max
     const = -d.w_unassigned
     out = []

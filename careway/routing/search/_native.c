@@ -1,0 +1,921 @@
+/* The search's hot loops in C: the same algorithms as evaluate.py's pure-Python reference,
+ * step for step, so that both give the same numbers (tests/routing/test_native.py compares
+ * them on random plans).
+ *
+ * What is here, each called from evaluate.State when the module is built:
+ * - compile(...)      the problem's flat arrays, kept in C for the life of a Data;
+ * - scan(...)         every place of one visit in one route (State.scan);
+ * - quick(...)        estimates and bounds for every place (State.quick);
+ * - schedule(...)     the least fixed point of the times of the whole plan (State.schedule);
+ * - propagate(...)    the push of an insertion across routes (the loop of State.trial).
+ *
+ * Plans stay Python lists (routes, start times, each node's route): reading a list item from C
+ * costs a few nanoseconds, copying the plan into C arrays at every call would cost more than it
+ * saves. Nothing here keeps a reference to a plan between calls.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define EPS 1e-9
+#define HARD_EPS 1e-7
+
+typedef struct {
+    int n, m, N, nloc;
+    int *loc;
+    double *dur, *open, *close;
+    char *hard;
+    int *partner;
+    double *lw;
+    double *T, *D; /* nloc * nloc */
+    double *sstart, *send;
+    int *cstart, *cend;
+    /* for the terms and the delta of a move */
+    int *pref, *pin_pos, *maxv;
+    double *demand, *cap;
+    double w_travel, w_late, w_max, w_cont, w_over, w_unassigned;
+    int any_capacity;
+    /* scratch for propagate: node-indexed, stamped so they need no clearing */
+    double *nt;
+    int *par, *nt_stamp, *order, *work;
+    int work_cap;
+    int stamp;
+} Compiled;
+
+static const char *CAPSULE = "careway.routing.native";
+
+static void compiled_free(PyObject *capsule) {
+    Compiled *c = (Compiled *)PyCapsule_GetPointer(capsule, CAPSULE);
+    if (c == NULL) return;
+    free(c->loc); free(c->dur); free(c->open); free(c->close); free(c->hard);
+    free(c->partner); free(c->lw); free(c->T); free(c->D); free(c->sstart); free(c->send);
+    free(c->cstart); free(c->cend); free(c->nt); free(c->par); free(c->nt_stamp);
+    free(c->order); free(c->work);
+    free(c->pref); free(c->pin_pos); free(c->maxv); free(c->demand); free(c->cap);
+    free(c);
+}
+
+static inline double as_double(PyObject *o) {
+    if (PyFloat_CheckExact(o)) return PyFloat_AS_DOUBLE(o);
+    return PyFloat_AsDouble(o);
+}
+
+static inline long as_long(PyObject *o) { return PyLong_AsLong(o); }
+
+/* A list of numbers into a new C array; NULL with an exception set on error. */
+static double *doubles(PyObject *seq, Py_ssize_t want, const char *what) {
+    PyObject *fast = PySequence_Fast(seq, what);
+    if (fast == NULL) return NULL;
+    Py_ssize_t size = PySequence_Fast_GET_SIZE(fast);
+    if (size != want) {
+        Py_DECREF(fast);
+        PyErr_Format(PyExc_ValueError, "%s: %zd values, %zd expected", what, size, want);
+        return NULL;
+    }
+    double *out = malloc(sizeof(double) * (size_t)(want > 0 ? want : 1));
+    for (Py_ssize_t i = 0; i < size; i++) out[i] = as_double(PySequence_Fast_GET_ITEM(fast, i));
+    Py_DECREF(fast);
+    if (PyErr_Occurred()) { free(out); return NULL; }
+    return out;
+}
+
+static int *ints(PyObject *seq, Py_ssize_t want, const char *what) {
+    PyObject *fast = PySequence_Fast(seq, what);
+    if (fast == NULL) return NULL;
+    Py_ssize_t size = PySequence_Fast_GET_SIZE(fast);
+    if (size != want) {
+        Py_DECREF(fast);
+        PyErr_Format(PyExc_ValueError, "%s: %zd values, %zd expected", what, size, want);
+        return NULL;
+    }
+    int *out = malloc(sizeof(int) * (size_t)(want > 0 ? want : 1));
+    for (Py_ssize_t i = 0; i < size; i++) out[i] = (int)as_long(PySequence_Fast_GET_ITEM(fast, i));
+    Py_DECREF(fast);
+    if (PyErr_Occurred()) { free(out); return NULL; }
+    return out;
+}
+
+/* compile(n, m, loc, dur, open, close, hard, partner, lw, T, D, sstart, send, cstart, cend,
+ *         pref, pin_pos, demand, maxv, cap, weights)
+ * T and D: lists of rows (nloc x nloc). Node-indexed lists have n + m entries; pref, pin_pos
+ * and demand n; maxv and cap m (cap: inf for none). weights: (travel, late, max, continuity,
+ * overtime, unassigned). */
+static PyObject *native_compile(PyObject *self, PyObject *args) {
+    int n, m;
+    PyObject *loc, *dur, *open, *close, *hard, *partner, *lw, *T, *D, *sstart, *send, *cstart,
+        *cend, *pref, *pin_pos, *demand, *maxv, *capv;
+    double w[6];
+    if (!PyArg_ParseTuple(args, "iiOOOOOOOOOOOOOOOOOO(dddddd)", &n, &m, &loc, &dur, &open,
+                          &close, &hard, &partner, &lw, &T, &D, &sstart, &send, &cstart, &cend,
+                          &pref, &pin_pos, &demand, &maxv, &capv, &w[0], &w[1], &w[2], &w[3],
+                          &w[4], &w[5]))
+        return NULL;
+    Compiled *c = calloc(1, sizeof(Compiled));
+    c->w_travel = w[0]; c->w_late = w[1]; c->w_max = w[2]; c->w_cont = w[3];
+    c->w_over = w[4]; c->w_unassigned = w[5];
+    c->n = n; c->m = m; c->N = n + m;
+    int N = n + m;
+    Py_ssize_t nloc = PySequence_Size(T);
+    if (nloc < 0) { free(c); return NULL; }
+    c->nloc = (int)nloc;
+    PyObject *capsule = PyCapsule_New(c, CAPSULE, compiled_free);
+    if (capsule == NULL) { free(c); return NULL; }
+    int *hard_i;
+    if (!(c->loc = ints(loc, N, "loc")) || !(c->dur = doubles(dur, N, "dur")) ||
+        !(c->open = doubles(open, N, "open")) || !(c->close = doubles(close, N, "close")) ||
+        !(hard_i = ints(hard, N, "hard"))) {
+        Py_DECREF(capsule);
+        return NULL;
+    }
+    c->hard = malloc((size_t)N + 1);
+    for (int i = 0; i < N; i++) c->hard[i] = (char)(hard_i[i] != 0);
+    free(hard_i);
+    if (!(c->partner = ints(partner, N, "partner")) || !(c->lw = doubles(lw, N, "lw")) ||
+        !(c->sstart = doubles(sstart, m, "sstart")) || !(c->send = doubles(send, m, "send")) ||
+        !(c->cstart = ints(cstart, m, "cstart")) || !(c->cend = ints(cend, m, "cend")) ||
+        !(c->pref = ints(pref, n, "pref")) || !(c->pin_pos = ints(pin_pos, n, "pin_pos")) ||
+        !(c->demand = doubles(demand, n, "demand")) || !(c->maxv = ints(maxv, m, "maxv")) ||
+        !(c->cap = doubles(capv, m, "cap"))) {
+        Py_DECREF(capsule);
+        return NULL;
+    }
+    for (int k = 0; k < m; k++)
+        if (c->cap[k] < INFINITY) c->any_capacity = 1;
+    c->T = malloc(sizeof(double) * (size_t)(nloc * nloc + 1));
+    c->D = malloc(sizeof(double) * (size_t)(nloc * nloc + 1));
+    for (int pass = 0; pass < 2; pass++) {
+        PyObject *M = pass == 0 ? T : D;
+        double *out = pass == 0 ? c->T : c->D;
+        for (Py_ssize_t i = 0; i < nloc; i++) {
+            PyObject *row = PySequence_GetItem(M, i);
+            if (row == NULL) { Py_DECREF(capsule); return NULL; }
+            double *vals = doubles(row, nloc, "a row of the travel matrix");
+            Py_DECREF(row);
+            if (vals == NULL) { Py_DECREF(capsule); return NULL; }
+            memcpy(out + i * nloc, vals, sizeof(double) * (size_t)nloc);
+            free(vals);
+        }
+    }
+    for (int i = 0; i < N; i++) {
+        if (c->loc[i] >= (int)nloc || (i < n && c->loc[i] < 0) || c->partner[i] >= N) {
+            Py_DECREF(capsule);
+            PyErr_Format(PyExc_ValueError, "node %d: location or partner out of range", i);
+            return NULL;
+        }
+    }
+    c->nt = calloc((size_t)N + 1, sizeof(double));
+    c->par = calloc((size_t)N + 1, sizeof(int));
+    c->nt_stamp = calloc((size_t)N + 1, sizeof(int));
+    c->order = calloc((size_t)N + 1, sizeof(int));
+    c->work_cap = 2 * N + 16;
+    c->work = calloc((size_t)c->work_cap * 2, sizeof(int));
+    return capsule;
+}
+
+static Compiled *get(PyObject *capsule) {
+    return (Compiled *)PyCapsule_GetPointer(capsule, CAPSULE);
+}
+
+#define TT(c, a, b) ((c)->T[(size_t)(a) * (c)->nloc + (b)])
+#define DD(c, a, b) ((c)->D[(size_t)(a) * (c)->nloc + (b)])
+#define ITEM(list, i) PyList_GET_ITEM((list), (i))
+#define TIME(list, i) as_double(ITEM((list), (i)))
+#define INT(list, i) ((int)PyLong_AsLong(ITEM((list), (i))))
+
+/* For each position p of a route (0..L): when the clinician is free before it, where they are,
+ * and the next place after it (State._frame). Arrays of L + 1. */
+static void frame(Compiled *c, PyObject *nodes, PyObject *t, int k, Py_ssize_t L, double *frees,
+                  int *heres, int *nexts) {
+    double free_ = c->sstart[k];
+    int here = c->cstart[k];
+    for (Py_ssize_t j = 0; j < L; j++) {
+        frees[j] = free_;
+        heres[j] = here;
+        int x = INT(nodes, j);
+        free_ = TIME(t, x) + c->dur[x];
+        if (x < c->n) here = c->loc[x];
+    }
+    frees[L] = free_;
+    heres[L] = here;
+    int nxt = c->cend[k];
+    nexts[L] = nxt;
+    for (Py_ssize_t j = L - 1; j >= 0; j--) {
+        int x = INT(nodes, j);
+        if (x < c->n) nxt = c->loc[x];
+        nexts[j] = nxt;
+    }
+}
+
+#define SMALL 64
+
+typedef struct {
+    double cost, low, base, worst, tr, c;
+    int k, p, exact;
+} Place;
+
+typedef struct {
+    Place *items;
+    Py_ssize_t size, cap;
+} Places;
+
+static void places_add(Places *ps, Place item) {
+    if (ps->size >= ps->cap) {
+        ps->cap = ps->cap ? 2 * ps->cap : 64;
+        ps->items = realloc(ps->items, sizeof(Place) * (size_t)ps->cap);
+    }
+    ps->items[ps->size++] = item;
+}
+
+/* Every feasible place of visit v in route k (State.scan's loop), appended to `out` with base,
+ * worst, position, travel and exact set. */
+static void scan_route(Compiled *c, PyObject *nodes, PyObject *t, PyObject *rk, int v, int k,
+                       double cutoff, double cst, double old_over, int nreal, Places *out) {
+    double wt = c->w_travel, wl = c->w_late, wo = c->w_over;
+    Py_ssize_t L = PyList_GET_SIZE(nodes);
+    double frees_s[SMALL + 1];
+    int heres_s[SMALL + 1], nexts_s[SMALL + 1];
+    double *frees = frees_s;
+    int *heres = heres_s, *nexts = nexts_s;
+    if (L > SMALL) {
+        frees = malloc(sizeof(double) * (size_t)(L + 1));
+        heres = malloc(sizeof(int) * (size_t)(L + 1));
+        nexts = malloc(sizeof(int) * (size_t)(L + 1));
+    }
+    frame(c, nodes, t, k, L, frees, heres, nexts);
+    int n = c->n;
+    int lv = c->loc[v];
+    double dv = c->dur[v], ov = c->open[v], cv = c->close[v];
+    int hv = c->hard[v];
+    double send = c->send[k];
+    int cend = c->cend[k];
+    for (Py_ssize_t p = 0; p <= L; p++) {
+        int a = heres[p], b = nexts[p];
+        double tr = nreal ? DD(c, a, lv) + DD(c, lv, b) - DD(c, a, b) : DD(c, a, lv) + DD(c, lv, b);
+        tr *= wt;
+        if (tr + cst >= cutoff) continue;
+        double st = frees[p] + TT(c, a, lv);
+        if (st < ov) st = ov;
+        if (hv && st > cv + HARD_EPS) continue;
+        double late = st > cv ? st - cv : 0.0;
+        double dl = late, worst = late;
+        double free_ = st + dv;
+        int here = lv;
+        Py_ssize_t j = p;
+        int ok = 1, exact = 1, ended = 1;
+        while (j < L) {
+            int x = INT(nodes, j);
+            double ox = TIME(t, x);
+            if (x >= n) {
+                if (free_ > ox + EPS) {
+                    if (free_ > c->close[x] + HARD_EPS) { ok = 0; break; }
+                    free_ += c->dur[x];
+                } else {
+                    free_ = ox + c->dur[x];
+                }
+                j++;
+                continue;
+            }
+            double arr = free_ + TT(c, here, c->loc[x]);
+            if (arr <= ox + EPS) { ended = 0; break; }
+            int z = c->partner[x];
+            if (z >= 0 && INT(rk, z) >= 0 && TIME(t, z) < arr + c->lw[z] - EPS) exact = 0;
+            if (c->hard[x] && arr > c->close[x] + HARD_EPS) { ok = 0; break; }
+            double cx = c->close[x];
+            if (arr > cx) {
+                dl += arr - cx - (ox > cx ? ox - cx : 0.0);
+                if (arr - cx > worst) worst = arr - cx;
+            }
+            free_ = arr + c->dur[x];
+            here = c->loc[x];
+            j++;
+        }
+        if (!ok) continue;
+        double base = tr + cst + wl * dl;
+        if (ended) {
+            double back = free_ + TT(c, here, cend);
+            double over = back > send ? back - send : 0.0;
+            base += wo * (over - old_over);
+        }
+        Place item = {0.0, 0.0, base, worst, tr, cst, k, (int)p, exact};
+        places_add(out, item);
+    }
+    if (L > SMALL) { free(frees); free(heres); free(nexts); }
+}
+
+/* scan(compiled, nodes, t, rk, v, k, cutoff, const, old_over, nreal)
+ *   -> [(base, worst, position, travel, exact)] */
+static PyObject *native_scan(PyObject *self, PyObject *args) {
+    PyObject *cap, *nodes, *t, *rk;
+    int v, k, nreal;
+    double cutoff, cst, old_over;
+    if (!PyArg_ParseTuple(args, "OO!O!O!iidddi", &cap, &PyList_Type, &nodes, &PyList_Type, &t,
+                          &PyList_Type, &rk, &v, &k, &cutoff, &cst, &old_over, &nreal))
+        return NULL;
+    Compiled *c = get(cap);
+    if (c == NULL) return NULL;
+    Places ps = {NULL, 0, 0};
+    scan_route(c, nodes, t, rk, v, k, cutoff, cst, old_over, nreal, &ps);
+    PyObject *out = NULL;
+    if (!PyErr_Occurred()) out = PyList_New(ps.size);
+    for (Py_ssize_t i = 0; out != NULL && i < ps.size; i++) {
+        Place *q = &ps.items[i];
+        PyObject *row = Py_BuildValue("(ddidO)", q->base, q->worst, q->p, q->tr,
+                                      q->exact ? Py_True : Py_False);
+        if (row == NULL) { Py_CLEAR(out); break; }
+        PyList_SET_ITEM(out, i, row);
+    }
+    free(ps.items);
+    return out;
+}
+
+static int cmp_double(double a, double b) { return a < b ? -1 : (a > b ? 1 : 0); }
+
+/* The order of repair._singles's tuples (cost, low, k, p, base, worst, c). */
+static int cmp_place(const void *pa, const void *pb) {
+    const Place *a = pa, *b = pb;
+    int r;
+    if ((r = cmp_double(a->cost, b->cost))) return r;
+    if ((r = cmp_double(a->low, b->low))) return r;
+    if (a->k != b->k) return a->k < b->k ? -1 : 1;
+    if (a->p != b->p) return a->p < b->p ? -1 : 1;
+    if ((r = cmp_double(a->base, b->base))) return r;
+    if ((r = cmp_double(a->worst, b->worst))) return r;
+    return cmp_double(a->c, b->c);
+}
+
+/* Whether route k may take visit v at all (State.scan's first checks, skill aside). */
+static int may_take(Compiled *c, PyObject *nreal, PyObject *load, int v, int k) {
+    if (INT(nreal, k) >= c->maxv[k]) return 0;
+    if (c->any_capacity && TIME(load, k) + c->demand[v] > c->cap[k] + 1e-9) return 0;
+    return 1;
+}
+
+/* singles(compiled, R, t, rk, nreal, ret, load, v, routes, cutoff, late_max)
+ *   -> sorted [(cost, low, k, p, base, worst, c)]: repair._singles for a plan without pinned
+ *   places, every route in `routes` scanned. */
+static PyObject *native_singles(PyObject *self, PyObject *args) {
+    PyObject *cap, *R, *t, *rk, *nreal, *ret, *load, *routes;
+    int v;
+    double cutoff, late_max;
+    if (!PyArg_ParseTuple(args, "OO!O!O!O!O!O!iO!dd", &cap, &PyList_Type, &R, &PyList_Type, &t,
+                          &PyList_Type, &rk, &PyList_Type, &nreal, &PyList_Type, &ret,
+                          &PyList_Type, &load, &v, &PyList_Type, &routes, &cutoff, &late_max))
+        return NULL;
+    Compiled *c = get(cap);
+    if (c == NULL) return NULL;
+    Places ps = {NULL, 0, 0};
+    Py_ssize_t nr = PyList_GET_SIZE(routes);
+    for (Py_ssize_t i = 0; i < nr; i++) {
+        int k = INT(routes, i);
+        if (!may_take(c, nreal, load, v, k)) continue;
+        double cst = -c->w_unassigned;
+        if (c->pref[v] >= 0 && c->pref[v] != k) cst += c->w_cont;
+        int nr_k = INT(nreal, k);
+        double send = c->send[k], back = TIME(ret, k);
+        double old_over = nr_k && back > send ? back - send : 0.0;
+        Py_ssize_t from = ps.size;
+        scan_route(c, PyList_GET_ITEM(R, k), t, rk, v, k, cutoff, cst, old_over, nr_k, &ps);
+        for (Py_ssize_t j = from; j < ps.size; j++) {
+            Place *q = &ps.items[j];
+            q->cost = q->base + (q->worst > late_max ? c->w_max * (q->worst - late_max) : 0.0);
+            q->low = q->tr + cst;
+        }
+    }
+    PyObject *out = NULL;
+    if (!PyErr_Occurred()) {
+        if (ps.size > 1) qsort(ps.items, (size_t)ps.size, sizeof(Place), cmp_place);
+        out = PyList_New(ps.size);
+    }
+    for (Py_ssize_t i = 0; out != NULL && i < ps.size; i++) {
+        Place *q = &ps.items[i];
+        PyObject *row = Py_BuildValue("(ddiiddd)", q->cost, q->low, q->k, q->p, q->base,
+                                      q->worst, q->c);
+        if (row == NULL) { Py_CLEAR(out); break; }
+        PyList_SET_ITEM(out, i, row);
+    }
+    free(ps.items);
+    return out;
+}
+
+/* terms(compiled, R, t) -> (travel, late_sum, late_max, overtime, cont, placed, pins, ret,
+ *   rdist, nreal, load): every term of the objective from the routes and times
+ *   (State._terms). */
+static PyObject *native_terms(PyObject *self, PyObject *args) {
+    PyObject *cap, *R, *t;
+    if (!PyArg_ParseTuple(args, "OO!O!", &cap, &PyList_Type, &R, &PyList_Type, &t)) return NULL;
+    Compiled *c = get(cap);
+    if (c == NULL) return NULL;
+    int n = c->n, m = c->m;
+    double travel = 0, late_sum = 0, late_max = 0, overtime = 0;
+    long cont = 0, placed = 0, pins = 0;
+    PyObject *ret = PyList_New(m), *rdist = PyList_New(m), *nreal = PyList_New(m),
+             *load = PyList_New(m);
+    if (!ret || !rdist || !nreal || !load) goto fail;
+    for (int k = 0; k < m; k++) {
+        PyObject *nodes = PyList_GET_ITEM(R, k);
+        Py_ssize_t L = PyList_GET_SIZE(nodes);
+        int here = c->cstart[k];
+        double free_ = c->sstart[k], dist = 0.0, ld = 0.0, back;
+        long real = 0;
+        for (Py_ssize_t j = 0; j < L; j++) {
+            int x = INT(nodes, j);
+            double tx = TIME(t, x);
+            if (x >= n) {
+                free_ = tx + c->dur[x];
+                continue;
+            }
+            dist += DD(c, here, c->loc[x]);
+            here = c->loc[x];
+            free_ = tx + c->dur[x];
+            double late = tx - c->close[x];
+            if (late > 0) {
+                late_sum += late;
+                if (late > late_max) late_max = late;
+            }
+            if (c->pref[x] >= 0 && c->pref[x] != k) cont++;
+            if (c->pin_pos[x] >= 0 && c->pin_pos[x] != real) pins++;
+            real++;
+            ld += c->demand[x];
+        }
+        if (real) {
+            dist += DD(c, here, c->cend[k]);
+            back = free_ + TT(c, here, c->cend[k]);
+            if (back > c->send[k]) overtime += back - c->send[k];
+        } else {
+            back = c->sstart[k];
+        }
+        PyList_SET_ITEM(ret, k, PyFloat_FromDouble(back));
+        PyList_SET_ITEM(rdist, k, PyFloat_FromDouble(dist));
+        PyList_SET_ITEM(nreal, k, PyLong_FromLong(real));
+        PyList_SET_ITEM(load, k, PyFloat_FromDouble(ld));
+        travel += dist;
+        placed += real;
+    }
+    if (PyErr_Occurred()) goto fail;
+    return Py_BuildValue("(ddddlllNNNN)", travel, late_sum, late_max, overtime, cont, placed,
+                         pins, ret, rdist, nreal, load);
+fail:
+    Py_XDECREF(ret);
+    Py_XDECREF(rdist);
+    Py_XDECREF(nreal);
+    Py_XDECREF(load);
+    return NULL;
+}
+
+/* quick(compiled, nodes, t, v, k, const, nreal, late_max) -> [(estimate, bound, position)] */
+static PyObject *native_quick(PyObject *self, PyObject *args) {
+    PyObject *cap, *nodes, *t;
+    int v, k, nreal;
+    double cst, lm;
+    if (!PyArg_ParseTuple(args, "OO!O!iidid", &cap, &PyList_Type, &nodes, &PyList_Type, &t, &v,
+                          &k, &cst, &nreal, &lm))
+        return NULL;
+    Compiled *c = get(cap);
+    if (c == NULL) return NULL;
+    double wt = c->w_travel, wl = c->w_late, wm = c->w_max;
+    Py_ssize_t L = PyList_GET_SIZE(nodes);
+    double frees_s[SMALL + 1];
+    int heres_s[SMALL + 1], nexts_s[SMALL + 1];
+    double *frees = frees_s;
+    int *heres = heres_s, *nexts = nexts_s;
+    if (L > SMALL) {
+        frees = malloc(sizeof(double) * (size_t)(L + 1));
+        heres = malloc(sizeof(int) * (size_t)(L + 1));
+        nexts = malloc(sizeof(int) * (size_t)(L + 1));
+    }
+    frame(c, nodes, t, k, L, frees, heres, nexts);
+    int lv = c->loc[v];
+    double ov = c->open[v], cv = c->close[v];
+    PyObject *out = PyList_New(L + 1);
+    if (out != NULL) {
+        for (Py_ssize_t p = 0; p <= L; p++) {
+            int a = heres[p], b = nexts[p];
+            double tr = wt * (nreal ? DD(c, a, lv) + DD(c, lv, b) - DD(c, a, b)
+                                    : DD(c, a, lv) + DD(c, lv, b)) + cst;
+            double st = frees[p] + TT(c, a, lv);
+            double late = st > cv ? st - cv : 0.0;
+            if (st < ov) late = ov > cv ? ov - cv : 0.0;
+            double est = tr + wl * late + (late > lm ? wm * (late - lm) : 0.0);
+            PyObject *row = Py_BuildValue("(ddn)", est, tr, p);
+            if (row == NULL) { Py_CLEAR(out); break; }
+            PyList_SET_ITEM(out, p, row);
+        }
+    }
+    if (L > SMALL) { free(frees); free(heres); free(nexts); }
+    if (out != NULL && PyErr_Occurred()) Py_CLEAR(out);
+    return out;
+}
+
+/* One route re-timed from position i (State._retime). Returns 0 when there is no schedule. */
+static int retime(Compiled *c, PyObject *nodes, int *rk, int k, Py_ssize_t i, double *t,
+                  int *depth, int **work, int *wn, int *wcap, int cap) {
+    int n = c->n;
+    double free_;
+    int here, dep;
+    if (i == 0) {
+        free_ = c->sstart[k];
+        here = c->cstart[k];
+        dep = 0;
+    } else {
+        int y = INT(nodes, i - 1);
+        free_ = t[y] + c->dur[y];
+        dep = depth[y];
+        here = c->cstart[k];
+        for (Py_ssize_t j = i - 1; j >= 0; j--) {
+            int x = INT(nodes, j);
+            if (x < n) { here = c->loc[x]; break; }
+        }
+    }
+    Py_ssize_t L = PyList_GET_SIZE(nodes);
+    for (Py_ssize_t j = i; j < L; j++) {
+        int x = INT(nodes, j);
+        if (x >= n) {
+            double cand = free_;
+            int cd = dep + 1;
+            if (c->open[x] > cand) { cand = c->open[x]; cd = 0; }
+            if (cand > t[x] + EPS) {
+                t[x] = cand;
+                depth[x] = cd;
+                if (cd > cap) return 0;
+            }
+            free_ = t[x] + c->dur[x];
+            dep = depth[x];
+            continue;
+        }
+        double cand = free_ + TT(c, here, c->loc[x]);
+        int cd = dep + 1;
+        if (c->open[x] > cand) { cand = c->open[x]; cd = 0; }
+        int z = c->partner[x];
+        if (z >= 0 && rk[z] >= 0 && t[z] > -INFINITY) {
+            double lb = t[z] + c->lw[x];
+            if (lb > cand) { cand = lb; cd = depth[z] + 1; }
+        }
+        if (cand > t[x] + EPS) {
+            t[x] = cand;
+            depth[x] = cd;
+            if (cd > cap) return 0;
+            if (c->hard[x] && cand > c->close[x] + HARD_EPS) return 0;
+            if (z >= 0 && rk[z] >= 0 && t[z] > -INFINITY && t[z] < cand + c->lw[z] - EPS) {
+                if (*wn >= *wcap) {
+                    *wcap *= 2;
+                    *work = realloc(*work, sizeof(int) * (size_t)*wcap);
+                }
+                (*work)[(*wn)++] = z;
+            }
+        } else if (j > i) {
+            return 1;
+        }
+        free_ = t[x] + c->dur[x];
+        here = c->loc[x];
+        dep = depth[x];
+    }
+    return 1;
+}
+
+/* schedule(compiled, R, rk) -> (t, ok): the least fixed point of the times (State.schedule,
+ * before its terms). */
+static PyObject *native_schedule(PyObject *self, PyObject *args) {
+    PyObject *cap, *R, *rk_list;
+    if (!PyArg_ParseTuple(args, "OO!O!", &cap, &PyList_Type, &R, &PyList_Type, &rk_list))
+        return NULL;
+    Compiled *c = get(cap);
+    if (c == NULL) return NULL;
+    int N = c->N, m = c->m;
+    double *t = malloc(sizeof(double) * (size_t)N);
+    int *depth = calloc((size_t)N, sizeof(int));
+    int *rk = malloc(sizeof(int) * (size_t)N);
+    int wcap = 64, wn = 0, head = 0;
+    int *work = malloc(sizeof(int) * (size_t)wcap);
+    for (int i = 0; i < N; i++) {
+        t[i] = -INFINITY;
+        rk[i] = INT(rk_list, i);
+    }
+    int ok = 1;
+    for (int k = 0; k < m; k++) {
+        if (!retime(c, PyList_GET_ITEM(R, k), rk, k, 0, t, depth, &work, &wn, &wcap, N + 2)) {
+            ok = 0;
+            break;
+        }
+    }
+    while (ok && head < wn) {
+        int z = work[head++];
+        int k = rk[z];
+        PyObject *nodes = PyList_GET_ITEM(R, k);
+        Py_ssize_t L = PyList_GET_SIZE(nodes), i = 0;
+        while (i < L && INT(nodes, i) != z) i++;
+        if (!retime(c, nodes, rk, k, i, t, depth, &work, &wn, &wcap, N + 2)) ok = 0;
+        if (head > 4096 && head * 2 > wn) { /* keep the queue short */
+            memmove(work, work + head, sizeof(int) * (size_t)(wn - head));
+            wn -= head;
+            head = 0;
+        }
+    }
+    if (ok) {
+        for (int k = 0; k < m && ok; k++) {
+            PyObject *nodes = PyList_GET_ITEM(R, k);
+            Py_ssize_t L = PyList_GET_SIZE(nodes);
+            int real = 0;
+            for (Py_ssize_t j = 0; j < L; j++)
+                if (INT(nodes, j) < c->n) real++;
+            if (!real) continue;
+            for (Py_ssize_t j = 0; j < L; j++) {
+                int x = INT(nodes, j);
+                if (c->hard[x] && t[x] > c->close[x] + HARD_EPS) { ok = 0; break; }
+            }
+        }
+    }
+    PyObject *tl = PyList_New(N);
+    if (tl != NULL) {
+        for (int i = 0; i < N; i++) {
+            PyObject *f = PyFloat_FromDouble(t[i]);
+            if (f == NULL) { Py_CLEAR(tl); break; }
+            PyList_SET_ITEM(tl, i, f);
+        }
+    }
+    free(t); free(depth); free(rk); free(work);
+    if (tl == NULL) return NULL;
+    if (PyErr_Occurred()) { Py_DECREF(tl); return NULL; }
+    return Py_BuildValue("(NO)", tl, ok ? Py_True : Py_False);
+}
+
+/* Whether the chain of causes leading to src starts from x (evaluate._cycle). */
+static int cycle(Compiled *c, int src, int x, int known) {
+    int seen = 0;
+    while (src >= 0) {
+        if (src == x) return 1;
+        if (++seen > known + 1) return 1;
+        src = c->nt_stamp[src] == c->stamp ? c->par[src] : -1;
+    }
+    return 0;
+}
+
+/* The route of clinician k as the trial sees it: its new list if it changed, else R[k]. */
+static PyObject *route_of(PyObject *new_routes, PyObject *R, int k) {
+    PyObject *key = PyLong_FromLong(k);
+    PyObject *got = key ? PyDict_GetItemWithError(new_routes, key) : NULL;
+    Py_XDECREF(key);
+    if (got != NULL) return got;
+    if (PyErr_Occurred()) return NULL;
+    return PyList_GET_ITEM(R, k);
+}
+
+/* propagate(compiled, R, t, rk, placed, new_routes, sticky, work, budget, ret, rdist, nreal,
+ *           pins)
+ *   -> (times, returns, base, worst) or None: the loop of State.trial and its Delta's cost
+ *   (State._delta, with `pins` the change in pinned places out of place, worked out by the
+ *   caller). `placed`: {visit: clinician} of the
+ *   inserted visits; `new_routes`: {clinician: new route}; `sticky`: {clinician: position};
+ *   `work`: [(clinician, position)] to start from. `times` ({node: new start}, in the order the
+ *   nodes first moved) and `returns` ({clinician: time back at the end}) as State.trial has. */
+static PyObject *native_propagate(PyObject *self, PyObject *args) {
+    PyObject *cap, *R, *t, *rk, *placed, *new_routes, *sticky, *work_in, *ret, *rdist, *nreal;
+    long budget, pins;
+    if (!PyArg_ParseTuple(args, "OO!O!O!O!O!O!O!lO!O!O!l", &cap, &PyList_Type, &R, &PyList_Type,
+                          &t, &PyList_Type, &rk, &PyDict_Type, &placed, &PyDict_Type,
+                          &new_routes, &PyDict_Type, &sticky, &PyList_Type, &work_in, &budget,
+                          &PyList_Type, &ret, &PyList_Type, &rdist, &PyList_Type, &nreal, &pins))
+        return NULL;
+    Compiled *c = get(cap);
+    if (c == NULL) return NULL;
+    int n = c->n, N = c->N;
+    /* placed and sticky as node/clinician-indexed C arrays */
+    int *placed_k = malloc(sizeof(int) * (size_t)N);
+    int *hold = malloc(sizeof(int) * (size_t)c->m);
+    for (int i = 0; i < N; i++) placed_k[i] = -1;
+    for (int k = 0; k < c->m; k++) hold[k] = -1;
+    PyObject *key, *value;
+    Py_ssize_t pos = 0;
+    while (PyDict_Next(placed, &pos, &key, &value)) {
+        int x = (int)PyLong_AsLong(key);
+        if (x >= 0 && x < N) placed_k[x] = (int)PyLong_AsLong(value);
+    }
+    pos = 0;
+    while (PyDict_Next(sticky, &pos, &key, &value)) {
+        int k = (int)PyLong_AsLong(key);
+        if (k >= 0 && k < c->m) hold[k] = (int)PyLong_AsLong(value);
+    }
+    double *back = malloc(sizeof(double) * (size_t)c->m);
+    char *has_back = calloc((size_t)c->m, 1);
+    int *back_order = malloc(sizeof(int) * (size_t)c->m);
+    int nback = 0;
+    c->stamp++;
+    if (c->stamp == 0x7fffffff) {
+        memset(c->nt_stamp, 0, sizeof(int) * (size_t)N);
+        c->stamp = 1;
+    }
+    int stamp = c->stamp;
+    int nmoved = 0;
+    int wcap = 64, wn = 0, head = 0;
+    int *work = malloc(sizeof(int) * 2 * (size_t)wcap);
+    Py_ssize_t nwork = PyList_GET_SIZE(work_in);
+    for (Py_ssize_t i = 0; i < nwork; i++) {
+        PyObject *item = PyList_GET_ITEM(work_in, i);
+        if (wn >= wcap) { wcap *= 2; work = realloc(work, sizeof(int) * 2 * (size_t)wcap); }
+        work[2 * wn] = (int)PyLong_AsLong(PyTuple_GET_ITEM(item, 0));
+        work[2 * wn + 1] = (int)PyLong_AsLong(PyTuple_GET_ITEM(item, 1));
+        wn++;
+    }
+    PyObject *result = NULL;
+    int failed = 0; /* 1: no schedule (return None); 2: a Python error */
+    while (head < wn && !failed) {
+        int k = work[2 * head], i = work[2 * head + 1];
+        head++;
+        PyObject *nodes = route_of(new_routes, R, k);
+        if (nodes == NULL) { failed = 2; break; }
+        int hk = hold[k];
+        double free_;
+        int here, prev;
+        if (i == 0) {
+            free_ = c->sstart[k];
+            here = c->cstart[k];
+            prev = -1;
+        } else {
+            prev = INT(nodes, i - 1);
+            double ty = c->nt_stamp[prev] == stamp ? c->nt[prev] : TIME(t, prev);
+            free_ = ty + c->dur[prev];
+            here = c->cstart[k];
+            for (int jj = i - 1; jj >= 0; jj--) {
+                int y = INT(nodes, jj);
+                if (y < n) { here = c->loc[y]; break; }
+            }
+        }
+        Py_ssize_t L = PyList_GET_SIZE(nodes);
+        Py_ssize_t j = i;
+        int finished = 1;
+        while (j < L) {
+            if (--budget < 0) { failed = 1; break; }
+            int x = INT(nodes, j);
+            int moved = c->nt_stamp[x] == stamp;
+            int has_old = 1;
+            double old = 0.0;
+            if (moved) old = c->nt[x];
+            else if (placed_k[x] < 0) old = TIME(t, x);
+            else has_old = 0;
+            if (x >= n) { /* the break, where the clinician is */
+                double cand = free_;
+                int src = prev;
+                if (c->open[x] > cand) { cand = c->open[x]; src = -1; }
+                if (has_old && cand <= old + EPS) {
+                    cand = old;
+                } else {
+                    if (cand > c->close[x] + HARD_EPS) { failed = 1; break; }
+                    if (moved && cycle(c, src, x, nmoved)) { failed = 1; break; }
+                    if (!moved) c->order[nmoved++] = x;
+                    c->nt[x] = cand;
+                    c->par[x] = src;
+                    c->nt_stamp[x] = stamp;
+                }
+                free_ = cand + c->dur[x];
+                prev = x;
+                j++;
+                continue;
+            }
+            double cand = free_ + TT(c, here, c->loc[x]);
+            int src = prev;
+            if (c->open[x] > cand) { cand = c->open[x]; src = -1; }
+            int z = c->partner[x];
+            int has_tz = 0;
+            double tz = 0.0;
+            if (z >= 0) {
+                if (c->nt_stamp[z] == stamp) { tz = c->nt[z]; has_tz = 1; }
+                else if (placed_k[z] < 0 && INT(rk, z) >= 0) { tz = TIME(t, z); has_tz = 1; }
+                if (has_tz && tz + c->lw[x] > cand) { cand = tz + c->lw[x]; src = z; }
+            }
+            if (has_old && cand <= old + EPS) {
+                if (j > hk) { finished = 0; break; }
+                free_ = old + c->dur[x];
+                here = c->loc[x];
+                prev = x;
+                j++;
+                continue;
+            }
+            if (c->hard[x] && cand > c->close[x] + HARD_EPS) { failed = 1; break; }
+            if (moved && cycle(c, src, x, nmoved)) { failed = 1; break; }
+            if (!moved) c->order[nmoved++] = x;
+            c->nt[x] = cand;
+            c->par[x] = src;
+            c->nt_stamp[x] = stamp;
+            if (has_tz && tz < cand + c->lw[z] - EPS) {
+                int kz = placed_k[z] >= 0 ? placed_k[z] : INT(rk, z);
+                PyObject *zn = route_of(new_routes, R, kz);
+                if (zn == NULL) { failed = 2; break; }
+                Py_ssize_t Lz = PyList_GET_SIZE(zn), iz = 0;
+                while (iz < Lz && INT(zn, iz) != z) iz++;
+                if (wn >= wcap) { wcap *= 2; work = realloc(work, sizeof(int) * 2 * (size_t)wcap); }
+                work[2 * wn] = kz;
+                work[2 * wn + 1] = (int)iz;
+                wn++;
+            }
+            free_ = cand + c->dur[x];
+            here = c->loc[x];
+            prev = x;
+            j++;
+        }
+        if (failed) break;
+        if (finished) {
+            if (!has_back[k]) { has_back[k] = 1; back_order[nback++] = k; }
+            back[k] = free_ + TT(c, here, c->cend[k]);
+        }
+    }
+    if (PyErr_Occurred()) failed = 2;
+    if (failed == 1) {
+        result = Py_None;
+        Py_INCREF(result);
+    } else if (failed == 0) {
+        PyObject *times = PyDict_New(), *returns = PyDict_New();
+        int bad = times == NULL || returns == NULL;
+        for (int q = 0; q < nmoved && !bad; q++) {
+            int x = c->order[q];
+            PyObject *kx = PyLong_FromLong(x), *vx = PyFloat_FromDouble(c->nt[x]);
+            bad = kx == NULL || vx == NULL || PyDict_SetItem(times, kx, vx) < 0;
+            Py_XDECREF(kx);
+            Py_XDECREF(vx);
+        }
+        for (int q = 0; q < nback && !bad; q++) {
+            int k = back_order[q];
+            PyObject *kk = PyLong_FromLong(k), *vk = PyFloat_FromDouble(back[k]);
+            bad = kk == NULL || vk == NULL || PyDict_SetItem(returns, kk, vk) < 0;
+            Py_XDECREF(kk);
+            Py_XDECREF(vk);
+        }
+        /* the Delta's cost, term by term in State._delta's order */
+        double travel = 0.0;
+        pos = 0;
+        while (!bad && PyDict_Next(new_routes, &pos, &key, &value)) {
+            int k = (int)PyLong_AsLong(key);
+            int here = c->cstart[k];
+            double dist = 0.0;
+            Py_ssize_t L = PyList_GET_SIZE(value);
+            for (Py_ssize_t j = 0; j < L; j++) {
+                int x = INT(value, j);
+                if (x < n) {
+                    dist += DD(c, here, c->loc[x]);
+                    here = c->loc[x];
+                }
+            }
+            dist += DD(c, here, c->cend[k]);
+            travel += dist - TIME(rdist, k);
+        }
+        double dl = 0.0, worst = 0.0;
+        for (int q = 0; q < nmoved && !bad; q++) {
+            int x = c->order[q];
+            if (x >= n) continue;
+            double cx = c->close[x], new_t = c->nt[x];
+            if (new_t > cx) {
+                double late = new_t - cx;
+                if (late > worst) worst = late;
+                if (placed_k[x] >= 0) {
+                    dl += late;
+                } else {
+                    double ox = TIME(t, x);
+                    dl += late - (ox > cx ? ox - cx : 0.0);
+                }
+            }
+        }
+        double over = 0.0;
+        for (int q = 0; q < nback && !bad; q++) {
+            int k = back_order[q];
+            double send = c->send[k], was = TIME(ret, k);
+            double new_over = back[k] > send ? back[k] - send : 0.0;
+            double old_over = INT(nreal, k) && was > send ? was - send : 0.0;
+            over += new_over - old_over;
+        }
+        long cont = 0, count = 0;
+        pos = 0;
+        while (!bad && PyDict_Next(placed, &pos, &key, &value)) {
+            int x = (int)PyLong_AsLong(key), k = (int)PyLong_AsLong(value);
+            count++;
+            if (x < n && c->pref[x] >= 0 && c->pref[x] != k) cont++;
+        }
+        double base = c->w_travel * travel + c->w_late * dl + c->w_over * over +
+                      c->w_cont * (double)cont + c->w_unassigned * (double)(pins - count);
+        if (bad || PyErr_Occurred()) {
+            Py_XDECREF(times);
+            Py_XDECREF(returns);
+        } else {
+            result = Py_BuildValue("(NNdd)", times, returns, base, worst);
+        }
+    }
+    free(placed_k); free(hold); free(back); free(has_back); free(back_order); free(work);
+    return result;
+}
+
+static PyMethodDef methods[] = {
+    {"compile", native_compile, METH_VARARGS, "The problem's arrays, kept in C."},
+    {"scan", native_scan, METH_VARARGS, "Every place of one visit in one route."},
+    {"quick", native_quick, METH_VARARGS, "Estimates and bounds for every place."},
+    {"singles", native_singles, METH_VARARGS, "Every place of one visit in many routes."},
+    {"terms", native_terms, METH_VARARGS, "Every term of the objective."},
+    {"schedule", native_schedule, METH_VARARGS, "The least fixed point of the times."},
+    {"propagate", native_propagate, METH_VARARGS, "The push of an insertion across routes."},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT, "_native",
+    "The routing search's hot loops in C (see evaluate.py for the reference).", -1, methods,
+};
+
+PyMODINIT_FUNC PyInit__native(void) { return PyModule_Create(&module); }
