@@ -3,7 +3,7 @@
 No Django here (the engine is a plain library): careway/__main__.py hands these two commands
 over before Django starts.
 
-    careway route solve PROBLEM.json --seconds S [--seed N]
+    careway route solve PROBLEM.json --seconds S [--seed N] [--processes P]
     careway route check PROBLEM.json SOLUTION.json
     careway bench vrptw FILE... --seconds S [--solutions DIR]
     careway bench hhcrsp FILE... --seconds S [--solutions DIR]
@@ -56,6 +56,7 @@ def _parser() -> argparse.ArgumentParser:
     solve.add_argument("problem", type=Path, help="a problem in the JSON format of docs/routing")
     solve.add_argument("--seconds", type=_seconds, default=10.0, help="time limit (default 10)")
     solve.add_argument("--seed", type=int, default=0)
+    solve.add_argument("--processes", type=_processes, default=1, help=PROCESSES_HELP)
     solve.add_argument("--solver", choices=["pyvrp", "lns", "ortools"], help=argparse.SUPPRESS)
     solve.set_defaults(run=_route_solve)
     check = route.add_parser("check", help="validate a plan and recompute its objective")
@@ -74,6 +75,7 @@ def _parser() -> argparse.ArgumentParser:
         one.add_argument("files", type=Path, nargs="+")
         one.add_argument("--seconds", type=_seconds, default=10.0)
         one.add_argument("--seed", type=int, default=0)
+        one.add_argument("--processes", type=_processes, default=1, help=PROCESSES_HELP)
         one.add_argument("--solutions", type=Path, help="write each best solution to this folder")
         one.set_defaults(run=_bench, kind=kind)
     return parser
@@ -83,6 +85,19 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         self.print_usage(sys.stderr)
         raise CliError(message)
+
+
+PROCESSES_HELP = "run the search on this many processes (default 1)"
+
+
+def _processes(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if not 1 <= value <= 256:
+        raise argparse.ArgumentTypeError("give 1 to 256 processes")
+    return value
 
 
 def _seconds(text: str) -> float:
@@ -115,7 +130,7 @@ def _route_solve(args: argparse.Namespace) -> int:
     problem = _problem(args.problem)
     from .solve import describe, solve
 
-    result = solve(problem, args.seconds, args.seed, solver=args.solver)
+    result = solve(problem, args.seconds, args.seed, solver=args.solver, processes=args.processes)
     print(json.dumps(describe(problem, result), indent=2))
     return 0
 
@@ -157,7 +172,7 @@ def _bench(args: argparse.Namespace) -> int:
     problems = [(path, _bench_problem(args.kind, path)) for path in args.files]  # all read first
     for path, problem in problems:
         began = time.perf_counter()
-        result = solve(problem, args.seconds, args.seed)
+        result = solve(problem, args.seconds, args.seed, processes=args.processes)
         seconds = time.perf_counter() - began
         terms = result.report.terms
         line = {

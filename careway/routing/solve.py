@@ -20,6 +20,7 @@ from typing import Any
 
 from . import feasibility
 from .model import BREAK, Problem, Solution
+from .search.evaluate import evaluator
 from .validate import Report, validate
 
 Progress = Callable[[float, float], None]
@@ -54,8 +55,11 @@ def solve(
     seed: int = 0,
     on_progress: Progress | None = None,
     solver: str | None = None,
+    processes: int = 1,
 ) -> Result:
-    """The best plan found within `seconds` (plus at most one), checked by the validator."""
+    """The best plan found within `seconds` (plus at most one), checked by the validator.
+    `processes` > 1 runs the pair-aware search on that many processes (search/parallel.py);
+    PyVRP and OR-Tools run on one."""
     began = time.perf_counter()
     progress: list[tuple[float, float]] = []
 
@@ -68,13 +72,15 @@ def solve(
     placeable = problem.without(set_aside) if set_aside else problem
     name = solver or choose_solver(placeable)[0]
     remaining = max(0.0, seconds - (time.perf_counter() - began))
-    solution = _run(name, placeable, remaining, seed, report)
+    solution = _run(name, placeable, remaining, seed, report, processes)
     solution.unassigned = {**set_aside, **solution.unassigned}
     checked = validate(problem, solution)
     return Result(solution, checked, name, time.perf_counter() - began, progress)
 
 
-def _run(name: str, problem: Problem, seconds: float, seed: int, report: Progress) -> Solution:
+def _run(
+    name: str, problem: Problem, seconds: float, seed: int, report: Progress, processes: int = 1
+) -> Solution:
     if not problem.visits:
         return Solution(routes=[])
     if name == "pyvrp":
@@ -84,7 +90,7 @@ def _run(name: str, problem: Problem, seconds: float, seed: int, report: Progres
     if name == "lns":
         from .search import lns
 
-        return lns.solve(problem, seconds, seed, report)
+        return lns.solve(problem, seconds, seed, report, processes=processes)
     if name == "ortools":
         from .solvers import ortools_solver
 
@@ -133,6 +139,7 @@ def describe(problem: Problem, result: Result) -> dict[str, Any]:
     return {
         "problem": problem.name,
         "solver": result.solver,
+        **({"evaluator": evaluator()} if result.solver == "lns" else {}),
         "seconds": round(result.seconds, 3),
         "feasible": result.feasible,
         "objective": round(result.report.objective, 6),

@@ -92,6 +92,28 @@ def test_a_bad_time_limit_is_named(capsys):
     assert status == 2 and "soon" in err
 
 
+@pytest.mark.parametrize("value", ["0", "two", "-1", "1000"])
+def test_a_bad_process_count_is_named(capsys, value):
+    status, out, err = run(
+        capsys, "route", "solve", str(EXAMPLES / "two-person.json"), "--processes", value
+    )
+    assert status == 2 and out == "" and "Traceback" not in err
+    assert err.strip().splitlines()[-1].startswith("careway route solve: argument --processes")
+
+
+def test_solve_on_two_processes_prints_a_plan_that_check_accepts(capsys, tmp_path):
+    example = EXAMPLES / "two-person.json"
+    status, out, _ = run(
+        capsys, "route", "solve", str(example), "--seconds", "2", "--processes", "2"
+    )
+    plan = json.loads(out)
+    assert status == 0 and plan["feasible"] and plan["unassigned"] == []
+    saved = tmp_path / "plan.json"
+    saved.write_text(out)
+    status, out, _ = run(capsys, "route", "check", str(example), str(saved))
+    assert status == 0 and json.loads(out)["objective"] == pytest.approx(plan["objective"])
+
+
 def test_the_careway_command_runs_routing_without_django(tmp_path):
     careway = Path(sys.executable).parent / "careway"
     reply = subprocess.run(

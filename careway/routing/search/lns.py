@@ -47,7 +47,14 @@ DEFAULTS: dict[str, Any] = {
     "adaptive": 1,
     "floor": 0.0,  # no operator's weight falls below this
     "rate": 120000.0,  # planned iterations a second, times visits ** -1.33: see below
+    "rate_pure": 120000.0,  # the same for the pure-Python evaluation
 }
+
+
+def rate(cfg: dict[str, Any], native: bool) -> float:
+    """The planned rate for the evaluation in use: the C loops run `rate`, the pure-Python
+    reference `rate_pure` (both measured on the reference machine, docs/benchmarks.md)."""
+    return float(cfg["rate"] if native else cfg["rate_pure"])
 
 
 def planned_iterations(n_visits: int, seconds: float, rate: float) -> int:
@@ -65,123 +72,203 @@ def solve(
     *,
     iterations: int | None = None,
     stats: dict[str, Any] | None = None,
+    processes: int = 1,
     **params: Any,
 ) -> Solution:
     """The best plan found in `seconds` (returned within a fraction of a second more), or in
     `iterations` iterations if that comes first. Visits no plan can include come back
     unassigned with the reason (feasibility.unplaceable); so does a visit the search could not
     fit. `initial`: a plan to start from (what is invalid in it is dropped and re-inserted).
-    `stats`, if given, receives counts (iterations, the final operator weights). Other keyword
-    arguments override DEFAULTS."""
-    began = time.perf_counter()
-    deadline = began + max(0.0, seconds)
-    cfg = {**DEFAULTS, **params}
-    rng = random.Random(seed)
-    d = compile_problem(problem)
-    why = feasibility.unplaceable(problem)
-    reasons = {problem.visit_index[vid]: text for vid, text in why.items()}
-    skip = {d.unit_of[v] for v in reasons}
-    ctx = destroy.Context(d)
+    `stats`, if given, receives counts (iterations, the final operator weights).
+    `processes` > 1 runs that many searches at once with different seeds, sharing the best plan
+    every `sync` iterations (parallel.py). Other keyword arguments override DEFAULTS."""
+    if processes > 1:
+        from .parallel import solve_parallel
 
-    if initial is not None:
-        current = _from_solution(d, initial, skip, deadline)
-    else:
-        current = construct(d, skip, rng, deadline)
-    if time.perf_counter() > deadline:  # too little time even to place every visit once
-        for v in current.unassigned_visits():
-            reasons.setdefault(v, "not placed: the time limit ran out before the search got to it")
-    current_cost = current.cost()
-    best, best_cost = current.copy(), current_cost
-    if on_progress is not None:
-        on_progress(time.perf_counter() - began, best.objective())
+        return solve_parallel(
+            problem,
+            seconds,
+            seed,
+            on_progress,
+            initial,
+            iterations=iterations,
+            stats=stats,
+            processes=processes,
+            **params,
+        )
+    search = Search(problem, seconds, seed, on_progress, initial, iterations=iterations, **params)
+    search.run()
     if stats is not None:
-        stats["initial"] = best_cost
+        stats.update(search.stats())
+    return search.result()
 
-    placeable = [u for u in range(len(d.units)) if u not in skip]
-    n_place = sum(len(d.units[u]) for u in placeable)
-    per_visit = 1.0 / max(1, n_place)
-    plan = iterations or planned_iterations(d.n, seconds, cfg["rate"])
-    t_hi, t_lo = cfg["t_start"], cfg["t_end"]
-    ops = list(destroy.OPERATORS.values())
-    d_has_breaks = any(b >= 0 for b in d.brk)
-    weights = [1.0] * len(ops)
-    scores = cfg["scores"]
-    decay = cfg["decay"]
-    q_cap = max(cfg["q_min"], min(cfg["q_max"], int(cfg["q_frac"] * len(placeable))))
-    patience = max(10000, 500 * n_place)
-    it = 0
-    cycle_start = 0
-    last_best = 0
-    while placeable:
-        if iterations is not None and it >= iterations:
-            break
-        if it - last_best > patience:
-            break
-        if time.perf_counter() >= deadline:
-            break
-        frac = (it - cycle_start) / plan
-        if frac >= 1.0:  # restart from the best with the temperature raised again
-            cycle_start = it
-            frac = 0.0
-            current, current_cost = best.copy(), best_cost
-        # the temperature is relative to the best plan's cost of a visit (without the
-        # penalty for visits left out)
-        temperature = t_hi * (t_lo / t_hi) ** frac * _soft_cost(best) * per_visit
-        it += 1
-        candidate = current.copy()
-        if cfg["adaptive"]:
-            pick = rng.random() * sum(weights)
-            o = 0
-            while o < len(ops) - 1 and pick >= weights[o]:
-                pick -= weights[o]
-                o += 1
+
+class Search:
+    """One run of the search, resumable: `run(until)` goes on to iteration `until` (or to the
+    end), so that searches in several processes can share their best plans at fixed counts."""
+
+    def __init__(
+        self,
+        problem: Problem,
+        seconds: float,
+        seed: int | str = 0,
+        on_progress: Progress | None = None,
+        initial: Solution | None = None,
+        *,
+        iterations: int | None = None,
+        began: float | None = None,
+        **params: Any,
+    ):
+        self.began = time.perf_counter() if began is None else began
+        self.deadline = self.began + max(0.0, seconds)
+        self.cfg = cfg = {**DEFAULTS, **params}
+        self.rng = random.Random(seed)
+        self.on_progress = on_progress
+        self.iterations = iterations
+        self.d = d = compile_problem(problem)
+        why = feasibility.unplaceable(problem)
+        self.reasons = {problem.visit_index[vid]: text for vid, text in why.items()}
+        self.skip = {d.unit_of[v] for v in self.reasons}
+        self.ctx = destroy.Context(d)
+        if initial is not None:
+            current = _from_solution(d, initial, self.skip, self.deadline)
         else:
-            o = rng.randrange(len(ops))
-        op = ops[o]
-        q = rng.randint(min(cfg["q_min"], q_cap), q_cap)
-        units = op(candidate, rng, q, ctx)
-        visits = [v for u in units for v in d.units[u]]
-        avoid: frozenset[int] = frozenset()
-        touched = {candidate.rk[v] for v in visits}
-        candidate.remove(visits)
-        if op is destroy.routes:  # empty the routes, and keep them empty if possible
-            avoid = frozenset(k for k in touched if candidate.nreal_of(k) == 0)
-        if not candidate.schedule() and not candidate.place_breaks(sorted(touched)):
-            continue  # taking visits out before a break moved it too far: no schedule
-        todo = [u for u in placeable if not candidate.rk[d.units[u][0]] >= 0]
-        todo = _order(d, todo, rng)
-        if rng.random() < cfg["regret"]:
-            repair.regret(candidate, [d.units[u] for u in todo], rng, cfg["blink"], avoid)
-        else:
-            repair.greedy(candidate, [d.units[u] for u in todo], rng, cfg["blink"], avoid)
-        if not candidate.schedule():
-            continue  # pragma: no cover - insertions keep a schedule
-        cost = candidate.cost()
-        outcome = 3
-        if cost < current_cost - 1e-9 or rng.random() < math.exp(
-            (current_cost - cost) / max(temperature, 1e-12)
-        ):
-            outcome = 1 if cost < current_cost - 1e-9 else 2
-            current, current_cost = candidate, cost
-            if cost < best_cost - 1e-9:
-                outcome = 0
-                if d_has_breaks:  # a new best: try its changed routes' breaks elsewhere
-                    changed = touched | {candidate.rk[v] for u in todo for v in d.units[u]}
-                    changed.discard(-1)
-                    candidate.place_breaks(sorted(changed))
-                    current_cost = candidate.cost()
-                best, best_cost = candidate.copy(), current_cost
-                last_best = it
-                if on_progress is not None:
-                    on_progress(time.perf_counter() - began, best.objective())
-        weights[o] = max(cfg["floor"], decay * weights[o] + (1 - decay) * scores[outcome])
-        if stats is not None and it % 500 == 0:
-            stats.setdefault("trace", []).append((it, temperature, current_cost, best_cost))
-    if stats is not None:
-        stats["iterations"] = it
-        stats["best"] = best_cost
-        stats["weights"] = dict(zip(destroy.OPERATORS, weights, strict=True))
-    return _finish(best, reasons)
+            current = construct(d, self.skip, self.rng, self.deadline)
+        if time.perf_counter() > self.deadline:  # too little time even to place every visit
+            for v in current.unassigned_visits():
+                self.reasons.setdefault(
+                    v, "not placed: the time limit ran out before the search got to it"
+                )
+        self.current, self.current_cost = current, current.cost()
+        self.best, self.best_cost = current.copy(), self.current_cost
+        self.initial_cost = self.best_cost
+        self._report()
+        self.placeable = [u for u in range(len(d.units)) if u not in self.skip]
+        n_place = sum(len(d.units[u]) for u in self.placeable)
+        self.per_visit = 1.0 / max(1, n_place)
+        self.plan = iterations or planned_iterations(d.n, seconds, rate(cfg, d.native is not None))
+        self.ops = list(destroy.OPERATORS.values())
+        self.has_breaks = any(b >= 0 for b in d.brk)
+        self.weights = [1.0] * len(self.ops)
+        self.q_cap = max(cfg["q_min"], min(cfg["q_max"], int(cfg["q_frac"] * len(self.placeable))))
+        self.patience = max(10000, 500 * n_place)
+        self.it = 0
+        self.cycle_start = 0
+        self.last_best = 0
+        self.done = not self.placeable
+        self.trace: list[tuple[int, float, float, float]] = []
+
+    def _report(self) -> None:
+        if self.on_progress is not None:
+            self.on_progress(time.perf_counter() - self.began, self.best.objective())
+
+    def run(self, until: int | None = None) -> bool:
+        """Iterate to iteration `until` (or until the search ends); returns whether it ended
+        (the iteration count, no better plan for too long, or the time limit)."""
+        d, cfg, rng = self.d, self.cfg, self.rng
+        t_hi, t_lo = cfg["t_start"], cfg["t_end"]
+        scores, decay = cfg["scores"], cfg["decay"]
+        ops, weights = self.ops, self.weights
+        while not self.done:
+            if until is not None and self.it >= until:
+                return False
+            if self.iterations is not None and self.it >= self.iterations:
+                self.done = True
+                break
+            if self.it - self.last_best > self.patience:
+                self.done = True
+                break
+            if time.perf_counter() >= self.deadline:
+                self.done = True
+                break
+            frac = (self.it - self.cycle_start) / self.plan
+            if frac >= 1.0:  # restart from the best with the temperature raised again
+                self.cycle_start = self.it
+                frac = 0.0
+                self.current, self.current_cost = self.best.copy(), self.best_cost
+            # the temperature is relative to the best plan's cost of a visit (without the
+            # penalty for visits left out)
+            temperature = t_hi * (t_lo / t_hi) ** frac * _soft_cost(self.best) * self.per_visit
+            self.it += 1
+            candidate = self.current.copy()
+            if cfg["adaptive"]:
+                pick = rng.random() * sum(weights)
+                o = 0
+                while o < len(ops) - 1 and pick >= weights[o]:
+                    pick -= weights[o]
+                    o += 1
+            else:
+                o = rng.randrange(len(ops))
+            op = ops[o]
+            q = rng.randint(min(cfg["q_min"], self.q_cap), self.q_cap)
+            units = op(candidate, rng, q, self.ctx)
+            visits = [v for u in units for v in d.units[u]]
+            avoid: frozenset[int] = frozenset()
+            touched = {candidate.rk[v] for v in visits}
+            candidate.remove(visits)
+            if op is destroy.routes:  # empty the routes, and keep them empty if possible
+                avoid = frozenset(k for k in touched if candidate.nreal_of(k) == 0)
+            if not candidate.schedule() and not candidate.place_breaks(sorted(touched)):
+                continue  # taking visits out before a break moved it too far: no schedule
+            todo = [u for u in self.placeable if not candidate.rk[d.units[u][0]] >= 0]
+            todo = _order(d, todo, rng)
+            if rng.random() < cfg["regret"]:
+                repair.regret(candidate, [d.units[u] for u in todo], rng, cfg["blink"], avoid)
+            else:
+                repair.greedy(candidate, [d.units[u] for u in todo], rng, cfg["blink"], avoid)
+            if not candidate.schedule():
+                continue  # pragma: no cover - insertions keep a schedule
+            cost = candidate.cost()
+            outcome = 3
+            current_cost = self.current_cost
+            if cost < current_cost - 1e-9 or rng.random() < math.exp(
+                (current_cost - cost) / max(temperature, 1e-12)
+            ):
+                outcome = 1 if cost < current_cost - 1e-9 else 2
+                self.current, self.current_cost = candidate, cost
+                if cost < self.best_cost - 1e-9:
+                    outcome = 0
+                    if self.has_breaks:  # a new best: try its changed routes' breaks elsewhere
+                        changed = touched | {candidate.rk[v] for u in todo for v in d.units[u]}
+                        changed.discard(-1)
+                        candidate.place_breaks(sorted(changed))
+                        self.current_cost = candidate.cost()
+                    self.best, self.best_cost = candidate.copy(), self.current_cost
+                    self.last_best = self.it
+                    self._report()
+            weights[o] = max(cfg["floor"], decay * weights[o] + (1 - decay) * scores[outcome])
+            if self.it % 500 == 0:
+                self.trace.append((self.it, temperature, self.current_cost, self.best_cost))
+        return True
+
+    def best_routes(self) -> list[list[int]]:
+        return [list(r) for r in self.best.R]
+
+    def adopt(self, routes: list[list[int]]) -> None:
+        """Take a better plan found elsewhere (another process) as the best and the current."""
+        state = State(self.d)
+        state.R = [list(r) for r in routes]
+        for k, nodes in enumerate(state.R):
+            for x in nodes:
+                state.rk[x] = k
+        state.schedule()
+        cost = state.cost()
+        if cost < self.best_cost - 1e-9:
+            self.best, self.best_cost = state, cost
+            self.current, self.current_cost = state.copy(), cost
+            self.last_best = self.it
+
+    def stats(self) -> dict[str, Any]:
+        return {
+            "initial": self.initial_cost,
+            "iterations": self.it,
+            "best": self.best_cost,
+            "weights": dict(zip(destroy.OPERATORS, self.weights, strict=True)),
+            "trace": list(self.trace),
+        }
+
+    def result(self) -> Solution:
+        return _finish(self.best, self.reasons)
 
 
 def _soft_cost(state: State) -> float:
