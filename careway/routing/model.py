@@ -71,6 +71,7 @@ class Visit:
     pinned_to: str | None = None  # a clinician the visit must stay with
     pinned_position: int | None = None  # and, optionally, its place in that route (0 first)
     demand: float = 0.0  # load it takes from the vehicle (VRPTW benchmarks; 0 for home visits)
+    previous: str | None = None  # re-planning: the clinician it had in the plan being changed
 
 
 @dataclass(frozen=True)
@@ -96,6 +97,7 @@ class Weights:
     continuity: float = 0.0  # per visit made by someone other than its preferred clinician
     overtime: float = 1.0  # per minute past a shift's end
     unassigned: float = 10_000.0  # per visit left out
+    reassigned: float = 0.0  # re-planning: per visit made by someone other than `previous`
 
 
 @dataclass

@@ -11,6 +11,8 @@ the objective terms:
 - continuity: visits with a preferred clinician made by someone else;
 - overtime: per route, max(0, return to the end location - shift_end);
 - unassigned: visits of the problem no known clinician's route makes;
+- reassigned: when re-planning, visits made by someone other than the clinician they had in the
+  plan being changed (`Visit.previous`);
 
 and the objective, the sum of weight times term (model.Weights).
 
@@ -48,7 +50,15 @@ from .model import BREAK, ORDERED, SIMULTANEOUS, Clinician, Problem, Route, Solu
 TOLERANCE = 1e-6  # minutes: a given time may be this much early or late without a violation
 _RISE = 1e-9  # a relaxation must raise a time by more than this to count as a change
 
-TERMS = ("travel", "total_lateness", "max_lateness", "continuity", "overtime", "unassigned")
+TERMS = (
+    "travel",
+    "total_lateness",
+    "max_lateness",
+    "continuity",
+    "overtime",
+    "unassigned",
+    "reassigned",
+)
 
 
 @dataclass(frozen=True)
@@ -506,7 +516,7 @@ class _Validation:
     ) -> tuple[dict[str, float], dict[str, float], dict[str, float]]:
         problem = self.problem
         travel = lateness = worst = overtime = 0.0
-        continuity = 0
+        continuity = reassigned = 0
         starts: dict[str, float] = {}
         break_starts: dict[str, float] = {}
         for clinician, stops in self.timed:
@@ -527,6 +537,8 @@ class _Validation:
                 worst = max(worst, late)
                 if visit.preferred is not None and visit.preferred != clinician.id:
                     continuity += 1
+                if visit.previous is not None and visit.previous != clinician.id:
+                    reassigned += 1
                 place, free = stop.location, t + stop.duration
             if moved:
                 travel += float(problem.distance[place, clinician.end])
@@ -542,6 +554,7 @@ class _Validation:
             "continuity": float(continuity),
             "overtime": overtime,
             "unassigned": float(unassigned),
+            "reassigned": float(reassigned),
         }
         return terms, starts, break_starts
 

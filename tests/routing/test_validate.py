@@ -444,6 +444,7 @@ def test_the_objective_is_the_weighted_sum():
         "continuity": 1,
         "overtime": 0,
         "unassigned": 1,
+        "reassigned": 0,
     }
     assert report.objective == 2 * 20 + 3 * 5 + 5 * 5 + 7 * 1 + 11 * 0 + 13 * 1
 

@@ -33,9 +33,9 @@ typedef struct {
     double *sstart, *send;
     int *cstart, *cend;
     /* for the terms and the delta of a move */
-    int *pref, *pin_pos, *maxv;
+    int *pref, *prev, *pin_pos, *maxv;
     double *demand, *cap;
-    double w_travel, w_late, w_max, w_cont, w_over, w_unassigned;
+    double w_travel, w_late, w_max, w_cont, w_over, w_unassigned, w_stab;
     int any_capacity;
     /* scratch for propagate: node-indexed, stamped so they need no clearing */
     double *nt;
@@ -53,7 +53,7 @@ static void compiled_free(PyObject *capsule) {
     free(c->partner); free(c->lw); free(c->T); free(c->D); free(c->sstart); free(c->send);
     free(c->cstart); free(c->cend); free(c->nt); free(c->par); free(c->nt_stamp);
     free(c->order); free(c->work);
-    free(c->pref); free(c->pin_pos); free(c->maxv); free(c->demand); free(c->cap);
+    free(c->pref); free(c->prev); free(c->pin_pos); free(c->maxv); free(c->demand); free(c->cap);
     free(c);
 }
 
@@ -98,23 +98,23 @@ static int *ints(PyObject *seq, Py_ssize_t want, const char *what) {
 }
 
 /* compile(n, m, loc, dur, open, close, hard, partner, lw, T, D, sstart, send, cstart, cend,
- *         pref, pin_pos, demand, maxv, cap, weights)
+ *         pref, prev, pin_pos, demand, maxv, cap, weights)
  * T and D: lists of rows (nloc x nloc). Node-indexed lists have n + m entries; pref, pin_pos
  * and demand n; maxv and cap m (cap: inf for none). weights: (travel, late, max, continuity,
- * overtime, unassigned). */
+ * overtime, unassigned, reassigned). */
 static PyObject *native_compile(PyObject *self, PyObject *args) {
     int n, m;
     PyObject *loc, *dur, *open, *close, *hard, *partner, *lw, *T, *D, *sstart, *send, *cstart,
-        *cend, *pref, *pin_pos, *demand, *maxv, *capv;
-    double w[6];
-    if (!PyArg_ParseTuple(args, "iiOOOOOOOOOOOOOOOOOO(dddddd)", &n, &m, &loc, &dur, &open,
+        *cend, *pref, *prev, *pin_pos, *demand, *maxv, *capv;
+    double w[7];
+    if (!PyArg_ParseTuple(args, "iiOOOOOOOOOOOOOOOOOOO(ddddddd)", &n, &m, &loc, &dur, &open,
                           &close, &hard, &partner, &lw, &T, &D, &sstart, &send, &cstart, &cend,
-                          &pref, &pin_pos, &demand, &maxv, &capv, &w[0], &w[1], &w[2], &w[3],
-                          &w[4], &w[5]))
+                          &pref, &prev, &pin_pos, &demand, &maxv, &capv, &w[0], &w[1], &w[2],
+                          &w[3], &w[4], &w[5], &w[6]))
         return NULL;
     Compiled *c = calloc(1, sizeof(Compiled));
     c->w_travel = w[0]; c->w_late = w[1]; c->w_max = w[2]; c->w_cont = w[3];
-    c->w_over = w[4]; c->w_unassigned = w[5];
+    c->w_over = w[4]; c->w_unassigned = w[5]; c->w_stab = w[6];
     c->n = n; c->m = m; c->N = n + m;
     int N = n + m;
     Py_ssize_t nloc = PySequence_Size(T);
@@ -135,7 +135,7 @@ static PyObject *native_compile(PyObject *self, PyObject *args) {
     if (!(c->partner = ints(partner, N, "partner")) || !(c->lw = doubles(lw, N, "lw")) ||
         !(c->sstart = doubles(sstart, m, "sstart")) || !(c->send = doubles(send, m, "send")) ||
         !(c->cstart = ints(cstart, m, "cstart")) || !(c->cend = ints(cend, m, "cend")) ||
-        !(c->pref = ints(pref, n, "pref")) || !(c->pin_pos = ints(pin_pos, n, "pin_pos")) ||
+        !(c->pref = ints(pref, n, "pref")) || !(c->prev = ints(prev, n, "prev")) || !(c->pin_pos = ints(pin_pos, n, "pin_pos")) ||
         !(c->demand = doubles(demand, n, "demand")) || !(c->maxv = ints(maxv, m, "maxv")) ||
         !(c->cap = doubles(capv, m, "cap"))) {
         Py_DECREF(capsule);
@@ -372,6 +372,7 @@ static PyObject *native_singles(PyObject *self, PyObject *args) {
         if (!may_take(c, nreal, load, v, k)) continue;
         double cst = -c->w_unassigned;
         if (c->pref[v] >= 0 && c->pref[v] != k) cst += c->w_cont;
+        if (c->prev[v] >= 0 && c->prev[v] != k) cst += c->w_stab;
         int nr_k = INT(nreal, k);
         double send = c->send[k], back = TIME(ret, k);
         double old_over = nr_k && back > send ? back - send : 0.0;
@@ -399,7 +400,7 @@ static PyObject *native_singles(PyObject *self, PyObject *args) {
     return out;
 }
 
-/* terms(compiled, R, t) -> (travel, late_sum, late_max, overtime, cont, placed, pins, ret,
+/* terms(compiled, R, t) -> (travel, late_sum, late_max, overtime, cont, moved, placed, pins, ret,
  *   rdist, nreal, load): every term of the objective from the routes and times
  *   (State._terms). */
 static PyObject *native_terms(PyObject *self, PyObject *args) {
@@ -409,7 +410,7 @@ static PyObject *native_terms(PyObject *self, PyObject *args) {
     if (c == NULL) return NULL;
     int n = c->n, m = c->m;
     double travel = 0, late_sum = 0, late_max = 0, overtime = 0;
-    long cont = 0, placed = 0, pins = 0;
+    long cont = 0, moved = 0, placed = 0, pins = 0;
     PyObject *ret = PyList_New(m), *rdist = PyList_New(m), *nreal = PyList_New(m),
              *load = PyList_New(m);
     if (!ret || !rdist || !nreal || !load) goto fail;
@@ -435,6 +436,7 @@ static PyObject *native_terms(PyObject *self, PyObject *args) {
                 if (late > late_max) late_max = late;
             }
             if (c->pref[x] >= 0 && c->pref[x] != k) cont++;
+            if (c->prev[x] >= 0 && c->prev[x] != k) moved++;
             if (c->pin_pos[x] >= 0 && c->pin_pos[x] != real) pins++;
             real++;
             ld += c->demand[x];
@@ -454,8 +456,8 @@ static PyObject *native_terms(PyObject *self, PyObject *args) {
         placed += real;
     }
     if (PyErr_Occurred()) goto fail;
-    return Py_BuildValue("(ddddlllNNNN)", travel, late_sum, late_max, overtime, cont, placed,
-                         pins, ret, rdist, nreal, load);
+    return Py_BuildValue("(ddddllllNNNN)", travel, late_sum, late_max, overtime, cont, moved,
+                         placed, pins, ret, rdist, nreal, load);
 fail:
     Py_XDECREF(ret);
     Py_XDECREF(rdist);
@@ -882,15 +884,17 @@ static PyObject *native_propagate(PyObject *self, PyObject *args) {
             double old_over = INT(nreal, k) && was > send ? was - send : 0.0;
             over += new_over - old_over;
         }
-        long cont = 0, count = 0;
+        long cont = 0, moved = 0, count = 0;
         pos = 0;
         while (!bad && PyDict_Next(placed, &pos, &key, &value)) {
             int x = (int)PyLong_AsLong(key), k = (int)PyLong_AsLong(value);
             count++;
             if (x < n && c->pref[x] >= 0 && c->pref[x] != k) cont++;
+            if (x < n && c->prev[x] >= 0 && c->prev[x] != k) moved++;
         }
         double base = c->w_travel * travel + c->w_late * dl + c->w_over * over +
-                      c->w_cont * (double)cont + c->w_unassigned * (double)(pins - count);
+                      c->w_cont * (double)cont + c->w_stab * (double)moved +
+                      c->w_unassigned * (double)(pins - count);
         if (bad || PyErr_Occurred()) {
             Py_XDECREF(times);
             Py_XDECREF(returns);

@@ -102,6 +102,8 @@ def _cost_of(state: State, v: int) -> float:
         cost += d.w_late * late + d.w_max * late * (late >= state.late_max - 1e-9)
     if d.pref[v] >= 0 and d.pref[v] != k:
         cost += d.w_cont
+    if d.prev[v] >= 0 and d.prev[v] != k:
+        cost += d.w_stab
     return cost
 
 

@@ -89,6 +89,7 @@ class Data:
     simultaneous: list[bool]
     first: list[bool]  # the first visit of its link (for ordered links)
     pref: list[int]  # the preferred clinician's index, -1 if none
+    prev: list[int]  # re-planning: the clinician it had before, -1 if none
     pin_pos: list[int]  # the pinned place in the route, -1 if none
     demand: list[float]
     able: list[list[int]]  # for each visit, the clinicians who may make it
@@ -108,6 +109,7 @@ class Data:
     w_late: float
     w_max: float
     w_cont: float
+    w_stab: float
     w_over: float
     w_unassigned: float
     has_pins: bool
@@ -137,11 +139,12 @@ def _compile_native(d: "Data") -> Any:
         d.cstart,
         d.cend,
         d.pref,
+        d.prev,
         d.pin_pos,
         d.demand,
         d.maxv,
         d.cap,
-        (d.w_travel, d.w_late, d.w_max, d.w_cont, d.w_over, d.w_unassigned),
+        (d.w_travel, d.w_late, d.w_max, d.w_cont, d.w_over, d.w_unassigned, d.w_stab),
     )
 
 
@@ -186,6 +189,7 @@ def compile_problem(problem: Problem, native: bool | None = None) -> Data:
     able = [[k for k in range(m) if row[k]] for row in can]
     cidx = problem.clinician_index
     pref = [cidx.get(v.preferred, -1) if v.preferred is not None else -1 for v in problem.visits]
+    prev = [cidx.get(v.previous, -1) if v.previous is not None else -1 for v in problem.visits]
     pin_pos = [v.pinned_position if v.pinned_position is not None else -1 for v in problem.visits]
     units: list[tuple[int, ...]] = []
     unit_of = [-1] * n
@@ -214,6 +218,7 @@ def compile_problem(problem: Problem, native: bool | None = None) -> Data:
         simultaneous=simultaneous,
         first=first,
         pref=pref,
+        prev=prev,
         pin_pos=pin_pos,
         demand=[float(v.demand) for v in problem.visits],
         able=able,
@@ -233,6 +238,7 @@ def compile_problem(problem: Problem, native: bool | None = None) -> Data:
         w_late=float(w.total_lateness),
         w_max=float(w.max_lateness),
         w_cont=float(w.continuity),
+        w_stab=float(w.reassigned),
         w_over=float(w.overtime),
         w_unassigned=float(w.unassigned),
         has_pins=any(p >= 0 for p in pin_pos),
@@ -276,6 +282,7 @@ class State:
         "late_max",
         "late_sum",
         "load",
+        "moved",
         "nreal",
         "overtime",
         "pins",
@@ -306,6 +313,7 @@ class State:
         self.late_max = 0.0
         self.overtime = 0.0
         self.cont = 0
+        self.moved = 0
         self.unassigned = d.n
         self.pins = 0
         self.feasible = True
@@ -329,6 +337,7 @@ class State:
         s.late_max = self.late_max
         s.overtime = self.overtime
         s.cont = self.cont
+        s.moved = self.moved
         s.unassigned = self.unassigned
         s.pins = self.pins
         s.feasible = self.feasible
@@ -343,6 +352,7 @@ class State:
             + d.w_late * self.late_sum
             + d.w_max * self.late_max
             + d.w_cont * self.cont
+            + d.w_stab * self.moved
             + d.w_over * self.overtime
             + d.w_unassigned * (self.unassigned + self.pins)
         )
@@ -487,6 +497,7 @@ class State:
                 self.late_max,
                 self.overtime,
                 self.cont,
+                self.moved,
                 placed,
                 self.pins,
                 self.ret,
@@ -498,7 +509,7 @@ class State:
             return
         n, t, D, T, loc, dur, close = d.n, self.t, d.D, d.T, d.loc, d.dur, d.close
         travel = late_sum = late_max = overtime = 0.0
-        cont = 0
+        cont = moved = 0
         placed = 0
         pins = 0
         for k in range(d.m):
@@ -522,6 +533,8 @@ class State:
                         late_max = late
                 if d.pref[x] >= 0 and d.pref[x] != k:
                     cont += 1
+                if d.prev[x] >= 0 and d.prev[x] != k:
+                    moved += 1
                 if d.pin_pos[x] >= 0 and d.pin_pos[x] != real:
                     pins += 1
                 real += 1
@@ -543,6 +556,7 @@ class State:
         self.late_max = late_max
         self.overtime = overtime
         self.cont = cont
+        self.moved = moved
         self.unassigned = d.n - placed
         self.pins = pins
 
@@ -630,6 +644,8 @@ class State:
         const = -d.w_unassigned
         if d.pref[v] >= 0 and d.pref[v] != k:
             const += d.w_cont
+        if d.prev[v] >= 0 and d.prev[v] != k:
+            const += d.w_stab
         if d.native is not None:
             return _native.quick(  # type: ignore[no-any-return]
                 d.native, self.R[k], self.t, v, k, const, self.nreal[k], lm
@@ -678,6 +694,8 @@ class State:
         const = -d.w_unassigned
         if d.pref[v] >= 0 and d.pref[v] != k:
             const += d.w_cont
+        if d.prev[v] >= 0 and d.prev[v] != k:
+            const += d.w_stab
         send, cend = d.send[k], d.cend[k]
         nreal = self.nreal[k]
         old_over = self.ret[k] - send if nreal and self.ret[k] > send else 0.0
@@ -1008,11 +1026,13 @@ class State:
             old_over = self.ret[k] - send if self.nreal[k] and self.ret[k] > send else 0.0
             over += new_over - old_over
         cont = sum(1 for v, k in placed.items() if d.pref[v] >= 0 and d.pref[v] != k)
+        moved = sum(1 for v, k in placed.items() if d.prev[v] >= 0 and d.prev[v] != k)
         base = (
             d.w_travel * travel
             + d.w_late * dl
             + d.w_over * over
             + d.w_cont * cont
+            + d.w_stab * moved
             + d.w_unassigned * (pins - len(placed))
         )
         return Delta(base, worst, inserts, nt, new_routes, returns)
@@ -1051,6 +1071,8 @@ class State:
             self.unassigned -= 1
             if d.pref[v] >= 0 and d.pref[v] != k:
                 self.cont += 1
+            if d.prev[v] >= 0 and d.prev[v] != k:
+                self.moved += 1
         for k, new in delta.routes.items():
             self.R[k] = new
             here = d.cstart[k]

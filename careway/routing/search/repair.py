@@ -119,6 +119,8 @@ def _singles(
         if k in avoid:
             continue
         c = const + (d.w_cont if d.pref[v] >= 0 and d.pref[v] != k else 0.0)
+        if d.prev[v] >= 0 and d.prev[v] != k:
+            c += d.w_stab
         for base, worst, p, tr, _ in state.scan(v, k, cutoff):
             cost = base + (w_max * (worst - cur_max) if worst > cur_max else 0.0)
             out.append((cost, tr + c, k, p, base, worst, c))
