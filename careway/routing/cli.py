@@ -5,6 +5,7 @@ over before Django starts.
 
     careway route solve PROBLEM.json --seconds S [--seed N] [--processes P]
     careway route check PROBLEM.json SOLUTION.json
+    careway route replan PROBLEM.json PLAN.json CHANGE.json --seconds S [--stability W]
     careway bench vrptw FILE... --seconds S [--solutions DIR]
     careway bench hhcrsp FILE... --seconds S [--solutions DIR]
 
@@ -63,6 +64,21 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("problem", type=Path)
     check.add_argument("solution", type=Path)
     check.set_defaults(run=_route_check)
+    again = route.add_parser(
+        "replan", help="re-plan a day under way after a change, keeping what it can"
+    )
+    again.add_argument("problem", type=Path, help="the day, in the JSON format of docs/routing")
+    again.add_argument("plan", type=Path, help="the plan being worked (as route solve prints it)")
+    again.add_argument("change", type=Path, help="what changed and when (docs/routing/README.md)")
+    again.add_argument("--seconds", type=_seconds, default=5.0, help="time limit (default 5)")
+    again.add_argument("--seed", type=int, default=0)
+    again.add_argument(
+        "--stability",
+        type=_weight,
+        help="cost of giving a visit to another clinician (default: the plan's mean visit cost)",
+    )
+    again.add_argument("--processes", type=_processes, default=1, help=PROCESSES_HELP)
+    again.set_defaults(run=_route_replan)
 
     bench = top.add_parser("bench", help="solve published benchmark instances").add_subparsers(
         dest="action", required=True, parser_class=_Parser
@@ -97,6 +113,16 @@ def _processes(text: str) -> int:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
     if not 1 <= value <= 256:
         raise argparse.ArgumentTypeError("give 1 to 256 processes")
+    return value
+
+
+def _weight(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0 <= value < 1e9:
+        raise argparse.ArgumentTypeError("give a cost of 0 or more")
     return value
 
 
@@ -135,14 +161,42 @@ def _route_solve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _route_replan(args: argparse.Namespace) -> int:
+    problem = _problem(args.problem)
+    from .replan import Change, ChangeError, describe_replan, replan
+    from .solve import Result, describe
+
+    previous = _solution(args.plan)
+    try:
+        change = Change.from_json(_read_json(args.change), problem)
+        result = replan(
+            problem,
+            previous,
+            change,
+            args.seconds,
+            args.seed,
+            stability=args.stability,
+            processes=args.processes,
+        )
+    except ChangeError as error:
+        raise CliError(str(error)) from None
+    plan = describe(result.problem, Result(result.solution, result.report, "lns", result.seconds))
+    print(json.dumps({**plan, "replan": describe_replan(result)}, indent=2))
+    return 0
+
+
+def _solution(path: Path) -> Solution:
+    try:
+        return Solution.from_json(_read_json(path))
+    except ProblemError as error:
+        raise CliError(f"{path}: {error}") from None
+
+
 def _route_check(args: argparse.Namespace) -> int:
     problem = _problem(args.problem)
     from .validate import validate
 
-    try:
-        solution = Solution.from_json(_read_json(args.solution))
-    except ProblemError as error:
-        raise CliError(f"{args.solution}: {error}") from None
+    solution = _solution(args.solution)
     report = validate(problem, solution)
     print(
         json.dumps(
