@@ -6,8 +6,10 @@ can, with a report of what moved and why.
 
 1. The past stays. A visit that started before `at` (done, or under way) keeps its clinician,
    its place in the route and its start time (its window becomes that one moment, hard), and a
-   break already begun keeps its time. Nothing else starts before `at`; a clinician who had not
-   begun their day starts it at `at` at the earliest, from where their day starts.
+   break already begun keeps its time. Nothing else starts before `at`. A clinician's day keeps
+   its start (one who had not begun a visit may be on the road already: where they are at `at`
+   is not known, so their way to the next visit is counted from where their day starts, as the
+   old plan had it); a new clinician starts at `at` at the earliest.
 2. The change. Cancelled visits leave the day (with their links); new visits and clinicians come
    in; a lost clinician keeps the visits they made or are making and takes no more.
 3. Stability. Every visit the old plan gave a clinician remembers that clinician
@@ -32,6 +34,7 @@ from typing import Any
 
 from .model import (
     BREAK,
+    SIMULTANEOUS,
     Break,
     Clinician,
     Link,
@@ -197,9 +200,7 @@ def changed_day(
     checked = validate(problem, previous)
     if not checked.feasible:
         first = checked.violations[0]
-        raise ChangeError(
-            f"plan: the plan being changed is not valid ({first.where}: {first.message})"
-        )
+        raise ChangeError(f"plan: not valid for this day ({first.where}: {first.message})")
     at = change.at
     known_visits = set(problem.visit_index)
     known_clinicians = set(problem.clinician_index)
@@ -261,6 +262,19 @@ def changed_day(
             )
         )
     visits += [dataclasses.replace(v, window_open=max(v.window_open, at)) for v in change.visits]
+    # A link with one visit begun and the other not: the begun one is fixed, so the link becomes
+    # the other's window (the search moves a linked pair as one unit, and this one cannot move).
+    links: list[Link] = []
+    index = {v.id: i for i, v in enumerate(visits)}
+    for link in problem.links:
+        if {link.first, link.second} & cancelled:
+            continue
+        begun = [vid for vid in (link.first, link.second) if vid in fixed]
+        if len(begun) != 1:
+            links.append(link)
+            continue
+        other = link.second if begun[0] == link.first else link.first
+        visits[index[other]] = _bounded(visits[index[other]], link, begun[0], starts[begun[0]])
 
     started = {route_of[vid][0] for vid in fixed}
     clinicians: list[Clinician] = []
@@ -276,7 +290,6 @@ def changed_day(
         clinicians.append(
             dataclasses.replace(
                 c,
-                shift_start=c.shift_start if c.id in started else max(c.shift_start, at),
                 max_visits=made if c.id in lost else c.max_visits,
                 break_=brk,
             )
@@ -284,7 +297,7 @@ def changed_day(
     clinicians += [
         dataclasses.replace(c, shift_start=max(c.shift_start, at)) for c in change.clinicians
     ]
-    links = [k for k in problem.links if not {k.first, k.second} & cancelled] + list(change.links)
+    links += change.links
     for i, link in enumerate(change.links):
         if {link.first, link.second} & cancelled:
             raise ChangeError(f"change.new_links[{i}]: links a cancelled visit")
@@ -309,6 +322,22 @@ def changed_day(
         ]
     )
     return day, fixed, touched, initial, weight
+
+
+def _bounded(visit: Visit, link: Link, begun: str, t: float) -> Visit:
+    """`visit` with the bounds its link to a visit begun at `t` puts on it, as its window. The
+    link's upper bound is hard: a soft close gives way to it (lateness against the soft close,
+    when that is earlier, is then not counted)."""
+    if link.kind == SIMULTANEOUS:
+        low, high = t, t
+    elif begun == link.first:  # the second: between min_gap and max_gap after the first
+        low, high = t + link.min_gap, t + link.max_gap
+    else:  # the first, of a second already begun
+        low, high = t - link.max_gap, t - link.min_gap
+    close = min(visit.window_close, high) if visit.hard_close else high
+    return dataclasses.replace(
+        visit, window_open=max(visit.window_open, low), window_close=close, hard_close=True
+    )
 
 
 def _mean_visit_cost(problem: Problem, report: Report) -> float:
@@ -369,7 +398,13 @@ def _moved(
             continue
         if who is None:
             if was is not None:
-                why = f"left out: {solution.unassigned.get(vid, 'no room')}"
+                reason = solution.unassigned.get(vid, "no room")
+                why = (
+                    f"its clinician {was} is not available from {at}, and it could not be "
+                    f"placed elsewhere: {reason}"
+                    if was in lost
+                    else f"left out: {reason}"
+                )
                 out.append(Moved(vid, was, None, was_start, None, why))
             continue
         if was in lost:

@@ -323,8 +323,13 @@ def _from_solution(d: Data, solution: Solution, skip: set[int], deadline: float)
             b >= 0 and d.simultaneous[a] and state.rk[a] >= 0 and state.rk[a] == state.rk[b]
         ):
             state.remove([a, b])
-    if not state.schedule():
-        state = State(d)
+    if not state.schedule():  # keep the visits pinned in place (re-planning: the past), if
+        pinned = [v for v in range(d.n) if state.rk[v] >= 0 and d.pin_pos[v] >= 0]
+        state.remove([v for v in range(d.n) if state.rk[v] >= 0 and d.pin_pos[v] < 0])
+        partial = [v for v in pinned if d.partner[v] >= 0 and state.rk[d.partner[v]] < 0]
+        state.remove([*partial, *(d.partner[v] for v in partial)])
+        if not state.schedule():  # and failing that, start afresh
+            state = State(d)
     placeable = [u for u in range(len(d.units)) if u not in skip and state.rk[d.units[u][0]] < 0]
     repair.greedy(state, [d.units[u] for u in order_units(d, placeable)], deadline=deadline)
     state.schedule()
