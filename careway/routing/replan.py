@@ -280,22 +280,20 @@ def changed_day(
     clinicians: list[Clinician] = []
     for c in problem.clinicians:
         made = sum(1 for vid in fixed if route_of[vid][0] == c.id)
-        brk = c.break_
         taken = checked.break_starts.get(c.id)
-        if brk is not None:
-            if taken is not None and taken < at and c.id in started:
-                brk = Break(taken, taken, brk.duration)
-            else:
-                brk = Break(max(brk.earliest, at), max(brk.latest, at), brk.duration)
+        brk = c.break_
+        if brk is not None and taken is not None and taken < at and c.id in started:
+            brk = Break(taken, taken, brk.duration)  # begun: it stays
         clinicians.append(
             dataclasses.replace(
                 c,
                 max_visits=made if c.id in lost else c.max_visits,
-                break_=brk,
+                break_=_break_from(brk, at) if brk is c.break_ else brk,
             )
         )
     clinicians += [
-        dataclasses.replace(c, shift_start=max(c.shift_start, at)) for c in change.clinicians
+        dataclasses.replace(c, shift_start=max(c.shift_start, at), break_=_break_from(c.break_, at))
+        for c in change.clinicians
     ]
     links += change.links
     for i, link in enumerate(change.links):
@@ -322,6 +320,14 @@ def changed_day(
         ]
     )
     return day, fixed, touched, initial, weight
+
+
+def _break_from(brk: Break | None, at: float) -> Break | None:
+    """A break not yet begun, from `at` on: none if its window has passed (a clinician who had
+    not begun their day, or joins it now, is not owed a break they could no longer take)."""
+    if brk is None or brk.latest < at:
+        return None
+    return Break(max(brk.earliest, at), brk.latest, brk.duration)
 
 
 def _bounded(visit: Visit, link: Link, begun: str, t: float) -> Visit:
