@@ -147,6 +147,7 @@ def test_every_place_and_insertion_equals_the_reference(seed):
                     )
         avoid = frozenset(rng.sample(range(pure.m), rng.randint(0, pure.m - 1)))
         assert repair._singles(state, v, avoid) == repair._singles(other, v, avoid)
+        assert repair._quick_best(state, v, avoid) == repair._quick_best(other, v, avoid)
     # pairs: both visits at once, across two routes or in one
     for a in out:
         b = pure.partner[a]

@@ -510,6 +510,99 @@ static PyObject *native_quick(PyObject *self, PyObject *args) {
     return out;
 }
 
+typedef struct {
+    double est, low;
+    int k, p;
+} Quick;
+
+static int cmp_quick(const void *pa, const void *pb) {
+    const Quick *a = pa, *b = pb;
+    int r;
+    if ((r = cmp_double(a->est, b->est))) return r;
+    if ((r = cmp_double(a->low, b->low))) return r;
+    if (a->k != b->k) return a->k < b->k ? -1 : 1;
+    return a->p < b->p ? -1 : (a->p > b->p);
+}
+
+/* quick_best(compiled, R, t, nreal, load, v, routes, late_max, keep)
+ *   -> (least bound, the `keep` best [(estimate, bound, k, p)] in order) or None when no route
+ *   may take v: State.quick over every route in `routes`, as repair._best_pair uses it. */
+static PyObject *native_quick_best(PyObject *self, PyObject *args) {
+    PyObject *cap, *R, *t, *nreal, *load, *routes;
+    int v, keep;
+    double lm;
+    if (!PyArg_ParseTuple(args, "OO!O!O!O!iO!di", &cap, &PyList_Type, &R, &PyList_Type, &t,
+                          &PyList_Type, &nreal, &PyList_Type, &load, &v, &PyList_Type, &routes,
+                          &lm, &keep))
+        return NULL;
+    Compiled *c = get(cap);
+    if (c == NULL) return NULL;
+    double wt = c->w_travel, wl = c->w_late, wm = c->w_max;
+    int lv = c->loc[v];
+    double ov = c->open[v], cv = c->close[v];
+    Py_ssize_t size = 0, room = 64;
+    Quick *all = malloc(sizeof(Quick) * (size_t)room);
+    double least = INFINITY;
+    Py_ssize_t nr = PyList_GET_SIZE(routes);
+    for (Py_ssize_t i = 0; i < nr; i++) {
+        int k = INT(routes, i);
+        if (!may_take(c, nreal, load, v, k)) continue;
+        double cst = -c->w_unassigned;
+        if (c->pref[v] >= 0 && c->pref[v] != k) cst += c->w_cont;
+        if (c->prev[v] >= 0 && c->prev[v] != k) cst += c->w_stab;
+        int nr_k = INT(nreal, k);
+        PyObject *nodes = PyList_GET_ITEM(R, k);
+        Py_ssize_t L = PyList_GET_SIZE(nodes);
+        double frees_s[SMALL + 1];
+        int heres_s[SMALL + 1], nexts_s[SMALL + 1];
+        double *frees = frees_s;
+        int *heres = heres_s, *nexts = nexts_s;
+        if (L > SMALL) {
+            frees = malloc(sizeof(double) * (size_t)(L + 1));
+            heres = malloc(sizeof(int) * (size_t)(L + 1));
+            nexts = malloc(sizeof(int) * (size_t)(L + 1));
+        }
+        frame(c, nodes, t, k, L, frees, heres, nexts);
+        for (Py_ssize_t p = 0; p <= L; p++) {
+            int a = heres[p], b = nexts[p];
+            double tr = wt * (nr_k ? DD(c, a, lv) + DD(c, lv, b) - DD(c, a, b)
+                                   : DD(c, a, lv) + DD(c, lv, b)) + cst;
+            double st = frees[p] + TT(c, a, lv);
+            double late = st > cv ? st - cv : 0.0;
+            if (st < ov) late = ov > cv ? ov - cv : 0.0;
+            double est = tr + wl * late + (late > lm ? wm * (late - lm) : 0.0);
+            if (size >= room) {
+                room *= 2;
+                all = realloc(all, sizeof(Quick) * (size_t)room);
+            }
+            Quick q = {est, tr, k, (int)p};
+            all[size++] = q;
+            if (tr < least) least = tr;
+        }
+        if (L > SMALL) { free(frees); free(heres); free(nexts); }
+    }
+    PyObject *out = NULL;
+    if (PyErr_Occurred()) {
+        free(all);
+        return NULL;
+    }
+    if (size == 0) {
+        free(all);
+        Py_RETURN_NONE;
+    }
+    qsort(all, (size_t)size, sizeof(Quick), cmp_quick);
+    Py_ssize_t n_out = size < keep ? size : keep;
+    PyObject *best = PyList_New(n_out);
+    for (Py_ssize_t i = 0; best != NULL && i < n_out; i++) {
+        PyObject *row = Py_BuildValue("(ddii)", all[i].est, all[i].low, all[i].k, all[i].p);
+        if (row == NULL) { Py_CLEAR(best); break; }
+        PyList_SET_ITEM(best, i, row);
+    }
+    if (best != NULL) out = Py_BuildValue("(dN)", least, best);
+    free(all);
+    return out;
+}
+
 /* One route re-timed from position i (State._retime). Returns 0 when there is no schedule. */
 static int retime(Compiled *c, PyObject *nodes, int *rk, int k, Py_ssize_t i, double *t,
                   int *depth, int **work, int *wn, int *wcap, int cap) {
@@ -910,6 +1003,7 @@ static PyMethodDef methods[] = {
     {"compile", native_compile, METH_VARARGS, "The problem's arrays, kept in C."},
     {"scan", native_scan, METH_VARARGS, "Every place of one visit in one route."},
     {"quick", native_quick, METH_VARARGS, "Estimates and bounds for every place."},
+    {"quick_best", native_quick_best, METH_VARARGS, "The best estimates over many routes."},
     {"singles", native_singles, METH_VARARGS, "Every place of one visit in many routes."},
     {"terms", native_terms, METH_VARARGS, "Every term of the objective."},
     {"schedule", native_schedule, METH_VARARGS, "The least fixed point of the times."},

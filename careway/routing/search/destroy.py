@@ -52,7 +52,10 @@ class Context:
 def movable(state: State) -> list[int]:
     """The units whose visits are all placed and not frozen by a pinned position."""
     d = state.d
-    frozen = _frozen(state) if d.has_pins else set()
+    rk = state.rk
+    if not d.has_pins:  # a unit is one visit or a pair (first and last)
+        return [u for u, unit in enumerate(d.units) if rk[unit[0]] >= 0 and rk[unit[-1]] >= 0]
+    frozen = _frozen(state)
     out = []
     for u, unit in enumerate(d.units):
         if all(state.rk[v] >= 0 and v not in frozen for v in unit):

@@ -19,6 +19,7 @@ second-best (in another route) by the most.
 """
 
 import heapq
+import operator
 import random
 import time
 from collections.abc import Sequence
@@ -26,6 +27,7 @@ from collections.abc import Sequence
 from .evaluate import INF, Delta, State, _native
 
 Place = tuple[float, Delta]
+BASE = operator.itemgetter(4)  # a place's base cost in _singles' tuples
 
 
 def best_place(
@@ -176,14 +178,10 @@ def _best_pair(
     # A first upper bound, cheaply: the combination whose estimates (travel and own
     # lateness, no push) are best, tried exactly. Then each visit's places are timed only
     # where their travel alone leaves room under it, given the other visit's least travel.
-    qa = [(e, lo, k, p) for k in d.able[a] if k not in avoid for e, lo, p in state.quick(a, k)]
-    qb = [(e, lo, k, p) for k in d.able[b] if k not in avoid for e, lo, p in state.quick(b, k)]
-    if not qa or not qb:
+    found = _quick_best(state, a, avoid), _quick_best(state, b, avoid)
+    if found[0] is None or found[1] is None:
         return None
-    low_a = min(x[1] for x in qa)
-    low_b = min(y[1] for y in qb)
-    qa.sort()
-    qb.sort()
+    (low_a, qa), (low_b, qb) = found
     seed = min(
         (
             (x[0] + y[0], x, y)
@@ -207,8 +205,8 @@ def _best_pair(
     # heap `bounds`; one route (an ordered pair): all such combinations go in `bounds` first.
     # A combination is tried when its bound is the least of what is left, and the search
     # ends when that least bound reaches the best cost found.
-    A_by = sorted(A, key=lambda x: x[4])
-    B_by = sorted(B, key=lambda y: y[4])
+    A_by = sorted(A, key=BASE)
+    B_by = sorted(B, key=BASE)
     bounds: list[tuple[float, int, int, int, int]] = []
     if not simultaneous:  # an ordered pair may go to one route, the first visit first
         common = {x[2] for x in A} & {y[2] for y in B}
@@ -249,6 +247,24 @@ def _best_pair(
     if best_delta is None:
         return None
     return best, best_delta
+
+
+def _quick_best(
+    state: State, v: int, avoid: frozenset[int], keep: int = 4
+) -> tuple[float, list[tuple[float, float, int, int]]] | None:
+    """State.quick over every route that may take v: (the least bound, the `keep` best
+    (estimate, bound, clinician, position) in order), or None when no route may."""
+    d = state.d
+    routes = [k for k in d.able[v] if k not in avoid] if avoid else d.able[v]
+    if d.native is not None:
+        return _native.quick_best(  # type: ignore[no-any-return]
+            d.native, state.R, state.t, state.nreal, state.load, v, routes, state.late_max, keep
+        )
+    q = [(e, lo, k, p) for k in routes for e, lo, p in state.quick(v, k)]
+    if not q:
+        return None
+    q.sort()
+    return min(x[1] for x in q), q[:keep]
 
 
 def greedy(
