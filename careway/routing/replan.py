@@ -168,7 +168,9 @@ def replan(
     report = validate(day, solution)
     before = _assignment(problem, previous)
     after = _assignment(day, solution, report)
-    moved = _moved(change, before, after, solution, touched)
+    pinned = {v.id for v in day.visits if v.pinned_to in change.lost and v.id not in fixed}
+    partner = {a: b for k in day.links for a, b in ((k.first, k.second), (k.second, k.first))}
+    moved = _moved(change, before, after, solution, touched, pinned, partner)
     untouched = [
         v.id
         for v in day.visits
@@ -376,6 +378,8 @@ def _moved(
     after: dict[str, tuple[str | None, float | None]],
     solution: Solution,
     touched: set[str],
+    pinned: set[str],
+    partner: dict[str, str],
 ) -> list[Moved]:
     """Every visit the change or the new plan moved, with the reason."""
     at = _clock(change.at)
@@ -405,6 +409,8 @@ def _moved(
         if who is None:
             if was is not None:
                 reason = solution.unassigned.get(vid, "no room")
+                if vid in pinned:
+                    reason = f"it is pinned to {was}, so no one else may make it"
                 why = (
                     f"its clinician {was} is not available from {at}, and it could not be "
                     f"placed elsewhere: {reason}"
@@ -428,11 +434,16 @@ def _moved(
             else:
                 why = f"moved from {was} to {who}: the day re-sequenced around the change"
         elif start is not None and was_start is not None and abs(start - was_start) >= SHIFT_NOTICE:
-            reason = (
-                f"its route now takes in {', '.join(sorted(took[who]))}"
-                if took.get(who)
-                else "its route changed"
-            )
+            mate = partner.get(vid)
+            if (
+                mate is not None
+                and after.get(mate, (None, None))[0] != before.get(mate, (None, None))[0]
+            ):
+                reason = f"its linked visit {mate} moved to {after[mate][0]}"
+            elif took.get(who):
+                reason = f"its route now takes in {', '.join(sorted(took[who]))}"
+            else:
+                reason = "its route changed"
             why = f"same clinician, now at {_clock(start)} instead of {_clock(was_start)}: {reason}"
         else:
             continue

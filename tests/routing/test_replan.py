@@ -233,3 +233,29 @@ def test_the_command_refuses_a_plan_of_another_day(capsys, tmp_path):
         capsys, "route", "replan", str(example), str(plan_path), str(change_path)
     )
     assert status == 2 and out == "" and "plan: not valid for this day" in err
+
+
+def test_the_documented_change_matches_its_schema_and_replans(capsys, tmp_path):
+    import jsonschema_rs
+
+    docs = EXAMPLES.parent
+    change = docs / "changes" / "small-day-nurse-sick.json"
+    jsonschema_rs.validate(
+        json.loads((docs / "change.schema.json").read_text()), json.loads(change.read_text())
+    )
+    example = EXAMPLES / "small-day.json"
+    status, out, _ = run(capsys, "route", "solve", str(example), "--seconds", "2")
+    plan_path = tmp_path / "plan.json"
+    plan_path.write_text(out)
+    status, out, err = run(capsys, "route", "replan", str(example), str(plan_path), str(change))
+    assert status == 0, err
+    again = json.loads(out)
+    moved = {m["visit"]: m for m in again["replan"]["moved"]}
+    # the nurse's visits go to the float nurse who joined, but the one pinned to her cannot
+    assert moved["pham-rn"]["after"] is None and "pinned to rn-rivera" in moved["pham-rn"]["why"]
+    assert moved["pham-urgent"]["after"] == "rn-float"
+    assert {m["after"] for v, m in moved.items() if m["before"] == "rn-rivera"} <= {
+        "rn-float",
+        None,
+    }
+    assert not any(r["visits"] for r in again["routes"] if r["clinician"] == "rn-rivera")
