@@ -11,7 +11,7 @@ Prints a table per instance and a summary by size (mean gap, worst gap, feasible
 the rows as JSON to benchmarks/results/routing-hhcrsp-<date>-<time>.json.
 
 Usage: .venv/bin/python benchmarks/routing_hhcrsp.py [--seconds 60] [--sizes 10,25,50]
-           [--instances GLOB] [--ortools 2] [--jobs 2] [--seed 0]
+           [--instances GLOB] [--ortools 2] [--jobs 2] [--seed 0] [--processes 1]
 A full run at 60 s: 70 instances, about 35 minutes with --jobs 2 (and 14 more with --ortools 2).
 """
 
@@ -60,14 +60,20 @@ def size_of(name: str) -> int:
     return int(match.group(1)) if match else 0
 
 
-def run_one(task: tuple[str, str, float, int]) -> dict[str, Any]:
-    path, solver, seconds, seed = task
+def run_one(task: tuple[str, str, float, int, int]) -> dict[str, Any]:
+    path, solver, seconds, seed, processes = task
     from careway.routing.formats import hhcrsp
     from careway.routing.solve import solve
 
     problem = hhcrsp.read_instance(Path(path))
     began = time.perf_counter()
-    result = solve(problem, seconds, seed, solver=None if solver == "careway" else solver)
+    result = solve(
+        problem,
+        seconds,
+        seed,
+        solver=None if solver == "careway" else solver,
+        processes=processes if solver == "careway" else 1,
+    )
     terms = result.report.terms
     return {
         "instance": Path(path).stem,
@@ -91,6 +97,7 @@ def main() -> None:
     parser.add_argument("--ortools", type=int, default=0, help="OR-Tools on the first N per size")
     parser.add_argument("--jobs", type=int, default=1, help="instances solved at once")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--processes", type=int, default=1, help="processes per Careway search")
     args = parser.parse_args()
     if not DATA.is_dir():
         sys.exit(f"{DATA} is absent: the instances come with ../shared/data")
@@ -103,12 +110,14 @@ def main() -> None:
     if args.sizes:
         wanted = {int(s) for s in args.sizes.split(",")}
         files = [f for f in files if size_of(f.stem) in wanted]
-    tasks = [(str(f), "careway", args.seconds, args.seed) for f in files]
+    tasks = [(str(f), "careway", args.seconds, args.seed, args.processes) for f in files]
     for size in sorted({size_of(f.stem) for f in files}):
         tasks += [
-            (str(f), "ortools", args.seconds, args.seed)
+            (str(f), "ortools", args.seconds, args.seed, 1)
             for f in [f for f in files if size_of(f.stem) == size][: args.ortools]
         ]
+    from careway.routing.search.evaluate import evaluator
+
     started = time.perf_counter()
     with ProcessPoolExecutor(max_workers=max(1, args.jobs)) as pool:
         rows = list(pool.map(run_one, tasks))
@@ -138,6 +147,8 @@ def main() -> None:
         "python": platform.python_version(),
         "seconds_per_instance": args.seconds,
         "jobs": args.jobs,
+        "processes": args.processes,
+        "evaluator": evaluator(),
         "wall_seconds": time.perf_counter() - started,
         "summary": summary,
         "rows": rows,
