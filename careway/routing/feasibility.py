@@ -31,16 +31,15 @@ def able(problem: Problem, visit: Visit) -> list[Clinician]:
 def unplaceable(problem: Problem) -> dict[str, str]:
     """Visit id -> the reason it cannot be in any plan."""
     reasons: dict[str, str] = {}
+    who: dict[str, list[Clinician]] = {}
     for visit in problem.visits:
-        if able(problem, visit):
-            continue
-        reasons[visit.id] = _why(problem, visit)
+        who[visit.id] = able(problem, visit)
+        if not who[visit.id]:
+            reasons[visit.id] = _why(problem, visit)
     for link in problem.links:
         first, second = problem.visit(link.first), problem.visit(link.second)
         if link.kind == SIMULTANEOUS and not reasons.keys() & {first.id, second.id}:
-            pairs = [
-                (a, b) for a in able(problem, first) for b in able(problem, second) if a.id != b.id
-            ]
+            pairs = [(a, b) for a in who[first.id] for b in who[second.id] if a.id != b.id]
             if not pairs:
                 why = "two different clinicians must start it together, and no two can"
                 reasons[first.id] = reasons[second.id] = why

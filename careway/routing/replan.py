@@ -145,6 +145,7 @@ class Replan:
 
 
 SHIFT_NOTICE = 15.0  # minutes: a start that moves less than this is not reported
+CHECKS_AFTER = 0.25  # seconds per 1,000 visits kept back for validating and reporting
 
 
 def replan(
@@ -162,7 +163,10 @@ def replan(
     day, fixed, touched, initial, weight = changed_day(problem, previous, change, stability)
     from .search import lns
 
-    solution = lns.solve(day, seconds, seed, initial=initial, processes=processes)
+    # `seconds` is the whole budget: what the setup took, and a little for the checks after, come
+    # off the search's share
+    left = seconds - (time.perf_counter() - began) - CHECKS_AFTER * len(day.visits) / 1000
+    solution = lns.solve(day, max(0.2, left), seed, initial=initial, processes=processes)
     # visits no plan can include (feasibility.unplaceable) were set aside by the search with
     # their reasons, as `solve` does
     report = validate(day, solution)

@@ -29,18 +29,18 @@ class Context:
 
     def __init__(self, d: Data):
         self.d = d
-        D = d.D
         n = d.n
         loc = d.loc
+        matrix = np.asarray(d.problem.distance, dtype=float)  # d.D, as an array
         # the other visits, nearest first (both ways), ties by index (a stable sort)
         at = np.asarray(loc[:n], dtype=int)
-        both = np.asarray(D, dtype=float)[np.ix_(at, at)]
+        both = matrix[np.ix_(at, at)]
         both = both + both.T
         np.fill_diagonal(both, np.inf)
         order = np.argsort(both, axis=1, kind="stable")[:, : max(0, n - 1)]
         self.near: list[list[int]] = order.tolist()
-        finite = [x for row in D for x in row if x < float("inf")]
-        self.scale_d = max(finite) if finite else 1.0
+        finite = matrix[np.isfinite(matrix)]
+        self.scale_d = float(finite.max()) if finite.size else 1.0
         spans = [d.open[v] for v in range(n)] + [
             d.close[v] for v in range(n) if d.close[v] < float("inf")
         ]

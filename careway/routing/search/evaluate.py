@@ -50,6 +50,8 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from ..model import BREAK, ORDERED, SIMULTANEOUS, Problem, Route, Solution
 
 try:  # the hot loops in C (_native.c), built by pip; this module is their reference
@@ -230,8 +232,8 @@ def compile_problem(problem: Problem, native: bool | None = None) -> Data:
         maxv=[c.max_visits if c.max_visits is not None else big for c in cl],
         cap=[float(c.capacity) if c.capacity is not None else INF for c in cl],
         brk=brk,
-        T=[[float(x) for x in row] for row in problem.travel_time.tolist()],
-        D=[[float(x) for x in row] for row in problem.distance.tolist()],
+        T=np.asarray(problem.travel_time, dtype=float).tolist(),  # Python floats
+        D=np.asarray(problem.distance, dtype=float).tolist(),
         units=units,
         unit_of=unit_of,
         w_travel=float(w.travel),
