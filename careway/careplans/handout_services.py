@@ -222,7 +222,8 @@ def _checked(content: Any, key: str | None = None) -> handouts.Handout:
         handout = handouts.parse_handout(content, shipped=False)
     except handouts.HandoutError as error:
         errors.update(error.errors)
-    if key is not None and "key" not in errors and content.get("key") != key:
+    changed_key = isinstance(content, dict) and content.get("key") != key
+    if key is not None and "key" not in errors and changed_key:
         errors["key"] = f"Keep the key '{key}': a handout's key never changes."
     if errors or handout is None:
         raise ValidationError(errors)
