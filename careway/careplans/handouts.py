@@ -298,7 +298,7 @@ def handouts_for(organization_id: int) -> dict[str, Handout]:
     for key, active, content in rows.values_list("key", "active", "content"):
         if active:
             found[key] = parse_handout(content, shipped=False)
-        else:
+        else:  # a retired copy hides Careway's handout too (a template's gives it back)
             found.pop(key, None)
     return dict(sorted(found.items(), key=lambda item: item[1].title_in(ENGLISH).lower()))
 

@@ -317,19 +317,31 @@ class Intervention(CarePlanRecord):
         return self.text
 
 
-class AgencyTemplate(models.Model):
-    """An agency's own care plan template, or its copy of a shipped one (careway/careplans/
-    plan_templates.py). Each edit is a new row, the next version; the newest is `current`, and
-    the older ones stay so that a suggestion names the version it came from."""
+def _one_current_version_per_key(name: str) -> list[models.BaseConstraint]:
+    """An AgencyContent kind's constraints: each version of a key once, one current per key."""
+    return [
+        models.UniqueConstraint(fields=["organization", "key", "version"], name=f"{name}_version"),
+        models.UniqueConstraint(
+            fields=["organization", "key"],
+            condition=models.Q(current=True),
+            name=f"{name}_one_current",
+        ),
+    ]
+
+
+class AgencyContent(models.Model):
+    """A version of an agency's own clinical content, or of its copy of a shipped one: a care
+    plan template (AgencyTemplate) or a teaching handout (AgencyHandout). Each edit is a new row,
+    the next version; the newest is `current`, and the older ones stay so that what names a
+    version (a suggestion, a teaching record) can still read it. Written only through
+    careway/careplans/agency_content.py."""
 
     organization = models.ForeignKey(Organization, on_delete=models.PROTECT)
     key = models.CharField(max_length=60)
     version = models.PositiveIntegerField()
     title = models.CharField(max_length=200)
-    content = models.JSONField(help_text="The template, in the format of content/templates/.")
-    copied_from = models.CharField(
-        max_length=80, blank=True, help_text="The shipped template and version it was copied from."
-    )
+    content = models.JSONField()
+    copied_from = models.CharField(max_length=80, blank=True)
     active = models.BooleanField(default=True)
     current = models.BooleanField(default=True)
     changed_by = models.ForeignKey(
@@ -339,19 +351,23 @@ class AgencyTemplate(models.Model):
     note = models.CharField(max_length=300, blank=True, help_text="What changed, and why.")
 
     class Meta:
-        constraints = [
-            models.UniqueConstraint(
-                fields=["organization", "key", "version"], name="agency_template_version"
-            ),
-            models.UniqueConstraint(
-                fields=["organization", "key"],
-                condition=models.Q(current=True),
-                name="agency_template_one_current",
-            ),
-        ]
+        abstract = True
 
     def __str__(self) -> str:
         return self.title
+
+
+class AgencyTemplate(AgencyContent):
+    """An agency's own care plan template, or its copy of a shipped one (careway/careplans/
+    plan_templates.py); a suggestion names the version it came from."""
+
+    content = models.JSONField(help_text="The template, in the format of content/templates/.")
+    copied_from = models.CharField(
+        max_length=80, blank=True, help_text="The shipped template and version it was copied from."
+    )
+
+    class Meta:
+        constraints = _one_current_version_per_key("agency_template")
 
 
 class Suggestion(CarePlanRecord):
@@ -417,42 +433,18 @@ class Suggestion(CarePlanRecord):
         return self.text
 
 
-class AgencyHandout(models.Model):
+class AgencyHandout(AgencyContent):
     """An agency's own teaching handout, or its edited copy of a shipped one (careway/careplans/
-    handouts.py; the shipped ones are content/handouts/<key>.json). Versioned as AgencyTemplate
-    is: each edit is a new row, the newest is `current`, and a teaching record names the version
-    it gave."""
+    handouts.py; the shipped ones are content/handouts/<key>.json); a teaching record names the
+    version it gave."""
 
-    organization = models.ForeignKey(Organization, on_delete=models.PROTECT)
-    key = models.CharField(max_length=60)
-    version = models.PositiveIntegerField()
-    title = models.CharField(max_length=200)
     content = models.JSONField(help_text="The handout, in the format of content/handouts/.")
     copied_from = models.CharField(
         max_length=80, blank=True, help_text="The shipped handout and version it was copied from."
     )
-    active = models.BooleanField(default=True)
-    current = models.BooleanField(default=True)
-    changed_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+"
-    )
-    changed_at = models.DateTimeField(default=timezone.now)
-    note = models.CharField(max_length=300, blank=True, help_text="What changed, and why.")
 
     class Meta:
-        constraints = [
-            models.UniqueConstraint(
-                fields=["organization", "key", "version"], name="agency_handout_version"
-            ),
-            models.UniqueConstraint(
-                fields=["organization", "key"],
-                condition=models.Q(current=True),
-                name="agency_handout_one_current",
-            ),
-        ]
-
-    def __str__(self) -> str:
-        return self.title
+        constraints = _one_current_version_per_key("agency_handout")
 
 
 class TeachingRecord(CarePlanRecord):

@@ -11,8 +11,9 @@ stops a plan of care being sent answers 422 naming each field (`diagnoses.1.code
 """
 
 import uuid
+from collections.abc import Callable
 from datetime import date, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Protocol, TypeVar
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -318,10 +319,7 @@ def send_plan_of_care(
 ) -> dict[str, Any]:
     """Send it for signature: 422 naming every field that stops it; the PDF is kept as sent."""
     actor, poc = _poc_for(request, poc_id, Action.EDIT)
-    sent = plan_of_care.send_plan_of_care(
-        actor, poc, payload.how, expected_version(if_match, payload.version),
-        sent_on=payload.sent_on,
-    )  # fmt: skip
+    sent = _sent(actor, poc, payload, if_match, plan_of_care.send_plan_of_care)
     response["ETag"] = etag(sent.version)
     return _poc(sent)
 
@@ -335,9 +333,7 @@ def mark_plan_of_care_signed(
     if_match: str | None = IF_MATCH,
 ) -> dict[str, Any]:
     actor, poc = _poc_for(request, poc_id, Action.EDIT)
-    signed = plan_of_care.mark_plan_of_care_signed(
-        actor, poc, payload.signed_on, expected_version(if_match, payload.version)
-    )
+    signed = _signed(actor, poc, payload, if_match, plan_of_care.mark_plan_of_care_signed)
     response["ETag"] = etag(signed.version)
     return _poc(signed)
 
@@ -424,13 +420,8 @@ def send_verbal_order(
     payload: SendIn,
     if_match: str | None = IF_MATCH,
 ) -> dict[str, Any]:
-    actor = actor_for(request)
-    order = access.get_record_for(actor, VerbalOrder, order_id, Action.EDIT)
-    sent = plan_of_care.send_verbal_order(
-        actor, order, payload.how, expected_version(if_match, payload.version),
-        sent_on=payload.sent_on,
-    )  # fmt: skip
-    return _verbal(sent)
+    actor, order = _order_for(request, order_id)
+    return _verbal(_sent(actor, order, payload, if_match, plan_of_care.send_verbal_order))
 
 
 @router.post(f"{VERBAL}/signed", **operation(WRITE, {200: VerbalOrderOut}, UPDATE_ERRORS))
@@ -440,12 +431,58 @@ def mark_verbal_order_signed(
     payload: SignedIn,
     if_match: str | None = IF_MATCH,
 ) -> dict[str, Any]:
+    actor, order = _order_for(request, order_id)
+    return _verbal(_signed(actor, order, payload, if_match, plan_of_care.mark_verbal_order_signed))
+
+
+def _order_for(request: HttpRequest, order_id: uuid.UUID) -> tuple[audit.Actor, VerbalOrder]:
     actor = actor_for(request)
-    order = access.get_record_for(actor, VerbalOrder, order_id, Action.EDIT)
-    signed = plan_of_care.mark_verbal_order_signed(
-        actor, order, payload.signed_on, expected_version(if_match, payload.version)
-    )
-    return _verbal(signed)
+    return actor, access.get_record_for(actor, VerbalOrder, order_id, Action.EDIT)
+
+
+# --- sending and signing, a plan of care's and a verbal order's alike -------------------------
+
+OrderT = TypeVar("OrderT", PlanOfCare, VerbalOrder)
+
+
+class _Send(Protocol[OrderT]):
+    """plan_of_care.send_plan_of_care or send_verbal_order."""
+
+    def __call__(
+        self,
+        actor: audit.Actor,
+        order: OrderT,
+        how: str,
+        expected_version: int,
+        /,
+        *,
+        sent_on: date | None = None,
+    ) -> OrderT: ...
+
+
+def _sent(
+    actor: audit.Actor,
+    order: OrderT,
+    payload: SendIn,
+    if_match: str | None,
+    send: _Send[OrderT],
+) -> OrderT:
+    """`order` sent for signature by `send` as `payload` says, against the version the caller
+    read (If-Match or the body's `version`)."""
+    expected = expected_version(if_match, payload.version)
+    return send(actor, order, payload.how, expected, sent_on=payload.sent_on)
+
+
+def _signed(
+    actor: audit.Actor,
+    order: OrderT,
+    payload: SignedIn,
+    if_match: str | None,
+    mark: Callable[[audit.Actor, OrderT, date, int], OrderT],
+) -> OrderT:
+    """`order` marked signed by `mark` on the day `payload` says, against the version the
+    caller read."""
+    return mark(actor, order, payload.signed_on, expected_version(if_match, payload.version))
 
 
 # --- answers ------------------------------------------------------------------------------------

@@ -268,6 +268,8 @@ def templates_for(organization_id: int) -> dict[str, PlanTemplate]:
     from .models import AgencyTemplate
 
     found = dict(shipped())
+    # A retired copy is left out, so Careway's template of its key is used again (unlike a
+    # handout's: agency_content.ContentKind.retired_copy_hides_shipped, and the pages agree).
     rows = AgencyTemplate.objects.filter(organization_id=organization_id, current=True, active=True)
     for row in rows:
         found[row.key] = parse_template(row.content, shipped=False)

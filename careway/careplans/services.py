@@ -12,23 +12,20 @@ and for a whole agency by the background task of careway/careplans/tasks.py (a g
 reading grows stale, without anything new on the chart).
 """
 
-import copy
-import json
-import math
 from collections import defaultdict
 from collections.abc import Collection, Mapping
 from datetime import date, timedelta
 from typing import Any, TypeGuard
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import IntegrityError, connection, transaction
+from django.core.exceptions import ValidationError
+from django.db import connection
 from django.db.models import Q
 from django.utils import timezone
 
 from careway.core import audit
 from careway.core.conflicts import VersionConflict
-from careway.core.models import AuditEvent, Organization, User
+from careway.core.models import Organization, User
 from careway.core.writes import service
 from careway.patients import history
 from careway.patients import services as patient_services
@@ -45,7 +42,7 @@ from careway.patients.models import (
 )
 from careway.patients.services import assign_fields, save_versioned, validate_record
 
-from . import evidence, measures, plan_templates, revisions, suggestions
+from . import agency_content, evidence, measures, plan_templates, revisions, suggestions
 from .frequency import FrequencyError, parse
 from .models import (
     AgencyTemplate,
@@ -57,7 +54,6 @@ from .models import (
     Problem,
     Suggestion,
 )
-from .permissions import CAREPLANS_TEMPLATES
 
 OPEN_EPISODE = (
     EpisodeOfCare.Status.REFERRED,
@@ -1309,267 +1305,27 @@ def _mark_accepted(actor: audit.Actor, row: Suggestion, made: Any, reason: str) 
 
 
 # --- agency templates ----------------------------------------------------------------------------
-# An agency's care plan templates (careway/careplans/plan_templates.py): a copy of a shipped one
-# (used in its place, for this agency only) or one of its own. Nothing is changed in place: each
-# change is a new AgencyTemplate row, the next version, and the row before it stops being current,
-# so the versions a suggestion names stay readable. The shipped files are never written.
-
-TEMPLATE_SIZE_LIMIT = 100_000  # characters of JSON: the largest shipped template is under 5,000
-TEMPLATE_DEPTH_LIMIT = 8  # a template's deepest field is 3 levels down (goals[0].key)
-TITLE_LIMIT = AgencyTemplate._meta.get_field("title").max_length or 200
-NOTE_LIMIT = AgencyTemplate._meta.get_field("note").max_length or 300
-# "new" is the address of the page that starts a template (/agency/care-plan-templates/new/).
-RESERVED_TEMPLATE_KEYS = frozenset({"new"})
+# An agency's care plan templates (careway/careplans/plan_templates.py), written as every kind of
+# the agency's versioned content is (careway/careplans/agency_content.py): a copy of a shipped one
+# (used in its place, for this agency only) or one of its own, each change a new AgencyTemplate
+# row, so the versions a suggestion names stay readable.
 
 
-def may_manage_templates(actor: audit.Actor, organization: Organization) -> bool:
-    """Whether `actor` may change `organization`'s templates: its admins and supervisors, or the
-    system acting for it (the demo, the console)."""
-    user = actor.user
-    if user is None:
-        return actor.on_behalf_of_organization_id in (None, organization.pk)
-    return user.organization_id == organization.pk and user.has_perm_code(CAREPLANS_TEMPLATES)
-
-
-def check_may_manage_templates(actor: audit.Actor, organization: Organization, key: str) -> None:
-    """PermissionDenied, with a denied audit event, unless `actor` may change the agency's
-    templates. Pages and the API call it before a write (a service's own refusal would roll
-    its audit event back with it)."""
-    if may_manage_templates(actor, organization):
-        return
-    audit.record(
-        actor,
-        "careplan.template.change",
-        object_type=AgencyTemplate._meta.label_lower,
-        organization_id=organization.pk,
-        outcome=AuditEvent.Outcome.DENIED,
-        detail={"key": key[:60], "why": f"lacks {CAREPLANS_TEMPLATES}"},
-    )
-    raise PermissionDenied("Only the agency's admins and supervisors change its templates.")
-
-
-def _guard_templates(actor: audit.Actor, organization: Organization) -> None:
-    if not may_manage_templates(actor, organization):
-        raise PermissionDenied("Only the agency's admins and supervisors change its templates.")
-
-
-@service
-def copy_template(actor: audit.Actor, organization: Organization, key: str) -> AgencyTemplate:
-    """A shipped template copied as the agency's version 1, used in place of the shipped one
-    from now on. Refused (naming `key`) when the agency already has its own of that key."""
-    _guard_templates(actor, organization)
-    shipped = plan_templates.shipped().get(key)
-    if shipped is None:
-        raise ValidationError({"key": f"No template '{key}' is shipped with Careway."})
-    if _current_template(organization, key) is not None:
-        raise ValidationError(
-            {"key": _duplicate(f"Your agency already has its own '{shipped.title}': edit it.")}
-        )
-    content = {**copy.deepcopy(shipped.raw), "version": "1"}
-    row = _insert_template(
-        actor,
-        AgencyTemplate(
-            organization=organization,
-            key=key,
-            version=1,
-            title=shipped.title[:TITLE_LIMIT],
-            content=content,
-            copied_from=f"{key}@{shipped.version}"[:80],
-            note=f"Copied from Careway's template, version {shipped.version}."[:NOTE_LIMIT],
-        ),
-    )
-    _audit_template(actor, "careplan.template.copy", row, copied_from=row.copied_from)
-    return row
-
-
-@service
-def create_template(
-    actor: audit.Actor, organization: Organization, content: Any, note: str = ""
-) -> AgencyTemplate:
-    """A template of the agency's own, version 1, under the key its content names: a key no
-    shipped template and none of the agency's already has."""
-    _guard_templates(actor, organization)
-    template = _checked_template(content)
-    key = template.key
-    if key in plan_templates.shipped():
-        raise ValidationError(
-            {"key": _duplicate(f"'{key}' is a template shipped with Careway: copy it to change "
-                               "it, or choose another key.")}
-        )  # fmt: skip
-    if key in RESERVED_TEMPLATE_KEYS:
-        raise ValidationError({"key": f"'{key}' is reserved: choose another key."})
-    if AgencyTemplate.objects.filter(organization=organization, key=key).exists():
-        raise ValidationError({"key": _duplicate(f"Your agency already has a template '{key}'.")})
-    row = _insert_template(
-        actor,
-        AgencyTemplate(
-            organization=organization,
-            key=key,
-            version=1,
-            title=template.title,
-            content={**content, "version": "1"},
-            note=_template_note(note),
-        ),
-    )
-    _audit_template(actor, "careplan.template.create", row)
-    return row
-
-
-@service
-def save_template(
-    actor: audit.Actor,
-    organization: Organization,
-    key: str,
-    content: Any,
-    expected_version: int,
-    note: str = "",
-) -> AgencyTemplate:
-    """The agency's template `key` changed: its next version, checked whole by
-    plan_templates.parse_template (a refusal names every field at fault, as "goals[2].measure",
-    and writes nothing). A stale `expected_version` raises VersionConflict. Content equal to
-    what is saved writes nothing and returns the current version."""
-    _guard_templates(actor, organization)
-    current = _current_template_for_change(organization, key, expected_version)
-    template = _checked_template(content, key=key)
-    note = _template_note(note)
-    unchanged = {**content, "version": current.content.get("version")} == current.content
-    if unchanged:
-        return current
-    return _next_template_version(
-        actor, current, "careplan.template.save", content=content, title=template.title, note=note
-    )
-
-
-@service
-def retire_template(
-    actor: audit.Actor,
-    organization: Organization,
-    key: str,
-    expected_version: int,
-    note: str = "",
-) -> AgencyTemplate:
-    """The agency's template no longer used (a new version, inactive): a retired copy of a
-    shipped template gives the shipped one back; a retired own template suggests nothing."""
-    return _set_template_active(actor, organization, key, expected_version, False, note)
-
-
-@service
-def restore_template(
-    actor: audit.Actor,
-    organization: Organization,
-    key: str,
-    expected_version: int,
-    note: str = "",
-) -> AgencyTemplate:
-    """A retired template used again (a new version, active)."""
-    return _set_template_active(actor, organization, key, expected_version, True, note)
-
-
-def _set_template_active(
-    actor: audit.Actor,
-    organization: Organization,
-    key: str,
-    expected_version: int,
-    active: bool,
-    note: str,
-) -> AgencyTemplate:
-    _guard_templates(actor, organization)
-    current = _current_template_for_change(organization, key, expected_version)
-    note = _template_note(note)
-    if current.active == active:
-        return current
-    action = "careplan.template.restore" if active else "careplan.template.retire"
-    return _next_template_version(actor, current, action, active=active, note=note)
-
-
-def _duplicate(message: str) -> ValidationError:
-    """A key taken already (the API answers 409, as for any duplicate)."""
-    return ValidationError(message, code="unique")
-
-
-def _current_template(organization: Organization, key: str) -> AgencyTemplate | None:
-    rows = AgencyTemplate.objects.select_for_update()
-    return rows.filter(organization=organization, key=key, current=True).first()
-
-
-def _current_template_for_change(
-    organization: Organization, key: str, expected_version: int
-) -> AgencyTemplate:
-    current = _current_template(organization, key)
-    if current is None:
-        raise ValidationError(
-            {"key": f"Your agency has no template '{key}' of its own: copy or create it first."}
-        )
-    if current.version != expected_version:
-        raise VersionConflict(current, expected_version)
-    return current
-
-
-def _checked_template(content: Any, key: str | None = None) -> plan_templates.PlanTemplate:
-    """The template `content` holds, or ValidationError naming every field at fault by its path
-    in the template ("goals[2].measure"); `key` is the key it must keep."""
-    errors = _unstorable(content)
-    if errors:
-        raise ValidationError(errors)
-    if len(json.dumps(content)) > TEMPLATE_SIZE_LIMIT:
-        raise ValidationError(
-            {"template": f"At most {TEMPLATE_SIZE_LIMIT:,} characters: split it into templates."}
-        )
-    template = None
+def _read_template(content: Any) -> tuple[plan_templates.PlanTemplate | None, dict[str, str]]:
     try:
-        template = plan_templates.parse_template(content, shipped=False)
+        return plan_templates.parse_template(content, shipped=False), {}
     except plan_templates.TemplateError as error:
-        errors.update(error.errors)
-    if isinstance(content, dict):
-        errors.update(_template_extra_errors(content, key, errors))
-    if errors or template is None:
-        raise ValidationError(errors)
-    return template
+        return None, error.errors
 
 
-def _unstorable(content: Any) -> dict[str, str]:
-    """Text no database keeps (a NUL character, half of a surrogate pair) or nesting no
-    template has, by the path where it is; walked without recursion, however deep."""
-    stack: list[tuple[str, Any, int]] = [("", content, 0)]
-    while stack:
-        path, value, depth = stack.pop()
-        if depth > TEMPLATE_DEPTH_LIMIT:
-            return {path or "template": "Nested too deeply to be part of a template."}
-        if isinstance(value, dict):
-            for name, inner in value.items():
-                if not _storable(str(name)):
-                    return {path or "template": "A field name holds a character no text may."}
-                stack.append((f"{path}.{name}" if path else str(name), inner, depth + 1))
-        elif isinstance(value, list):
-            stack.extend((f"{path}[{i}]", inner, depth + 1) for i, inner in enumerate(value))
-        elif isinstance(value, str) and not _storable(value):
-            return {path or "template": "Holds a character no text may (NUL, or a broken one)."}
-        elif isinstance(value, float) and not math.isfinite(value):
-            return {path or "template": "A number, not NaN or infinity."}
-    return {}
-
-
-def _storable(text: str) -> bool:
-    if "\x00" in text:
-        return False
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
-def _template_extra_errors(
-    content: dict[str, Any], key: str | None, found: Mapping[str, str]
-) -> dict[str, str]:
-    """What parse_template leaves to whoever stores a template: the key kept, the title's
-    length, and goal targets that can be met (a lowest value above the highest is refused)."""
+def _template_extra_errors(content: dict[str, Any], found: Mapping[str, str]) -> dict[str, str]:
+    """What parse_template leaves to whoever stores a template: the title's length, and goal
+    targets that can be met (a lowest value above the highest is refused)."""
     errors: dict[str, str] = {}
-    if key is not None and "key" not in found and content.get("key") != key:
-        errors["key"] = f"Keep the key '{key}': a template's key never changes."
     title = content.get("title")
-    if isinstance(title, str) and len(title.strip()) > TITLE_LIMIT:
-        errors["title"] = f"At most {TITLE_LIMIT} characters (this has {len(title.strip())})."
+    limit = agency_content.TITLE_LIMIT
+    if isinstance(title, str) and len(title.strip()) > limit:
+        errors["title"] = f"At most {limit} characters (this has {len(title.strip())})."
     sources = content.get("sources")
     for index, source in enumerate(sources if isinstance(sources, list) else []):
         if isinstance(source, str) and not source.strip() and "sources" not in found:
@@ -1589,64 +1345,79 @@ def _number(value: Any) -> TypeGuard[float]:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
-def _template_note(note: str) -> str:
-    note = (note or "").strip()
-    if len(note) > NOTE_LIMIT:
-        raise ValidationError({"note": f"At most {NOTE_LIMIT} characters (this has {len(note)})."})
-    return note
+TEMPLATES: agency_content.ContentKind[AgencyTemplate, plan_templates.PlanTemplate] = (
+    agency_content.ContentKind(
+        noun="template",
+        model=AgencyTemplate,
+        audit_prefix="careplan.template",
+        shipped=plan_templates.shipped,
+        read=_read_template,
+        title=lambda template: template.title,
+        # A retired copy of a shipped template gives Careway's template back to the agency's
+        # suggestions (a handout's hides Careway's: careway/careplans/handout_services.py).
+        retired_copy_hides_shipped=False,
+        retired_words="Not used: retired",
+        more_errors=_template_extra_errors,
+    )
+)
 
 
-def _next_template_version(
+@service
+def copy_template(actor: audit.Actor, organization: Organization, key: str) -> AgencyTemplate:
+    """A shipped template copied as the agency's version 1, used in place of the shipped one
+    from now on. Refused (naming `key`) when the agency already has its own of that key."""
+    return agency_content.copy(TEMPLATES, actor, organization, key)
+
+
+@service
+def create_template(
+    actor: audit.Actor, organization: Organization, content: Any, note: str = ""
+) -> AgencyTemplate:
+    """A template of the agency's own, version 1, under the key its content names: a key no
+    shipped template and none of the agency's already has."""
+    return agency_content.create(TEMPLATES, actor, organization, content, note)
+
+
+@service
+def save_template(
     actor: audit.Actor,
-    current: AgencyTemplate,
-    action: str,
-    *,
-    content: dict[str, Any] | None = None,
-    title: str | None = None,
-    active: bool | None = None,
+    organization: Organization,
+    key: str,
+    content: Any,
+    expected_version: int,
     note: str = "",
 ) -> AgencyTemplate:
-    version = current.version + 1
-    content = content if content is not None else current.content
-    current.current = False
-    current.save(update_fields=["current"])
-    row = _insert_template(
-        actor,
-        AgencyTemplate(
-            organization_id=current.organization_id,
-            key=current.key,
-            version=version,
-            title=title if title is not None else current.title,
-            content={**content, "version": str(version)},
-            copied_from=current.copied_from,
-            active=current.active if active is None else active,
-            note=note,
-        ),
+    """The agency's template `key` changed: its next version, checked whole by
+    plan_templates.parse_template (a refusal names every field at fault, as "goals[2].measure",
+    and writes nothing). A stale `expected_version` raises VersionConflict. Content equal to
+    what is saved writes nothing and returns the current version."""
+    return agency_content.save(TEMPLATES, actor, organization, key, content, expected_version, note)
+
+
+@service
+def retire_template(
+    actor: audit.Actor,
+    organization: Organization,
+    key: str,
+    expected_version: int,
+    note: str = "",
+) -> AgencyTemplate:
+    """The agency's template no longer used (a new version, inactive): a retired copy of a
+    shipped template gives the shipped one back; a retired own template suggests nothing."""
+    return agency_content.set_active(
+        TEMPLATES, actor, organization, key, expected_version, False, note
     )
-    _audit_template(actor, action, row, previous_version=current.version)
-    return row
 
 
-def _insert_template(actor: audit.Actor, row: AgencyTemplate) -> AgencyTemplate:
-    """Save a new current version; another person's save of the same key at the same moment
-    (the one current row per key) is refused as theirs came first."""
-    row.changed_by, row.changed_at = actor.user, timezone.now()
-    try:
-        with transaction.atomic():
-            row.save(force_insert=True)
-    except IntegrityError as error:
-        raise ValidationError(
-            {"key": "Someone else saved this template at the same moment: open it again."}
-        ) from error
-    return row
-
-
-def _audit_template(actor: audit.Actor, action: str, row: AgencyTemplate, **detail: Any) -> None:
-    audit.record(
-        actor,
-        action,
-        obj=row,
-        organization_id=row.organization_id,
-        detail={"key": row.key, "version": row.version, "active": row.active,
-                "note": row.note, **detail},
-    )  # fmt: skip
+@service
+def restore_template(
+    actor: audit.Actor,
+    organization: Organization,
+    key: str,
+    expected_version: int,
+    note: str = "",
+) -> AgencyTemplate:
+    """A retired template used again (a new version, active)."""
+    return agency_content.set_active(
+        TEMPLATES, actor, organization, key, expected_version, True, note
+    )

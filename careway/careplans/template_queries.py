@@ -1,6 +1,7 @@
 """Reads of an agency's care plan templates, for its template pages and the JSON API: every
-template it can use (the shipped ones and its own, one entry per key), one template's content
-laid out as a plan reads, and the versions of its own.
+template it can use (the shipped ones and its own, one entry per key, read as every kind of the
+agency's content is: careway/careplans/agency_content.py), and one template's content laid out
+as a plan reads.
 
 The agency's rows are AgencyTemplate (careway/careplans/models.py), written only by the services
 of careway/careplans/services.py ("agency templates"); what suggestions use is
@@ -13,109 +14,18 @@ from typing import Any
 
 from careway.core.roles import Discipline
 
-from . import measures, plan_templates
+from . import agency_content, measures, plan_templates, services
 from .frequency import FrequencyError, parse
 from .models import AgencyTemplate, Intervention
-from .plan_templates import PlanTemplate, TemplateError, TemplateItem
+from .plan_templates import PlanTemplate, TemplateItem
 from .revisions import PATIENT_WORDS
 
-SHIPPED, COPY, OWN = "shipped", "copy", "own"
 
-
-@dataclass(frozen=True)
-class TemplateEntry:
+class TemplateEntry(agency_content.Entry[PlanTemplate, AgencyTemplate]):
     """One key of the agency's templates: Careway's template of that key, the agency's current
     version of it, or both (its copy)."""
 
-    key: str
-    shipped: PlanTemplate | None
-    agency: AgencyTemplate | None
-
-    @property
-    def title(self) -> str:
-        if self.agency is not None:
-            return self.agency.title
-        assert self.shipped is not None
-        return self.shipped.title
-
-    @property
-    def origin(self) -> str:
-        if self.agency is None:
-            return SHIPPED
-        return COPY if self.shipped is not None else OWN
-
-    @property
-    def agency_in_use(self) -> bool:
-        return self.agency is not None and self.agency.active
-
-    @property
-    def in_use(self) -> bool:
-        """Whether suggestions use this key at all (a retired own template is not used)."""
-        return self.agency_in_use or self.shipped is not None
-
-    @property
-    def version(self) -> str:
-        """The version suggestions use: the agency's when its copy is in use, else Careway's."""
-        if self.agency is not None and (self.agency.active or self.shipped is None):
-            return str(self.agency.version)
-        assert self.shipped is not None
-        return self.shipped.version
-
-    @property
-    def in_use_words(self) -> str:
-        if self.origin == SHIPPED:
-            return "Careway's template"
-        assert self.agency is not None
-        if self.agency.active:
-            return f"Your agency's {'copy' if self.shipped else 'template'}, version {self.version}"
-        if self.shipped is not None:
-            return f"Careway's template (your copy, version {self.agency.version}, is retired)"
-        return f"Not used: retired (version {self.agency.version})"
-
-
-def entries(organization_id: int) -> list[TemplateEntry]:
-    """Every template of the agency, one per key, sorted by title (two queries at most: the
-    agency's current rows, with who changed them)."""
-    shipped = plan_templates.shipped()
-    own = {
-        row.key: row
-        for row in AgencyTemplate.objects.filter(
-            organization_id=organization_id, current=True
-        ).select_related("changed_by")
-    }
-    found = [TemplateEntry(key, shipped.get(key), own.get(key)) for key in {*shipped, *own}]
-    return sorted(found, key=lambda e: (e.title.casefold(), e.key))
-
-
-def entry(organization_id: int, key: str) -> TemplateEntry | None:
-    """The agency's template `key` (Careway's, its copy, or its own), or None."""
-    shipped = plan_templates.shipped().get(key)
-    own = (
-        AgencyTemplate.objects.filter(organization_id=organization_id, key=key, current=True)
-        .select_related("changed_by")
-        .first()
-    )
-    if shipped is None and own is None:
-        return None
-    return TemplateEntry(key, shipped, own)
-
-
-def versions(organization_id: int, key: str) -> list[AgencyTemplate]:
-    """The agency's versions of `key`, newest first, without their content."""
-    return list(
-        AgencyTemplate.objects.filter(organization_id=organization_id, key=key)
-        .select_related("changed_by")
-        .defer("content")
-        .order_by("-version")
-    )
-
-
-def version_of(organization_id: int, key: str, version: int) -> AgencyTemplate | None:
-    return (
-        AgencyTemplate.objects.filter(organization_id=organization_id, key=key, version=version)
-        .select_related("changed_by")
-        .first()
-    )
+    kind = services.TEMPLATES
 
 
 # --- a template laid out as a plan reads ------------------------------------------------------
@@ -186,10 +96,9 @@ class Shown:
 
 
 def shown(content: Any) -> Shown:
-    try:
-        template = plan_templates.parse_template(content, shipped=False)
-    except TemplateError as error:
-        return Shown(None, errors=error.errors)
+    template, errors = services.TEMPLATES.read(content)
+    if template is None:
+        return Shown(None, errors=errors)
     return shown_template(template)
 
 

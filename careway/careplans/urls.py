@@ -108,7 +108,7 @@ urlpatterns += goal_urls.urlpatterns
 TEMPLATES = "agency/care-plan-templates"
 urlpatterns += [
     path(f"{TEMPLATES}/", template_views.template_list, name="template_list"),
-    # "new" is never a template's key (services.RESERVED_TEMPLATE_KEYS).
+    # "new" is never a template's key (agency_content.RESERVED_KEYS).
     path(f"{TEMPLATES}/new/", template_views.template_new, name="template_new"),
     path(f"{TEMPLATES}/<slug:key>/", template_views.template_detail, name="template_detail"),
     path(f"{TEMPLATES}/<slug:key>/copy/", template_views.template_copy, name="template_copy"),
@@ -123,7 +123,7 @@ urlpatterns += [
 HANDOUTS = "agency/handouts"
 urlpatterns += [
     path(f"{HANDOUTS}/", handout_views.handout_list, name="handout_list"),
-    # "new" is never a handout's key (handout_services.RESERVED_HANDOUT_KEYS).
+    # "new" is never a handout's key (agency_content.RESERVED_KEYS).
     path(f"{HANDOUTS}/new/", handout_views.handout_new, name="handout_new"),
     path(f"{HANDOUTS}/<slug:key>/", handout_views.handout_detail, name="handout_detail"),
     path(f"{HANDOUTS}/<slug:key>/copy/", handout_views.handout_copy, name="handout_copy"),

@@ -9,6 +9,7 @@ nobody foresaw; ordinary bad input is always a 4xx (tests/api fuzz the whole API
 
 import json
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, RequestDataTooBig
@@ -106,9 +107,12 @@ def operation(scope: str, ok: dict[int, Any], errors: tuple[int, ...]) -> dict[s
     }
 
 
-def paginate(request: HttpRequest, rows: QuerySet, page: PageParams) -> dict[str, Any]:
-    """One page of `rows` with the total and links to the pages either side."""
-    count = rows.count()
+def paginate(
+    request: HttpRequest, rows: QuerySet | Sequence[Any], page: PageParams
+) -> dict[str, Any]:
+    """One page of `rows` (a query, or a list already read) with the total and links to the
+    pages either side."""
+    count = rows.count() if isinstance(rows, QuerySet) else len(rows)
     end = page.offset + page.limit
     return {
         "count": count,

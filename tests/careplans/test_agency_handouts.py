@@ -155,6 +155,22 @@ def test_bad_content_names_every_field_by_its_path_and_writes_nothing(world, adm
     assert rows(world.org) == [(1, True, True)]
 
 
+def test_content_that_is_not_a_json_object_is_refused_by_the_service_and_the_editor(
+    login, world, admin
+):
+    services.copy_handout(admin, world.org, HF)
+    for content in ([1, 2], "a handout"):
+        with pytest.raises(ValidationError) as refused:
+            services.save_handout(admin, world.org, HF, content, 1)
+        assert refused.value.message_dict == {"handout": ["A handout is a JSON object."]}
+    response = login(world.admin).post(
+        url("handout_edit", HF), {"content": "[1, 2]", "version": "1"}
+    )
+    assert response.status_code == 422
+    assert "A handout is a JSON object." in response.content.decode()
+    assert rows(world.org) == [(1, True, True)]
+
+
 def test_a_stale_version_is_a_conflict_that_writes_nothing(world, admin):
     services.copy_handout(admin, world.org, HF)
     services.save_handout(admin, world.org, HF, edited(shipped_content()), 1)
