@@ -178,10 +178,10 @@ def _best_pair(
     # A first upper bound, cheaply: the combination whose estimates (travel and own
     # lateness, no push) are best, tried exactly. Then each visit's places are timed only
     # where their travel alone leaves room under it, given the other visit's least travel.
-    found = _quick_best(state, a, avoid), _quick_best(state, b, avoid)
-    if found[0] is None or found[1] is None:
+    found_a, found_b = _quick_best(state, a, avoid), _quick_best(state, b, avoid)
+    if found_a is None or found_b is None:
         return None
-    (low_a, qa), (low_b, qb) = found
+    (low_a, qa), (low_b, qb) = found_a, found_b
     seed = min(
         (
             (x[0] + y[0], x, y)
