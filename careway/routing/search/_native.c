@@ -184,31 +184,64 @@ static Compiled *get(PyObject *capsule) {
 #define TIME(list, i) as_double(ITEM((list), (i)))
 #define INT(list, i) ((int)PyLong_AsLong(ITEM((list), (i))))
 
+#define SMALL 64 /* a route this long or shorter needs no heap for its frame */
+
 /* For each position p of a route (0..L): when the clinician is free before it, where they are,
- * and the next place after it (State._frame). Arrays of L + 1. */
-static void frame(Compiled *c, PyObject *nodes, PyObject *t, int k, Py_ssize_t L, double *frees,
-                  int *heres, int *nexts) {
+ * and the next place after it (State._frame). */
+typedef struct {
+    Py_ssize_t L;
+    double *frees;
+    int *heres, *nexts;
+    double frees_s[SMALL + 1];
+    int heres_s[SMALL + 1], nexts_s[SMALL + 1];
+} Frame;
+
+static void frame_open(Compiled *c, Frame *f, PyObject *nodes, PyObject *t, int k) {
+    Py_ssize_t L = f->L = PyList_GET_SIZE(nodes);
+    f->frees = f->frees_s;
+    f->heres = f->heres_s;
+    f->nexts = f->nexts_s;
+    if (L > SMALL) {
+        f->frees = malloc(sizeof(double) * (size_t)(L + 1));
+        f->heres = malloc(sizeof(int) * (size_t)(L + 1));
+        f->nexts = malloc(sizeof(int) * (size_t)(L + 1));
+    }
     double free_ = c->sstart[k];
     int here = c->cstart[k];
     for (Py_ssize_t j = 0; j < L; j++) {
-        frees[j] = free_;
-        heres[j] = here;
+        f->frees[j] = free_;
+        f->heres[j] = here;
         int x = INT(nodes, j);
         free_ = TIME(t, x) + c->dur[x];
         if (x < c->n) here = c->loc[x];
     }
-    frees[L] = free_;
-    heres[L] = here;
+    f->frees[L] = free_;
+    f->heres[L] = here;
     int nxt = c->cend[k];
-    nexts[L] = nxt;
+    f->nexts[L] = nxt;
     for (Py_ssize_t j = L - 1; j >= 0; j--) {
         int x = INT(nodes, j);
         if (x < c->n) nxt = c->loc[x];
-        nexts[j] = nxt;
+        f->nexts[j] = nxt;
     }
 }
 
-#define SMALL 64
+static void frame_close(Frame *f) {
+    if (f->L > SMALL) {
+        free(f->frees);
+        free(f->heres);
+        free(f->nexts);
+    }
+}
+
+/* The constant part of putting visit v in route k: the credit for placing it, continuity and
+ * stability (as State.scan and State.quick work it out). */
+static double route_const(Compiled *c, int v, int k) {
+    double cst = -c->w_unassigned;
+    if (c->pref[v] >= 0 && c->pref[v] != k) cst += c->w_cont;
+    if (c->prev[v] >= 0 && c->prev[v] != k) cst += c->w_stab;
+    return cst;
+}
 
 typedef struct {
     double cost, low, base, worst, tr, c;
@@ -233,17 +266,11 @@ static void places_add(Places *ps, Place item) {
 static void scan_route(Compiled *c, PyObject *nodes, PyObject *t, PyObject *rk, int v, int k,
                        double cutoff, double cst, double old_over, int nreal, Places *out) {
     double wt = c->w_travel, wl = c->w_late, wo = c->w_over;
-    Py_ssize_t L = PyList_GET_SIZE(nodes);
-    double frees_s[SMALL + 1];
-    int heres_s[SMALL + 1], nexts_s[SMALL + 1];
-    double *frees = frees_s;
-    int *heres = heres_s, *nexts = nexts_s;
-    if (L > SMALL) {
-        frees = malloc(sizeof(double) * (size_t)(L + 1));
-        heres = malloc(sizeof(int) * (size_t)(L + 1));
-        nexts = malloc(sizeof(int) * (size_t)(L + 1));
-    }
-    frame(c, nodes, t, k, L, frees, heres, nexts);
+    Frame f;
+    frame_open(c, &f, nodes, t, k);
+    Py_ssize_t L = f.L;
+    double *frees = f.frees;
+    int *heres = f.heres, *nexts = f.nexts;
     int n = c->n;
     int lv = c->loc[v];
     double dv = c->dur[v], ov = c->open[v], cv = c->close[v];
@@ -301,7 +328,7 @@ static void scan_route(Compiled *c, PyObject *nodes, PyObject *t, PyObject *rk, 
         Place item = {0.0, 0.0, base, worst, tr, cst, k, (int)p, exact};
         places_add(out, item);
     }
-    if (L > SMALL) { free(frees); free(heres); free(nexts); }
+    frame_close(&f);
 }
 
 /* scan(compiled, nodes, t, rk, v, k, cutoff, const, old_over, nreal)
@@ -370,9 +397,7 @@ static PyObject *native_singles(PyObject *self, PyObject *args) {
     for (Py_ssize_t i = 0; i < nr; i++) {
         int k = INT(routes, i);
         if (!may_take(c, nreal, load, v, k)) continue;
-        double cst = -c->w_unassigned;
-        if (c->pref[v] >= 0 && c->pref[v] != k) cst += c->w_cont;
-        if (c->prev[v] >= 0 && c->prev[v] != k) cst += c->w_stab;
+        double cst = route_const(c, v, k);
         int nr_k = INT(nreal, k);
         double send = c->send[k], back = TIME(ret, k);
         double old_over = nr_k && back > send ? back - send : 0.0;
@@ -466,6 +491,43 @@ fail:
     return NULL;
 }
 
+typedef struct {
+    double est, low;
+    int k, p;
+} Quick;
+
+typedef struct {
+    Quick *items;
+    Py_ssize_t size, cap;
+} Quicks;
+
+/* For each place of visit v in route k: an estimate of its cost and a lower bound of it
+ * (State.quick's loop), appended to `out`. */
+static void quick_route(Compiled *c, PyObject *nodes, PyObject *t, int v, int k, double cst,
+                        int nreal, double lm, Quicks *out) {
+    double wt = c->w_travel, wl = c->w_late, wm = c->w_max;
+    int lv = c->loc[v];
+    double ov = c->open[v], cv = c->close[v];
+    Frame f;
+    frame_open(c, &f, nodes, t, k);
+    for (Py_ssize_t p = 0; p <= f.L; p++) {
+        int a = f.heres[p], b = f.nexts[p];
+        double tr = wt * (nreal ? DD(c, a, lv) + DD(c, lv, b) - DD(c, a, b)
+                                : DD(c, a, lv) + DD(c, lv, b)) + cst;
+        double st = f.frees[p] + TT(c, a, lv);
+        double late = st > cv ? st - cv : 0.0;
+        if (st < ov) late = ov > cv ? ov - cv : 0.0;
+        double est = tr + wl * late + (late > lm ? wm * (late - lm) : 0.0);
+        if (out->size >= out->cap) {
+            out->cap = out->cap ? 2 * out->cap : 64;
+            out->items = realloc(out->items, sizeof(Quick) * (size_t)out->cap);
+        }
+        Quick q = {est, tr, k, (int)p};
+        out->items[out->size++] = q;
+    }
+    frame_close(&f);
+}
+
 /* quick(compiled, nodes, t, v, k, const, nreal, late_max) -> [(estimate, bound, position)] */
 static PyObject *native_quick(PyObject *self, PyObject *args) {
     PyObject *cap, *nodes, *t;
@@ -476,44 +538,17 @@ static PyObject *native_quick(PyObject *self, PyObject *args) {
         return NULL;
     Compiled *c = get(cap);
     if (c == NULL) return NULL;
-    double wt = c->w_travel, wl = c->w_late, wm = c->w_max;
-    Py_ssize_t L = PyList_GET_SIZE(nodes);
-    double frees_s[SMALL + 1];
-    int heres_s[SMALL + 1], nexts_s[SMALL + 1];
-    double *frees = frees_s;
-    int *heres = heres_s, *nexts = nexts_s;
-    if (L > SMALL) {
-        frees = malloc(sizeof(double) * (size_t)(L + 1));
-        heres = malloc(sizeof(int) * (size_t)(L + 1));
-        nexts = malloc(sizeof(int) * (size_t)(L + 1));
+    Quicks qs = {NULL, 0, 0};
+    quick_route(c, nodes, t, v, k, cst, nreal, lm, &qs);
+    PyObject *out = PyErr_Occurred() ? NULL : PyList_New(qs.size);
+    for (Py_ssize_t i = 0; out != NULL && i < qs.size; i++) {
+        PyObject *row = Py_BuildValue("(ddi)", qs.items[i].est, qs.items[i].low, qs.items[i].p);
+        if (row == NULL) { Py_CLEAR(out); break; }
+        PyList_SET_ITEM(out, i, row);
     }
-    frame(c, nodes, t, k, L, frees, heres, nexts);
-    int lv = c->loc[v];
-    double ov = c->open[v], cv = c->close[v];
-    PyObject *out = PyList_New(L + 1);
-    if (out != NULL) {
-        for (Py_ssize_t p = 0; p <= L; p++) {
-            int a = heres[p], b = nexts[p];
-            double tr = wt * (nreal ? DD(c, a, lv) + DD(c, lv, b) - DD(c, a, b)
-                                    : DD(c, a, lv) + DD(c, lv, b)) + cst;
-            double st = frees[p] + TT(c, a, lv);
-            double late = st > cv ? st - cv : 0.0;
-            if (st < ov) late = ov > cv ? ov - cv : 0.0;
-            double est = tr + wl * late + (late > lm ? wm * (late - lm) : 0.0);
-            PyObject *row = Py_BuildValue("(ddn)", est, tr, p);
-            if (row == NULL) { Py_CLEAR(out); break; }
-            PyList_SET_ITEM(out, p, row);
-        }
-    }
-    if (L > SMALL) { free(frees); free(heres); free(nexts); }
-    if (out != NULL && PyErr_Occurred()) Py_CLEAR(out);
+    free(qs.items);
     return out;
 }
-
-typedef struct {
-    double est, low;
-    int k, p;
-} Quick;
 
 static int cmp_quick(const void *pa, const void *pb) {
     const Quick *a = pa, *b = pb;
@@ -537,69 +572,36 @@ static PyObject *native_quick_best(PyObject *self, PyObject *args) {
         return NULL;
     Compiled *c = get(cap);
     if (c == NULL) return NULL;
-    double wt = c->w_travel, wl = c->w_late, wm = c->w_max;
-    int lv = c->loc[v];
-    double ov = c->open[v], cv = c->close[v];
-    Py_ssize_t size = 0, room = 64;
-    Quick *all = malloc(sizeof(Quick) * (size_t)room);
-    double least = INFINITY;
+    Quicks qs = {NULL, 0, 0};
     Py_ssize_t nr = PyList_GET_SIZE(routes);
     for (Py_ssize_t i = 0; i < nr; i++) {
         int k = INT(routes, i);
         if (!may_take(c, nreal, load, v, k)) continue;
-        double cst = -c->w_unassigned;
-        if (c->pref[v] >= 0 && c->pref[v] != k) cst += c->w_cont;
-        if (c->prev[v] >= 0 && c->prev[v] != k) cst += c->w_stab;
-        int nr_k = INT(nreal, k);
-        PyObject *nodes = PyList_GET_ITEM(R, k);
-        Py_ssize_t L = PyList_GET_SIZE(nodes);
-        double frees_s[SMALL + 1];
-        int heres_s[SMALL + 1], nexts_s[SMALL + 1];
-        double *frees = frees_s;
-        int *heres = heres_s, *nexts = nexts_s;
-        if (L > SMALL) {
-            frees = malloc(sizeof(double) * (size_t)(L + 1));
-            heres = malloc(sizeof(int) * (size_t)(L + 1));
-            nexts = malloc(sizeof(int) * (size_t)(L + 1));
-        }
-        frame(c, nodes, t, k, L, frees, heres, nexts);
-        for (Py_ssize_t p = 0; p <= L; p++) {
-            int a = heres[p], b = nexts[p];
-            double tr = wt * (nr_k ? DD(c, a, lv) + DD(c, lv, b) - DD(c, a, b)
-                                   : DD(c, a, lv) + DD(c, lv, b)) + cst;
-            double st = frees[p] + TT(c, a, lv);
-            double late = st > cv ? st - cv : 0.0;
-            if (st < ov) late = ov > cv ? ov - cv : 0.0;
-            double est = tr + wl * late + (late > lm ? wm * (late - lm) : 0.0);
-            if (size >= room) {
-                room *= 2;
-                all = realloc(all, sizeof(Quick) * (size_t)room);
-            }
-            Quick q = {est, tr, k, (int)p};
-            all[size++] = q;
-            if (tr < least) least = tr;
-        }
-        if (L > SMALL) { free(frees); free(heres); free(nexts); }
+        quick_route(c, PyList_GET_ITEM(R, k), t, v, k, route_const(c, v, k), INT(nreal, k), lm,
+                    &qs);
     }
-    PyObject *out = NULL;
     if (PyErr_Occurred()) {
-        free(all);
+        free(qs.items);
         return NULL;
     }
-    if (size == 0) {
-        free(all);
+    if (qs.size == 0) {
+        free(qs.items);
         Py_RETURN_NONE;
     }
-    qsort(all, (size_t)size, sizeof(Quick), cmp_quick);
-    Py_ssize_t n_out = size < keep ? size : keep;
-    PyObject *best = PyList_New(n_out);
+    double least = INFINITY;
+    for (Py_ssize_t i = 0; i < qs.size; i++)
+        if (qs.items[i].low < least) least = qs.items[i].low;
+    qsort(qs.items, (size_t)qs.size, sizeof(Quick), cmp_quick);
+    Py_ssize_t n_out = qs.size < keep ? qs.size : keep;
+    PyObject *out = NULL, *best = PyList_New(n_out);
     for (Py_ssize_t i = 0; best != NULL && i < n_out; i++) {
-        PyObject *row = Py_BuildValue("(ddii)", all[i].est, all[i].low, all[i].k, all[i].p);
+        Quick *q = &qs.items[i];
+        PyObject *row = Py_BuildValue("(ddii)", q->est, q->low, q->k, q->p);
         if (row == NULL) { Py_CLEAR(best); break; }
         PyList_SET_ITEM(best, i, row);
     }
     if (best != NULL) out = Py_BuildValue("(dN)", least, best);
-    free(all);
+    free(qs.items);
     return out;
 }
 
