@@ -160,7 +160,10 @@ def replan(
 ) -> Replan:
     """A new plan for the day after `change` (see the module doc)."""
     began = time.perf_counter()
-    day, fixed, touched, initial, weight = changed_day(problem, previous, change, stability)
+    checked = validate(problem, previous)  # the old plan's times, worked out once
+    day, fixed, touched, initial, weight = changed_day(
+        problem, previous, change, stability, checked=checked
+    )
     from .search import lns
 
     # `seconds` is the whole budget: what the setup took, and a little for the checks after, come
@@ -170,7 +173,7 @@ def replan(
     # visits no plan can include (feasibility.unplaceable) were set aside by the search with
     # their reasons, as `solve` does
     report = validate(day, solution)
-    before = _assignment(problem, previous)
+    before = _assignment(problem, previous, checked)
     after = _assignment(day, solution, report)
     pinned = {v.id for v in day.visits if v.pinned_to in change.lost and v.id not in fixed}
     partner = {a: b for k in day.links for a, b in ((k.first, k.second), (k.second, k.first))}
@@ -199,11 +202,16 @@ def replan(
 
 
 def changed_day(
-    problem: Problem, previous: Solution, change: Change, stability: float | None = None
+    problem: Problem,
+    previous: Solution,
+    change: Change,
+    stability: float | None = None,
+    *,
+    checked: Report | None = None,
 ) -> tuple[Problem, set[str], set[str], Solution, float]:
     """The day after the change, as the search sees it: (problem, the visits fixed, the visits
     the change touches, the old plan as a start for the search, the stability weight)."""
-    checked = validate(problem, previous)
+    checked = checked or validate(problem, previous)
     if not checked.feasible:
         first = checked.violations[0]
         raise ChangeError(f"plan: not valid for this day ({first.where}: {first.message})")
