@@ -148,6 +148,16 @@ def test_every_place_and_insertion_equals_the_reference(seed):
         avoid = frozenset(rng.sample(range(pure.m), rng.randint(0, pure.m - 1)))
         assert repair._singles(state, v, avoid) == repair._singles(other, v, avoid)
         assert repair._quick_best(state, v, avoid) == repair._quick_best(other, v, avoid)
+        # the best single place, each place skipped by the same draws ("blinks")
+        draw = rng.randrange(10**6)
+        rng_a, rng_b = random.Random(draw), random.Random(draw)
+        blink = rng.choice([0.0, 0.2])
+        a = repair._best_single(state, v, rng_a, blink, avoid)
+        b = repair._best_single(other, v, rng_b, blink, avoid)
+        assert (a is None) == (b is None)
+        if a is not None:
+            assert (a[0], a[1].inserts, a[1].times) == (b[0], b[1].inserts, b[1].times)
+        assert rng_a.random() == rng_b.random()  # as many draws
     # pairs: both visits at once, across two routes or in one
     for a in out:
         b = pure.partner[a]

@@ -458,6 +458,36 @@ def test_every_destroy_operator_takes_out_whole_pairs_and_spares_pinned_places(n
         }
 
 
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.integers(0, 10**9))
+def test_worst_removal_scores_a_visit_by_the_travel_its_removal_saves(seed):
+    """The worst-removal operator ranks visits by what each costs where it is; its travel part
+    is what the route's distance loses when the visit is taken out (every route walked once)."""
+    rng = random.Random(seed)
+    problem = random_day(rng, rng.randint(4, 16), rng.randint(1, 4))
+    d = compile_problem(problem)
+    state = construct(d, None, rng)
+    assert state.schedule()
+    costs = destroy._costs(state)
+    for v in range(d.n):
+        k = state.rk[v]
+        if k < 0:
+            continue
+        late = state.t[v] - d.close[v]
+        other = late_part = 0.0
+        if late > 0:
+            late_part = d.w_late * late + d.w_max * late * (late >= state.late_max - 1e-9)
+        if d.pref[v] >= 0 and d.pref[v] != k:
+            other += d.w_cont
+        if d.prev[v] >= 0 and d.prev[v] != k:
+            other += d.w_stab
+        without = state.copy()
+        without.remove([v])
+        without.schedule()
+        saved = state.rdist[k] - without.rdist[k]
+        assert costs[v] == pytest.approx(d.w_travel * saved + late_part + other, abs=1e-6)
+
+
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.integers(0, 10**9))
 def test_the_best_place_of_a_pair_is_the_best_of_every_combination(seed):

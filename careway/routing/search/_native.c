@@ -425,6 +425,72 @@ static PyObject *native_singles(PyObject *self, PyObject *args) {
     return out;
 }
 
+/* best_single(compiled, R, t, rk, nreal, ret, load, v, routes, late_max, draw, blink)
+ *   -> (best, k, p, pending): repair._best_single's scan for a plan without pinned places.
+ *   Each route is scanned with the best exact cost found so far as its cutoff; each place is
+ *   skipped when draw() (the search's random.random, or None) falls under `blink`, drawn in the
+ *   same order as the Python loop draws; (k, p) is the best exact place (k -1 if none) and
+ *   `pending` the unsorted [(cost, k, p)] of places whose cost is a lower bound under it. */
+static PyObject *native_best_single(PyObject *self, PyObject *args) {
+    PyObject *cap, *R, *t, *rk, *nreal, *ret, *load, *routes, *draw;
+    int v;
+    double late_max, blink;
+    if (!PyArg_ParseTuple(args, "OO!O!O!O!O!O!iO!dOd", &cap, &PyList_Type, &R, &PyList_Type, &t,
+                          &PyList_Type, &rk, &PyList_Type, &nreal, &PyList_Type, &ret,
+                          &PyList_Type, &load, &v, &PyList_Type, &routes, &late_max, &draw,
+                          &blink))
+        return NULL;
+    Compiled *c = get(cap);
+    if (c == NULL) return NULL;
+    int blinking = blink != 0.0 && draw != Py_None;
+    double best = INFINITY;
+    int best_k = -1, best_p = -1;
+    PyObject *pending = PyList_New(0);
+    if (pending == NULL) return NULL;
+    Places ps = {NULL, 0, 0};
+    Py_ssize_t nr = PyList_GET_SIZE(routes);
+    for (Py_ssize_t i = 0; i < nr && !PyErr_Occurred(); i++) {
+        int k = INT(routes, i);
+        if (!may_take(c, nreal, load, v, k)) continue;
+        double cst = route_const(c, v, k);
+        int nr_k = INT(nreal, k);
+        double send = c->send[k], back = TIME(ret, k);
+        double old_over = nr_k && back > send ? back - send : 0.0;
+        ps.size = 0;
+        scan_route(c, PyList_GET_ITEM(R, k), t, rk, v, k, best, cst, old_over, nr_k, &ps);
+        for (Py_ssize_t j = 0; j < ps.size && !PyErr_Occurred(); j++) {
+            Place *q = &ps.items[j];
+            if (blinking) {
+                PyObject *r = PyObject_CallNoArgs(draw);
+                if (r == NULL) break;
+                double u = PyFloat_AsDouble(r);
+                Py_DECREF(r);
+                if (u < blink) continue;
+            }
+            double cost = q->base + (q->worst > late_max ? c->w_max * (q->worst - late_max) : 0.0);
+            if (cost >= best) continue;
+            if (q->exact) {
+                best = cost;
+                best_k = k;
+                best_p = q->p;
+            } else {
+                PyObject *row = Py_BuildValue("(dii)", cost, k, q->p);
+                if (row == NULL || PyList_Append(pending, row) < 0) {
+                    Py_XDECREF(row);
+                    break;
+                }
+                Py_DECREF(row);
+            }
+        }
+    }
+    free(ps.items);
+    if (PyErr_Occurred()) {
+        Py_DECREF(pending);
+        return NULL;
+    }
+    return Py_BuildValue("(diiN)", best, best_k, best_p, pending);
+}
+
 /* terms(compiled, R, t) -> (travel, late_sum, late_max, overtime, cont, moved, placed, pins, ret,
  *   rdist, nreal, load): every term of the objective from the routes and times
  *   (State._terms). */
@@ -1006,6 +1072,7 @@ static PyMethodDef methods[] = {
     {"scan", native_scan, METH_VARARGS, "Every place of one visit in one route."},
     {"quick", native_quick, METH_VARARGS, "Estimates and bounds for every place."},
     {"quick_best", native_quick_best, METH_VARARGS, "The best estimates over many routes."},
+    {"best_single", native_best_single, METH_VARARGS, "repair._best_single's scan"},
     {"singles", native_singles, METH_VARARGS, "Every place of one visit in many routes."},
     {"terms", native_terms, METH_VARARGS, "Every term of the objective."},
     {"schedule", native_schedule, METH_VARARGS, "The least fixed point of the times."},

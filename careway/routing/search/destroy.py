@@ -80,41 +80,39 @@ def random_units(state: State, rng: random.Random, q: int, ctx: Context) -> list
     return units[:q]
 
 
-def _cost_of(state: State, v: int) -> float:
-    """What visit v costs where it is: the travel its removal saves, plus its lateness."""
+def _costs(state: State) -> list[float]:
+    """What each placed visit costs where it is: the travel its removal saves, plus its
+    lateness, continuity and stability (one walk of each route)."""
     d = state.d
-    k = state.rk[v]
-    nodes = state.R[k]
-    n, loc, D = d.n, d.loc, d.D
-    i = nodes.index(v)
-    a = d.cstart[k]
-    for j in range(i - 1, -1, -1):
-        if nodes[j] < n:
-            a = loc[nodes[j]]
-            break
-    b = d.cend[k]
-    for j in range(i + 1, len(nodes)):
-        if nodes[j] < n:
-            b = loc[nodes[j]]
-            break
-    lv = loc[v]
-    saved = D[a][lv] + D[lv][b] - (D[a][b] if state.nreal[k] > 1 else 0.0)
-    late = state.t[v] - d.close[v]
-    cost = d.w_travel * saved
-    if late > 0:
-        cost += d.w_late * late + d.w_max * late * (late >= state.late_max - 1e-9)
-    if d.pref[v] >= 0 and d.pref[v] != k:
-        cost += d.w_cont
-    if d.prev[v] >= 0 and d.prev[v] != k:
-        cost += d.w_stab
-    return cost
+    n, loc, D, close, t = d.n, d.loc, d.D, d.close, state.t
+    wt, wl, wm, late_max = d.w_travel, d.w_late, d.w_max, state.late_max - 1e-9
+    out = [0.0] * n
+    for k, nodes in enumerate(state.R):
+        real = [x for x in nodes if x < n]
+        last = len(real) - 1
+        shared = state.nreal[k] > 1
+        a = d.cstart[k]
+        for i, v in enumerate(real):
+            lv = loc[v]
+            b = loc[real[i + 1]] if i < last else d.cend[k]
+            saved = D[a][lv] + D[lv][b] - (D[a][b] if shared else 0.0)
+            late = t[v] - close[v]
+            cost = wt * saved
+            if late > 0:
+                cost += wl * late + wm * late * (late >= late_max)
+            if d.pref[v] >= 0 and d.pref[v] != k:
+                cost += d.w_cont
+            if d.prev[v] >= 0 and d.prev[v] != k:
+                cost += d.w_stab
+            out[v] = cost
+            a = lv
+    return out
 
 
 def worst(state: State, rng: random.Random, q: int, ctx: Context) -> list[int]:
     units = movable(state)
-    scored = sorted(
-        ((sum(_cost_of(state, v) for v in state.d.units[u]), u) for u in units), reverse=True
-    )
+    cost = _costs(state)
+    scored = sorted(((sum(cost[v] for v in state.d.units[u]), u) for u in units), reverse=True)
     chosen: list[int] = []
     while scored and len(chosen) < q:
         i = int(len(scored) * rng.random() ** 4)

@@ -844,12 +844,13 @@ class State:
             new = _with(R[k], items)
             new_routes[k] = new
             L = len(new)
-            first_at = last_at = -1
-            for j in range(L):
-                if new[j] in placed:
-                    if first_at < 0:
-                        first_at = j
-                    last_at = j
+            # the inserted visits' places in the new route: the i-th by position lands i
+            # places after its position in the old one
+            if len(items) == 1:
+                first_at = last_at = items[0][1]
+            else:
+                at = sorted(p for _, p in items)
+                first_at, last_at = at[0], at[-1] + len(at) - 1
             j = last_at + 1
             while j < L and new[j] >= n:
                 j += 1

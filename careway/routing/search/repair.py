@@ -53,26 +53,27 @@ def _best_single(
     state: State, v: int, rng: random.Random | None, blink: float, avoid: frozenset[int]
 ) -> Place | None:
     d = state.d
-    cur_max = state.late_max
-    w_max = d.w_max
-    best = INF
     best_delta: Delta | None = None
-    use_cutoff = not d.has_pins
-    pending: list[tuple[float, int, int]] = []  # lower bounds to confirm with a trial
-    where: tuple[int, int] | None = None
-    for k in d.able[v]:
-        if k in avoid:
-            continue
-        for base, worst, p, _, exact in state.scan(v, k, best if use_cutoff else INF):
-            if blink and rng is not None and rng.random() < blink:
-                continue
-            cost = base + (w_max * (worst - cur_max) if worst > cur_max else 0.0)
-            if cost >= best:
-                continue
-            if exact:
-                best, where = cost, (k, p)
-            else:
-                pending.append((cost, k, p))
+    if d.native is not None and not d.has_pins:  # the same loop in C, the same draws
+        routes = [k for k in d.able[v] if k not in avoid] if avoid else d.able[v]
+        draw = rng.random if blink and rng is not None else None
+        best, wk, wp, pending = _native.best_single(
+            d.native,
+            state.R,
+            state.t,
+            state.rk,
+            state.nreal,
+            state.ret,
+            state.load,
+            v,
+            routes,
+            state.late_max,
+            draw,
+            blink,
+        )
+        where = (wk, wp) if wk >= 0 else None
+    else:
+        best, where, pending = _scan_single(state, v, rng, blink, avoid)
     pending.sort()
     for bound, k, p in pending:
         if bound >= best:
@@ -87,6 +88,36 @@ def _best_single(
     if best_delta is None:
         return None
     return best_delta.cost(state), best_delta
+
+
+def _scan_single(
+    state: State, v: int, rng: random.Random | None, blink: float, avoid: frozenset[int]
+) -> tuple[float, tuple[int, int] | None, list[tuple[float, int, int]]]:
+    """Every place of v: the best exact cost and its place, and the places whose cost is only
+    a lower bound under it (to confirm with a trial). Each route is scanned with the best
+    found so far as its cutoff (none with pinned places: a pin's change is not in the travel);
+    each place is skipped with probability `blink`."""
+    d = state.d
+    cur_max = state.late_max
+    w_max = d.w_max
+    best = INF
+    use_cutoff = not d.has_pins
+    pending: list[tuple[float, int, int]] = []
+    where: tuple[int, int] | None = None
+    for k in d.able[v]:
+        if k in avoid:
+            continue
+        for base, worst, p, _, exact in state.scan(v, k, best if use_cutoff else INF):
+            if blink and rng is not None and rng.random() < blink:
+                continue
+            cost = base + (w_max * (worst - cur_max) if worst > cur_max else 0.0)
+            if cost >= best:
+                continue
+            if exact:
+                best, where = cost, (k, p)
+            else:
+                pending.append((cost, k, p))
+    return best, where, pending
 
 
 def _singles(
