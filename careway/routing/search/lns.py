@@ -6,6 +6,8 @@ from scratch (the exact least fixed point, evaluate.State.schedule) and accepts 
 simulated-annealing rule. The temperature falls geometrically from `t_start` to `t_end`
 (times the average cost of a visit in the best plan so far) over a planned number of
 iterations, then the search restarts from the best plan with the temperature raised again.
+`cycle_per_visit` (off by default) makes a cycle span at least that many iterations a visit:
+a setting under study for short runs of large days (docs/benchmarks.md, Routing 7).
 The destroy operator is drawn by adaptive weights (each operator's weight moves towards a
 score for what its last use gave: a new best, a better plan, an accepted one, a rejected one).
 The search stops at the time limit, after `iterations` iterations if given, or once
@@ -48,6 +50,7 @@ DEFAULTS: dict[str, Any] = {
     "floor": 0.0,  # no operator's weight falls below this
     "rate": 120000.0,  # planned iterations a second, times visits ** -1.33: see below
     "rate_pure": 120000.0,  # the same for the pure-Python evaluation
+    "cycle_per_visit": 0,  # a cooling cycle spans at least this many iterations a visit
 }
 
 
@@ -146,7 +149,10 @@ class Search:
         self.placeable = [u for u in range(len(d.units)) if u not in self.skip]
         n_place = sum(len(d.units[u]) for u in self.placeable)
         self.per_visit = 1.0 / max(1, n_place)
-        self.plan = iterations or planned_iterations(d.n, seconds, rate(cfg, d.native is not None))
+        self.plan = iterations or max(
+            planned_iterations(d.n, seconds, rate(cfg, d.native is not None)),
+            int(cfg["cycle_per_visit"] * n_place),
+        )
         self.ops = list(destroy.OPERATORS.values())
         self.has_breaks = any(b >= 0 for b in d.brk)
         self.weights = [1.0] * len(self.ops)
