@@ -527,3 +527,14 @@ def test_the_best_place_of_a_pair_is_the_best_of_every_combination(seed):
         return
     assert found is not None
     assert found[0] == pytest.approx(min(every), abs=1e-6)
+
+
+def test_cycle_per_visit_sets_the_least_length_of_a_cooling_cycle():
+    """`cycle_per_visit` lengthens the planned cooling cycle of a short run to that many
+    iterations a visit; a longer planned cycle, or a run bounded by iterations, is kept."""
+    problem = random_day(random.Random(3), 12, 3)
+    plain = lns.Search(problem, 1.0, 0)
+    long = lns.Search(problem, 1.0, 0, cycle_per_visit=10_000)
+    assert long.plan == 10_000 * 12 > plain.plan
+    assert lns.Search(problem, 1.0, 0, cycle_per_visit=1).plan == plain.plan
+    assert lns.Search(problem, 1.0, 0, iterations=77, cycle_per_visit=10_000).plan == 77
