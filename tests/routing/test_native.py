@@ -163,6 +163,17 @@ def test_every_place_and_insertion_equals_the_reference(seed):
         b = pure.partner[a]
         if b < a:
             continue
+        # the best place of the pair: the same trials in the same order, the same draws
+        draw = rng.randrange(10**6)
+        rng_a, rng_b = random.Random(draw), random.Random(draw)
+        blink = rng.choice([0.0, 0.2])
+        avoid = frozenset(rng.sample(range(pure.m), rng.randint(0, pure.m - 1)))
+        x = repair._best_pair(state, a, b, rng_a, blink, avoid)
+        y = repair._best_pair(other, a, b, rng_b, blink, avoid)
+        assert (x is None) == (y is None)
+        if x is not None:
+            assert (x[0], x[1].inserts, x[1].times) == (y[0], y[1].inserts, y[1].times)
+        assert rng_a.random() == rng_b.random()  # as many draws
         for _ in range(25):
             ka, kb = rng.randrange(pure.m), rng.randrange(pure.m)
             pa = rng.randint(0, len(state.R[ka]))

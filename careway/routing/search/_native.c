@@ -379,6 +379,31 @@ static int may_take(Compiled *c, PyObject *nreal, PyObject *load, int v, int k) 
     return 1;
 }
 
+/* Every place of visit v in the routes given, with cost and low set, sorted as
+ * repair._singles sorts its tuples. */
+static void collect_singles(Compiled *c, PyObject *R, PyObject *t, PyObject *rk, PyObject *nreal,
+                            PyObject *ret, PyObject *load, int v, PyObject *routes,
+                            double cutoff, double late_max, Places *ps) {
+    Py_ssize_t nr = PyList_GET_SIZE(routes);
+    for (Py_ssize_t i = 0; i < nr; i++) {
+        int k = INT(routes, i);
+        if (!may_take(c, nreal, load, v, k)) continue;
+        double cst = route_const(c, v, k);
+        int nr_k = INT(nreal, k);
+        double send = c->send[k], back = TIME(ret, k);
+        double old_over = nr_k && back > send ? back - send : 0.0;
+        Py_ssize_t from = ps->size;
+        scan_route(c, PyList_GET_ITEM(R, k), t, rk, v, k, cutoff, cst, old_over, nr_k, ps);
+        for (Py_ssize_t j = from; j < ps->size; j++) {
+            Place *q = &ps->items[j];
+            q->cost = q->base + (q->worst > late_max ? c->w_max * (q->worst - late_max) : 0.0);
+            q->low = q->tr + cst;
+        }
+    }
+    if (!PyErr_Occurred() && ps->size > 1)
+        qsort(ps->items, (size_t)ps->size, sizeof(Place), cmp_place);
+}
+
 /* singles(compiled, R, t, rk, nreal, ret, load, v, routes, cutoff, late_max)
  *   -> sorted [(cost, low, k, p, base, worst, c)]: repair._singles for a plan without pinned
  *   places, every route in `routes` scanned. */
@@ -393,27 +418,9 @@ static PyObject *native_singles(PyObject *self, PyObject *args) {
     Compiled *c = get(cap);
     if (c == NULL) return NULL;
     Places ps = {NULL, 0, 0};
-    Py_ssize_t nr = PyList_GET_SIZE(routes);
-    for (Py_ssize_t i = 0; i < nr; i++) {
-        int k = INT(routes, i);
-        if (!may_take(c, nreal, load, v, k)) continue;
-        double cst = route_const(c, v, k);
-        int nr_k = INT(nreal, k);
-        double send = c->send[k], back = TIME(ret, k);
-        double old_over = nr_k && back > send ? back - send : 0.0;
-        Py_ssize_t from = ps.size;
-        scan_route(c, PyList_GET_ITEM(R, k), t, rk, v, k, cutoff, cst, old_over, nr_k, &ps);
-        for (Py_ssize_t j = from; j < ps.size; j++) {
-            Place *q = &ps.items[j];
-            q->cost = q->base + (q->worst > late_max ? c->w_max * (q->worst - late_max) : 0.0);
-            q->low = q->tr + cst;
-        }
-    }
+    collect_singles(c, R, t, rk, nreal, ret, load, v, routes, cutoff, late_max, &ps);
     PyObject *out = NULL;
-    if (!PyErr_Occurred()) {
-        if (ps.size > 1) qsort(ps.items, (size_t)ps.size, sizeof(Place), cmp_place);
-        out = PyList_New(ps.size);
-    }
+    if (!PyErr_Occurred()) out = PyList_New(ps.size);
     for (Py_ssize_t i = 0; out != NULL && i < ps.size; i++) {
         Place *q = &ps.items[i];
         PyObject *row = Py_BuildValue("(ddiiddd)", q->cost, q->low, q->k, q->p, q->base,
@@ -489,6 +496,189 @@ static PyObject *native_best_single(PyObject *self, PyObject *args) {
         return NULL;
     }
     return Py_BuildValue("(diiN)", best, best_k, best_p, pending);
+}
+
+/* --- a linked pair's best place: repair._best_pair's search after its first trial ------- */
+
+typedef struct {
+    double value;
+    int ka, pa, kb, pb;
+} Bound;
+
+typedef struct {
+    double total;
+    int i, j;
+} Sum;
+
+static int bound_less(const Bound *x, const Bound *y) {
+    if (x->value != y->value) return x->value < y->value;
+    if (x->ka != y->ka) return x->ka < y->ka;
+    if (x->pa != y->pa) return x->pa < y->pa;
+    if (x->kb != y->kb) return x->kb < y->kb;
+    return x->pb < y->pb;
+}
+
+static int sum_less(const Sum *x, const Sum *y) {
+    if (x->total != y->total) return x->total < y->total;
+    if (x->i != y->i) return x->i < y->i;
+    return x->j < y->j;
+}
+
+/* Binary min-heaps, ordered as Python orders the tuples (value, ka, pa, kb, pb) and
+ * (total, i, j), so that they pop in heapq's order. */
+#define HEAP_FUNCS(T, LESS)                                                                     \
+    static void T##_push(T **h, Py_ssize_t *n, Py_ssize_t *cap, T x) {                         \
+        if (*n >= *cap) {                                                                       \
+            *cap = *cap ? 2 * *cap : 64;                                                        \
+            *h = realloc(*h, sizeof(T) * (size_t)*cap);                                        \
+        }                                                                                       \
+        Py_ssize_t i = (*n)++;                                                                  \
+        while (i > 0) {                                                                         \
+            Py_ssize_t up = (i - 1) / 2;                                                        \
+            if (!LESS(&x, &(*h)[up])) break;                                                    \
+            (*h)[i] = (*h)[up];                                                                 \
+            i = up;                                                                             \
+        }                                                                                       \
+        (*h)[i] = x;                                                                            \
+    }                                                                                           \
+    static T T##_pop(T *h, Py_ssize_t *n) {                                                    \
+        T top = h[0], last = h[--(*n)];                                                         \
+        Py_ssize_t i = 0;                                                                       \
+        for (;;) {                                                                              \
+            Py_ssize_t l = 2 * i + 1, r = l + 1, m = i;                                         \
+            const T *best = &last;                                                              \
+            if (l < *n && LESS(&h[l], best)) { m = l; best = &h[l]; }                           \
+            if (r < *n && LESS(&h[r], best)) { m = r; best = &h[r]; }                           \
+            if (m == i) break;                                                                  \
+            h[i] = h[m];                                                                        \
+            i = m;                                                                              \
+        }                                                                                       \
+        if (*n > 0) h[i] = last;                                                                \
+        return top;                                                                             \
+    }
+
+HEAP_FUNCS(Bound, bound_less)
+HEAP_FUNCS(Sum, sum_less)
+
+static const Place *by_base_items; /* for cmp_by_base: the GIL is held, one sort at a time */
+
+/* sorted(places, key=base): stable, so equal bases keep the places' order. */
+static int cmp_by_base(const void *pa, const void *pb) {
+    Py_ssize_t a = *(const Py_ssize_t *)pa, b = *(const Py_ssize_t *)pb;
+    int r = cmp_double(by_base_items[a].base, by_base_items[b].base);
+    if (r) return r;
+    return a < b ? -1 : (a > b ? 1 : 0);
+}
+
+static Py_ssize_t *order_by_base(const Places *ps) {
+    Py_ssize_t *idx = malloc(sizeof(Py_ssize_t) * (size_t)(ps->size ? ps->size : 1));
+    for (Py_ssize_t i = 0; i < ps->size; i++) idx[i] = i;
+    by_base_items = ps->items;
+    if (ps->size > 1) qsort(idx, (size_t)ps->size, sizeof(Py_ssize_t), cmp_by_base);
+    return idx;
+}
+
+/* repair._best_pair's bound on a pair's cost at two places, INF if they do not go together. */
+static double pair_bound(Compiled *c, const Place *x, const Place *y, int simultaneous,
+                         double late_max) {
+    if (x->k == y->k) {
+        if (simultaneous || x->p > y->p) return INFINITY;
+        if (x->p == y->p) {
+            double u = x->cost + y->c, w = y->cost + x->c;
+            return w > u ? w : u; /* max(u, w): the first when equal, as Python's */
+        }
+        return x->cost + y->low > y->cost + x->low ? x->cost + y->low : y->cost + x->low;
+    }
+    double worst = x->worst > y->worst ? x->worst : y->worst;
+    return x->base + y->base + (worst > late_max ? c->w_max * (worst - late_max) : 0.0);
+}
+
+/* pair_search(compiled, R, t, rk, nreal, ret, load, a, b, routes_a, routes_b, late_max,
+ *             cutoff_a, cutoff_b, simultaneous, best, evaluate) -> None
+ *   repair._best_pair from its lists of places on: a's and b's places (cutoffs as given), then
+ *   combinations in increasing bound, each tried by evaluate(ka, pa, kb, pb), which returns the
+ *   best cost found so far, until the least bound left reaches it. */
+static PyObject *native_pair_search(PyObject *self, PyObject *args) {
+    PyObject *cap, *R, *t, *rk, *nreal, *ret, *load, *routes_a, *routes_b, *evaluate;
+    int a, b, simultaneous;
+    double late_max, cutoff_a, cutoff_b, best;
+    if (!PyArg_ParseTuple(args, "OO!O!O!O!O!O!iiO!O!dddpdO", &cap, &PyList_Type, &R,
+                          &PyList_Type, &t, &PyList_Type, &rk, &PyList_Type, &nreal,
+                          &PyList_Type, &ret, &PyList_Type, &load, &a, &b, &PyList_Type,
+                          &routes_a, &PyList_Type, &routes_b, &late_max, &cutoff_a, &cutoff_b,
+                          &simultaneous, &best, &evaluate))
+        return NULL;
+    Compiled *c = get(cap);
+    if (c == NULL) return NULL;
+    Places A = {NULL, 0, 0}, B = {NULL, 0, 0};
+    Bound *bounds = NULL;
+    Sum *sums = NULL;
+    Py_ssize_t nb_bounds = 0, cap_bounds = 0, n_sums = 0, cap_sums = 0;
+    Py_ssize_t *ia = NULL, *ib = NULL;
+    collect_singles(c, R, t, rk, nreal, ret, load, a, routes_a, cutoff_a, late_max, &A);
+    if (!PyErr_Occurred())
+        collect_singles(c, R, t, rk, nreal, ret, load, b, routes_b, cutoff_b, late_max, &B);
+    if (PyErr_Occurred() || A.size == 0 || B.size == 0) goto done;
+    ia = order_by_base(&A);
+    ib = order_by_base(&B);
+    if (!simultaneous) { /* an ordered pair may go to one route, the first visit first */
+        for (Py_ssize_t x = 0; x < A.size; x++) {
+            const Place *p = &A.items[x];
+            for (Py_ssize_t y = 0; y < B.size; y++) {
+                const Place *q = &B.items[y];
+                if (q->k != p->k) continue;
+                double value = pair_bound(c, p, q, simultaneous, late_max);
+                if (value < best) {
+                    Bound item = {value, p->k, p->p, q->k, q->p};
+                    Bound_push(&bounds, &nb_bounds, &cap_bounds, item);
+                }
+            }
+        }
+    }
+    Sum first = {A.items[ia[0]].base + B.items[ib[0]].base, 0, 0};
+    Sum_push(&sums, &n_sums, &cap_sums, first);
+    for (;;) {
+        double next_sum = n_sums ? sums[0].total : INFINITY;
+        if (nb_bounds && bounds[0].value <= next_sum) {
+            Bound top = Bound_pop(bounds, &nb_bounds);
+            if (top.value >= best) break;
+            PyObject *r = PyObject_CallFunction(evaluate, "iiii", top.ka, top.pa, top.kb, top.pb);
+            if (r == NULL) break;
+            best = PyFloat_AsDouble(r);
+            Py_DECREF(r);
+            if (PyErr_Occurred()) break;
+            continue;
+        }
+        if (next_sum >= best) break;
+        Sum top = Sum_pop(sums, &n_sums);
+        Py_ssize_t i = top.i, j = top.j;
+        if (j == 0 && i + 1 < A.size) {
+            Sum item = {A.items[ia[i + 1]].base + B.items[ib[0]].base, (int)(i + 1), 0};
+            Sum_push(&sums, &n_sums, &cap_sums, item);
+        }
+        if (j + 1 < B.size) {
+            Sum item = {A.items[ia[i]].base + B.items[ib[j + 1]].base, (int)i, (int)(j + 1)};
+            Sum_push(&sums, &n_sums, &cap_sums, item);
+        }
+        const Place *p = &A.items[ia[i]], *q = &B.items[ib[j]];
+        if (p->k == q->k) continue;
+        double total = top.total;
+        double worst = p->worst > q->worst ? p->worst : q->worst;
+        if (worst > late_max) total += c->w_max * (worst - late_max);
+        if (total < best) {
+            Bound item = {total, p->k, p->p, q->k, q->p};
+            Bound_push(&bounds, &nb_bounds, &cap_bounds, item);
+        }
+    }
+done:
+    free(A.items);
+    free(B.items);
+    free(ia);
+    free(ib);
+    free(bounds);
+    free(sums);
+    if (PyErr_Occurred()) return NULL;
+    Py_RETURN_NONE;
 }
 
 /* terms(compiled, R, t) -> (travel, late_sum, late_max, overtime, cont, moved, placed, pins, ret,
@@ -1073,6 +1263,7 @@ static PyMethodDef methods[] = {
     {"quick", native_quick, METH_VARARGS, "Estimates and bounds for every place."},
     {"quick_best", native_quick_best, METH_VARARGS, "The best estimates over many routes."},
     {"best_single", native_best_single, METH_VARARGS, "repair._best_single's scan"},
+    {"pair_search", native_pair_search, METH_VARARGS, "repair._best_pair's search"},
     {"singles", native_singles, METH_VARARGS, "Every place of one visit in many routes."},
     {"terms", native_terms, METH_VARARGS, "Every term of the objective."},
     {"schedule", native_schedule, METH_VARARGS, "The least fixed point of the times."},

@@ -227,6 +227,32 @@ def _best_pair(
     if not simultaneous:  # in one gap with its partner, a visit's share may be its credit
         low_a = min(low_a, -d.w_unassigned)
         low_b = min(low_b, -d.w_unassigned)
+    if d.native is not None and not d.has_pins:  # the same search in C, the same trials
+
+        def step(ka: int, pa: int, kb: int, pb: int) -> float:
+            evaluate(ka, pa, kb, pb)
+            return best
+
+        _native.pair_search(
+            d.native,
+            state.R,
+            state.t,
+            state.rk,
+            state.nreal,
+            state.ret,
+            state.load,
+            a,
+            b,
+            [k for k in d.able[a] if k not in avoid] if avoid else d.able[a],
+            [k for k in d.able[b] if k not in avoid] if avoid else d.able[b],
+            cur_max,
+            best - low_b,
+            best - low_a,
+            simultaneous,
+            best,
+            step,
+        )
+        return None if best_delta is None else (best, best_delta)
     A = _singles(state, a, avoid, best - low_b)
     B = _singles(state, b, avoid, best - low_a)
     if not A or not B:
