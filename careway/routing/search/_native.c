@@ -379,6 +379,17 @@ static int may_take(Compiled *c, PyObject *nreal, PyObject *load, int v, int k) 
     return 1;
 }
 
+/* Every place of visit v in route k, its constant part and the route's overtime taken into
+ * account (the set-up State.scan does before its loop). */
+static void scan_in(Compiled *c, PyObject *R, PyObject *t, PyObject *rk, PyObject *nreal,
+                    PyObject *ret, int v, int k, double cutoff, Places *ps) {
+    double cst = route_const(c, v, k);
+    int nr_k = INT(nreal, k);
+    double send = c->send[k], back = TIME(ret, k);
+    double old_over = nr_k && back > send ? back - send : 0.0;
+    scan_route(c, PyList_GET_ITEM(R, k), t, rk, v, k, cutoff, cst, old_over, nr_k, ps);
+}
+
 /* Every place of visit v in the routes given, with cost and low set, sorted as
  * repair._singles sorts its tuples. */
 static void collect_singles(Compiled *c, PyObject *R, PyObject *t, PyObject *rk, PyObject *nreal,
@@ -388,16 +399,12 @@ static void collect_singles(Compiled *c, PyObject *R, PyObject *t, PyObject *rk,
     for (Py_ssize_t i = 0; i < nr; i++) {
         int k = INT(routes, i);
         if (!may_take(c, nreal, load, v, k)) continue;
-        double cst = route_const(c, v, k);
-        int nr_k = INT(nreal, k);
-        double send = c->send[k], back = TIME(ret, k);
-        double old_over = nr_k && back > send ? back - send : 0.0;
         Py_ssize_t from = ps->size;
-        scan_route(c, PyList_GET_ITEM(R, k), t, rk, v, k, cutoff, cst, old_over, nr_k, ps);
+        scan_in(c, R, t, rk, nreal, ret, v, k, cutoff, ps);
         for (Py_ssize_t j = from; j < ps->size; j++) {
             Place *q = &ps->items[j];
             q->cost = q->base + (q->worst > late_max ? c->w_max * (q->worst - late_max) : 0.0);
-            q->low = q->tr + cst;
+            q->low = q->tr + q->c;
         }
     }
     if (!PyErr_Occurred() && ps->size > 1)
@@ -459,12 +466,8 @@ static PyObject *native_best_single(PyObject *self, PyObject *args) {
     for (Py_ssize_t i = 0; i < nr && !PyErr_Occurred(); i++) {
         int k = INT(routes, i);
         if (!may_take(c, nreal, load, v, k)) continue;
-        double cst = route_const(c, v, k);
-        int nr_k = INT(nreal, k);
-        double send = c->send[k], back = TIME(ret, k);
-        double old_over = nr_k && back > send ? back - send : 0.0;
         ps.size = 0;
-        scan_route(c, PyList_GET_ITEM(R, k), t, rk, v, k, best, cst, old_over, nr_k, &ps);
+        scan_in(c, R, t, rk, nreal, ret, v, k, best, &ps);
         for (Py_ssize_t j = 0; j < ps.size && !PyErr_Occurred(); j++) {
             Place *q = &ps.items[j];
             if (blinking) {

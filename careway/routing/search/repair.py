@@ -23,11 +23,24 @@ import operator
 import random
 import time
 from collections.abc import Sequence
+from typing import Any
 
 from .evaluate import INF, Delta, State, _native
 
 Place = tuple[float, Delta]
 BASE = operator.itemgetter(4)  # a place's base cost in _singles' tuples
+
+
+def _routes(state: State, v: int, avoid: frozenset[int]) -> list[int]:
+    """The clinicians who may make v, less those in `avoid`."""
+    able = state.d.able[v]
+    return [k for k in able if k not in avoid] if avoid else able
+
+
+def _plan(state: State) -> tuple[list[Any], ...]:
+    """The plan's lists the C loops read in place: routes, times, each node's route, each
+    route's visit count, return time and load."""
+    return state.R, state.t, state.rk, state.nreal, state.ret, state.load
 
 
 def best_place(
@@ -55,21 +68,9 @@ def _best_single(
     d = state.d
     best_delta: Delta | None = None
     if d.native is not None and not d.has_pins:  # the same loop in C, the same draws
-        routes = [k for k in d.able[v] if k not in avoid] if avoid else d.able[v]
         draw = rng.random if blink and rng is not None else None
         best, wk, wp, pending = _native.best_single(
-            d.native,
-            state.R,
-            state.t,
-            state.rk,
-            state.nreal,
-            state.ret,
-            state.load,
-            v,
-            routes,
-            state.late_max,
-            draw,
-            blink,
+            d.native, *_plan(state), v, _routes(state, v, avoid), state.late_max, draw, blink
         )
         where = (wk, wp) if wk >= 0 else None
     else:
@@ -131,19 +132,8 @@ def _singles(
     d = state.d
     cur_max = state.late_max
     if d.native is not None and not d.has_pins:
-        routes = [k for k in d.able[v] if k not in avoid] if avoid else d.able[v]
         return _native.singles(  # type: ignore[no-any-return]
-            d.native,
-            state.R,
-            state.t,
-            state.rk,
-            state.nreal,
-            state.ret,
-            state.load,
-            v,
-            routes,
-            cutoff,
-            cur_max,
+            d.native, *_plan(state), v, _routes(state, v, avoid), cutoff, cur_max
         )
     w_max = d.w_max
     const = -d.w_unassigned
@@ -235,16 +225,11 @@ def _best_pair(
 
         _native.pair_search(
             d.native,
-            state.R,
-            state.t,
-            state.rk,
-            state.nreal,
-            state.ret,
-            state.load,
+            *_plan(state),
             a,
             b,
-            [k for k in d.able[a] if k not in avoid] if avoid else d.able[a],
-            [k for k in d.able[b] if k not in avoid] if avoid else d.able[b],
+            _routes(state, a, avoid),
+            _routes(state, b, avoid),
             cur_max,
             best - low_b,
             best - low_a,
@@ -312,7 +297,7 @@ def _quick_best(
     """State.quick over every route that may take v: (the least bound, the `keep` best
     (estimate, bound, clinician, position) in order), or None when no route may."""
     d = state.d
-    routes = [k for k in d.able[v] if k not in avoid] if avoid else d.able[v]
+    routes = _routes(state, v, avoid)
     if d.native is not None:
         return _native.quick_best(  # type: ignore[no-any-return]
             d.native, state.R, state.t, state.nreal, state.load, v, routes, state.late_max, keep
