@@ -8,7 +8,10 @@ axe violations and technical words. What it saw is printed at the end of the run
 It runs once per CI run, on SQLite: the PostgreSQL run skips it (the pages are the same).
 """
 
+import fcntl
+import json
 import os
+import shutil
 
 import pytest
 
@@ -17,7 +20,9 @@ from tests.test_url_inventory import PATIENT_PAGES, PUBLIC, SIGNED_IN_PAGES
 from . import tour
 from .conftest import chromium_path
 
-pytestmark = pytest.mark.browser
+# One worker takes the whole tour (`make test` runs xdist with --dist loadgroup): the demo is
+# built once, with no worker waiting on another's build, while the other worker runs the rest.
+pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("tour")]
 
 # The pages each role must reach by following links from its home page.
 MUST_SEE = {
@@ -158,14 +163,30 @@ def _skip_on_postgresql():
 
 
 @pytest.fixture(scope="session")
-def tour_site():
+def tour_site(tmp_path_factory, worker_id):
+    """The demo, built once per run (the first xdist worker to need it builds it under a lock;
+    the others wait and take a copy), served by each worker from its own copy."""
     _skip_on_postgresql()
     if chromium_path() is None and os.environ.get("CI") != "true":
         pytest.skip("Chromium is not installed (apt-get install chromium)")
     if not tour.SHARED_SYNTHEA.exists() and os.environ.get("CI") == "true":
         pytest.fail(f"{tour.SHARED_SYNTHEA} is absent, and CI=true tours imported patients too")
-    with tour.demo_server() as site:
-        yield site
+    root = tmp_path_factory.getbasetemp()
+    shared = root if worker_id == "master" else root.parent  # one folder for the whole run
+    built = shared / "tour-demo"
+    with (shared / "tour-demo.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (built / "facts.json").exists():
+            building = shared / "tour-demo-building"
+            shutil.rmtree(building, ignore_errors=True)
+            building.mkdir()
+            tour.build_demo(building)
+            building.rename(built)
+    mine = tmp_path_factory.mktemp("tour-site")
+    shutil.copytree(built, mine, dirs_exist_ok=True)
+    facts = json.loads((mine / "facts.json").read_text())
+    with tour.serve(mine) as base:
+        yield base, facts
 
 
 def _write_report(seen: tour.Seen) -> None:
@@ -173,7 +194,12 @@ def _write_report(seen: tour.Seen) -> None:
     (tour.REPORTS / f"{seen.role}.txt").write_text(seen.report() + "\n")
 
 
-@pytest.mark.parametrize("role", sorted(tour.ROLES))
+# Longest first (they run first in the suite: tests/conftest.py), so xdist's first round hands
+# the two longest to different workers; a role not named here comes last.
+LONGEST_FIRST = ("supervisor", "case_manager", "clinician_emergency", "admin", "auditor")
+
+
+@pytest.mark.parametrize("role", sorted(tour.ROLES, key=lambda r: (*LONGEST_FIRST, r).index(r)))
 def test_every_page_holds_at_every_size(browser, tour_site, role):
     base, facts = tour_site
     seen = tour.tour(browser, base, facts, tour.ROLES[role])

@@ -69,16 +69,21 @@ class Role:
     totp_secret: str | None = None
     # A clinician off the patient's team, who reaches one chart through emergency access.
     emergency: bool = False
+    # How many charts the tour sees whole: the demo patient with assessments signed, amended
+    # and in progress, then an imported patient (36-character MRN, long RxNorm names).
+    charts: int = 2
 
 
 ROLES = {
     role.key: role
     for role in (
         Role("case_manager", "cm.rivera"),
-        Role("supervisor", "sup.sato", "MNQXEZLXMF4S2ZDFNVXS24TCFVZXK4DF"),
+        # The same chart pages as the case manager's, with a supervisor's actions: one chart.
+        Role("supervisor", "sup.sato", "MNQXEZLXMF4S2ZDFNVXS24TCFVZXK4DF", charts=1),
         Role("admin", "admin.okoro", "MNQXEZLXMF4S2ZDFNVXS24TCFVQWI3LJ"),
         Role("auditor", "aud.adams", "MNQXEZLXMF4S2ZDFNVXS24TCFVQXKZDJ"),
-        Role("clinician_emergency", "ot.haddad", emergency=True),
+        # The chart opened through emergency access, whole; and the demo patient's.
+        Role("clinician_emergency", "ot.haddad", emergency=True, charts=1),
     )
 }
 
@@ -92,10 +97,9 @@ NOT_FOLLOWED = {
     "careplans:plan_of_care_pdf",
 }
 # How many pages of one kind the tour checks per role: the first it finds, besides the pages
-# it starts from (the charts below, the chart opened through emergency access); two of each
-# page of a chart, so that both charts it starts from are seen whole.
+# it starts from (the charts below, the chart opened through emergency access); as many of each
+# page of a chart as the role has charts to see whole (Role.charts).
 PER_KIND = 1
-PER_CHART_KIND = 2
 MAX_PAGES = 200
 
 TECHNICAL_WORDS = (
@@ -212,13 +216,9 @@ print(json.dumps({{"emergency_patient": str(stranger.pk), "emergency_mrn": stran
 """
 
 
-@contextmanager
-def demo_server(data_dir: Path | None = None) -> Iterator[tuple[str, dict]]:
-    """Migrate, load the demo (and two Synthea patients when ../shared/data is there), serve it
-    with the development server as `make run` does, and yield (base URL, facts about the data).
-    """
-    own_dir = data_dir is None
-    data_dir = Path(tempfile.mkdtemp(prefix="careway-tour-")) if data_dir is None else data_dir
+def build_demo(data_dir: Path) -> dict:
+    """Migrate, load the demo (and two Synthea patients when ../shared/data is there) into
+    `data_dir` as `make run` does; returns the facts about the data (also kept in facts.json)."""
     env = server_env(data_dir)
     _careway(env, "migrate", "--no-input")
     _careway(env, "demo")
@@ -241,6 +241,15 @@ def demo_server(data_dir: Path | None = None) -> Iterator[tuple[str, dict]]:
         .stdout.strip()
         .splitlines()[-1]
     )
+    (data_dir / "facts.json").write_text(json.dumps(facts))
+    return facts
+
+
+@contextmanager
+def serve(data_dir: Path) -> Iterator[str]:
+    """Serve the data in `data_dir` with the development server, as `make run` does; yields
+    the base URL."""
+    env = server_env(data_dir)
     port = _free_port()
     # The server logs every request: to a file, since a pipe nobody reads fills and stops it.
     log = (data_dir / "server.log").open("w")
@@ -263,11 +272,23 @@ def demo_server(data_dir: Path | None = None) -> Iterator[tuple[str, dict]]:
                     said = (data_dir / "server.log").read_text()
                     raise RuntimeError(f"the tour's server did not start: {said}") from error
                 time.sleep(0.3)
-        yield base, facts
+        yield base
     finally:
         server.terminate()
         server.wait(timeout=10)
         log.close()
+
+
+@contextmanager
+def demo_server(data_dir: Path | None = None) -> Iterator[tuple[str, dict]]:
+    """Build the demo (build_demo) and serve it (serve); yields (base URL, facts)."""
+    own_dir = data_dir is None
+    data_dir = Path(tempfile.mkdtemp(prefix="careway-tour-")) if data_dir is None else data_dir
+    try:
+        facts = build_demo(data_dir)
+        with serve(data_dir) as base:
+            yield base, facts
+    finally:
         if own_dir:
             shutil.rmtree(data_dir, ignore_errors=True)
 
@@ -383,11 +404,9 @@ def tour(browser, base: str, facts: dict, role: Role, sizes=SIZES, axe: bool = T
         start = [page.url]
         if role.emergency:
             start.insert(0, open_emergency_access(page, base, facts))
-        # Two charts: a demo patient with assessments signed, amended and in progress, and an
-        # imported patient (36-character MRN, long RxNorm names); two of each chart page.
-        charts = [facts.get("assessed"), *facts.get("imported", [])[:1]]
+        charts = [facts.get("assessed"), *facts.get("imported", [])[:1]][: role.charts]
         start += [f"{base}/patients/{pk}/" for pk in charts if pk]
-        urls = discover(page, base, start, seen)
+        urls = discover(page, base, start, seen, per_chart_kind=role.charts)
         for size, viewport in sizes.items():
             page.set_viewport_size(viewport)
             for url in urls:
@@ -407,9 +426,9 @@ def tour(browser, base: str, facts: dict, role: Role, sizes=SIZES, axe: bool = T
     return seen
 
 
-def discover(page, base: str, start: list[str], seen: Seen) -> list[str]:
+def discover(page, base: str, start: list[str], seen: Seen, per_chart_kind: int = 2) -> list[str]:
     """Breadth first from the start pages, following links to pages of Careway, at most
-    PER_KIND of each kind; returns the URLs in the order found."""
+    PER_KIND of each kind (`per_chart_kind` of a chart's); returns the URLs in the order found."""
     queue = list(dict.fromkeys(start))
     per_kind: dict[str, int] = {}
     found: list[str] = []
@@ -422,7 +441,7 @@ def discover(page, base: str, start: list[str], seen: Seen) -> list[str]:
         kind = kind_of(urlsplit(url).path)
         if kind is None or kind.split("/")[0] in NOT_FOLLOWED:
             continue
-        limit = PER_CHART_KIND if urlsplit(url).path.startswith("/patients/") else PER_KIND
+        limit = per_chart_kind if urlsplit(url).path.startswith("/patients/") else PER_KIND
         if per_kind.get(kind, 0) >= limit and url not in start:
             continue
         response = page.goto(url)
