@@ -34,7 +34,7 @@ run: install
 	  DEBUG=$(RUN_DEBUG) $(VENV)/bin/careway runserver 127.0.0.1:8000
 
 test: install
-	$(VENV)/bin/pytest -n 2 --dist loadgroup
+	$(VENV)/bin/pytest -n 2
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -179,16 +179,3 @@ def pytest_terminal_summary(terminalreporter):
         terminalreporter.section("page tour: what it saw")
         for report in reports:
             terminalreporter.write(report.read_text())
-
-
-def pytest_collection_modifyitems(items):
-    """The longest tests first, so that xdist hands them out while there is still other work to
-    run beside them, not at the end with one worker left busy: the page tour (minutes a role),
-    then the other browser tests, then the rest in their usual order."""
-
-    def rank(item) -> int:
-        if item.nodeid.startswith("tests/browser/test_page_tour.py::test_every_page"):
-            return 0
-        return 1 if item.get_closest_marker("browser") else 2
-
-    items.sort(key=rank)

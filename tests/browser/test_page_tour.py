@@ -20,9 +20,7 @@ from tests.test_url_inventory import PATIENT_PAGES, PUBLIC, SIGNED_IN_PAGES
 from . import tour
 from .conftest import chromium_path
 
-# One worker takes the whole tour (`make test` runs xdist with --dist loadgroup): the demo is
-# built once, with no worker waiting on another's build, while the other worker runs the rest.
-pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("tour")]
+pytestmark = pytest.mark.browser
 
 # The pages each role must reach by following links from its home page.
 MUST_SEE = {
@@ -194,12 +192,7 @@ def _write_report(seen: tour.Seen) -> None:
     (tour.REPORTS / f"{seen.role}.txt").write_text(seen.report() + "\n")
 
 
-# Longest first (they run first in the suite: tests/conftest.py), so xdist's first round hands
-# the two longest to different workers; a role not named here comes last.
-LONGEST_FIRST = ("supervisor", "case_manager", "clinician_emergency", "admin", "auditor")
-
-
-@pytest.mark.parametrize("role", sorted(tour.ROLES, key=lambda r: (*LONGEST_FIRST, r).index(r)))
+@pytest.mark.parametrize("role", sorted(tour.ROLES))
 def test_every_page_holds_at_every_size(browser, tour_site, role):
     base, facts = tour_site
     seen = tour.tour(browser, base, facts, tour.ROLES[role])
