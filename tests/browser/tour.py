@@ -82,7 +82,8 @@ ROLES = {
         Role("supervisor", "sup.sato", "MNQXEZLXMF4S2ZDFNVXS24TCFVZXK4DF", charts=1),
         Role("admin", "admin.okoro", "MNQXEZLXMF4S2ZDFNVXS24TCFVQWI3LJ"),
         Role("auditor", "aud.adams", "MNQXEZLXMF4S2ZDFNVXS24TCFVQXKZDJ"),
-        # The chart opened through emergency access, whole; and the demo patient's.
+        # The chart opened through emergency access, whole (its pages come first), and the
+        # demo patient's chart page.
         Role("clinician_emergency", "ot.haddad", emergency=True, charts=1),
     )
 }
@@ -426,7 +427,7 @@ def tour(browser, base: str, facts: dict, role: Role, sizes=SIZES, axe: bool = T
     return seen
 
 
-def discover(page, base: str, start: list[str], seen: Seen, per_chart_kind: int = 2) -> list[str]:
+def discover(page, base: str, start: list[str], seen: Seen, *, per_chart_kind: int) -> list[str]:
     """Breadth first from the start pages, following links to pages of Careway, at most
     PER_KIND of each kind (`per_chart_kind` of a chart's); returns the URLs in the order found."""
     queue = list(dict.fromkeys(start))
