@@ -10,15 +10,23 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-import simple_icd_10_cm as icd
-
 MAP_FILE = Path(__file__).parent / "content" / "icd10_map.json"
 ICD10CM = "http://hl7.org/fhir/sid/icd-10-cm"
 SNOMED = "http://snomed.info/sct"
 
 
+@cache
+def _code_set() -> Any:
+    """The code set, loaded at first use: importing `simple_icd_10_cm` reads the whole release
+    (about 2 s), which every `careway` command and test process would otherwise pay at start."""
+    import simple_icd_10_cm
+
+    return simple_icd_10_cm
+
+
 def normalized(code: str) -> str:
     """'i50.22 ', 'I5022' -> 'I50.22' (the code set's own spelling)."""
+    icd = _code_set()
     code = (code or "").strip().upper()
     if not code:
         return ""
@@ -30,6 +38,7 @@ def normalized(code: str) -> str:
 
 def code_problem(code: str) -> str:
     """Why `code` cannot be put on a claim, in words; '' when it is a billable ICD-10-CM code."""
+    icd = _code_set()
     code = normalized(code)
     if not code:
         return "Write the ICD-10-CM code."
@@ -47,10 +56,12 @@ def code_problem(code: str) -> str:
 
 
 def _leaves_under(code: str) -> list[str]:
+    icd = _code_set()
     return [c for c in icd.get_descendants(code) if icd.is_leaf(c)][:1]
 
 
 def description(code: str) -> str:
+    icd = _code_set()
     code = normalized(code)
     return str(icd.get_description(code)) if icd.is_valid_item(code) else ""
 

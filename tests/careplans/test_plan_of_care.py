@@ -398,3 +398,21 @@ def test_an_unspecified_code_gives_way_to_a_specific_one_of_its_category():
         ("E11.40", True),
         ("I10", False),
     ]
+
+
+def test_careway_starts_without_reading_the_code_set():
+    """Reading ICD-10-CM takes about 2 s; every `careway` command and worker would pay it at
+    start if the code set were read when the app loads rather than when a code is checked."""
+    import os
+    import subprocess
+    import sys
+
+    check = (
+        "import sys, django; django.setup(); from django.urls import resolve; resolve('/');"
+        "from careway.careplans import icd10; assert 'simple_icd_10_cm' not in sys.modules;"
+        "assert icd10.code_problem('I50.9') == ''; assert 'simple_icd_10_cm' in sys.modules"
+    )
+    env = dict(os.environ, DJANGO_SETTINGS_MODULE="careway.settings")
+    env.pop("DATABASE_URL", None)
+    done = subprocess.run([sys.executable, "-c", check], env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
