@@ -29,3 +29,15 @@ def test_a_static_file_is_served_from_the_finders(fetcher):
 def test_anything_else_is_refused(fetcher, url):
     with pytest.raises(ValueError, match="nothing but Careway's static files"):
         fetcher.fetch(url)
+
+
+def test_making_a_pdf_writes_nothing_to_the_console(pdf_ready, caplog):
+    """WeasyPrint logs each step of each PDF at INFO; Careway's console (LOG_LEVEL INFO by
+    default, `make run`, `careway demo`) shows its warnings only."""
+    import logging
+
+    from careway.toolkit.pdf import _weasyprint
+
+    with caplog.at_level(logging.INFO):
+        _weasyprint().HTML(string="<p>Plan of care</p>").write_pdf()
+    assert [r for r in caplog.records if r.name.startswith(("weasyprint", "fontTools"))] == []
