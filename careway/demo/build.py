@@ -11,6 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from careway.core.roles import Role
+from careway.patients import evidence
 
 from . import careplans, content
 from .charts import ChartBuilder
@@ -43,7 +44,10 @@ def _ensure_agency(spec: dict, today: date) -> tuple[DemoAgency, bool]:
         actor = demo_actor(agency.organization)
         for number, person in enumerate(content.people(spec["slug"])):
             chart = ChartBuilder(agency, actor, person, number, today)
-            careplans.add_care_plan(chart, chart.build())
+            # the goals and suggestions follow the whole chart once, not after every reading
+            with evidence.held():
+                patient = chart.build()
+            careplans.add_care_plan(chart, patient)
     return agency, True
 
 

@@ -11,9 +11,13 @@ Patients knows no listener; a listener must be cheap for a handful of patients (
 save of a reading) and work in a fixed number of queries for a batch (an import).
 """
 
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
+
+from django.db import transaction
 
 from careway.core import audit
 from careway.core.registry import Registry
@@ -35,8 +39,43 @@ def register_evidence_listener(*listeners: EvidenceListener) -> None:
     EVIDENCE_LISTENERS.register(*listeners)
 
 
+# While `held()` runs: (actor, the patients whose evidence changed), one entry per actor.
+_HELD: ContextVar[list[tuple[audit.Actor, set[Any]]] | None] = ContextVar(
+    "evidence_held", default=None
+)
+
+
+@contextmanager
+def held() -> Iterator[None]:
+    """Tell the listeners at the end of the block, once per actor for every patient whose
+    evidence changed in it, instead of after each write: for a writer of many records of a few
+    patients at once (the demo's charts), where the listeners' work would otherwise be done
+    again for every record. The block is one transaction, so what the listeners derive lands
+    with the records or not at all."""
+    if _HELD.get() is not None:  # already held by an outer block, which tells them
+        yield
+        return
+    pending: list[tuple[audit.Actor, set[Any]]] = []
+    with transaction.atomic():
+        token = _HELD.set(pending)
+        try:
+            yield
+        finally:
+            _HELD.reset(token)
+        for actor, patient_ids in pending:
+            evidence_changed(actor, patient_ids)
+
+
 def evidence_changed(actor: audit.Actor, patient_ids: Collection[Any]) -> None:
     if not patient_ids:
+        return
+    pending = _HELD.get()
+    if pending is not None:
+        for held_actor, held_ids in pending:
+            if held_actor == actor:
+                held_ids.update(patient_ids)
+                return
+        pending.append((actor, set(patient_ids)))
         return
     for listener in EVIDENCE_LISTENERS:
         listener.changed(actor, patient_ids)

@@ -346,6 +346,19 @@ def test_active_goals_improve_and_worsen_as_the_chart_says(demo):
     assert goals.exclude(patient_words="").count() == goals.count()
 
 
+def test_goals_and_suggestions_are_in_step_with_the_charts(demo):
+    """The demo tells the care plans of each chart once, when it is written whole
+    (evidence.held): working everything out again now changes nothing."""
+    from careway.careplans import services as careplan_services
+
+    patients = list(
+        Patient.objects.filter(organization__in=_orgs(demo)).values_list("pk", flat=True)
+    )
+    actor = audit.Actor(user=None, via="test")
+    assert careplan_services.recompute_goals_for(actor, patients) == 0
+    assert careplan_services.refresh_suggestions(actor, patients) == 0
+
+
 def test_a_family_caregiver_on_the_team_carries_an_intervention(demo):
     carried = Intervention.objects.filter(plan__in=_plans(demo), caregiver__isnull=False)
     assert carried.exists()
