@@ -16,9 +16,10 @@ can, with a report of what moved and why.
    (`Visit.previous`), and giving it to someone else costs `stability` (`Weights.reassigned`),
    by default the old plan's mean cost of a visit: moving a visit must save at least what an
    average visit costs. The search starts from the old plan, without what the change took out.
-4. The pair-aware search (search/lns.py) then runs for `seconds`, and the validator checks the
-   new plan on the changed day. `Replan.objective` is its cost without the stability term, so it
-   can be compared with a plan of the changed day made from scratch.
+4. The pair-aware search (search/lns.py) then runs for `seconds` (or `iterations`, when given
+   and reached first: such a run gives the same plan for a seed every time), and the validator
+   checks the new plan on the changed day. `Replan.objective` is its cost without the stability
+   term, so it can be compared with a plan of the changed day made from scratch.
 
 Visits "touched by the change" are the cancelled and new ones and those the lost clinicians
 still had to make; the others, not yet started, are the ones stability is for, and
@@ -157,6 +158,7 @@ def replan(
     *,
     stability: float | None = None,
     processes: int = 1,
+    iterations: int | None = None,
 ) -> Replan:
     """A new plan for the day after `change` (see the module doc)."""
     began = time.perf_counter()
@@ -169,7 +171,9 @@ def replan(
     # `seconds` is the whole budget: what the setup took, and a little for the checks after, come
     # off the search's share
     left = seconds - (time.perf_counter() - began) - CHECKS_AFTER * len(day.visits) / 1000
-    solution = lns.solve(day, max(0.2, left), seed, initial=initial, processes=processes)
+    solution = lns.solve(
+        day, max(0.2, left), seed, initial=initial, processes=processes, iterations=iterations
+    )
     # visits no plan can include (feasibility.unplaceable) were set aside by the search with
     # their reasons, as `solve` does
     report = validate(day, solution)

@@ -60,7 +60,7 @@ def test_the_past_never_moves_and_the_new_plan_is_valid(seed):
     plan = lns.solve(problem, 30, seed % 3, iterations=30)
     report = validate(problem, plan)
     change = a_change(rng, problem, plan, report)
-    result = replan(problem, plan, change, 1.0, seed % 5)
+    result = replan(problem, plan, change, 30, seed % 5, iterations=60)
     day = result.problem
     assert result.report.feasible, [v.message for v in result.report.violations]
     # every visit of the changed day is placed, or left out with a reason
@@ -82,6 +82,16 @@ def test_the_past_never_moves_and_the_new_plan_is_valid(seed):
     # the objective without the stability term is the day's own
     plain = dataclasses.replace(day, weights=dataclasses.replace(day.weights, reassigned=0))
     assert validate(plain, result.solution).objective == pytest.approx(result.objective)
+
+
+def test_a_replan_bounded_by_iterations_gives_the_same_plan_for_a_seed():
+    rng = random.Random(7)
+    problem = random_day(rng, 12, 3)
+    plan = lns.solve(problem, 30, 0, iterations=30)
+    change = a_change(rng, problem, plan, validate(problem, plan))
+    runs = [replan(problem, plan, change, 30, 4, iterations=80) for _ in range(2)]
+    assert runs[0].solution.routes == runs[1].solution.routes
+    assert runs[0].solution.unassigned == runs[1].solution.unassigned
 
 
 def agency_plan():
