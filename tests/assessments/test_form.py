@@ -759,6 +759,7 @@ def test_without_javascript_every_question_shows_with_its_condition(browser):
     page.context.close()
 
 
+@pytest.mark.database_independent  # how the form looks (tests/conftest.py)
 @pytest.mark.parametrize("viewport", ["TABLET", "PHONE"])
 def test_in_a_browser_axe_finds_no_serious_violation(browser, viewport, shared_data):
     from tests.browser import conftest

@@ -22,7 +22,8 @@ from .conftest import (
     submit_password,
 )
 
-pytestmark = pytest.mark.browser
+# How the pages look: the same on any database (tests/conftest.py).
+pytestmark = [pytest.mark.browser, pytest.mark.database_independent]
 
 CHART_SECTIONS = (
     "flags",

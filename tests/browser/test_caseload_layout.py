@@ -22,7 +22,8 @@ from .conftest import (
     sign_in,
 )
 
-pytestmark = pytest.mark.browser
+# How the pages look: the same on any database (tests/conftest.py).
+pytestmark = [pytest.mark.browser, pytest.mark.database_independent]
 
 TABLET = {"width": 1024, "height": 1366}
 DESKTOP = {"width": 1440, "height": 900}

@@ -12,7 +12,8 @@ from tests.factories import build_world
 
 from .conftest import PHONE, assert_accessible, sign_in
 
-pytestmark = pytest.mark.browser
+# How the pages look: the same on any database (tests/conftest.py).
+pytestmark = [pytest.mark.browser, pytest.mark.database_independent]
 
 LONG_MEDICATIONS = (
     "insulin human, isophane 70 UNT/ML / Regular Insulin, Human 30 UNT/ML Injectable "

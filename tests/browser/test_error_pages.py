@@ -9,7 +9,8 @@ from tests.factories import build_world
 
 from .conftest import PHONE, assert_accessible, screenshot, sign_in
 
-pytestmark = pytest.mark.browser
+# How the pages look: the same on any database (tests/conftest.py).
+pytestmark = [pytest.mark.browser, pytest.mark.database_independent]
 SIDEWAYS_JS = "() => document.documentElement.scrollWidth > window.innerWidth"
 
 

@@ -11,7 +11,8 @@ from tests.factories import build_world
 
 from .conftest import PHONE, assert_accessible, enrol_two_factor, screenshot, sign_in
 
-pytestmark = pytest.mark.browser
+# How the pages look: the same on any database (tests/conftest.py).
+pytestmark = [pytest.mark.browser, pytest.mark.database_independent]
 
 SIDEWAYS = "document.documentElement.scrollWidth - document.documentElement.clientWidth"
 # Targets under 24 px either way, leaving out links inside a sentence (SC 2.5.8's exception).

@@ -5,7 +5,8 @@ for what a person would see go wrong: sideways scrolling, anything cut off or pa
 edge, targets too small or too close (WCAG 2.2 SC 2.5.8), primary actions under 44 px on a phone,
 axe violations and technical words. What it saw is printed at the end of the run.
 
-It runs once per CI run, on SQLite: the PostgreSQL run skips it (the pages are the same).
+It runs once per CI run, on SQLite: the PostgreSQL pass skips it (the pages are the same; see
+`database_independent` in tests/conftest.py).
 """
 
 import fcntl
@@ -20,7 +21,7 @@ from tests.test_url_inventory import PATIENT_PAGES, PUBLIC, SIGNED_IN_PAGES
 from . import tour
 from .conftest import chromium_path
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.database_independent]
 
 # The pages each role must reach by following links from its home page.
 MUST_SEE = {
@@ -155,16 +156,10 @@ def test_the_tour_covers_every_page_of_the_inventory():
     assert set(NOT_TOURED) - pages == set(), "NOT_TOURED names a page that no longer exists"
 
 
-def _skip_on_postgresql():
-    if os.environ.get("DATABASE_URL", "").startswith("postgres"):
-        pytest.skip("the page tour runs once per CI run, on SQLite; the pages are the same here")
-
-
 @pytest.fixture(scope="session")
 def tour_site(tmp_path_factory, worker_id):
     """The demo, built once per run (the first xdist worker to need it builds it under a lock;
     the others wait and take a copy), served by each worker from its own copy."""
-    _skip_on_postgresql()
     if chromium_path() is None and os.environ.get("CI") != "true":
         pytest.skip("Chromium is not installed (apt-get install chromium)")
     if not tour.SHARED_SYNTHEA.exists() and os.environ.get("CI") == "true":
