@@ -162,22 +162,19 @@ def require_postgresql() -> None:
 ROUTING_TESTS = Path(__file__).resolve().parent / "routing"
 
 
-def on_postgresql() -> bool:
-    return os.environ.get("DATABASE_URL", "").startswith("postgres")
-
-
 def pytest_collection_modifyitems(config, items):
     """CI runs the suite twice, on SQLite and on PostgreSQL. A test marked
     `database_independent` gives the same result on both, so it runs on SQLite only: how pages
     look and read (layout, axe, the page tour), and the routing library, which never imports
     Django (tests/test_layering.py)."""
+    postgresql = os.environ.get("DATABASE_URL", "").startswith("postgres")
     skip = pytest.mark.skip(
         reason="gives the same result on any database: it runs in the SQLite pass"
     )
     for item in items:
         if item.path.is_relative_to(ROUTING_TESTS):
             item.add_marker(pytest.mark.database_independent)
-        if on_postgresql() and item.get_closest_marker("database_independent"):
+        if postgresql and item.get_closest_marker("database_independent"):
             item.add_marker(skip)
 
 

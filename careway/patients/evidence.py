@@ -39,10 +39,8 @@ def register_evidence_listener(*listeners: EvidenceListener) -> None:
     EVIDENCE_LISTENERS.register(*listeners)
 
 
-# While `held()` runs: (actor, the patients whose evidence changed), one entry per actor.
-_HELD: ContextVar[list[tuple[audit.Actor, set[Any]]] | None] = ContextVar(
-    "evidence_held", default=None
-)
+# While `held()` runs: actor -> the patients whose evidence that actor's writes changed.
+_HELD: ContextVar[dict[audit.Actor, set[Any]] | None] = ContextVar("evidence_held", default=None)
 
 
 @contextmanager
@@ -55,14 +53,14 @@ def held() -> Iterator[None]:
     if _HELD.get() is not None:  # already held by an outer block, which tells them
         yield
         return
-    pending: list[tuple[audit.Actor, set[Any]]] = []
+    pending: dict[audit.Actor, set[Any]] = {}
     with transaction.atomic():
         token = _HELD.set(pending)
         try:
             yield
         finally:
             _HELD.reset(token)
-        for actor, patient_ids in pending:
+        for actor, patient_ids in pending.items():
             evidence_changed(actor, patient_ids)
 
 
@@ -71,11 +69,7 @@ def evidence_changed(actor: audit.Actor, patient_ids: Collection[Any]) -> None:
         return
     pending = _HELD.get()
     if pending is not None:
-        for held_actor, held_ids in pending:
-            if held_actor == actor:
-                held_ids.update(patient_ids)
-                return
-        pending.append((actor, set(patient_ids)))
+        pending.setdefault(actor, set()).update(patient_ids)
         return
     for listener in EVIDENCE_LISTENERS:
         listener.changed(actor, patient_ids)
