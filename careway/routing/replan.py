@@ -171,8 +171,16 @@ def replan(
     # `seconds` is the whole budget: what the setup took, and a little for the checks after, come
     # off the search's share
     left = seconds - (time.perf_counter() - began) - CHECKS_AFTER * len(day.visits) / 1000
+    # a re-plan starts from a good plan and polishes it: short cooling cycles (the long warm
+    # cycle of a short run from scratch, lns.cycle_length, would wander from it)
     solution = lns.solve(
-        day, max(0.2, left), seed, initial=initial, processes=processes, iterations=iterations
+        day,
+        max(0.2, left),
+        seed,
+        initial=initial,
+        processes=processes,
+        iterations=iterations,
+        warm_below=0,
     )
     # visits no plan can include (feasibility.unplaceable) were set aside by the search with
     # their reasons, as `solve` does

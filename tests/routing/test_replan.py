@@ -94,6 +94,25 @@ def test_a_replan_bounded_by_iterations_gives_the_same_plan_for_a_seed():
     assert runs[0].solution.unassigned == runs[1].solution.unassigned
 
 
+def test_a_replan_polishes_with_short_cooling_cycles(monkeypatch):
+    """A re-plan starts from a good plan: the long warm cycle that a short run of a large day
+    gets from scratch (lns.cycle_length) would wander away from it, so it keeps short ones."""
+    from careway.routing.generate import agency_day
+
+    problem = Problem.from_json(agency_day(40, 300, seed=3))
+    plan = lns.solve(problem, 30, 0, iterations=1)
+    assert lns.Search(problem, 1.0, 0).plan > lns.DEFAULTS["warm_below"] * len(problem.visits)
+    cycles = []
+    run = lns.Search.run
+    monkeypatch.setattr(
+        lns.Search, "run", lambda self, until=None: [cycles.append(self.plan), run(self, until)][1]
+    )
+    report = validate(problem, plan)
+    victim = max(report.starts, key=report.starts.get)
+    replan(problem, plan, Change(at=min(report.starts.values()) + 1, cancel=[victim]), 1.0)
+    assert cycles and cycles[0] < lns.DEFAULTS["warm_below"] * len(problem.visits)
+
+
 def agency_plan():
     from careway.routing.generate import agency_day
 

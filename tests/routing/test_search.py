@@ -529,6 +529,23 @@ def test_the_best_place_of_a_pair_is_the_best_of_every_combination(seed):
     assert found[0] == pytest.approx(min(every), abs=1e-6)
 
 
+def test_a_short_run_of_a_large_day_gets_one_long_warm_cycle():
+    """A cooling cycle planned at fewer than `warm_below` iterations a visit is made
+    `warm_factor` times as long; a longer run or a smaller day keeps its planned cycle, and
+    `warm_below` 0 turns the rule off."""
+    cfg = lns.DEFAULTS
+    planned = lns.planned_iterations(400, 10, lns.rate(cfg, True))
+    assert planned < cfg["warm_below"] * 400  # 300 patients (400 visits) in 10 s
+    assert lns.cycle_length(400, 10, cfg, True) == int(planned * cfg["warm_factor"])
+    assert lns.cycle_length(400, 10, {**cfg, "warm_below": 0}, True) == planned
+    for n, seconds in ((400, 1200), (130, 10), (12, 1)):  # 20 minutes; 100 patients; small
+        planned = lns.planned_iterations(n, seconds, lns.rate(cfg, True))
+        assert planned >= cfg["warm_below"] * n
+        assert lns.cycle_length(n, seconds, cfg, True) == planned
+    problem = random_day(random.Random(3), 12, 3)  # the least cycle, 200, is 17 a visit
+    assert lns.Search(problem, 0.001, 0).plan == 200
+
+
 def test_cycle_per_visit_sets_the_least_length_of_a_cooling_cycle():
     """`cycle_per_visit` lengthens the planned cooling cycle of a short run to that many
     iterations a visit; a longer planned cycle, or a run bounded by iterations, is kept."""

@@ -6,8 +6,9 @@ from scratch (the exact least fixed point, evaluate.State.schedule) and accepts 
 simulated-annealing rule. The temperature falls geometrically from `t_start` to `t_end`
 (times the average cost of a visit in the best plan so far) over a planned number of
 iterations, then the search restarts from the best plan with the temperature raised again.
-`cycle_per_visit` (off by default) makes a cycle span at least that many iterations a visit:
-a setting under study for short runs of large days (docs/benchmarks.md, Routing 7).
+A short run of a large day gets one cycle longer than the run instead (`cycle_length`), and
+stays warm. `cycle_per_visit` (off by default) makes a cycle span at least that many
+iterations a visit: a setting of the study behind that rule (docs/benchmarks.md, Routing 7).
 The destroy operator is drawn by adaptive weights (each operator's weight moves towards a
 score for what its last use gave: a new best, a better plan, an accepted one, a rejected one).
 The search stops at the time limit, after `iterations` iterations if given, or once
@@ -51,6 +52,8 @@ DEFAULTS: dict[str, Any] = {
     "rate": 120000.0,  # planned iterations a second, times visits ** -1.33: see below
     "rate_pure": 120000.0,  # the same for the pure-Python evaluation
     "cycle_per_visit": 0,  # a cooling cycle spans at least this many iterations a visit
+    "warm_below": 7.0,  # a planned cycle of fewer iterations a visit than this is too short:
+    "warm_factor": 32.0,  # it is made this many times as long (see cycle_length)
 }
 
 
@@ -64,6 +67,20 @@ def planned_iterations(n_visits: int, seconds: float, rate: float) -> int:
     """How many iterations the temperature schedule spans: about what this search manages in
     `seconds` on the reference machine (measured: `rate` / n ** 1.33 a second, n visits)."""
     return max(200, int(seconds * rate / max(1, n_visits) ** 1.33))
+
+
+def cycle_length(n_visits: int, seconds: float, cfg: dict[str, Any], native: bool) -> int:
+    """The iterations of one cooling cycle: the planned iterations, or `warm_factor` times as
+    many when they come to fewer than `warm_below` a visit. Such a cycle (a short run of a large
+    day: 300 patients in 10 to 60 s) is too short to do more than quench a plan again and again;
+    made longer than the run, the temperature falls only to about one visit's cost by the end,
+    which measured 1.5 points better at 300 patients in 10 s and 1 point at 60 s, and no worse
+    at 200 (docs/benchmarks.md, Routing 7). Longer runs and smaller days, where a cycle spans
+    more, are unchanged. `warm_below` 0 turns this off."""
+    plan = planned_iterations(n_visits, seconds, rate(cfg, native))
+    if cfg["warm_below"] and plan < cfg["warm_below"] * max(1, n_visits):
+        plan = int(plan * cfg["warm_factor"])
+    return plan
 
 
 def solve(
@@ -150,7 +167,7 @@ class Search:
         n_place = sum(len(d.units[u]) for u in self.placeable)
         self.per_visit = 1.0 / max(1, n_place)
         self.plan = iterations or max(
-            planned_iterations(d.n, seconds, rate(cfg, d.native is not None)),
+            cycle_length(d.n, seconds, cfg, d.native is not None),
             int(cfg["cycle_per_visit"] * n_place),
         )
         self.ops = list(destroy.OPERATORS.values())

@@ -19,7 +19,7 @@ from typing import Any
 
 from ..model import Problem, Solution
 from .evaluate import native_available
-from .lns import DEFAULTS, Progress, Search, planned_iterations, rate
+from .lns import DEFAULTS, Progress, Search, cycle_length
 
 
 def seed_for(seed: int, process: int) -> int | str:
@@ -35,7 +35,7 @@ def sync_every(
     if cfg.get("sync"):
         return max(1, int(cfg["sync"]))
     n = len(problem.visits)
-    plan = iterations or planned_iterations(n, seconds, rate(cfg, native_available()))
+    plan = iterations or cycle_length(n, seconds, cfg, native_available())
     return max(50, plan // 5)
 
 
