@@ -74,9 +74,9 @@ def cycle_length(n_visits: int, seconds: float, cfg: dict[str, Any], native: boo
     many when they come to fewer than `warm_below` a visit. Such a cycle (a short run of a large
     day: 300 patients in 10 to 60 s) is too short to do more than quench a plan again and again;
     made longer than the run, the temperature falls only to about one visit's cost by the end,
-    which measured 1.5 points better at 300 patients in 10 s and 1 point at 60 s, and no worse
-    at 200 (docs/benchmarks.md, Routing 7). Longer runs and smaller days, where a cycle spans
-    more, are unchanged. `warm_below` 0 turns this off."""
+    which measured 1.5 points better at 300 patients in 10 s (30 runs each), the same within
+    the noise at 300 in 60 s and at 200 in 10 s (docs/benchmarks.md, Routing 7). Longer runs
+    and smaller days, where a cycle spans more, are unchanged. `warm_below` 0 turns it off."""
     plan = planned_iterations(n_visits, seconds, rate(cfg, native))
     if cfg["warm_below"] and plan < cfg["warm_below"] * max(1, n_visits):
         plan = int(plan * cfg["warm_factor"])
