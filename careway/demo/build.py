@@ -6,6 +6,7 @@ that already exists is left exactly as it is.
 
 from dataclasses import dataclass
 from datetime import date
+from zoneinfo import ZoneInfo
 
 from django.db import transaction
 from django.utils import timezone
@@ -30,9 +31,12 @@ class SignInRow:
 
 
 def build_demo(today: date | None = None) -> list[tuple[DemoAgency, bool]]:
-    """Every demo agency, and whether this call created it."""
-    today = today or timezone.localdate()
-    return [_ensure_agency(spec, today) for spec in content.agencies()]
+    """Every demo agency, and whether this call created it. `today` defaults to each agency's
+    own day (in its time zone: at 00:30 UTC it is still yesterday in Vermont)."""
+    return [
+        _ensure_agency(spec, today or timezone.localdate(timezone=ZoneInfo(spec["timezone"])))
+        for spec in content.agencies()
+    ]
 
 
 def _ensure_agency(spec: dict, today: date) -> tuple[DemoAgency, bool]:

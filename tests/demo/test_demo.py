@@ -474,3 +474,21 @@ def test_plans_in_effect_are_agreed_and_taught(demo):
     reinforce = TeachingRecord.objects.filter(result="needs-reinforcement").first()
     assert reinforce.topic == "heart-failure-zones"
     assert reinforce.follow_up.status == Task.Status.OPEN
+
+
+def test_each_agency_s_charts_are_dated_by_its_own_day(monkeypatch):
+    """At 00:30 UTC it is still the evening before in the agencies' zones: the demo counts its
+    days (a plan of care sent 35 days ago, visits, readings) from each agency's own today."""
+    from datetime import UTC, datetime
+    from zoneinfo import ZoneInfo
+
+    moment = datetime(2026, 12, 8, 0, 30, tzinfo=UTC)
+    monkeypatch.setattr(timezone, "now", lambda: moment)
+    seen = {}
+    monkeypatch.setattr(
+        build, "_ensure_agency", lambda spec, today: seen.setdefault(spec["slug"], today)
+    )
+    build.build_demo()
+    for spec in content.agencies():
+        assert seen[spec["slug"]] == moment.astimezone(ZoneInfo(spec["timezone"])).date()
+    assert set(seen.values()) == {moment.date() - timedelta(days=1)}

@@ -269,7 +269,7 @@ def test_the_plan_of_care_is_a_document_with_the_pdf_as_sent(world, built):
 
 def test_signed_and_overdue_plans_of_care(world, built):
     record = built["sent_poc"]
-    record.due_by = timezone.localdate() - timedelta(days=1)
+    record.due_by = pc.agency_today(record.organization) - timedelta(days=1)  # its own day
     late = mapping.to_fhir("DocumentReference", record)
     assert pc.signature_status(record) == "overdue"
     assert late["extension"][0]["extension"][0]["valueCoding"]["code"] == "overdue"
