@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from careway.routing.search import evaluate, lns, repair
+from careway.routing.search import destroy, evaluate, lns, repair
 from careway.routing.search.construct import construct
 from careway.routing.search.evaluate import State, compile_problem
 from careway.routing.validate import validate
@@ -106,6 +106,7 @@ def test_times_and_terms_equal_the_reference(seed):
     other = mirror(state, fast)
     same_numbers(state.t, other.t)
     assert terms(state) == terms(other)
+    same_numbers(destroy._costs(state), destroy._costs(other))  # what the worst removal reads
     if other.feasible:  # and the objective, re-planning's term included, is the validator's
         report = validate(problem, other.to_solution())
         assert other.objective() == pytest.approx(report.objective, abs=1e-6)
@@ -195,6 +196,33 @@ def test_every_place_and_insertion_equals_the_reference(seed):
                 assert terms(state) == terms(other)
                 same_numbers(state.t, other.t)
                 break
+
+
+@built
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.integers(0, 10**9))
+def test_an_insertion_changes_the_plan_as_the_reference_does(seed):
+    # State.insert's loops (C `apply`): each unit put back at its best place in both plans,
+    # then the times, every incremental sum and the next scans equal
+    _, _, pure, fast, state = a_plan_with_gaps(seed)
+    other = mirror(state, fast)
+    for unit in pure.units:
+        if state.rk[unit[0]] >= 0:
+            continue
+        x, y = repair.best_place(state, unit), repair.best_place(other, unit)
+        assert (x is None) == (y is None)
+        if x is None:
+            continue
+        assert x[1].inserts == y[1].inserts
+        state.insert(x[1])
+        other.insert(y[1])
+        assert terms(state) == terms(other)
+        same_numbers(state.t, other.t)
+        assert state.R == other.R and state.rk == other.rk
+        for v in range(pure.n):
+            if state.rk[v] < 0:
+                for k in range(pure.m):
+                    assert state.scan(v, k) == other.scan(v, k)
 
 
 @built

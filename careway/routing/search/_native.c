@@ -7,7 +7,10 @@
  * - scan(...)         every place of one visit in one route (State.scan);
  * - quick(...)        estimates and bounds for every place (State.quick);
  * - schedule(...)     the least fixed point of the times of the whole plan (State.schedule);
- * - propagate(...)    the push of an insertion across routes (the loop of State.trial).
+ * - propagate(...)    the push of an insertion across routes (the loop of State.trial);
+ * - pair_search(...)  a linked pair's best place, its trials made here (repair._best_pair);
+ * - apply(...)        an insertion's new times and routes put in the plan (State.insert);
+ * - costs(...)        what each visit costs where it is (destroy._costs).
  *
  * Plans stay Python lists (routes, start times, each node's route): reading a list item from C
  * costs a few nanoseconds, copying the plan into C arrays at every call would cost more than it
@@ -42,6 +45,12 @@ typedef struct {
     int *par, *nt_stamp, *order, *work;
     int work_cap;
     int stamp;
+    /* scratch for a trial: the inserted visits' clinicians (node-indexed, -1 when not
+     * inserted), each changed route's sticky position (-1 when none), the times back at the
+     * end, and two route buffers for the pair search's new routes */
+    int *placed_k, *hold_k, *back_order, *buf_a, *buf_b;
+    double *back;
+    char *has_back;
 } Compiled;
 
 static const char *CAPSULE = "careway.routing.native";
@@ -53,6 +62,8 @@ static void compiled_free(PyObject *capsule) {
     free(c->partner); free(c->lw); free(c->T); free(c->D); free(c->sstart); free(c->send);
     free(c->cstart); free(c->cend); free(c->nt); free(c->par); free(c->nt_stamp);
     free(c->order); free(c->work);
+    free(c->placed_k); free(c->hold_k); free(c->back_order); free(c->buf_a); free(c->buf_b);
+    free(c->back); free(c->has_back);
     free(c->pref); free(c->prev); free(c->pin_pos); free(c->maxv); free(c->demand); free(c->cap);
     free(c);
 }
@@ -171,6 +182,15 @@ static PyObject *native_compile(PyObject *self, PyObject *args) {
     c->order = calloc((size_t)N + 1, sizeof(int));
     c->work_cap = 2 * N + 16;
     c->work = calloc((size_t)c->work_cap * 2, sizeof(int));
+    c->placed_k = malloc(sizeof(int) * ((size_t)N + 1));
+    for (int i = 0; i <= N; i++) c->placed_k[i] = -1;
+    c->hold_k = malloc(sizeof(int) * ((size_t)m + 1));
+    for (int k = 0; k <= m; k++) c->hold_k[k] = -1;
+    c->back_order = calloc((size_t)m + 1, sizeof(int));
+    c->back = calloc((size_t)m + 1, sizeof(double));
+    c->has_back = calloc((size_t)m + 1, 1);
+    c->buf_a = calloc((size_t)N + 3, sizeof(int));
+    c->buf_b = calloc((size_t)N + 3, sizeof(int));
     return capsule;
 }
 
@@ -596,23 +616,43 @@ static double pair_bound(Compiled *c, const Place *x, const Place *y, int simult
     return x->base + y->base + (worst > late_max ? c->w_max * (worst - late_max) : 0.0);
 }
 
-/* pair_search(compiled, R, t, rk, nreal, ret, load, a, b, routes_a, routes_b, late_max,
- *             cutoff_a, cutoff_b, simultaneous, best, evaluate) -> None
- *   repair._best_pair from its lists of places on: a's and b's places (cutoffs as given), then
- *   combinations in increasing bound, each tried by evaluate(ka, pa, kb, pb), which returns the
- *   best cost found so far, until the least bound left reaches it. */
+static int pair_try(Compiled *c, PyObject *R, PyObject *t, PyObject *rk, PyObject *nreal,
+                    PyObject *ret, PyObject *load, PyObject *rdist, int a, int b, int ka, int pa,
+                    int kb, int pb, int simultaneous, double late_max, double *cost);
+
+/* pair_search(compiled, R, t, rk, nreal, ret, load, rdist, a, b, routes_a, routes_b, late_max,
+ *             cutoff_a, cutoff_b, simultaneous, best, tried, draw, blink)
+ *   -> (cost, ka, pa, kb, pb) or None
+ *   repair._best_pair from its lists of places on, for b the partner of a in a plan without
+ *   pinned places: a's and b's places (cutoffs as given), then combinations in increasing
+ *   bound, each tried as State.trial would (pair_try), until the least bound left reaches the
+ *   best cost found. `tried`: the (ka, pa, kb, pb) of the first trial, made by the caller, or
+ *   None; no other place comes up twice, since each visit's places are distinct and each pair
+ *   of them is pushed once. A place is skipped when draw() (the search's random.random, or
+ *   None) falls under `blink`, drawn in the order the Python loop draws. Returns the best place
+ *   found below `best`, or None when none is. */
 static PyObject *native_pair_search(PyObject *self, PyObject *args) {
-    PyObject *cap, *R, *t, *rk, *nreal, *ret, *load, *routes_a, *routes_b, *evaluate;
+    PyObject *cap, *R, *t, *rk, *nreal, *ret, *load, *rdist, *routes_a, *routes_b, *tried, *draw;
     int a, b, simultaneous;
-    double late_max, cutoff_a, cutoff_b, best;
-    if (!PyArg_ParseTuple(args, "OO!O!O!O!O!O!iiO!O!dddpdO", &cap, &PyList_Type, &R,
+    double late_max, cutoff_a, cutoff_b, best, blink;
+    if (!PyArg_ParseTuple(args, "OO!O!O!O!O!O!O!iiO!O!dddpdOOd", &cap, &PyList_Type, &R,
                           &PyList_Type, &t, &PyList_Type, &rk, &PyList_Type, &nreal,
-                          &PyList_Type, &ret, &PyList_Type, &load, &a, &b, &PyList_Type,
-                          &routes_a, &PyList_Type, &routes_b, &late_max, &cutoff_a, &cutoff_b,
-                          &simultaneous, &best, &evaluate))
+                          &PyList_Type, &ret, &PyList_Type, &load, &PyList_Type, &rdist, &a, &b,
+                          &PyList_Type, &routes_a, &PyList_Type, &routes_b, &late_max, &cutoff_a,
+                          &cutoff_b, &simultaneous, &best, &tried, &draw, &blink))
         return NULL;
     Compiled *c = get(cap);
     if (c == NULL) return NULL;
+    if (a < 0 || a >= c->n || b < 0 || b >= c->n || c->partner[a] != b) {
+        PyErr_SetString(PyExc_ValueError, "pair_search: b must be a's partner");
+        return NULL;
+    }
+    int seen[4] = {-1, -1, -1, -1};
+    if (tried != Py_None &&
+        !PyArg_ParseTuple(tried, "iiii", &seen[0], &seen[1], &seen[2], &seen[3]))
+        return NULL;
+    int blinking = blink != 0.0 && draw != Py_None;
+    int found = 0, fka = -1, fpa = -1, fkb = -1, fpb = -1;
     Places A = {NULL, 0, 0}, B = {NULL, 0, 0};
     Bound *bounds = NULL;
     Sum *sums = NULL;
@@ -645,11 +685,25 @@ static PyObject *native_pair_search(PyObject *self, PyObject *args) {
         if (nb_bounds && bounds[0].value <= next_sum) {
             Bound top = Bound_pop(bounds, &nb_bounds);
             if (top.value >= best) break;
-            PyObject *r = PyObject_CallFunction(evaluate, "iiii", top.ka, top.pa, top.kb, top.pb);
-            if (r == NULL) break;
-            best = PyFloat_AsDouble(r);
-            Py_DECREF(r);
-            if (PyErr_Occurred()) break;
+            if (top.ka == seen[0] && top.pa == seen[1] && top.kb == seen[2] && top.pb == seen[3])
+                continue;
+            if (blinking) {
+                PyObject *r = PyObject_CallNoArgs(draw);
+                if (r == NULL) break;
+                double u = PyFloat_AsDouble(r);
+                Py_DECREF(r);
+                if (PyErr_Occurred()) break;
+                if (u < blink) continue;
+            }
+            double cost;
+            int got = pair_try(c, R, t, rk, nreal, ret, load, rdist, a, b, top.ka, top.pa,
+                               top.kb, top.pb, simultaneous, late_max, &cost);
+            if (got == 2) break;
+            if (got == 0 && cost < best) {
+                best = cost;
+                found = 1;
+                fka = top.ka; fpa = top.pa; fkb = top.kb; fpb = top.pb;
+            }
             continue;
         }
         if (next_sum >= best) break;
@@ -681,7 +735,8 @@ done:
     free(bounds);
     free(sums);
     if (PyErr_Occurred()) return NULL;
-    Py_RETURN_NONE;
+    if (!found) Py_RETURN_NONE;
+    return Py_BuildValue("(diiii)", best, fka, fpa, fkb, fpb);
 }
 
 /* terms(compiled, R, t) -> (travel, late_sum, late_max, overtime, cont, moved, placed, pins, ret,
@@ -1007,80 +1062,80 @@ static int cycle(Compiled *c, int src, int x, int known) {
     return 0;
 }
 
-/* The route of clinician k as the trial sees it: its new list if it changed, else R[k]. */
-static PyObject *route_of(PyObject *new_routes, PyObject *R, int k) {
-    PyObject *key = PyLong_FromLong(k);
-    PyObject *got = key ? PyDict_GetItemWithError(new_routes, key) : NULL;
-    Py_XDECREF(key);
-    if (got != NULL) return got;
-    if (PyErr_Occurred()) return NULL;
-    return PyList_GET_ITEM(R, k);
+/* A route as a trial sees it: a new route built in C (`arr`), or a Python list. */
+typedef struct {
+    const int *arr;
+    PyObject *list;
+    Py_ssize_t L;
+} View;
+
+static inline int view_at(const View *v, Py_ssize_t j) {
+    return v->arr != NULL ? v->arr[j] : INT(v->list, j);
 }
 
-/* propagate(compiled, R, t, rk, placed, new_routes, sticky, work, budget, ret, rdist, nreal,
- *           pins)
- *   -> (times, returns, base, worst) or None: the loop of State.trial and its Delta's cost
- *   (State._delta, with `pins` the change in pinned places out of place, worked out by the
- *   caller). `placed`: {visit: clinician} of the
- *   inserted visits; `new_routes`: {clinician: new route}; `sticky`: {clinician: position};
- *   `work`: [(clinician, position)] to start from. `times` ({node: new start}, in the order the
- *   nodes first moved) and `returns` ({clinician: time back at the end}) as State.trial has. */
-static PyObject *native_propagate(PyObject *self, PyObject *args) {
-    PyObject *cap, *R, *t, *rk, *placed, *new_routes, *sticky, *work_in, *ret, *rdist, *nreal;
-    long budget, pins;
-    if (!PyArg_ParseTuple(args, "OO!O!O!O!O!O!O!lO!O!O!l", &cap, &PyList_Type, &R, &PyList_Type,
-                          &t, &PyList_Type, &rk, &PyDict_Type, &placed, &PyDict_Type,
-                          &new_routes, &PyDict_Type, &sticky, &PyList_Type, &work_in, &budget,
-                          &PyList_Type, &ret, &PyList_Type, &rdist, &PyList_Type, &nreal, &pins))
-        return NULL;
-    Compiled *c = get(cap);
-    if (c == NULL) return NULL;
+/* What a trial inserts: the routes it changes, in the order first changed (clinician, new route,
+ * sticky position: where re-timing may not stop early, -1 for none), and the inserted visits
+ * with their clinicians, in the order given. */
+typedef struct {
+    int nch, nplaced;
+    const int *ks, *holds;
+    const View *views;
+    const int *pv, *pk;
+} Insert;
+
+/* The route of clinician k as the trial sees it: its new route if it changed, else R[k]. */
+static View route_view(const Insert *ins, PyObject *R, int k) {
+    for (int q = 0; q < ins->nch; q++)
+        if (ins->ks[q] == k) return ins->views[q];
+    View v = {NULL, PyList_GET_ITEM(R, k), 0};
+    v.L = PyList_GET_SIZE(v.list);
+    return v;
+}
+
+static void trial_mark(Compiled *c, const Insert *ins) {
+    for (int q = 0; q < ins->nplaced; q++) c->placed_k[ins->pv[q]] = ins->pk[q];
+    for (int q = 0; q < ins->nch; q++) c->hold_k[ins->ks[q]] = ins->holds[q];
+}
+
+static void trial_unmark(Compiled *c, const Insert *ins) {
+    for (int q = 0; q < ins->nplaced; q++) c->placed_k[ins->pv[q]] = -1;
+    for (int q = 0; q < ins->nch; q++) c->hold_k[ins->ks[q]] = -1;
+}
+
+static void work_push(Compiled *c, int *wn, int k, int i) {
+    if (*wn >= c->work_cap) {
+        c->work_cap *= 2;
+        c->work = realloc(c->work, sizeof(int) * 2 * (size_t)c->work_cap);
+    }
+    c->work[2 * *wn] = k;
+    c->work[2 * *wn + 1] = i;
+    (*wn)++;
+}
+
+/* The loop of State.trial for an insert marked by trial_mark: push the inserted visits' times
+ * along their routes and across links, from the work list work0 [(clinician, position)].
+ * Returns 0 when a schedule keeps every hard bound (the moved nodes in c->order[0..*nmoved],
+ * in the order they first moved, their times in c->nt; each changed route's time back at its
+ * end in c->back, for the routes in c->back_order[0..*nback]), 1 when none does, 2 on a
+ * Python error. */
+static int trial_run(Compiled *c, PyObject *R, PyObject *t, PyObject *rk, const Insert *ins,
+                     const int *work0, int n0, long budget, int *nmoved_out, int *nback_out) {
     int n = c->n, N = c->N;
-    /* placed and sticky as node/clinician-indexed C arrays */
-    int *placed_k = malloc(sizeof(int) * (size_t)N);
-    int *hold = malloc(sizeof(int) * (size_t)c->m);
-    for (int i = 0; i < N; i++) placed_k[i] = -1;
-    for (int k = 0; k < c->m; k++) hold[k] = -1;
-    PyObject *key, *value;
-    Py_ssize_t pos = 0;
-    while (PyDict_Next(placed, &pos, &key, &value)) {
-        int x = (int)PyLong_AsLong(key);
-        if (x >= 0 && x < N) placed_k[x] = (int)PyLong_AsLong(value);
-    }
-    pos = 0;
-    while (PyDict_Next(sticky, &pos, &key, &value)) {
-        int k = (int)PyLong_AsLong(key);
-        if (k >= 0 && k < c->m) hold[k] = (int)PyLong_AsLong(value);
-    }
-    double *back = malloc(sizeof(double) * (size_t)c->m);
-    char *has_back = calloc((size_t)c->m, 1);
-    int *back_order = malloc(sizeof(int) * (size_t)c->m);
-    int nback = 0;
+    const int *placed_k = c->placed_k;
     c->stamp++;
     if (c->stamp == 0x7fffffff) {
         memset(c->nt_stamp, 0, sizeof(int) * (size_t)N);
         c->stamp = 1;
     }
     int stamp = c->stamp;
-    int nmoved = 0;
-    int wcap = 64, wn = 0, head = 0;
-    int *work = malloc(sizeof(int) * 2 * (size_t)wcap);
-    Py_ssize_t nwork = PyList_GET_SIZE(work_in);
-    for (Py_ssize_t i = 0; i < nwork; i++) {
-        PyObject *item = PyList_GET_ITEM(work_in, i);
-        if (wn >= wcap) { wcap *= 2; work = realloc(work, sizeof(int) * 2 * (size_t)wcap); }
-        work[2 * wn] = (int)PyLong_AsLong(PyTuple_GET_ITEM(item, 0));
-        work[2 * wn + 1] = (int)PyLong_AsLong(PyTuple_GET_ITEM(item, 1));
-        wn++;
-    }
-    PyObject *result = NULL;
-    int failed = 0; /* 1: no schedule (return None); 2: a Python error */
+    int nmoved = 0, nback = 0, wn = 0, head = 0;
+    for (int q = 0; q < n0; q++) work_push(c, &wn, work0[2 * q], work0[2 * q + 1]);
+    int failed = 0; /* 1: no schedule; 2: a Python error */
     while (head < wn && !failed) {
-        int k = work[2 * head], i = work[2 * head + 1];
+        int k = c->work[2 * head], i = c->work[2 * head + 1];
         head++;
-        PyObject *nodes = route_of(new_routes, R, k);
-        if (nodes == NULL) { failed = 2; break; }
-        int hk = hold[k];
+        View nodes = route_view(ins, R, k);
+        int hk = c->hold_k[k];
         double free_;
         int here, prev;
         if (i == 0) {
@@ -1088,21 +1143,21 @@ static PyObject *native_propagate(PyObject *self, PyObject *args) {
             here = c->cstart[k];
             prev = -1;
         } else {
-            prev = INT(nodes, i - 1);
+            prev = view_at(&nodes, i - 1);
             double ty = c->nt_stamp[prev] == stamp ? c->nt[prev] : TIME(t, prev);
             free_ = ty + c->dur[prev];
             here = c->cstart[k];
             for (int jj = i - 1; jj >= 0; jj--) {
-                int y = INT(nodes, jj);
+                int y = view_at(&nodes, jj);
                 if (y < n) { here = c->loc[y]; break; }
             }
         }
-        Py_ssize_t L = PyList_GET_SIZE(nodes);
+        Py_ssize_t L = nodes.L;
         Py_ssize_t j = i;
         int finished = 1;
         while (j < L) {
             if (--budget < 0) { failed = 1; break; }
-            int x = INT(nodes, j);
+            int x = view_at(&nodes, j);
             int moved = c->nt_stamp[x] == stamp;
             int has_old = 1;
             double old = 0.0;
@@ -1155,14 +1210,10 @@ static PyObject *native_propagate(PyObject *self, PyObject *args) {
             c->nt_stamp[x] = stamp;
             if (has_tz && tz < cand + c->lw[z] - EPS) {
                 int kz = placed_k[z] >= 0 ? placed_k[z] : INT(rk, z);
-                PyObject *zn = route_of(new_routes, R, kz);
-                if (zn == NULL) { failed = 2; break; }
-                Py_ssize_t Lz = PyList_GET_SIZE(zn), iz = 0;
-                while (iz < Lz && INT(zn, iz) != z) iz++;
-                if (wn >= wcap) { wcap *= 2; work = realloc(work, sizeof(int) * 2 * (size_t)wcap); }
-                work[2 * wn] = kz;
-                work[2 * wn + 1] = (int)iz;
-                wn++;
+                View zn = route_view(ins, R, kz);
+                Py_ssize_t iz = 0;
+                while (iz < zn.L && view_at(&zn, iz) != z) iz++;
+                work_push(c, &wn, kz, (int)iz);
             }
             free_ = cand + c->dur[x];
             here = c->loc[x];
@@ -1171,93 +1222,400 @@ static PyObject *native_propagate(PyObject *self, PyObject *args) {
         }
         if (failed) break;
         if (finished) {
-            if (!has_back[k]) { has_back[k] = 1; back_order[nback++] = k; }
-            back[k] = free_ + TT(c, here, c->cend[k]);
+            if (!c->has_back[k]) { c->has_back[k] = 1; c->back_order[nback++] = k; }
+            c->back[k] = free_ + TT(c, here, c->cend[k]);
         }
     }
+    for (int q = 0; q < nback; q++) c->has_back[c->back_order[q]] = 0;
     if (PyErr_Occurred()) failed = 2;
+    *nmoved_out = nmoved;
+    *nback_out = nback;
+    return failed;
+}
+
+/* The Delta's cost of a trial that trial_run scheduled, term by term in State._delta's order:
+ * `base`, every term but the maximum lateness, and `worst`, the largest lateness it makes.
+ * `pins`: the change in pinned places out of place, worked out by the caller. */
+static void trial_cost(Compiled *c, PyObject *t, PyObject *ret, PyObject *rdist,
+                       PyObject *nreal, const Insert *ins, int nmoved, int nback, long pins,
+                       double *base_out, double *worst_out) {
+    int n = c->n;
+    double travel = 0.0;
+    for (int q = 0; q < ins->nch; q++) {
+        int k = ins->ks[q];
+        const View *v = &ins->views[q];
+        int here = c->cstart[k];
+        double dist = 0.0;
+        for (Py_ssize_t j = 0; j < v->L; j++) {
+            int x = view_at(v, j);
+            if (x < n) {
+                dist += DD(c, here, c->loc[x]);
+                here = c->loc[x];
+            }
+        }
+        dist += DD(c, here, c->cend[k]);
+        travel += dist - TIME(rdist, k);
+    }
+    double dl = 0.0, worst = 0.0;
+    for (int q = 0; q < nmoved; q++) {
+        int x = c->order[q];
+        if (x >= n) continue;
+        double cx = c->close[x], new_t = c->nt[x];
+        if (new_t > cx) {
+            double late = new_t - cx;
+            if (late > worst) worst = late;
+            if (c->placed_k[x] >= 0) {
+                dl += late;
+            } else {
+                double ox = TIME(t, x);
+                dl += late - (ox > cx ? ox - cx : 0.0);
+            }
+        }
+    }
+    double over = 0.0;
+    for (int q = 0; q < nback; q++) {
+        int k = c->back_order[q];
+        double send = c->send[k], was = TIME(ret, k);
+        double new_over = c->back[k] > send ? c->back[k] - send : 0.0;
+        double old_over = INT(nreal, k) && was > send ? was - send : 0.0;
+        over += new_over - old_over;
+    }
+    long cont = 0, moved = 0;
+    for (int q = 0; q < ins->nplaced; q++) {
+        int x = ins->pv[q], k = ins->pk[q];
+        if (x < n && c->pref[x] >= 0 && c->pref[x] != k) cont++;
+        if (x < n && c->prev[x] >= 0 && c->prev[x] != k) moved++;
+    }
+    *base_out = c->w_travel * travel + c->w_late * dl + c->w_over * over +
+                c->w_cont * (double)cont + c->w_stab * (double)moved +
+                c->w_unassigned * (double)(pins - ins->nplaced);
+    *worst_out = worst;
+}
+
+/* propagate(compiled, R, t, rk, placed, new_routes, sticky, work, budget, ret, rdist, nreal,
+ *           pins)
+ *   -> (times, returns, base, worst) or None: the loop of State.trial and its Delta's cost
+ *   (State._delta, with `pins` the change in pinned places out of place, worked out by the
+ *   caller). `placed`: {visit: clinician} of the
+ *   inserted visits; `new_routes`: {clinician: new route}; `sticky`: {clinician: position};
+ *   `work`: [(clinician, position)] to start from. `times` ({node: new start}, in the order the
+ *   nodes first moved) and `returns` ({clinician: time back at the end}) as State.trial has. */
+static PyObject *native_propagate(PyObject *self, PyObject *args) {
+    PyObject *cap, *R, *t, *rk, *placed, *new_routes, *sticky, *work_in, *ret, *rdist, *nreal;
+    long budget, pins;
+    if (!PyArg_ParseTuple(args, "OO!O!O!O!O!O!O!lO!O!O!l", &cap, &PyList_Type, &R, &PyList_Type,
+                          &t, &PyList_Type, &rk, &PyDict_Type, &placed, &PyDict_Type,
+                          &new_routes, &PyDict_Type, &sticky, &PyList_Type, &work_in, &budget,
+                          &PyList_Type, &ret, &PyList_Type, &rdist, &PyList_Type, &nreal, &pins))
+        return NULL;
+    Compiled *c = get(cap);
+    if (c == NULL) return NULL;
+    Py_ssize_t nch = PyDict_Size(new_routes), np = PyDict_Size(placed);
+    Py_ssize_t n0 = PyList_GET_SIZE(work_in);
+    int *ks = malloc(sizeof(int) * (size_t)(nch + 1));
+    int *holds = malloc(sizeof(int) * (size_t)(nch + 1));
+    View *views = malloc(sizeof(View) * (size_t)(nch + 1));
+    int *pv = malloc(sizeof(int) * (size_t)(np + 1));
+    int *pk = malloc(sizeof(int) * (size_t)(np + 1));
+    int *work0 = malloc(sizeof(int) * 2 * (size_t)(n0 + 1));
+    PyObject *key, *value, *result = NULL;
+    Py_ssize_t pos = 0;
+    int q = 0, bad = 0;
+    while (!bad && PyDict_Next(new_routes, &pos, &key, &value)) {
+        int k = (int)PyLong_AsLong(key);
+        if (k < 0 || k >= c->m || !PyList_Check(value)) {
+            bad = 1;
+            break;
+        }
+        PyObject *h = PyDict_GetItemWithError(sticky, key);
+        ks[q] = k;
+        holds[q] = h != NULL ? (int)PyLong_AsLong(h) : -1;
+        View v = {NULL, value, PyList_GET_SIZE(value)};
+        views[q++] = v;
+    }
+    pos = 0;
+    q = 0;
+    while (!bad && PyDict_Next(placed, &pos, &key, &value)) {
+        int x = (int)PyLong_AsLong(key), k = (int)PyLong_AsLong(value);
+        if (x < 0 || x >= c->N || k < 0 || k >= c->m) {
+            bad = 1;
+            break;
+        }
+        pv[q] = x;
+        pk[q++] = k;
+    }
+    for (Py_ssize_t i = 0; i < n0 && !bad; i++) {
+        PyObject *item = PyList_GET_ITEM(work_in, i);
+        work0[2 * i] = (int)PyLong_AsLong(PyTuple_GET_ITEM(item, 0));
+        work0[2 * i + 1] = (int)PyLong_AsLong(PyTuple_GET_ITEM(item, 1));
+    }
+    if (bad && !PyErr_Occurred())
+        PyErr_SetString(PyExc_ValueError, "propagate: a clinician or visit out of range");
+    if (PyErr_Occurred()) goto done;
+    Insert ins = {(int)nch, (int)np, ks, holds, views, pv, pk};
+    trial_mark(c, &ins);
+    int nmoved, nback;
+    int failed = trial_run(c, R, t, rk, &ins, work0, (int)n0, budget, &nmoved, &nback);
     if (failed == 1) {
         result = Py_None;
         Py_INCREF(result);
     } else if (failed == 0) {
         PyObject *times = PyDict_New(), *returns = PyDict_New();
-        int bad = times == NULL || returns == NULL;
-        for (int q = 0; q < nmoved && !bad; q++) {
-            int x = c->order[q];
+        int err = times == NULL || returns == NULL;
+        for (int r = 0; r < nmoved && !err; r++) {
+            int x = c->order[r];
             PyObject *kx = PyLong_FromLong(x), *vx = PyFloat_FromDouble(c->nt[x]);
-            bad = kx == NULL || vx == NULL || PyDict_SetItem(times, kx, vx) < 0;
+            err = kx == NULL || vx == NULL || PyDict_SetItem(times, kx, vx) < 0;
             Py_XDECREF(kx);
             Py_XDECREF(vx);
         }
-        for (int q = 0; q < nback && !bad; q++) {
-            int k = back_order[q];
-            PyObject *kk = PyLong_FromLong(k), *vk = PyFloat_FromDouble(back[k]);
-            bad = kk == NULL || vk == NULL || PyDict_SetItem(returns, kk, vk) < 0;
+        for (int r = 0; r < nback && !err; r++) {
+            int k = c->back_order[r];
+            PyObject *kk = PyLong_FromLong(k), *vk = PyFloat_FromDouble(c->back[k]);
+            err = kk == NULL || vk == NULL || PyDict_SetItem(returns, kk, vk) < 0;
             Py_XDECREF(kk);
             Py_XDECREF(vk);
         }
-        /* the Delta's cost, term by term in State._delta's order */
-        double travel = 0.0;
-        pos = 0;
-        while (!bad && PyDict_Next(new_routes, &pos, &key, &value)) {
-            int k = (int)PyLong_AsLong(key);
-            int here = c->cstart[k];
-            double dist = 0.0;
-            Py_ssize_t L = PyList_GET_SIZE(value);
-            for (Py_ssize_t j = 0; j < L; j++) {
-                int x = INT(value, j);
-                if (x < n) {
-                    dist += DD(c, here, c->loc[x]);
-                    here = c->loc[x];
-                }
-            }
-            dist += DD(c, here, c->cend[k]);
-            travel += dist - TIME(rdist, k);
-        }
-        double dl = 0.0, worst = 0.0;
-        for (int q = 0; q < nmoved && !bad; q++) {
-            int x = c->order[q];
-            if (x >= n) continue;
-            double cx = c->close[x], new_t = c->nt[x];
-            if (new_t > cx) {
-                double late = new_t - cx;
-                if (late > worst) worst = late;
-                if (placed_k[x] >= 0) {
-                    dl += late;
-                } else {
-                    double ox = TIME(t, x);
-                    dl += late - (ox > cx ? ox - cx : 0.0);
-                }
-            }
-        }
-        double over = 0.0;
-        for (int q = 0; q < nback && !bad; q++) {
-            int k = back_order[q];
-            double send = c->send[k], was = TIME(ret, k);
-            double new_over = back[k] > send ? back[k] - send : 0.0;
-            double old_over = INT(nreal, k) && was > send ? was - send : 0.0;
-            over += new_over - old_over;
-        }
-        long cont = 0, moved = 0, count = 0;
-        pos = 0;
-        while (!bad && PyDict_Next(placed, &pos, &key, &value)) {
-            int x = (int)PyLong_AsLong(key), k = (int)PyLong_AsLong(value);
-            count++;
-            if (x < n && c->pref[x] >= 0 && c->pref[x] != k) cont++;
-            if (x < n && c->prev[x] >= 0 && c->prev[x] != k) moved++;
-        }
-        double base = c->w_travel * travel + c->w_late * dl + c->w_over * over +
-                      c->w_cont * (double)cont + c->w_stab * (double)moved +
-                      c->w_unassigned * (double)(pins - count);
-        if (bad || PyErr_Occurred()) {
+        double base = 0.0, worst = 0.0;
+        if (!err) trial_cost(c, t, ret, rdist, nreal, &ins, nmoved, nback, pins, &base, &worst);
+        if (err || PyErr_Occurred()) {
             Py_XDECREF(times);
             Py_XDECREF(returns);
         } else {
             result = Py_BuildValue("(NNdd)", times, returns, base, worst);
         }
     }
-    free(placed_k); free(hold); free(back); free(has_back); free(back_order); free(work);
+    trial_unmark(c, &ins);
+done:
+    free(ks); free(holds); free(views); free(pv); free(pk); free(work0);
     return result;
+}
+
+/* The route ra with visit v at position p, into buf; its length. */
+static Py_ssize_t with_one(PyObject *ra, int v, int p, int *buf) {
+    Py_ssize_t L = PyList_GET_SIZE(ra), w = 0;
+    for (Py_ssize_t j = 0; j < p; j++) buf[w++] = INT(ra, j);
+    buf[w++] = v;
+    for (Py_ssize_t j = p; j < L; j++) buf[w++] = INT(ra, j);
+    return w;
+}
+
+/* The first position from j on that is not a break (State.trial's sticky position). */
+static int sticky_from(Compiled *c, const int *nodes, Py_ssize_t L, Py_ssize_t j) {
+    while (j < L && nodes[j] >= c->n) j++;
+    return (int)j;
+}
+
+/* State.trial([(a, ka, pa), (b, kb, pb)]) and its Delta's cost against late_max, for a linked
+ * pair (b is a's partner) in a plan without pinned places: 0 with *cost set, 1 when the
+ * insertion breaks a hard rule, 2 on a Python error. The visits' places come from their
+ * clinicians' scans, so each clinician may make its visit. */
+static int pair_try(Compiled *c, PyObject *R, PyObject *t, PyObject *rk, PyObject *nreal,
+                    PyObject *ret, PyObject *load, PyObject *rdist, int a, int b, int ka, int pa,
+                    int kb, int pb, int simultaneous, double late_max, double *cost) {
+    if (INT(rk, a) >= 0 || INT(rk, b) >= 0) return 1;
+    if (simultaneous && ka == kb) return 1; /* two clinicians make a simultaneous pair */
+    int ks[2], holds[2], work0[4], pv[2] = {a, b}, pk[2] = {ka, kb}, nch, n0;
+    View views[2];
+    if (ka == kb) {
+        if (INT(nreal, ka) + 2 > c->maxv[ka]) return 1;
+        if (c->any_capacity &&
+            TIME(load, ka) + (c->demand[a] + c->demand[b]) > c->cap[ka] + 1e-9)
+            return 1;
+        /* in position order, a first when they share one (evaluate._with) */
+        int v1 = a, p1 = pa, v2 = b, p2 = pb;
+        if (pb < pa) { v1 = b; p1 = pb; v2 = a; p2 = pa; }
+        PyObject *ra = PyList_GET_ITEM(R, ka);
+        Py_ssize_t L = PyList_GET_SIZE(ra), w = 0;
+        int *buf = c->buf_a;
+        for (Py_ssize_t j = 0; j < p1; j++) buf[w++] = INT(ra, j);
+        buf[w++] = v1;
+        for (Py_ssize_t j = p1; j < p2; j++) buf[w++] = INT(ra, j);
+        buf[w++] = v2;
+        for (Py_ssize_t j = p2; j < L; j++) buf[w++] = INT(ra, j);
+        ks[0] = ka;
+        holds[0] = sticky_from(c, buf, w, p2 + 2);
+        views[0] = (View){buf, NULL, w};
+        work0[0] = ka;
+        work0[1] = p1;
+        nch = 1;
+        n0 = 1;
+    } else {
+        int vs[2] = {a, b}, kk[2] = {ka, kb}, ps[2] = {pa, pb};
+        int *bufs[2] = {c->buf_a, c->buf_b};
+        for (int q = 0; q < 2; q++) {
+            int k = kk[q];
+            if (INT(nreal, k) + 1 > c->maxv[k]) return 1;
+            if (c->any_capacity && TIME(load, k) + c->demand[vs[q]] > c->cap[k] + 1e-9) return 1;
+            Py_ssize_t w = with_one(PyList_GET_ITEM(R, k), vs[q], ps[q], bufs[q]);
+            ks[q] = k;
+            holds[q] = sticky_from(c, bufs[q], w, ps[q] + 1);
+            views[q] = (View){bufs[q], NULL, w};
+            work0[2 * q] = k;
+            work0[2 * q + 1] = ps[q];
+        }
+        nch = 2;
+        n0 = 2;
+    }
+    if (PyErr_Occurred()) return 2;
+    Insert ins = {nch, 2, ks, holds, views, pv, pk};
+    trial_mark(c, &ins);
+    int nmoved, nback;
+    int r = trial_run(c, R, t, rk, &ins, work0, n0, 50L * c->N, &nmoved, &nback);
+    if (r == 0) {
+        double base, worst;
+        trial_cost(c, t, ret, rdist, nreal, &ins, nmoved, nback, 0, &base, &worst);
+        double over = worst - late_max;
+        *cost = base + (over > 0 ? c->w_max * over : 0.0);
+        if (PyErr_Occurred()) r = 2;
+    }
+    trial_unmark(c, &ins);
+    return r;
+}
+
+/* apply(compiled, R, t, rk, ret, rdist, nreal, load, times, returns, routes, late_sum,
+ *       overtime, travel) -> (late_sum, overtime, travel)
+ *   State._apply: a Delta's new times, times back and routes put in the plan's lists in place,
+ *   and the three sums returned with each term added in State._apply's order. The inserted
+ *   visits' clinicians (rk) are the caller's to set, after. (The routes' frames are the pure
+ *   loops' cache: the C loops build their own.) */
+static PyObject *native_apply(PyObject *self, PyObject *args) {
+    PyObject *cap, *R, *t, *rk, *ret, *rdist, *nreal, *load, *times, *returns, *routes;
+    double late_sum, overtime, travel;
+    if (!PyArg_ParseTuple(args, "OO!O!O!O!O!O!O!O!O!O!ddd", &cap, &PyList_Type, &R,
+                          &PyList_Type, &t, &PyList_Type, &rk, &PyList_Type, &ret, &PyList_Type, &rdist, &PyList_Type, &nreal,
+                          &PyList_Type, &load, &PyDict_Type, &times, &PyDict_Type, &returns,
+                          &PyDict_Type, &routes, &late_sum, &overtime, &travel))
+        return NULL;
+    Compiled *c = get(cap);
+    if (c == NULL) return NULL;
+    int n = c->n;
+    PyObject *key, *value;
+    Py_ssize_t pos = 0;
+#define SET(list, i, obj)                                                                        \
+    do {                                                                                        \
+        PyObject *o_ = (obj);                                                                   \
+        if (o_ == NULL) return NULL;                                                            \
+        PyList_SetItem((list), (i), o_);                                                        \
+    } while (0)
+    while (PyDict_Next(routes, &pos, &key, &value)) {
+        int k = (int)PyLong_AsLong(key);
+        if (k < 0 || k >= c->m || !PyList_Check(value)) {
+            PyErr_SetString(PyExc_ValueError, "apply: a route out of range");
+            return NULL;
+        }
+    }
+    double dl = 0.0;
+    pos = 0;
+    while (PyDict_Next(times, &pos, &key, &value)) {
+        int x = (int)PyLong_AsLong(key);
+        if (x < 0 || x >= c->N) {
+            PyErr_SetString(PyExc_ValueError, "apply: a node out of range");
+            return NULL;
+        }
+        double new_t = PyFloat_AsDouble(value);
+        int kx = INT(rk, x);
+        if (x < n) {
+            double cx = c->close[x];
+            double late = new_t > cx ? new_t - cx : 0.0;
+            if (kx >= 0) {
+                double ox = TIME(t, x);
+                if (ox > cx) late -= ox - cx;
+            }
+            dl += late;
+        }
+        Py_INCREF(value);
+        SET(t, x, value);
+    }
+    late_sum += dl;
+    pos = 0;
+    while (PyDict_Next(returns, &pos, &key, &value)) {
+        int k = (int)PyLong_AsLong(key);
+        if (k < 0 || k >= c->m) {
+            PyErr_SetString(PyExc_ValueError, "apply: a route out of range");
+            return NULL;
+        }
+        double back = PyFloat_AsDouble(value), send = c->send[k], was = TIME(ret, k);
+        double old_over = INT(nreal, k) && was > send ? was - send : 0.0;
+        Py_INCREF(value);
+        SET(ret, k, value);
+        overtime += (back > send ? back - send : 0.0) - old_over;
+    }
+    pos = 0;
+    while (PyDict_Next(routes, &pos, &key, &value)) {
+        int k = (int)PyLong_AsLong(key);
+        Py_INCREF(value);
+        SET(R, k, value);
+        int here = c->cstart[k];
+        double dist = 0.0, ld = 0.0;
+        long real = 0;
+        Py_ssize_t L = PyList_GET_SIZE(value);
+        for (Py_ssize_t j = 0; j < L; j++) {
+            int x = INT(value, j);
+            if (x < n) {
+                dist += DD(c, here, c->loc[x]);
+                here = c->loc[x];
+                real++;
+                ld += c->demand[x];
+            }
+        }
+        dist += DD(c, here, c->cend[k]);
+        travel += dist - TIME(rdist, k);
+        SET(rdist, k, PyFloat_FromDouble(dist));
+        SET(nreal, k, PyLong_FromLong(real));
+        SET(load, k, PyFloat_FromDouble(ld));
+    }
+#undef SET
+    if (PyErr_Occurred()) return NULL;
+    return Py_BuildValue("(ddd)", late_sum, overtime, travel);
+}
+
+/* costs(compiled, R, t, nreal, late_max) -> [cost of each visit where it is]
+ *   destroy._costs: the travel each placed visit's removal saves, plus its lateness (weighted
+ *   by the maximum's weight too when it is at least `late_max`), continuity and stability;
+ *   0.0 for a visit not placed. */
+static PyObject *native_costs(PyObject *self, PyObject *args) {
+    PyObject *cap, *R, *t, *nreal;
+    double lm;
+    if (!PyArg_ParseTuple(args, "OO!O!O!d", &cap, &PyList_Type, &R, &PyList_Type, &t,
+                          &PyList_Type, &nreal, &lm))
+        return NULL;
+    Compiled *c = get(cap);
+    if (c == NULL) return NULL;
+    int n = c->n;
+    double *out = calloc((size_t)n + 1, sizeof(double));
+    int *real = malloc(sizeof(int) * ((size_t)n + 1));
+    for (int k = 0; k < c->m && !PyErr_Occurred(); k++) {
+        PyObject *nodes = PyList_GET_ITEM(R, k);
+        Py_ssize_t L = PyList_GET_SIZE(nodes), nr = 0;
+        for (Py_ssize_t j = 0; j < L; j++) {
+            int x = INT(nodes, j);
+            if (x >= 0 && x < n) real[nr++] = x;
+        }
+        int shared = INT(nreal, k) > 1;
+        int a = c->cstart[k];
+        for (Py_ssize_t i = 0; i < nr; i++) {
+            int v = real[i], lv = c->loc[v];
+            int b = i < nr - 1 ? c->loc[real[i + 1]] : c->cend[k];
+            double saved = DD(c, a, lv) + DD(c, lv, b) - (shared ? DD(c, a, b) : 0.0);
+            double late = TIME(t, v) - c->close[v];
+            double cost = c->w_travel * saved;
+            if (late > 0) cost += c->w_late * late + (late >= lm ? c->w_max * late : 0.0);
+            if (c->pref[v] >= 0 && c->pref[v] != k) cost += c->w_cont;
+            if (c->prev[v] >= 0 && c->prev[v] != k) cost += c->w_stab;
+            out[v] = cost;
+            a = lv;
+        }
+    }
+    free(real);
+    PyObject *list = PyErr_Occurred() ? NULL : PyList_New(n);
+    for (int v = 0; list != NULL && v < n; v++) {
+        PyObject *f = PyFloat_FromDouble(out[v]);
+        if (f == NULL) { Py_CLEAR(list); break; }
+        PyList_SET_ITEM(list, v, f);
+    }
+    free(out);
+    return list;
 }
 
 static PyMethodDef methods[] = {
@@ -1267,6 +1625,8 @@ static PyMethodDef methods[] = {
     {"quick_best", native_quick_best, METH_VARARGS, "The best estimates over many routes."},
     {"best_single", native_best_single, METH_VARARGS, "repair._best_single's scan"},
     {"pair_search", native_pair_search, METH_VARARGS, "repair._best_pair's search"},
+    {"apply", native_apply, METH_VARARGS, "State.insert's loops"},
+    {"costs", native_costs, METH_VARARGS, "destroy._costs"},
     {"singles", native_singles, METH_VARARGS, "Every place of one visit in many routes."},
     {"terms", native_terms, METH_VARARGS, "Every term of the objective."},
     {"schedule", native_schedule, METH_VARARGS, "The least fixed point of the times."},

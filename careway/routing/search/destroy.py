@@ -21,7 +21,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from .evaluate import Data, State
+from .evaluate import Data, State, _native
 
 
 class Context:
@@ -84,8 +84,11 @@ def _costs(state: State) -> list[float]:
     """What each placed visit costs where it is: the travel its removal saves, plus its
     lateness, continuity and stability (one walk of each route)."""
     d = state.d
+    late_max = state.late_max - 1e-9
+    if d.native is not None:  # the same walk in C
+        return _native.costs(d.native, state.R, state.t, state.nreal, late_max)  # type: ignore[no-any-return]
     n, loc, D, close, t = d.n, d.loc, d.D, d.close, state.t
-    wt, wl, wm, late_max = d.w_travel, d.w_late, d.w_max, state.late_max - 1e-9
+    wt, wl, wm = d.w_travel, d.w_late, d.w_max
     out = [0.0] * n
     for k, nodes in enumerate(state.R):
         real = [x for x in nodes if x < n]

@@ -1043,6 +1043,35 @@ class State:
     def insert(self, delta: Delta) -> None:
         """Apply a trial (from `trial`)."""
         d = self.d
+        if d.native is not None:  # the same loops in C (which keep no frames)
+            self.late_sum, self.overtime, self.travel = _native.apply(
+                d.native,
+                self.R,
+                self.t,
+                self.rk,
+                self.ret,
+                self.rdist,
+                self.nreal,
+                self.load,
+                delta.times,
+                delta.returns,
+                delta.routes,
+                self.late_sum,
+                self.overtime,
+                self.travel,
+            )
+        else:
+            self._apply(delta)
+        if delta.worst > self.late_max:
+            self.late_max = delta.worst
+        self._placed(delta.inserts)
+        if d.has_pins:
+            self.pins = self._count_pins()
+
+    def _apply(self, delta: Delta) -> None:
+        """The reference of the C `apply`: a trial's new times, times back at the end and
+        routes into the plan, and the sums they change (the visits' clinicians are set after)."""
+        d = self.d
         n, t, rk, close, D, loc = d.n, self.t, self.rk, d.close, d.D, d.loc
         frames = self.frames
         for k in delta.routes:
@@ -1062,20 +1091,11 @@ class State:
                 dl += late
             t[x] = new_t
         self.late_sum += dl
-        if delta.worst > self.late_max:
-            self.late_max = delta.worst
         for k, back in delta.returns.items():
             send = d.send[k]
             old_over = self.ret[k] - send if self.nreal[k] and self.ret[k] > send else 0.0
             self.ret[k] = back
             self.overtime += (back - send if back > send else 0.0) - old_over
-        for v, k, _ in delta.inserts:
-            rk[v] = k
-            self.unassigned -= 1
-            if d.pref[v] >= 0 and d.pref[v] != k:
-                self.cont += 1
-            if d.prev[v] >= 0 and d.prev[v] != k:
-                self.moved += 1
         for k, new in delta.routes.items():
             self.R[k] = new
             here = d.cstart[k]
@@ -1093,8 +1113,17 @@ class State:
             self.rdist[k] = dist
             self.nreal[k] = real
             self.load[k] = load
-        if d.has_pins:
-            self.pins = self._count_pins()
+
+    def _placed(self, inserts: list[tuple[int, int, int]]) -> None:
+        """An insertion's visits in their routes: each one's clinician, and the counts."""
+        d, rk = self.d, self.rk
+        for v, k, _ in inserts:
+            rk[v] = k
+            self.unassigned -= 1
+            if d.pref[v] >= 0 and d.pref[v] != k:
+                self.cont += 1
+            if d.prev[v] >= 0 and d.prev[v] != k:
+                self.moved += 1
 
     def _count_pins(self) -> int:
         d = self.d

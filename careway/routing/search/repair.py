@@ -212,20 +212,20 @@ def _best_pair(
         ),
         default=None,
     )
+    first = None
     if seed is not None:
-        evaluate(seed[1][2], seed[1][3], seed[2][2], seed[2][3])
+        first = (seed[1][2], seed[1][3], seed[2][2], seed[2][3])
+        evaluate(*first)
     if not simultaneous:  # in one gap with its partner, a visit's share may be its credit
         low_a = min(low_a, -d.w_unassigned)
         low_b = min(low_b, -d.w_unassigned)
-    if d.native is not None and not d.has_pins:  # the same search in C, the same trials
-
-        def step(ka: int, pa: int, kb: int, pb: int) -> float:
-            evaluate(ka, pa, kb, pb)
-            return best
-
-        _native.pair_search(
+    if d.native is not None and not d.has_pins and d.partner[a] == b:
+        # the same search in C, the same trials and draws; the best place found is tried
+        # again here for the Delta to commit
+        found = _native.pair_search(
             d.native,
             *_plan(state),
+            state.rdist,
             a,
             b,
             _routes(state, a, avoid),
@@ -235,8 +235,15 @@ def _best_pair(
             best - low_a,
             simultaneous,
             best,
-            step,
+            first,
+            rng.random if blink and rng is not None else None,
+            blink,
         )
+        if found is not None:
+            _, ka, pa, kb, pb = found
+            best_delta = state.trial([(a, ka, pa), (b, kb, pb)])
+            assert best_delta is not None
+            best = best_delta.cost(state)
         return None if best_delta is None else (best, best_delta)
     A = _singles(state, a, avoid, best - low_b)
     B = _singles(state, b, avoid, best - low_a)
