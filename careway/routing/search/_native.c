@@ -459,28 +459,53 @@ static PyObject *native_singles(PyObject *self, PyObject *args) {
     return out;
 }
 
-/* best_single(compiled, R, t, rk, nreal, ret, load, v, routes, late_max, draw, blink)
+static int single_try(Compiled *c, PyObject *R, PyObject *t, PyObject *rk, PyObject *nreal,
+                      PyObject *ret, PyObject *load, PyObject *rdist, int v, int k, int p,
+                      double late_max, double *cost);
+
+typedef struct {
+    double cost;
+    int k, p;
+} Pending;
+
+static int cmp_pending(const void *pa, const void *pb) {
+    const Pending *a = pa, *b = pb;
+    int r = cmp_double(a->cost, b->cost);
+    if (r) return r;
+    if (a->k != b->k) return a->k < b->k ? -1 : 1;
+    return a->p < b->p ? -1 : (a->p > b->p);
+}
+
+/* best_single(compiled, R, t, rk, nreal, ret, load, rdist, v, routes, late_max, draw, blink,
+ *             settle)
  *   -> (best, k, p, pending): repair._best_single's scan for a plan without pinned places.
  *   Each route is scanned with the best exact cost found so far as its cutoff; each place is
  *   skipped when draw() (the search's random.random, or None) falls under `blink`, drawn in the
  *   same order as the Python loop draws; (k, p) is the best exact place (k -1 if none) and
- *   `pending` the unsorted [(cost, k, p)] of places whose cost is a lower bound under it. */
+ *   `pending` the unsorted [(cost, k, p)] of places whose cost is a lower bound under it. With
+ *   `settle` (v has no partner) the pending places are tried here instead, lowest bound first,
+ *   as repair._best_single tries them, and (best, k, p) is the best of all; pending is then
+ *   empty. */
 static PyObject *native_best_single(PyObject *self, PyObject *args) {
-    PyObject *cap, *R, *t, *rk, *nreal, *ret, *load, *routes, *draw;
-    int v;
+    PyObject *cap, *R, *t, *rk, *nreal, *ret, *load, *rdist, *routes, *draw;
+    int v, settle;
     double late_max, blink;
-    if (!PyArg_ParseTuple(args, "OO!O!O!O!O!O!iO!dOd", &cap, &PyList_Type, &R, &PyList_Type, &t,
-                          &PyList_Type, &rk, &PyList_Type, &nreal, &PyList_Type, &ret,
-                          &PyList_Type, &load, &v, &PyList_Type, &routes, &late_max, &draw,
-                          &blink))
+    if (!PyArg_ParseTuple(args, "OO!O!O!O!O!O!O!iO!dOdp", &cap, &PyList_Type, &R, &PyList_Type,
+                          &t, &PyList_Type, &rk, &PyList_Type, &nreal, &PyList_Type, &ret,
+                          &PyList_Type, &load, &PyList_Type, &rdist, &v, &PyList_Type, &routes,
+                          &late_max, &draw, &blink, &settle))
         return NULL;
     Compiled *c = get(cap);
     if (c == NULL) return NULL;
+    if (settle && (v < 0 || v >= c->n || c->partner[v] >= 0)) {
+        PyErr_SetString(PyExc_ValueError, "best_single: only a visit with no partner settles");
+        return NULL;
+    }
     int blinking = blink != 0.0 && draw != Py_None;
     double best = INFINITY;
     int best_k = -1, best_p = -1;
-    PyObject *pending = PyList_New(0);
-    if (pending == NULL) return NULL;
+    Pending *held = NULL;
+    Py_ssize_t nheld = 0, cap_held = 0;
     Places ps = {NULL, 0, 0};
     Py_ssize_t nr = PyList_GET_SIZE(routes);
     for (Py_ssize_t i = 0; i < nr && !PyErr_Occurred(); i++) {
@@ -504,20 +529,42 @@ static PyObject *native_best_single(PyObject *self, PyObject *args) {
                 best_k = k;
                 best_p = q->p;
             } else {
-                PyObject *row = Py_BuildValue("(dii)", cost, k, q->p);
-                if (row == NULL || PyList_Append(pending, row) < 0) {
-                    Py_XDECREF(row);
-                    break;
+                if (nheld >= cap_held) {
+                    cap_held = cap_held ? 2 * cap_held : 64;
+                    held = realloc(held, sizeof(Pending) * (size_t)cap_held);
                 }
-                Py_DECREF(row);
+                Pending item = {cost, k, q->p};
+                held[nheld++] = item;
             }
         }
     }
     free(ps.items);
-    if (PyErr_Occurred()) {
-        Py_DECREF(pending);
-        return NULL;
+    PyObject *pending = NULL;
+    if (!PyErr_Occurred() && settle) {
+        if (nheld > 1) qsort(held, (size_t)nheld, sizeof(Pending), cmp_pending);
+        for (Py_ssize_t i = 0; i < nheld; i++) {
+            if (held[i].cost >= best) break;
+            double cost;
+            int got = single_try(c, R, t, rk, nreal, ret, load, rdist, v, held[i].k, held[i].p,
+                                 late_max, &cost);
+            if (got == 2) break;
+            if (got == 0 && cost < best) {
+                best = cost;
+                best_k = held[i].k;
+                best_p = held[i].p;
+            }
+        }
+        if (!PyErr_Occurred()) pending = PyList_New(0);
+    } else if (!PyErr_Occurred()) {
+        pending = PyList_New(nheld);
+        for (Py_ssize_t i = 0; pending != NULL && i < nheld; i++) {
+            PyObject *row = Py_BuildValue("(dii)", held[i].cost, held[i].k, held[i].p);
+            if (row == NULL) { Py_CLEAR(pending); break; }
+            PyList_SET_ITEM(pending, i, row);
+        }
     }
+    free(held);
+    if (pending == NULL) return NULL;
     return Py_BuildValue("(diiN)", best, best_k, best_p, pending);
 }
 
@@ -621,25 +668,25 @@ static int pair_try(Compiled *c, PyObject *R, PyObject *t, PyObject *rk, PyObjec
                     int kb, int pb, int simultaneous, double late_max, double *cost);
 
 /* pair_search(compiled, R, t, rk, nreal, ret, load, rdist, a, b, routes_a, routes_b, late_max,
- *             cutoff_a, cutoff_b, simultaneous, best, tried, draw, blink)
+ *             low_a, low_b, simultaneous, first, draw, blink)
  *   -> (cost, ka, pa, kb, pb) or None
- *   repair._best_pair from its lists of places on, for b the partner of a in a plan without
- *   pinned places: a's and b's places (cutoffs as given), then combinations in increasing
- *   bound, each tried as State.trial would (pair_try), until the least bound left reaches the
- *   best cost found. `tried`: the (ka, pa, kb, pb) of the first trial, made by the caller, or
- *   None; no other place comes up twice, since each visit's places are distinct and each pair
- *   of them is pushed once. A place is skipped when draw() (the search's random.random, or
- *   None) falls under `blink`, drawn in the order the Python loop draws. Returns the best place
- *   found below `best`, or None when none is. */
+ *   repair._best_pair's search, for b the partner of a in a plan without pinned places: the
+ *   first place (ka, pa, kb, pb) given, or None, tried as State.trial would (pair_try); then
+ *   a's and b's places, each under the best cost found less the other's least bound (low_b,
+ *   low_a); then combinations in increasing bound, each tried, until the least bound left
+ *   reaches the best cost found. No place comes up twice but the first: each visit's places
+ *   are distinct and each pair of them is pushed once. A place is skipped when draw() (the
+ *   search's random.random, or None) falls under `blink`, drawn in the order the Python loop
+ *   draws. Returns the best place found, or None when none keeps the hard rules. */
 static PyObject *native_pair_search(PyObject *self, PyObject *args) {
-    PyObject *cap, *R, *t, *rk, *nreal, *ret, *load, *rdist, *routes_a, *routes_b, *tried, *draw;
+    PyObject *cap, *R, *t, *rk, *nreal, *ret, *load, *rdist, *routes_a, *routes_b, *given, *draw;
     int a, b, simultaneous;
-    double late_max, cutoff_a, cutoff_b, best, blink;
-    if (!PyArg_ParseTuple(args, "OO!O!O!O!O!O!O!iiO!O!dddpdOOd", &cap, &PyList_Type, &R,
+    double late_max, low_a, low_b, blink, best = INFINITY;
+    if (!PyArg_ParseTuple(args, "OO!O!O!O!O!O!O!iiO!O!dddpOOd", &cap, &PyList_Type, &R,
                           &PyList_Type, &t, &PyList_Type, &rk, &PyList_Type, &nreal,
                           &PyList_Type, &ret, &PyList_Type, &load, &PyList_Type, &rdist, &a, &b,
-                          &PyList_Type, &routes_a, &PyList_Type, &routes_b, &late_max, &cutoff_a,
-                          &cutoff_b, &simultaneous, &best, &tried, &draw, &blink))
+                          &PyList_Type, &routes_a, &PyList_Type, &routes_b, &late_max, &low_a,
+                          &low_b, &simultaneous, &given, &draw, &blink))
         return NULL;
     Compiled *c = get(cap);
     if (c == NULL) return NULL;
@@ -648,11 +695,37 @@ static PyObject *native_pair_search(PyObject *self, PyObject *args) {
         return NULL;
     }
     int seen[4] = {-1, -1, -1, -1};
-    if (tried != Py_None &&
-        !PyArg_ParseTuple(tried, "iiii", &seen[0], &seen[1], &seen[2], &seen[3]))
+    if (given != Py_None &&
+        !PyArg_ParseTuple(given, "iiii", &seen[0], &seen[1], &seen[2], &seen[3]))
         return NULL;
     int blinking = blink != 0.0 && draw != Py_None;
     int found = 0, fka = -1, fpa = -1, fkb = -1, fpb = -1;
+    if (given != Py_None) {
+        int skip = 0;
+        if (blinking) {
+            PyObject *r = PyObject_CallNoArgs(draw);
+            if (r == NULL) return NULL;
+            double u = PyFloat_AsDouble(r);
+            Py_DECREF(r);
+            if (PyErr_Occurred()) return NULL;
+            skip = u < blink;
+        }
+        double cost;
+        int got = skip ? 1
+                       : pair_try(c, R, t, rk, nreal, ret, load, rdist, a, b, seen[0], seen[1],
+                                  seen[2], seen[3], simultaneous, late_max, &cost);
+        if (got == 2) return NULL;
+        if (got == 0 && cost < best) {
+            best = cost;
+            found = 1;
+            fka = seen[0]; fpa = seen[1]; fkb = seen[2]; fpb = seen[3];
+        }
+    }
+    if (!simultaneous) { /* in one gap with its partner, a visit's share may be its credit */
+        if (-c->w_unassigned < low_a) low_a = -c->w_unassigned;
+        if (-c->w_unassigned < low_b) low_b = -c->w_unassigned;
+    }
+    double cutoff_a = best - low_b, cutoff_b = best - low_a;
     Places A = {NULL, 0, 0}, B = {NULL, 0, 0};
     Bound *bounds = NULL;
     Sum *sums = NULL;
@@ -1406,6 +1479,26 @@ static int sticky_from(Compiled *c, const int *nodes, Py_ssize_t L, Py_ssize_t j
     return (int)j;
 }
 
+/* A trial of `ins` (new routes built, sticky positions set) from the work list work0, and its
+ * Delta's cost against late_max (Delta.cost): 0 with *cost set, 1 when no schedule keeps the
+ * hard bounds, 2 on a Python error. */
+static int insert_try(Compiled *c, PyObject *R, PyObject *t, PyObject *rk, PyObject *nreal,
+                      PyObject *ret, PyObject *rdist, const Insert *ins, const int *work0, int n0,
+                      double late_max, double *cost) {
+    trial_mark(c, ins);
+    int nmoved, nback;
+    int r = trial_run(c, R, t, rk, ins, work0, n0, 50L * c->N, &nmoved, &nback);
+    if (r == 0) {
+        double base, worst;
+        trial_cost(c, t, ret, rdist, nreal, ins, nmoved, nback, 0, &base, &worst);
+        double over = worst - late_max;
+        *cost = base + (over > 0 ? c->w_max * over : 0.0);
+        if (PyErr_Occurred()) r = 2;
+    }
+    trial_unmark(c, ins);
+    return r;
+}
+
 /* State.trial([(a, ka, pa), (b, kb, pb)]) and its Delta's cost against late_max, for a linked
  * pair (b is a's partner) in a plan without pinned places: 0 with *cost set, 1 when the
  * insertion breaks a hard rule, 2 on a Python error. The visits' places come from their
@@ -1459,18 +1552,24 @@ static int pair_try(Compiled *c, PyObject *R, PyObject *t, PyObject *rk, PyObjec
     }
     if (PyErr_Occurred()) return 2;
     Insert ins = {nch, 2, ks, holds, views, pv, pk};
-    trial_mark(c, &ins);
-    int nmoved, nback;
-    int r = trial_run(c, R, t, rk, &ins, work0, n0, 50L * c->N, &nmoved, &nback);
-    if (r == 0) {
-        double base, worst;
-        trial_cost(c, t, ret, rdist, nreal, &ins, nmoved, nback, 0, &base, &worst);
-        double over = worst - late_max;
-        *cost = base + (over > 0 ? c->w_max * over : 0.0);
-        if (PyErr_Occurred()) r = 2;
-    }
-    trial_unmark(c, &ins);
-    return r;
+    return insert_try(c, R, t, rk, nreal, ret, rdist, &ins, work0, n0, late_max, cost);
+}
+
+/* State.trial([(v, k, p)]) and its Delta's cost against late_max, for a visit with no partner
+ * in a plan without pinned places, at a place from k's scan: as pair_try. */
+static int single_try(Compiled *c, PyObject *R, PyObject *t, PyObject *rk, PyObject *nreal,
+                      PyObject *ret, PyObject *load, PyObject *rdist, int v, int k, int p,
+                      double late_max, double *cost) {
+    if (INT(rk, v) >= 0) return 1;
+    if (INT(nreal, k) + 1 > c->maxv[k]) return 1;
+    if (c->any_capacity && TIME(load, k) + c->demand[v] > c->cap[k] + 1e-9) return 1;
+    Py_ssize_t w = with_one(PyList_GET_ITEM(R, k), v, p, c->buf_a);
+    int ks[1] = {k}, holds[1], work0[2] = {k, p}, pv[1] = {v}, pk[1] = {k};
+    holds[0] = sticky_from(c, c->buf_a, w, p + 1);
+    View views[1] = {{c->buf_a, NULL, w}};
+    if (PyErr_Occurred()) return 2;
+    Insert ins = {1, 1, ks, holds, views, pv, pk};
+    return insert_try(c, R, t, rk, nreal, ret, rdist, &ins, work0, 1, late_max, cost);
 }
 
 /* apply(compiled, R, t, rk, ret, rdist, nreal, load, times, returns, routes, late_sum,

@@ -67,10 +67,19 @@ def _best_single(
 ) -> Place | None:
     d = state.d
     best_delta: Delta | None = None
-    if d.native is not None and not d.has_pins:  # the same loop in C, the same draws
+    if d.native is not None and not d.has_pins:  # the same loop in C, the same draws; a
+        # visit with no partner has its pending places tried there too
         draw = rng.random if blink and rng is not None else None
         best, wk, wp, pending = _native.best_single(
-            d.native, *_plan(state), v, _routes(state, v, avoid), state.late_max, draw, blink
+            d.native,
+            *_plan(state),
+            state.rdist,
+            v,
+            _routes(state, v, avoid),
+            state.late_max,
+            draw,
+            blink,
+            d.partner[v] < 0,
         )
         where = (wk, wp) if wk >= 0 else None
     else:
@@ -212,13 +221,7 @@ def _best_pair(
         ),
         default=None,
     )
-    first = None
-    if seed is not None:
-        first = (seed[1][2], seed[1][3], seed[2][2], seed[2][3])
-        evaluate(*first)
-    if not simultaneous:  # in one gap with its partner, a visit's share may be its credit
-        low_a = min(low_a, -d.w_unassigned)
-        low_b = min(low_b, -d.w_unassigned)
+    first = None if seed is None else (seed[1][2], seed[1][3], seed[2][2], seed[2][3])
     if d.native is not None and not d.has_pins and d.partner[a] == b:
         # the same search in C, the same trials and draws; the best place found is tried
         # again here for the Delta to commit
@@ -231,20 +234,24 @@ def _best_pair(
             _routes(state, a, avoid),
             _routes(state, b, avoid),
             cur_max,
-            best - low_b,
-            best - low_a,
+            low_a,
+            low_b,
             simultaneous,
-            best,
             first,
             rng.random if blink and rng is not None else None,
             blink,
         )
-        if found is not None:
-            _, ka, pa, kb, pb = found
-            best_delta = state.trial([(a, ka, pa), (b, kb, pb)])
-            assert best_delta is not None
-            best = best_delta.cost(state)
-        return None if best_delta is None else (best, best_delta)
+        if found is None:
+            return None
+        _, ka, pa, kb, pb = found
+        delta = state.trial([(a, ka, pa), (b, kb, pb)])
+        assert delta is not None
+        return delta.cost(state), delta
+    if first is not None:
+        evaluate(*first)
+    if not simultaneous:  # in one gap with its partner, a visit's share may be its credit
+        low_a = min(low_a, -d.w_unassigned)
+        low_b = min(low_b, -d.w_unassigned)
     A = _singles(state, a, avoid, best - low_b)
     B = _singles(state, b, avoid, best - low_a)
     if not A or not B:
