@@ -118,9 +118,13 @@ def schedule_week(
     patients: Iterable[Patient],
     clinicians: Iterable[Clinician],
     existing: Iterable[Booked] = (),
+    today: date | None = None,
 ) -> Week:
-    """The week's new visits and what could not be done (see the module doc)."""
+    """The week's new visits and what could not be done (see the module doc). With `today`
+    (a day of the week: re-scheduling once it has begun, after a missed or cancelled visit,
+    which the caller leaves out of `existing`), nothing is placed before it."""
     sunday = monday + timedelta(days=6)
+    first_open = max(monday, today) if today is not None else monday
     who = {p.id: p for p in patients}
     staff = sorted(clinicians, key=lambda c: c.id)
     booked = list(existing)
@@ -147,8 +151,8 @@ def schedule_week(
                 for d in period_days
                 if d not in patient.avoid and d not in taken and any(c.works(d) for c in able)
             ]
-            # only days from this week on can still be given visits
-            open_days = [d for d in open_days if d >= monday]
+            # only days from this week (or today) on can still be given visits
+            open_days = [d for d in open_days if d >= first_open]
             remaining = due.visits - len(on_books)
             if remaining < 0:
                 problems.append(

@@ -140,3 +140,16 @@ def test_an_order_week_that_straddles_the_calendar_week_places_only_this_week_s_
 def test_an_order_for_a_patient_not_given_names_the_field():
     with pytest.raises(ValueError, match="orders: "):
         schedule_week(MON, [Order("o1", "nobody", "RN", "1w1", MON)], [], [rn("ann")])
+
+
+def test_a_missed_visit_is_rescheduled_later_in_its_week_never_in_the_past():
+    # Monday's visit was missed (not home): it is left out of what is booked, and the week is
+    # scheduled again from Tuesday on; Wednesday's visit stays
+    order = Order("o1", "p1", "RN", "2w1", MON)
+    kept = [Booked("o1", DAY["Thu"], "ann")]
+    again = schedule_week(MON, [order], [Patient("p1")], [rn("ann")], kept, today=DAY["Tue"])
+    assert len(again.placed) == 1
+    assert DAY["Tue"] <= again.placed[0].day <= DAY["Sun"] and again.placed[0].day != DAY["Thu"]
+    # on Sunday with nobody working there is no day left: the week is short
+    late = schedule_week(MON, [order], [Patient("p1")], [rn("ann")], kept, today=DAY["Sun"])
+    assert late.placed == () and [p.kind for p in late.problems] == ["short"]
