@@ -459,6 +459,17 @@ static PyObject *native_singles(PyObject *self, PyObject *args) {
     return out;
 }
 
+/* Whether a place is skipped: draw() (the search's random.random) fell under `blink`. 1 to skip,
+ * 0 to try it, -1 on a Python error. Call only when blinking (draw is not None, blink > 0). */
+static int blinked(PyObject *draw, double blink) {
+    PyObject *r = PyObject_CallNoArgs(draw);
+    if (r == NULL) return -1;
+    double u = PyFloat_AsDouble(r);
+    Py_DECREF(r);
+    if (PyErr_Occurred()) return -1;
+    return u < blink;
+}
+
 static int single_try(Compiled *c, PyObject *R, PyObject *t, PyObject *rk, PyObject *nreal,
                       PyObject *ret, PyObject *load, PyObject *rdist, int v, int k, int p,
                       double late_max, double *cost);
@@ -516,11 +527,9 @@ static PyObject *native_best_single(PyObject *self, PyObject *args) {
         for (Py_ssize_t j = 0; j < ps.size && !PyErr_Occurred(); j++) {
             Place *q = &ps.items[j];
             if (blinking) {
-                PyObject *r = PyObject_CallNoArgs(draw);
-                if (r == NULL) break;
-                double u = PyFloat_AsDouble(r);
-                Py_DECREF(r);
-                if (u < blink) continue;
+                int skip = blinked(draw, blink);
+                if (skip < 0) break;
+                if (skip) continue;
             }
             double cost = q->base + (q->worst > late_max ? c->w_max * (q->worst - late_max) : 0.0);
             if (cost >= best) continue;
@@ -701,15 +710,8 @@ static PyObject *native_pair_search(PyObject *self, PyObject *args) {
     int blinking = blink != 0.0 && draw != Py_None;
     int found = 0, fka = -1, fpa = -1, fkb = -1, fpb = -1;
     if (given != Py_None) {
-        int skip = 0;
-        if (blinking) {
-            PyObject *r = PyObject_CallNoArgs(draw);
-            if (r == NULL) return NULL;
-            double u = PyFloat_AsDouble(r);
-            Py_DECREF(r);
-            if (PyErr_Occurred()) return NULL;
-            skip = u < blink;
-        }
+        int skip = blinking ? blinked(draw, blink) : 0;
+        if (skip < 0) return NULL;
         double cost;
         int got = skip ? 1
                        : pair_try(c, R, t, rk, nreal, ret, load, rdist, a, b, seen[0], seen[1],
@@ -761,12 +763,9 @@ static PyObject *native_pair_search(PyObject *self, PyObject *args) {
             if (top.ka == seen[0] && top.pa == seen[1] && top.kb == seen[2] && top.pb == seen[3])
                 continue;
             if (blinking) {
-                PyObject *r = PyObject_CallNoArgs(draw);
-                if (r == NULL) break;
-                double u = PyFloat_AsDouble(r);
-                Py_DECREF(r);
-                if (PyErr_Occurred()) break;
-                if (u < blink) continue;
+                int skip = blinked(draw, blink);
+                if (skip < 0) break;
+                if (skip) continue;
             }
             double cost;
             int got = pair_try(c, R, t, rk, nreal, ret, load, rdist, a, b, top.ka, top.pa,

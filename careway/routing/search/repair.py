@@ -43,6 +43,11 @@ def _plan(state: State) -> tuple[list[Any], ...]:
     return state.R, state.t, state.rk, state.nreal, state.ret, state.load
 
 
+def _draw(rng: random.Random | None, blink: float) -> Any:
+    """What the C loops draw their blinks with: the search's own generator, or None."""
+    return rng.random if blink and rng is not None else None
+
+
 def best_place(
     state: State,
     unit: tuple[int, ...],
@@ -69,7 +74,6 @@ def _best_single(
     best_delta: Delta | None = None
     if d.native is not None and not d.has_pins:  # the same loop in C, the same draws; a
         # visit with no partner has its pending places tried there too
-        draw = rng.random if blink and rng is not None else None
         best, wk, wp, pending = _native.best_single(
             d.native,
             *_plan(state),
@@ -77,7 +81,7 @@ def _best_single(
             v,
             _routes(state, v, avoid),
             state.late_max,
-            draw,
+            _draw(rng, blink),
             blink,
             d.partner[v] < 0,
         )
@@ -238,7 +242,7 @@ def _best_pair(
             low_b,
             simultaneous,
             first,
-            rng.random if blink and rng is not None else None,
+            _draw(rng, blink),
             blink,
         )
         if found is None:
