@@ -30,6 +30,7 @@ from careway.routing.model import ORDERED, SIMULTANEOUS, Problem, ProblemError, 
 from careway.routing.solve import Result, solve
 
 from .places import Place
+from .week import Clinician, may_make
 
 # A day's objective, in the units of the metro day of the routing benchmarks (generate.py):
 # kilometres travelled, plus minutes late, a visit by someone other than the patient's usual
@@ -42,18 +43,6 @@ DAY_WEIGHTS = Weights(
     overtime=2.0,
     unassigned=1_000_000.0,
 )
-
-
-@dataclass(frozen=True)
-class DayClinician:
-    id: str
-    discipline: str
-    home: tuple[float, float]  # latitude, longitude of where the day starts and ends
-    shift: tuple[int, int] = (8 * 60, 17 * 60)  # minutes from midnight
-    skills: frozenset[str] = frozenset()
-    languages: frozenset[str] = frozenset({"en"})
-    most_visits: int | None = None
-    lunch: tuple[int, int, int] | None = None  # earliest start, latest start, minutes
 
 
 @dataclass(frozen=True)
@@ -93,16 +82,8 @@ def requirement(discipline: str, skills: Iterable[str], language: str) -> str:
     return "|".join(parts)
 
 
-def meets(clinician: DayClinician, discipline: str, skills: Iterable[str], language: str) -> bool:
-    return (
-        clinician.discipline == discipline
-        and set(skills) <= clinician.skills
-        and (not language or language in clinician.languages)
-    )
-
-
 def day_problem(
-    clinicians: Sequence[DayClinician],
+    clinicians: Sequence[Clinician],
     visits: Sequence[DayVisit],
     pairs: Sequence[Pair] = (),
     detour: float = 1.35,
@@ -115,7 +96,9 @@ def day_problem(
     patient's place in the order first visited), travel is read from it instead."""
     locations: list[dict[str, Any]] = []
     where: dict[str, str] = {}
-    for c in clinicians:
+    for i, c in enumerate(clinicians):
+        if c.home is None:
+            raise ProblemError(f"clinicians[{i}].home", f"{c.id} has no home base to start from")
         key = f"home:{c.id}"
         where[key] = key
         locations.append({"id": key, "lat": c.home[0], "lon": c.home[1]})
@@ -132,10 +115,9 @@ def day_problem(
             "id": c.id,
             "start": f"home:{c.id}",
             "shift": list(c.shift),
-            "skills": sorted(requirement(*w) for w in wanted if meets(c, *w)),
+            "skills": sorted(requirement(*w) for w in wanted if may_make(c, *w)),
+            "max_visits": c.most_a_day,
         }
-        if c.most_visits is not None:
-            row["max_visits"] = c.most_visits
         if c.lunch is not None:
             row["break"] = {"window": [c.lunch[0], c.lunch[1]], "duration": c.lunch[2]}
         raw_clinicians.append(row)

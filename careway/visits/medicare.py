@@ -131,6 +131,22 @@ def at_risk(case: Case, today: date, through: date) -> list[Obligation]:
 # ---------------------------------------------------------------------------------------------
 
 
+def _made_and_planned(visits: list[Visit], today: date) -> tuple[list[Visit], list[Visit]]:
+    """The visits made, and those planned for today or later (a planned visit gone by without
+    being made counts for nothing)."""
+    return [v for v in visits if v.done], [v for v in visits if not v.done and v.day >= today]
+
+
+def _state(made: bool, planned: bool, today: date, due: date) -> str:
+    """An obligation's state: met by what was made, else scheduled by what is planned, else
+    missed once its last day has gone by, else at risk."""
+    if made:
+        return MET
+    if planned:
+        return SCHEDULED
+    return MISSED if today > due else AT_RISK
+
+
 def _window(
     rule: dict[str, Any],
     case: Case,
@@ -150,15 +166,9 @@ def _window(
         ),
         key=lambda v: v.day,
     )
-    made = [v for v in fits if v.done]
-    planned = [v for v in fits if not v.done and v.day >= today]
-    visit: Visit | None
-    if made:
-        state, visit = MET, made[-1]
-    elif planned:
-        state, visit = SCHEDULED, planned[0]
-    else:
-        state, visit = (MISSED if today > due else AT_RISK), None
+    made, planned = _made_and_planned(fits, today)
+    state = _state(bool(made), bool(planned), today, due)
+    visit = made[-1] if made else planned[0] if planned else None
     return Obligation(
         rule=rule["id"],
         title=rule["title"],
@@ -253,17 +263,9 @@ def _counts(rule: dict[str, Any], case: Case, today: date, through: date) -> lis
     needed = case.low_utilization
     while first <= end:
         last = first + timedelta(days=rule["period_days"] - 1)
-        made = [v for v in case.visits if first <= v.day <= last and v.done]
-        planned = [
-            v for v in case.visits if first <= v.day <= last and not v.done and v.day >= today
-        ]
+        made, planned = _made_and_planned([v for v in case.visits if first <= v.day <= last], today)
         counted = len(made) + len(planned)
-        if len(made) >= needed:
-            state = MET
-        elif counted >= needed:
-            state = SCHEDULED
-        else:
-            state = MISSED if today > last else AT_RISK
+        state = _state(len(made) >= needed, counted >= needed, today, last)
         out.append(
             Obligation(
                 rule=rule["id"],

@@ -38,6 +38,9 @@ from .spread import spread
 
 @dataclass(frozen=True)
 class Clinician:
+    """A clinician as scheduling and routing read them: what they may do, when they work, and
+    where their day starts and ends (their home base: latitude, longitude)."""
+
     id: str
     discipline: str
     skills: frozenset[str] = frozenset()
@@ -45,9 +48,22 @@ class Clinician:
     weekdays: frozenset[int] = frozenset({0, 1, 2, 3, 4})  # Monday 0
     off: frozenset[date] = frozenset()
     most_a_day: int = 6
+    home: tuple[float, float] | None = None
+    shift: tuple[int, int] = (8 * 60, 17 * 60)  # minutes from midnight
+    lunch: tuple[int, int, int] | None = None  # earliest start, latest start, minutes
 
     def works(self, day: date) -> bool:
         return day.weekday() in self.weekdays and day not in self.off
+
+
+def may_make(clinician: Clinician, discipline: str, skills: Iterable[str], language: str) -> bool:
+    """Whether the clinician may make a visit: its discipline, every skill it needs, and the
+    patient's language (when they have one)."""
+    return (
+        clinician.discipline == discipline
+        and set(skills) <= clinician.skills
+        and (not language or language in clinician.languages)
+    )
 
 
 @dataclass(frozen=True)
@@ -186,11 +202,7 @@ def schedule_week(
 
 
 def _may_make(clinician: Clinician, order: Order, patient: Patient) -> bool:
-    return (
-        clinician.discipline == order.discipline
-        and order.skills <= clinician.skills
-        and (not patient.language or patient.language in clinician.languages)
-    )
+    return may_make(clinician, order.discipline, order.skills, patient.language)
 
 
 def _problem(

@@ -5,8 +5,9 @@ cannot take answered with its reason, never a crash."""
 import pytest
 
 from careway.routing.model import ProblemError
-from careway.visits.day import DayClinician, DayVisit, Pair, day_problem, route_day
+from careway.visits.day import DayVisit, Pair, day_problem, route_day
 from careway.visits.places import ADDRESS, Place
+from careway.visits.week import Clinician
 
 OFFICE = (39.9612, -82.9988)  # Columbus, Ohio
 
@@ -16,10 +17,10 @@ def at(dlat, dlon):
 
 
 STAFF = [
-    DayClinician("ann", "RN", OFFICE, skills=frozenset({"wound"})),
-    DayClinician("cruz", "RN", (39.99, -83.02), languages=frozenset({"en", "es"})),
-    DayClinician("hal", "HHA", OFFICE, lunch=(12 * 60, 13 * 60, 30)),
-    DayClinician("ivy", "HHA", (39.93, -82.97)),
+    Clinician("ann", "RN", skills=frozenset({"wound"}), home=OFFICE),
+    Clinician("cruz", "RN", languages=frozenset({"en", "es"}), home=(39.99, -83.02)),
+    Clinician("hal", "HHA", home=OFFICE, lunch=(12 * 60, 13 * 60, 30)),
+    Clinician("ivy", "HHA", home=(39.93, -82.97)),
 ]
 
 
@@ -105,3 +106,10 @@ def test_bad_input_is_refused_naming_the_field(change, field):
     with pytest.raises(ProblemError) as raised:
         day_problem(STAFF, visits, pairs)
     assert field in str(raised.value)
+
+
+def test_a_clinician_with_no_home_base_is_refused_naming_the_field():
+    visits, pairs = day()
+    with pytest.raises(ProblemError) as raised:
+        day_problem([*STAFF, Clinician("kim", "RN")], visits, pairs)
+    assert "clinicians[4].home" in str(raised.value)
